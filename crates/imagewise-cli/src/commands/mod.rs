@@ -1,0 +1,27 @@
+//! One module per subcommand; each builds options, calls the library, renders the result.
+
+pub(crate) mod cat;
+pub(crate) mod ls;
+
+use anyhow::Context;
+use imagewise_source::ImageTree;
+
+use crate::{Global, OpenArgs};
+
+/// Open the image named on the command line, reporting its warnings on stderr.
+pub(crate) fn open_image(
+    image: &str,
+    args: &OpenArgs,
+    global: &Global,
+    json: bool,
+) -> anyhow::Result<ImageTree> {
+    let opts = args.options(global, json)?;
+    let tree = imagewise_source::open(image, &opts)
+        .with_context(|| format!("cannot open image {image}"))?;
+    if !global.quiet {
+        for w in tree.warnings() {
+            eprintln!("imagewise: warning: {image}: {w}");
+        }
+    }
+    Ok(tree)
+}

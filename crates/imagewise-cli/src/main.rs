@@ -1,0 +1,148 @@
+//! The `imagewise` command: parses arguments, calls the libraries, renders their reports.
+
+mod commands;
+mod progress;
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use imagewise_source::{Limits, OpenOptions, Platform};
+
+#[derive(Parser)]
+#[command(
+    name = "imagewise",
+    version,
+    about = "Open, inspect, check and keep server images"
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+pub(crate) struct Global {
+    /// Print only errors.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// More log output (repeat for more).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Never draw progress bars.
+    #[arg(long, global = true, env = "IMAGEWISE_NO_PROGRESS")]
+    no_progress: bool,
+}
+
+/// How to open an image; shared by every command that takes one.
+#[derive(Args)]
+pub(crate) struct OpenArgs {
+    /// Platform to pick from a multi-platform image (os/arch[/variant]); default: the host's.
+    #[arg(long, env = "IMAGEWISE_PLATFORM")]
+    platform: Option<String>,
+    /// Follow a qcow2 backing file that sits beside the image.
+    #[arg(long, env = "IMAGEWISE_ALLOW_BACKING")]
+    allow_backing: bool,
+    /// Refuse a compressed stream that inflates to more than this many bytes.
+    #[arg(long, env = "IMAGEWISE_MAX_UNPACKED_BYTES", default_value_t = Limits::default().max_unpacked_bytes)]
+    max_unpacked_bytes: u64,
+    /// Refuse a compressed stream that inflates more than this many times its size.
+    #[arg(long, env = "IMAGEWISE_MAX_RATIO", default_value_t = Limits::default().max_ratio)]
+    max_ratio: u64,
+    /// Refuse an image with more entries than this.
+    #[arg(long, env = "IMAGEWISE_MAX_ENTRIES", default_value_t = Limits::default().max_entries)]
+    max_entries: u64,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the entries of an image's merged root filesystem.
+    Ls(commands::ls::LsArgs),
+    /// Write one file of an image to standard output.
+    Cat(commands::cat::CatArgs),
+}
+
+/// An error whose exit code is 2 (usage or input), as opposed to 3 (internal).
+#[derive(Debug)]
+pub(crate) struct InputError(pub String);
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InputError {}
+
+impl OpenArgs {
+    pub(crate) fn options(
+        &self,
+        global: &Global,
+        quiet_output: bool,
+    ) -> anyhow::Result<OpenOptions> {
+        let platform = self
+            .platform
+            .as_deref()
+            .map(Platform::parse)
+            .transpose()
+            .map_err(InputError)?;
+        let show = !(global.no_progress || global.quiet || quiet_output);
+        Ok(OpenOptions {
+            platform,
+            allow_backing: self.allow_backing,
+            limits: Limits {
+                max_unpacked_bytes: self.max_unpacked_bytes,
+                max_ratio: self.max_ratio,
+                max_entries: self.max_entries,
+            },
+            progress: Arc::new(progress::Bar::new(show)),
+        })
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let level = match (cli.global.quiet, cli.global.verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .without_time()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("IMAGEWISE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level)),
+        )
+        .init();
+    let result = match &cli.command {
+        Command::Ls(a) => commands::ls::run(a, &cli.global),
+        Command::Cat(a) => commands::cat::run(a, &cli.global),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            let _ = writeln!(std::io::stderr(), "imagewise: error: {e:#}");
+            let input = e.chain().any(|c| {
+                c.downcast_ref::<imagewise_source::Error>().is_some()
+                    || c.downcast_ref::<InputError>().is_some()
+            });
+            ExitCode::from(if input { 2 } else { 3 })
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

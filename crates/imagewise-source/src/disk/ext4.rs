@@ -1,0 +1,803 @@
+//! A read-only ext2/3/4 reader for untrusted images (kernel `Documentation/filesystems/ext4/`):
+//! superblock, group descriptors (incl. `meta_bg`), inodes, extent trees and indirect blocks,
+//! inline data, linear and htree directories (read linearly), symlinks, device numbers and
+//! extended attributes. It exists beside the `ext4-view` crate because imagewise needs what that
+//! crate does not expose: inode numbers and link counts (to report hardlinks the same way as a
+//! tar does), device numbers, xattrs (`security.capability`), and a `Send + Sync` handle.
+//!
+//! Every offset read from the image is checked before use; a journal is not replayed.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::sync::{Arc, Mutex};
+
+use crate::disk::BlockDev;
+use crate::entry::{Entry, EntryKind};
+use crate::error::{Error, Result};
+use crate::limits::Limits;
+use crate::progress::Progress;
+use crate::tree::{Content, FileReader, RawEntry, TreeBuilder};
+
+const ROOT_INO: u32 = 2;
+const EXTENTS_FL: u32 = 0x80000;
+const INLINE_DATA_FL: u32 = 0x1000_0000;
+const MAX_DIR_BYTES: u64 = 256 << 20;
+const MAX_EXTENT_DEPTH: u16 = 5;
+const BLOCK_CACHE: usize = 2048;
+
+#[derive(Clone)]
+pub(crate) struct Ext4 {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    dev: Arc<dyn BlockDev>,
+    what: String,
+    block_size: u64,
+    inodes_per_group: u32,
+    inodes_count: u32,
+    inode_size: u64,
+    /// Inode table block of each group.
+    inode_tables: Vec<u64>,
+    cache: Mutex<HashMap<u64, Arc<Vec<u8>>>>,
+}
+
+fn le16(b: &[u8], o: usize) -> u16 {
+    u16::from_le_bytes([b[o], b[o + 1]])
+}
+
+fn le32(b: &[u8], o: usize) -> u32 {
+    u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
+}
+
+/// One inode's fields that imagewise uses.
+struct Inode {
+    mode: u16,
+    uid: u32,
+    gid: u32,
+    size: u64,
+    mtime: i64,
+    links: u16,
+    flags: u32,
+    block: [u8; 60],
+    file_acl: u64,
+    /// Raw in-inode extended attribute area (after `i_extra_isize`), if any.
+    xattr_area: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Extent {
+    logical: u64,
+    physical: u64,
+    len: u64,
+    uninit: bool,
+}
+
+impl Ext4 {
+    pub fn open(dev: Arc<dyn BlockDev>, what: &str) -> Result<Ext4> {
+        let corrupt = |d: String| Error::corrupt(format!("ext4 filesystem on {what}"), d);
+        if dev.size() < 2048 {
+            return Err(corrupt("too small to hold a superblock".into()));
+        }
+        let mut sb = vec![0u8; 1024];
+        dev.read_at(1024, &mut sb)?;
+        if le16(&sb, 56) != 0xef53 {
+            return Err(corrupt(
+                "no ext2/3/4 superblock magic at offset 1024".into(),
+            ));
+        }
+        let incompat = le32(&sb, 96);
+        let ro_compat = le32(&sb, 100);
+        if ro_compat & 0x400 != 0 {
+            let stored = le32(&sb, 0x3fc);
+            let actual = !crc32c::crc32c_append(!0, &sb[..0x3fc]);
+            let actual_alt = crc32c::crc32c(&sb[..0x3fc]);
+            if stored != actual && stored != actual_alt {
+                return Err(corrupt(format!(
+                    "superblock checksum mismatch (stored {stored:#010x}); the superblock is damaged — try `e2fsck -b 32768` on a copy"
+                )));
+            }
+        }
+        for (bit, name) in [
+            (0x1, "compression"),
+            (0x8, "external journal device"),
+            (0x1000, "dirdata"),
+            (0x10000, "encryption"),
+        ] {
+            if incompat & bit != 0 {
+                return Err(Error::unsupported(
+                    format!("ext4 filesystem on {what}"),
+                    format!("feature {name} is not supported"),
+                ));
+            }
+        }
+        let log_bs = le32(&sb, 24);
+        if log_bs > 6 {
+            return Err(corrupt(format!("block size 2^{} is invalid", 10 + log_bs)));
+        }
+        let block_size = 1024u64 << log_bs;
+        let inodes_count = le32(&sb, 0);
+        let first_data_block = u64::from(le32(&sb, 20));
+        let blocks_per_group = u64::from(le32(&sb, 32));
+        let inodes_per_group = le32(&sb, 40);
+        let rev = le32(&sb, 76);
+        let inode_size = if rev == 0 {
+            128
+        } else {
+            u64::from(le16(&sb, 88))
+        };
+        let is_64 = incompat & 0x80 != 0;
+        let desc_size = if is_64 { u64::from(le16(&sb, 254)) } else { 32 };
+        let blocks_count = u64::from(le32(&sb, 4))
+            | if is_64 {
+                u64::from(le32(&sb, 0x150)) << 32
+            } else {
+                0
+            };
+        if !(128..=block_size).contains(&inode_size) || !inode_size.is_power_of_two() {
+            return Err(corrupt(format!("inode size {inode_size} is invalid")));
+        }
+        if blocks_per_group == 0 || inodes_per_group == 0 || blocks_per_group > block_size * 8 {
+            return Err(corrupt(format!(
+                "{blocks_per_group} blocks and {inodes_per_group} inodes per group is invalid"
+            )));
+        }
+        if !(32..=block_size).contains(&desc_size) || !desc_size.is_power_of_two() {
+            return Err(corrupt(format!(
+                "group descriptor size {desc_size} is invalid"
+            )));
+        }
+        if blocks_count.saturating_mul(block_size) > dev.size().saturating_mul(2).max(1 << 40) {
+            return Err(corrupt(format!(
+                "claims {blocks_count} blocks of {block_size} bytes, far more than the {}-byte device",
+                dev.size()
+            )));
+        }
+        let groups = blocks_count
+            .saturating_sub(first_data_block)
+            .div_ceil(blocks_per_group);
+        if groups == 0 || groups.saturating_mul(desc_size) > dev.size() {
+            return Err(corrupt(format!(
+                "{groups} block groups cannot fit the device"
+            )));
+        }
+        if u64::from(inodes_count) > groups * u64::from(inodes_per_group) {
+            return Err(corrupt("more inodes than groups can hold".into()));
+        }
+        let per_block = block_size / desc_size;
+        let meta_bg = incompat & 0x10 != 0;
+        let first_meta_bg = u64::from(le32(&sb, 0x104));
+        let sparse_super = ro_compat & 0x1 != 0;
+        let mut inode_tables = Vec::with_capacity(groups as usize);
+        let mut block = vec![0u8; block_size as usize];
+        for desc_block in 0..groups.div_ceil(per_block) {
+            let loc = if meta_bg && desc_block >= first_meta_bg {
+                let g = desc_block * per_block;
+                first_data_block + g * blocks_per_group + u64::from(has_super(g, sparse_super))
+            } else {
+                first_data_block + 1 + desc_block
+            };
+            let off = loc
+                .checked_mul(block_size)
+                .ok_or_else(|| corrupt("descriptor offset overflows".into()))?;
+            dev.read_at(off, &mut block)
+                .map_err(|e| corrupt(format!("group descriptors at block {loc}: {e}")))?;
+            for i in 0..per_block {
+                if inode_tables.len() as u64 == groups {
+                    break;
+                }
+                let d = &block[(i * desc_size) as usize..((i + 1) * desc_size) as usize];
+                let lo = u64::from(le32(d, 8));
+                let hi = if desc_size >= 64 {
+                    u64::from(le32(d, 0x28))
+                } else {
+                    0
+                };
+                inode_tables.push(lo | (hi << 32));
+            }
+        }
+        Ok(Ext4 {
+            inner: Arc::new(Inner {
+                dev,
+                what: format!("ext4 filesystem on {what}"),
+                block_size,
+                inodes_per_group,
+                inodes_count,
+                inode_size,
+                inode_tables,
+                cache: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    pub fn exists(&self, path: &str) -> bool {
+        self.lookup(path).is_ok_and(|i| i.is_some())
+    }
+
+    /// Find an inode by path (no symlinks followed), for partition selection.
+    fn lookup(&self, path: &str) -> Result<Option<u32>> {
+        let mut ino = ROOT_INO;
+        for name in path.split('/').filter(|c| !c.is_empty()) {
+            let inode = self.inner.inode(ino)?;
+            if inode.mode & 0o170000 != 0o040000 {
+                return Ok(None);
+            }
+            match self
+                .inner
+                .dir_entries(ino, &inode)?
+                .into_iter()
+                .find(|(n, _)| n == name.as_bytes())
+            {
+                Some((_, child)) => ino = child,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(ino))
+    }
+
+    /// Walk the whole filesystem into a tree builder.
+    pub fn walk(&self, limits: Limits, progress: &dyn Progress) -> Result<TreeBuilder> {
+        let fs = &self.inner;
+        let mut builder = TreeBuilder::new(false, limits);
+        progress.begin(&format!("reading {}", fs.what), None);
+        let root = fs.inode(ROOT_INO)?;
+        if root.mode & 0o170000 != 0o040000 {
+            return Err(fs.corrupt("the root inode is not a directory".into()));
+        }
+        builder.add(self.raw_entry("/".into(), ROOT_INO, &root)?)?;
+        let mut visited = HashSet::from([ROOT_INO]);
+        let mut stack = vec![("/".to_string(), ROOT_INO, root)];
+        let mut n = 0u64;
+        while let Some((dir_path, dir_ino, dir)) = stack.pop() {
+            let mut children = fs.dir_entries(dir_ino, &dir)?;
+            children.sort();
+            for (name, ino) in children {
+                if name == b"." || name == b".." {
+                    continue;
+                }
+                let name = String::from_utf8_lossy(&name).into_owned();
+                if name.contains('/') {
+                    return Err(
+                        fs.corrupt(format!("directory {dir_path} has an entry named {name:?}"))
+                    );
+                }
+                let path = crate::path::join(&dir_path, &name);
+                let inode = fs.inode(ino)?;
+                let raw = self.raw_entry(path.clone(), ino, &inode)?;
+                let is_dir = raw.entry.kind == EntryKind::Dir;
+                builder.add(raw)?;
+                n += 1;
+                if n % 1024 == 0 {
+                    progress.advance(0);
+                }
+                if is_dir {
+                    if !visited.insert(ino) {
+                        return Err(fs.corrupt(format!(
+                            "directory loop: {path} is inode {ino}, already seen"
+                        )));
+                    }
+                    stack.push((path, ino, inode));
+                }
+            }
+        }
+        progress.end();
+        Ok(builder)
+    }
+
+    fn raw_entry(&self, path: String, ino: u32, inode: &Inode) -> Result<RawEntry> {
+        let fs = &self.inner;
+        let kind = EntryKind::from_mode(u32::from(inode.mode)).ok_or_else(|| {
+            fs.corrupt(format!(
+                "{path}: inode {ino} has unknown type {:o}",
+                inode.mode
+            ))
+        })?;
+        let link = if kind == EntryKind::Symlink {
+            Some(String::from_utf8_lossy(&fs.symlink_target(ino, inode)?).into_owned())
+        } else {
+            None
+        };
+        let device = matches!(kind, EntryKind::Char | EntryKind::Block).then(|| {
+            let old = le32(&inode.block, 0);
+            if old != 0 {
+                ((old >> 8) & 0xff, old & 0xff)
+            } else {
+                let new = le32(&inode.block, 4);
+                ((new & 0xfff00) >> 8, (new & 0xff) | ((new >> 12) & 0xfff00))
+            }
+        });
+        let xattrs = fs.xattrs(inode)?;
+        let size = match kind {
+            EntryKind::File | EntryKind::Symlink => inode.size,
+            _ => 0,
+        };
+        Ok(RawEntry {
+            name: path,
+            entry: Entry {
+                path: String::new(),
+                kind,
+                mode: u32::from(inode.mode) & 0o7777,
+                uid: inode.uid,
+                gid: inode.gid,
+                size,
+                mtime: inode.mtime,
+                link,
+                device,
+                xattrs,
+                layer: None,
+            },
+            content: if kind == EntryKind::File {
+                Content::Ext4 { inode: ino }
+            } else {
+                Content::None
+            },
+            identity: (kind != EntryKind::Dir && inode.links > 1).then_some((0, u64::from(ino))),
+        })
+    }
+
+    pub fn open_file(&self, ino: u32, size: u64) -> Result<FileReader> {
+        let inode = self.inner.inode(ino)?;
+        let data = self.inner.data_map(ino, &inode)?;
+        Ok(FileReader::seekable(FileData {
+            dev: self.inner.dev.clone(),
+            block_size: self.inner.block_size,
+            data,
+            size,
+            pos: 0,
+        }))
+    }
+}
+
+fn has_super(group: u64, sparse: bool) -> bool {
+    if !sparse || group <= 1 {
+        return true;
+    }
+    [3u64, 5, 7].iter().any(|&b| {
+        let mut p = b;
+        while p < group {
+            p *= b;
+        }
+        p == group
+    })
+}
+
+/// Where a file's bytes are: a list of extents, or inline in the inode.
+enum DataMap {
+    Extents(Vec<Extent>),
+    Inline(Vec<u8>),
+}
+
+impl Inner {
+    fn corrupt(&self, d: String) -> Error {
+        Error::corrupt(&self.what, d)
+    }
+
+    /// A metadata block, through a small cache.
+    fn block(&self, n: u64) -> Result<Arc<Vec<u8>>> {
+        if let Some(b) = self.cache.lock().ok().and_then(|c| c.get(&n).cloned()) {
+            return Ok(b);
+        }
+        let off = n
+            .checked_mul(self.block_size)
+            .ok_or_else(|| self.corrupt(format!("block number {n} overflows")))?;
+        let mut buf = vec![0u8; self.block_size as usize];
+        self.dev
+            .read_at(off, &mut buf)
+            .map_err(|e| self.corrupt(format!("block {n}: {e}")))?;
+        let b = Arc::new(buf);
+        if let Ok(mut c) = self.cache.lock() {
+            if c.len() >= BLOCK_CACHE {
+                c.clear();
+            }
+            c.insert(n, b.clone());
+        }
+        Ok(b)
+    }
+
+    fn inode(&self, ino: u32) -> Result<Inode> {
+        if ino == 0 || ino > self.inodes_count {
+            return Err(self.corrupt(format!(
+                "inode number {ino} is out of range (1..={})",
+                self.inodes_count
+            )));
+        }
+        let group = ((ino - 1) / self.inodes_per_group) as usize;
+        let index = u64::from((ino - 1) % self.inodes_per_group);
+        let table = *self.inode_tables.get(group).ok_or_else(|| {
+            self.corrupt(format!(
+                "inode {ino} is in group {group}, which does not exist"
+            ))
+        })?;
+        let byte = index * self.inode_size;
+        let blk = self.block(table + byte / self.block_size)?;
+        let within = (byte % self.block_size) as usize;
+        let raw = &blk[within..within + self.inode_size as usize];
+        let extra = if self.inode_size > 128 {
+            u64::from(le16(raw, 128))
+        } else {
+            0
+        };
+        if 128 + extra > self.inode_size {
+            return Err(self.corrupt(format!(
+                "inode {ino}: extra size {extra} overflows the inode"
+            )));
+        }
+        let mtime_lo = i64::from(le32(raw, 16) as i32);
+        let mtime = if extra >= 12 {
+            mtime_lo + (i64::from(le32(raw, 136) & 3) << 32)
+        } else {
+            mtime_lo
+        };
+        let mut block = [0u8; 60];
+        block.copy_from_slice(&raw[40..100]);
+        let xattr_start = (128 + extra) as usize;
+        Ok(Inode {
+            mode: le16(raw, 0),
+            uid: u32::from(le16(raw, 2)) | (u32::from(le16(raw, 120)) << 16),
+            gid: u32::from(le16(raw, 24)) | (u32::from(le16(raw, 122)) << 16),
+            size: u64::from(le32(raw, 4)) | (u64::from(le32(raw, 108)) << 32),
+            mtime,
+            links: le16(raw, 26),
+            flags: le32(raw, 32),
+            block,
+            file_acl: u64::from(le32(raw, 104)) | (u64::from(le16(raw, 118)) << 32),
+            xattr_area: if self.inode_size > 128 {
+                raw[xattr_start..].to_vec()
+            } else {
+                Vec::new()
+            },
+        })
+    }
+
+    fn data_map(&self, ino: u32, inode: &Inode) -> Result<DataMap> {
+        if inode.flags & INLINE_DATA_FL != 0 {
+            let mut data = inode.block.to_vec();
+            if let Some(more) = self.raw_xattrs(inode)?.remove("system.data") {
+                data.extend_from_slice(&more);
+            }
+            data.truncate(inode.size.min(data.len() as u64) as usize);
+            return Ok(DataMap::Inline(data));
+        }
+        let blocks = inode.size.div_ceil(self.block_size);
+        let mut out = Vec::new();
+        if inode.flags & EXTENTS_FL != 0 {
+            let mut budget = 1 + blocks.min(1 << 20);
+            self.extent_node(
+                ino,
+                &inode.block,
+                MAX_EXTENT_DEPTH + 1,
+                &mut out,
+                &mut budget,
+            )?;
+            out.sort_by_key(|e| e.logical);
+        } else {
+            self.indirect(ino, inode, blocks, &mut out)?;
+        }
+        Ok(DataMap::Extents(out))
+    }
+
+    fn extent_node(
+        &self,
+        ino: u32,
+        node: &[u8],
+        max_depth: u16,
+        out: &mut Vec<Extent>,
+        budget: &mut u64,
+    ) -> Result<()> {
+        if node.len() < 12 || le16(node, 0) != 0xf30a {
+            return Err(self.corrupt(format!("inode {ino}: bad extent header")));
+        }
+        let entries = le16(node, 2) as usize;
+        let depth = le16(node, 6);
+        if depth >= max_depth || 12 + entries * 12 > node.len() {
+            return Err(self.corrupt(format!(
+                "inode {ino}: extent tree node is malformed (depth {depth}, {entries} entries)"
+            )));
+        }
+        for i in 0..entries {
+            let e = &node[12 + i * 12..24 + i * 12];
+            if depth == 0 {
+                let raw_len = u64::from(le16(e, 4));
+                let (len, uninit) = if raw_len > 32768 {
+                    (raw_len - 32768, true)
+                } else {
+                    (raw_len, false)
+                };
+                let physical = (u64::from(le16(e, 6)) << 32) | u64::from(le32(e, 8));
+                out.push(Extent {
+                    logical: u64::from(le32(e, 0)),
+                    physical,
+                    len,
+                    uninit,
+                });
+            } else {
+                *budget = budget.checked_sub(1).ok_or_else(|| {
+                    self.corrupt(format!("inode {ino}: extent tree is larger than the file"))
+                })?;
+                let child = u64::from(le32(e, 4)) | (u64::from(le16(e, 8)) << 32);
+                let blk = self.block(child)?;
+                self.extent_node(ino, &blk, depth, out, budget)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// ext2/3 block maps: 12 direct pointers, then single, double and triple indirect blocks.
+    fn indirect(&self, ino: u32, inode: &Inode, blocks: u64, out: &mut Vec<Extent>) -> Result<()> {
+        let per = self.block_size / 4;
+        let mut logical = 0u64;
+        let push = |out: &mut Vec<Extent>, logical: u64, physical: u64| {
+            if physical == 0 {
+                return;
+            }
+            if let Some(last) = out.last_mut() {
+                if last.logical + last.len == logical && last.physical + last.len == physical {
+                    last.len += 1;
+                    return;
+                }
+            }
+            out.push(Extent {
+                logical,
+                physical,
+                len: 1,
+                uninit: false,
+            });
+        };
+        for i in 0..12 {
+            if logical >= blocks {
+                return Ok(());
+            }
+            push(out, logical, u64::from(le32(&inode.block, i * 4)));
+            logical += 1;
+        }
+        for (level, slot) in [(1u32, 12usize), (2, 13), (3, 14)] {
+            if logical >= blocks {
+                return Ok(());
+            }
+            let ptr = u64::from(le32(&inode.block, slot * 4));
+            let span = per.pow(level);
+            if ptr == 0 {
+                logical += span;
+                continue;
+            }
+            self.indirect_level(ino, ptr, level, &mut logical, blocks, out, &push)?;
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn indirect_level(
+        &self,
+        ino: u32,
+        ptr: u64,
+        level: u32,
+        logical: &mut u64,
+        blocks: u64,
+        out: &mut Vec<Extent>,
+        push: &dyn Fn(&mut Vec<Extent>, u64, u64),
+    ) -> Result<()> {
+        let per = self.block_size / 4;
+        let blk = self
+            .block(ptr)
+            .map_err(|e| self.corrupt(format!("inode {ino}: indirect block: {e}")))?;
+        for i in 0..per as usize {
+            if *logical >= blocks {
+                return Ok(());
+            }
+            let p = u64::from(le32(&blk, i * 4));
+            if level == 1 {
+                push(out, *logical, p);
+                *logical += 1;
+            } else if p == 0 {
+                *logical += per.pow(level - 1);
+            } else {
+                self.indirect_level(ino, p, level - 1, logical, blocks, out, push)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn read_all(&self, ino: u32, inode: &Inode, max: u64) -> Result<Vec<u8>> {
+        if inode.size > max {
+            return Err(self.corrupt(format!(
+                "inode {ino} claims {} bytes, more than {max}",
+                inode.size
+            )));
+        }
+        let mut r = FileData {
+            dev: self.dev.clone(),
+            block_size: self.block_size,
+            data: self.data_map(ino, inode)?,
+            size: inode.size,
+            pos: 0,
+        };
+        let mut buf = Vec::with_capacity(inode.size as usize);
+        r.read_to_end(&mut buf)
+            .map_err(|e| self.corrupt(format!("inode {ino}: {e}")))?;
+        Ok(buf)
+    }
+
+    fn symlink_target(&self, ino: u32, inode: &Inode) -> Result<Vec<u8>> {
+        if inode.size > 4096 {
+            return Err(self.corrupt(format!("symlink inode {ino} is {} bytes long", inode.size)));
+        }
+        if inode.flags & (EXTENTS_FL | INLINE_DATA_FL) == 0 && inode.size < 60 {
+            return Ok(inode.block[..inode.size as usize].to_vec());
+        }
+        self.read_all(ino, inode, 4096)
+    }
+
+    /// `(name, inode)` of every entry of a directory.
+    fn dir_entries(&self, ino: u32, inode: &Inode) -> Result<Vec<(Vec<u8>, u32)>> {
+        let mut out = Vec::new();
+        if inode.flags & INLINE_DATA_FL != 0 {
+            // Inline directory: the parent inode, then entries in i_block and system.data.
+            let parent = le32(&inode.block, 0);
+            out.push((b"..".to_vec(), parent));
+            self.parse_dirents(ino, &inode.block[4..], &mut out)?;
+            if let Some(more) = self.raw_xattrs(inode)?.remove("system.data") {
+                self.parse_dirents(ino, &more, &mut out)?;
+            }
+            return Ok(out);
+        }
+        let data = self.read_all(ino, inode, MAX_DIR_BYTES)?;
+        for block in data.chunks(self.block_size as usize) {
+            self.parse_dirents(ino, block, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    fn parse_dirents(&self, ino: u32, block: &[u8], out: &mut Vec<(Vec<u8>, u32)>) -> Result<()> {
+        let mut pos = 0usize;
+        while pos + 8 <= block.len() {
+            let child = le32(block, pos);
+            let rec_len = le16(block, pos + 4) as usize;
+            let name_len = block[pos + 6] as usize;
+            if rec_len < 8 || pos + rec_len > block.len() || name_len + 8 > rec_len {
+                // An all-zero tail of an inline directory is padding, not damage.
+                if block[pos..].iter().all(|&b| b == 0) {
+                    break;
+                }
+                return Err(self.corrupt(format!(
+                    "directory inode {ino}: malformed entry at offset {pos}"
+                )));
+            }
+            if child != 0 && name_len > 0 {
+                out.push((block[pos + 8..pos + 8 + name_len].to_vec(), child));
+            }
+            pos += rec_len;
+        }
+        Ok(())
+    }
+
+    /// All extended attributes (including the internal `system.data`).
+    fn raw_xattrs(&self, inode: &Inode) -> Result<BTreeMap<String, Vec<u8>>> {
+        let mut out = BTreeMap::new();
+        let area = &inode.xattr_area;
+        if area.len() >= 4 && le32(area, 0) == 0xea02_0000 {
+            self.parse_xattrs(&area[4..], 0, &area[4..], &mut out);
+        }
+        if inode.file_acl != 0 {
+            let blk = self.block(inode.file_acl)?;
+            if le32(&blk, 0) == 0xea02_0000 {
+                self.parse_xattrs(&blk[32..], 0, &blk, &mut out);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Entries start in `entries`; value offsets are relative to `base[base_off..]`.
+    fn parse_xattrs(
+        &self,
+        entries: &[u8],
+        base_off: usize,
+        base: &[u8],
+        out: &mut BTreeMap<String, Vec<u8>>,
+    ) {
+        let mut pos = 0usize;
+        while pos + 16 <= entries.len() && le32(entries, pos) != 0 {
+            let name_len = entries[pos] as usize;
+            let index = entries[pos + 1];
+            let value_offs = le16(entries, pos + 2) as usize;
+            let value_inum = le32(entries, pos + 4);
+            let value_size = le32(entries, pos + 8) as usize;
+            let Some(name) = entries.get(pos + 16..pos + 16 + name_len) else {
+                break;
+            };
+            let prefix = match index {
+                1 => "user.",
+                2 => "system.posix_acl_access",
+                3 => "system.posix_acl_default",
+                4 => "trusted.",
+                6 => "security.",
+                7 => "system.",
+                8 => "system.richacl",
+                _ => "",
+            };
+            let full = format!("{prefix}{}", String::from_utf8_lossy(name));
+            if value_inum == 0 {
+                if let Some(v) = base.get(base_off + value_offs..base_off + value_offs + value_size)
+                {
+                    out.insert(full, v.to_vec());
+                }
+            }
+            pos += (16 + name_len + 3) & !3;
+        }
+    }
+
+    fn xattrs(&self, inode: &Inode) -> Result<BTreeMap<String, Vec<u8>>> {
+        let mut x = self.raw_xattrs(inode)?;
+        x.remove("system.data");
+        Ok(x)
+    }
+}
+
+/// A seekable reader over a file's data map; holes and unwritten extents read as zeros.
+struct FileData {
+    dev: Arc<dyn BlockDev>,
+    block_size: u64,
+    data: DataMap,
+    size: u64,
+    pos: u64,
+}
+
+impl Read for FileData {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos >= self.size || buf.is_empty() {
+            return Ok(0);
+        }
+        let left = (self.size - self.pos).min(buf.len() as u64) as usize;
+        let n = match &self.data {
+            DataMap::Inline(d) => {
+                let start = self.pos as usize;
+                let avail = d.len().saturating_sub(start).min(left);
+                buf[..avail].copy_from_slice(&d[start..start + avail]);
+                buf[avail..left].fill(0);
+                left
+            }
+            DataMap::Extents(ext) => {
+                let bs = self.block_size;
+                let lblock = self.pos / bs;
+                let within = self.pos % bs;
+                let i = ext.partition_point(|e| e.logical + e.len <= lblock);
+                match ext.get(i) {
+                    Some(e) if e.logical <= lblock => {
+                        let run_bytes = (e.logical + e.len - lblock) * bs - within;
+                        let n = (run_bytes.min(left as u64)) as usize;
+                        if e.uninit {
+                            buf[..n].fill(0);
+                        } else {
+                            let off = (e.physical + (lblock - e.logical)) * bs + within;
+                            self.dev.read_at(off, &mut buf[..n]).map_err(|err| {
+                                io::Error::new(io::ErrorKind::InvalidData, err.to_string())
+                            })?;
+                        }
+                        n
+                    }
+                    next => {
+                        // A hole up to the next extent (or the end).
+                        let hole_end = next.map_or(self.size, |e| e.logical * bs);
+                        let n = ((hole_end - self.pos).min(left as u64)) as usize;
+                        buf[..n].fill(0);
+                        n
+                    }
+                }
+            }
+        };
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl Seek for FileData {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let new = match to {
+            SeekFrom::Start(n) => Some(n),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            SeekFrom::End(d) => self.size.checked_add_signed(d),
+        }
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before start"))?;
+        self.pos = new;
+        Ok(new)
+    }
+}

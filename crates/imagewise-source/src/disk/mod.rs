@@ -1,0 +1,299 @@
+//! `disk:` — raw and qcow2 disk images: a block device, its partition table (MBR or GPT, or none
+//! for a bare filesystem), and the ext4 filesystem on the chosen partition.
+
+pub(crate) mod ext4;
+mod partition;
+mod qcow2;
+
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::info::{DiskInfo, Format, ImageInfo, PartitionInfo};
+use crate::progress::Progress;
+use crate::tree::{Backend, ImageTree};
+use crate::OpenOptions;
+
+/// Random-access, read-only bytes of a disk (or a window of one).
+pub(crate) trait BlockDev: Send + Sync {
+    fn size(&self) -> u64;
+    /// Fill `buf` from `offset`; reading past the end is an error.
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()>;
+    fn describe(&self) -> String;
+}
+
+pub(crate) struct RawFile {
+    file: std::fs::File,
+    len: u64,
+    path: std::path::PathBuf,
+}
+
+impl RawFile {
+    pub fn open(path: &Path) -> Result<RawFile> {
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        Ok(RawFile {
+            file,
+            len,
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+impl BlockDev for RawFile {
+    fn size(&self) -> u64 {
+        self.len
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        if offset
+            .checked_add(buf.len() as u64)
+            .is_none_or(|end| end > self.len)
+        {
+            return Err(Error::corrupt(
+                self.describe(),
+                format!("read of {} bytes at offset {offset} goes past the end ({} bytes): the image is truncated", buf.len(), self.len),
+            ));
+        }
+        self.file
+            .read_exact_at(buf, offset)
+            .map_err(|e| Error::io(&self.path, e))
+    }
+
+    fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+impl RawFile {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// A window `[start, start+len)` of another device.
+pub(crate) struct Slice {
+    pub dev: Arc<dyn BlockDev>,
+    pub start: u64,
+    pub len: u64,
+    pub name: String,
+}
+
+impl BlockDev for Slice {
+    fn size(&self) -> u64 {
+        self.len
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        if offset
+            .checked_add(buf.len() as u64)
+            .is_none_or(|end| end > self.len)
+        {
+            return Err(Error::corrupt(
+                &self.name,
+                format!(
+                    "read at offset {offset} goes past the end of the partition ({} bytes)",
+                    self.len
+                ),
+            ));
+        }
+        self.dev.read_at(self.start + offset, buf)
+    }
+
+    fn describe(&self) -> String {
+        self.name.clone()
+    }
+}
+
+/// Open a disk container (raw or qcow2, by magic).
+fn open_container(path: &Path, opts: &OpenOptions) -> Result<(Arc<dyn BlockDev>, &'static str)> {
+    let raw = RawFile::open(path)?;
+    let mut magic = [0u8; 4];
+    if raw.size() >= 4 {
+        raw.read_at(0, &mut magic)?;
+    }
+    if &magic == b"QFI\xfb" {
+        Ok((
+            Arc::new(qcow2::Qcow2::open(raw, opts.allow_backing, 0)?),
+            "qcow2",
+        ))
+    } else {
+        Ok((Arc::new(raw), "raw"))
+    }
+}
+
+/// Name of the filesystem found at the start of `dev`, if any is recognised.
+fn filesystem_name(dev: &dyn BlockDev) -> Option<&'static str> {
+    let mut head = vec![0u8; 0x10100.min(dev.size() as usize)];
+    dev.read_at(0, &mut head).ok()?;
+    let at = |off: usize, magic: &[u8]| head.get(off..off + magic.len()) == Some(magic);
+    if at(1080, &[0x53, 0xef]) {
+        let incompat = head
+            .get(1024 + 0x60..1024 + 0x64)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+        return Some(match incompat {
+            Some(f) if f & 0x40 != 0 => "ext4",
+            Some(f) if f & 0x4 != 0 => "ext3",
+            _ => "ext2",
+        });
+    }
+    if at(0, b"XFSB") {
+        return Some("xfs");
+    }
+    if at(0x10040, b"_BHRfS_M") {
+        return Some("btrfs");
+    }
+    if at(0, b"LUKS\xba\xbe") {
+        return Some("LUKS (encrypted)");
+    }
+    if at(512 + 24, b"LVM2 001") || at(512, b"LABELONE") {
+        return Some("LVM physical volume");
+    }
+    if at(0, b"hsqs") {
+        return Some("squashfs");
+    }
+    if at(4086, b"SWAPSPACE2") || at(4086, b"SWAP-SPACE") {
+        return Some("swap");
+    }
+    if at(0x52, b"FAT32   ") || at(0x36, b"FAT16   ") || at(0x36, b"FAT12   ") {
+        return Some("vfat");
+    }
+    if at(0x8001, b"CD001") {
+        return Some("iso9660");
+    }
+    if at(0x400, &[0x10, 0x20, 0xf5, 0xf2]) {
+        return Some("f2fs");
+    }
+    None
+}
+
+/// Does a bare file hold a filesystem we can name? (For autodetection of raw disks.)
+pub(crate) fn probe_filesystem_at(path: &Path) -> Result<bool> {
+    let raw = RawFile::open(path)?;
+    Ok(filesystem_name(&raw).is_some())
+}
+
+pub(crate) fn open(
+    reference: &str,
+    path: &Path,
+    partition: Option<u32>,
+    opts: &OpenOptions,
+    progress: &dyn Progress,
+) -> Result<ImageTree> {
+    let (dev, container) = open_container(path, opts)?;
+    let table = partition::read_table(dev.as_ref(), reference)?;
+    let mut infos = Vec::new();
+    for p in &table.partitions {
+        let slice = Slice {
+            dev: dev.clone(),
+            start: p.start,
+            len: p.size,
+            name: format!("{reference} partition {}", p.number),
+        };
+        let fs = filesystem_name(&slice).unwrap_or("unknown");
+        infos.push((p.clone(), fs.to_string(), slice));
+    }
+    let describe = |p: &partition::Partition, fs: &str| PartitionInfo {
+        number: p.number,
+        table: table.kind.to_string(),
+        type_name: p.type_name.clone(),
+        start: p.start,
+        size: p.size,
+        filesystem: fs.to_string(),
+        label: p.label.clone(),
+    };
+    let chosen = match partition {
+        Some(n) => infos
+            .iter()
+            .position(|(p, _, _)| p.number == n)
+            .ok_or_else(|| {
+                let have: Vec<String> = infos
+                    .iter()
+                    .map(|(p, fs, _)| format!("{} ({}, {fs})", p.number, p.type_name))
+                    .collect();
+                Error::not_found(
+                    reference,
+                    format!(
+                        "no partition {n}; the disk has: {}",
+                        if have.is_empty() {
+                            "none".into()
+                        } else {
+                            have.join(", ")
+                        }
+                    ),
+                )
+            })?,
+        None => pick_default(&infos, reference)?,
+    };
+    let (p, fs_name, slice) = &infos[chosen];
+    if !fs_name.starts_with("ext") {
+        return Err(Error::unsupported(
+            format!("{reference} partition {} ({})", p.number, p.type_name),
+            if fs_name == "unknown" {
+                "no filesystem imagewise recognises is on it; imagewise reads ext2/3/4".to_string()
+            } else {
+                format!("it holds {fs_name}; imagewise reads ext2/3/4 filesystems only so far")
+            },
+        ));
+    }
+    let slice: Arc<dyn BlockDev> = Arc::new(Slice {
+        dev: slice.dev.clone(),
+        start: slice.start,
+        len: slice.len,
+        name: slice.name.clone(),
+    });
+    let fs = ext4::Ext4::open(slice, &format!("{reference} partition {}", p.number))?;
+    let mut info = ImageInfo::new(reference, Format::Disk, path.to_path_buf());
+    info.disk = Some(DiskInfo {
+        container: container.to_string(),
+        virtual_size: dev.size(),
+        partitions: infos.iter().map(|(p, fs, _)| describe(p, fs)).collect(),
+        selected: describe(p, fs_name),
+    });
+    let builder = fs.walk(opts.limits, progress)?;
+    Ok(builder.finish(info, Backend::Ext4(fs)))
+}
+
+/// The partition holding `/etc/os-release`, else the largest Linux (ext) one.
+fn pick_default(infos: &[(partition::Partition, String, Slice)], reference: &str) -> Result<usize> {
+    let ext: Vec<usize> = (0..infos.len())
+        .filter(|&i| infos[i].1.starts_with("ext"))
+        .collect();
+    for &i in &ext {
+        let (_, _, s) = &infos[i];
+        let dev: Arc<dyn BlockDev> = Arc::new(Slice {
+            dev: s.dev.clone(),
+            start: s.start,
+            len: s.len,
+            name: s.name.clone(),
+        });
+        if let Ok(fs) = ext4::Ext4::open(dev, &s.name) {
+            if fs.exists("/etc/os-release") || fs.exists("/usr/lib/os-release") {
+                return Ok(i);
+            }
+        }
+    }
+    if let Some(&i) = ext.iter().max_by_key(|&&i| infos[i].0.size) {
+        return Ok(i);
+    }
+    let have: Vec<String> = infos
+        .iter()
+        .map(|(p, fs, _)| format!("{} ({}, {fs})", p.number, p.type_name))
+        .collect();
+    match infos {
+        [] => Err(Error::corrupt(reference, "the partition table lists no partitions")),
+        [(p, fs, _)] => Err(Error::unsupported(
+            format!("{reference} partition {} ({})", p.number, p.type_name),
+            if fs == "unknown" {
+                "no filesystem imagewise recognises is on it; imagewise reads ext2/3/4".to_string()
+            } else {
+                format!("it holds {fs}; imagewise reads ext2/3/4 filesystems only so far")
+            },
+        )),
+        _ => Err(Error::unsupported(
+            reference,
+            format!("no partition holds an ext2/3/4 filesystem (partitions: {}); imagewise reads ext only so far", have.join(", ")),
+        )),
+    }
+}

@@ -1,0 +1,81 @@
+//! One entry of an image's merged root filesystem, as every format reports it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// What an entry is. `Hardlink` names a second (third, …) name of a regular file; its `link` is
+/// the path of the file's first name in byte order, so every format reports a hardlink group the
+/// same way whatever order its archive or directory listed the names in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    File,
+    Dir,
+    Symlink,
+    Hardlink,
+    Char,
+    Block,
+    Fifo,
+    Socket,
+}
+
+impl EntryKind {
+    /// The kind from the `S_IFMT` bits of a Unix mode; `None` for an unknown type.
+    pub fn from_mode(mode: u32) -> Option<EntryKind> {
+        Some(match mode & 0o170000 {
+            0o100000 => EntryKind::File,
+            0o040000 => EntryKind::Dir,
+            0o120000 => EntryKind::Symlink,
+            0o020000 => EntryKind::Char,
+            0o060000 => EntryKind::Block,
+            0o010000 => EntryKind::Fifo,
+            0o140000 => EntryKind::Socket,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntryKind::File => "file",
+            EntryKind::Dir => "dir",
+            EntryKind::Symlink => "symlink",
+            EntryKind::Hardlink => "hardlink",
+            EntryKind::Char => "char",
+            EntryKind::Block => "block",
+            EntryKind::Fifo => "fifo",
+            EntryKind::Socket => "socket",
+        }
+    }
+}
+
+/// Metadata of one path in the merged tree. Paths are absolute within the image (`/etc/passwd`,
+/// the root is `/`) and never contain `.` or `..` components.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub path: String,
+    pub kind: EntryKind,
+    /// Permission bits only (`0o7777`); the type is in `kind`.
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// Bytes of content for files and hardlinks (the apparent size of a sparse file), the target's
+    /// length for symlinks, 0 otherwise.
+    pub size: u64,
+    /// Modification time, seconds since the Unix epoch.
+    pub mtime: i64,
+    /// Symlink target as stored, or for a hardlink the path of the group's primary name.
+    pub link: Option<String>,
+    /// `(major, minor)` of a character or block device.
+    pub device: Option<(u32, u32)>,
+    /// Extended attributes (`security.capability`, ACLs, …) by full name.
+    pub xattrs: BTreeMap<String, Vec<u8>>,
+    /// Index of the layer this entry came from, for layered images (0 = the base layer).
+    pub layer: Option<usize>,
+}
+
+impl Entry {
+    pub fn is_dir(&self) -> bool {
+        self.kind == EntryKind::Dir
+    }
+}

@@ -1,0 +1,102 @@
+//! What was opened: the report type that travels with an [`crate::ImageTree`].
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::compression::Compression;
+
+/// The wrapping an image came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    Dir,
+    Tar,
+    DockerArchive,
+    Oci,
+    OciArchive,
+    Disk,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Dir => "dir",
+            Format::Tar => "tar",
+            Format::DockerArchive => "docker-archive",
+            Format::Oci => "oci",
+            Format::OciArchive => "oci-archive",
+            Format::Disk => "disk",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerInfo {
+    /// The digest the layer is referenced by (OCI descriptor, docker-archive blob name or
+    /// diff_id), verified while it was read.
+    pub digest: Option<String>,
+    pub media_type: Option<String>,
+    pub compression: Compression,
+    /// Bytes as stored.
+    pub size: u64,
+    /// Bytes of the uncompressed tar stream.
+    pub uncompressed_size: u64,
+    pub entries: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionInfo {
+    /// 1-based, as in `/dev/sda1`; 0 for a filesystem without a partition table.
+    pub number: u32,
+    pub table: String,
+    pub type_name: String,
+    pub start: u64,
+    pub size: u64,
+    pub filesystem: String,
+    pub label: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiskInfo {
+    /// `raw` or `qcow2`.
+    pub container: String,
+    pub virtual_size: u64,
+    pub partitions: Vec<PartitionInfo>,
+    pub selected: PartitionInfo,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageInfo {
+    /// The reference as given.
+    pub reference: String,
+    pub format: Format,
+    /// The file or directory on the host.
+    pub location: PathBuf,
+    pub layers: Vec<LayerInfo>,
+    /// Manifest digest for OCI images.
+    pub manifest_digest: Option<String>,
+    /// The image configuration (OCI / docker config JSON), as stored.
+    pub config: Option<serde_json::Value>,
+    /// `os/arch[/variant]` of the selected manifest or config.
+    pub platform: Option<String>,
+    /// Tags of the selected image in a docker-archive or OCI index.
+    pub tags: Vec<String>,
+    pub disk: Option<DiskInfo>,
+}
+
+impl ImageInfo {
+    pub(crate) fn new(reference: &str, format: Format, location: PathBuf) -> ImageInfo {
+        ImageInfo {
+            reference: reference.to_string(),
+            format,
+            location,
+            layers: Vec::new(),
+            manifest_digest: None,
+            config: None,
+            platform: None,
+            tags: Vec::new(),
+            disk: None,
+        }
+    }
+}

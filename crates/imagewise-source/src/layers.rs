@@ -1,0 +1,494 @@
+//! Tar layers (a plain tarball is a one-layer image): indexing each layer's members into the
+//! tree in one pass while its digest is checked, and reading members back afterwards.
+//! Member headers are parsed by the `tar` crate (ustar, GNU long names and sparse files, PAX).
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::sync::{Arc, Mutex};
+
+use crate::blob::{ByteRange, Digest, Hasher};
+use crate::compression::{self, Compression};
+use crate::entry::{Entry, EntryKind};
+use crate::error::{Error, Result};
+use crate::info::LayerInfo;
+use crate::limits::Limits;
+use crate::progress::Progress;
+use crate::tree::{Content, FileReader, RawEntry, TreeBuilder};
+
+/// One layer blob: where it is, how it is compressed, the digest it must have.
+#[derive(Debug, Clone)]
+pub(crate) struct LayerSource {
+    pub range: ByteRange,
+    pub compression: Compression,
+    pub digest: Option<Digest>,
+    pub media_type: Option<String>,
+    /// Names the layer in messages, e.g. `layer 2 (sha256:ab12…) of oci:img`.
+    pub what: String,
+}
+
+impl LayerSource {
+    /// A layer whose compression is read from its first bytes.
+    pub fn sniffed(
+        range: ByteRange,
+        digest: Option<Digest>,
+        media_type: Option<String>,
+        what: String,
+    ) -> Result<LayerSource> {
+        let mut head = [0u8; 8];
+        let n = range
+            .open()?
+            .read(&mut head)
+            .map_err(|e| Error::io(&*range.path, e))?;
+        let compression = Compression::detect(&head[..n]).map_err(|name| {
+            Error::unsupported(&what, format!("{name}-compressed layers are not supported"))
+        })?;
+        Ok(LayerSource {
+            range,
+            compression,
+            digest,
+            media_type,
+            what,
+        })
+    }
+}
+
+pub(crate) struct Layers {
+    pub sources: Vec<LayerSource>,
+    pub limits: Limits,
+}
+
+/// Hashes and counts raw bytes; the state stays reachable after the reader is buried inside a
+/// decompressor, so the digest can be finished once the tar parser is done.
+struct Tap<R> {
+    inner: R,
+    state: Arc<Mutex<TapState>>,
+}
+
+struct TapState {
+    hasher: Option<Hasher>,
+    count: u64,
+}
+
+impl<R: Read> Read for Tap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Ok(mut s) = self.state.lock() {
+            s.count += n as u64;
+            if let Some(h) = &mut s.hasher {
+                h.update(&buf[..n]);
+            }
+        }
+        Ok(n)
+    }
+}
+
+/// Read every member header of layer `index` into `builder`; verify the layer digest.
+pub(crate) fn index_layer(
+    builder: &mut TreeBuilder,
+    index: usize,
+    src: &LayerSource,
+    limits: Limits,
+    progress: &dyn Progress,
+) -> Result<LayerInfo> {
+    builder.begin_layer(index);
+    progress.begin(&src.what, Some(src.range.len));
+    let path = src.range.path.clone();
+    let what = src.what.as_str();
+    let stream_err = |e: io::Error| Error::from_stream(what, &path, e);
+    let mut info = LayerInfo {
+        digest: src.digest.as_ref().map(ToString::to_string),
+        media_type: src.media_type.clone(),
+        compression: src.compression,
+        size: src.range.len,
+        uncompressed_size: 0,
+        entries: 0,
+    };
+    if src.compression == Compression::None && src.digest.is_none() {
+        // Plain tar, nothing to verify: seek over member data instead of reading it.
+        let raw = src.range.open()?;
+        let mut archive = tar::Archive::new(BufReader::with_capacity(64 * 1024, raw));
+        let mut entries = archive.entries_with_seek().map_err(stream_err)?;
+        scan(
+            &mut entries,
+            builder,
+            index,
+            src,
+            &mut info,
+            progress,
+            &stream_err,
+        )?;
+        return Ok(info);
+    }
+    let state = Arc::new(Mutex::new(TapState {
+        hasher: src.digest.as_ref().map(Digest::hasher),
+        count: 0,
+    }));
+    let tap = Tap {
+        inner: src.range.open()?,
+        state: state.clone(),
+    };
+    let decoded = compression::decoder(tap, src.compression, limits, what)?;
+    let mut archive = tar::Archive::new(decoded);
+    {
+        let mut entries = archive.entries().map_err(stream_err)?;
+        scan(
+            &mut entries,
+            builder,
+            index,
+            src,
+            &mut info,
+            progress,
+            &stream_err,
+        )?;
+    }
+    // Drain what follows the end-of-archive marker so the decompressor checks its trailer and
+    // the whole blob is hashed.
+    let mut rest = archive.into_inner();
+    info.uncompressed_size += io::copy(&mut rest, &mut io::sink()).map_err(stream_err)?;
+    drop(rest);
+    if let Some(expected) = &src.digest {
+        let (hasher, count) = {
+            let mut s = state
+                .lock()
+                .map_err(|_| Error::corrupt(what, "digest state poisoned"))?;
+            (s.hasher.take(), s.count)
+        };
+        let mut hasher = hasher.unwrap_or_else(|| expected.hasher());
+        // The decompressor may stop before trailing bytes of the blob; hash those too.
+        let mut tail = src.range.open()?;
+        tail.seek(SeekFrom::Start(count))
+            .map_err(|e| Error::io(&*src.range.path, e))?;
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = tail.read(&mut buf).map_err(stream_err)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+        }
+        let actual = hasher.finish_hex();
+        if actual != expected.hex {
+            return Err(Error::DigestMismatch {
+                what: what.to_string(),
+                expected: expected.to_string(),
+                actual: format!("{}:{actual}", expected.algorithm_name()),
+            });
+        }
+    }
+    progress.end();
+    Ok(info)
+}
+
+fn scan<R: Read>(
+    entries: &mut tar::Entries<'_, R>,
+    builder: &mut TreeBuilder,
+    index: usize,
+    src: &LayerSource,
+    info: &mut LayerInfo,
+    progress: &dyn Progress,
+    stream_err: &dyn Fn(io::Error) -> Error,
+) -> Result<()> {
+    let seekable_len = (src.compression == Compression::None).then_some(src.range.len);
+    for item in entries {
+        let mut member = item.map_err(stream_err)?;
+        let header_pos = member.raw_header_position();
+        let data_pos = member.raw_file_position();
+        let size = member.size();
+        info.entries += 1;
+        info.uncompressed_size = data_pos + size.div_ceil(512) * 512;
+        if info.entries % 256 == 0 {
+            progress.advance(if seekable_len.is_some() { data_pos } else { 0 });
+        }
+        if let Some(len) = seekable_len {
+            // Seeking past the end succeeds silently, so check declared sizes here.
+            if data_pos.saturating_add(size) > len {
+                return Err(Error::corrupt(
+                    &src.what,
+                    format!(
+                        "member {:?} declares {size} bytes at offset {data_pos}, past the end of the {len}-byte archive: the file is truncated",
+                        String::from_utf8_lossy(&member.path_bytes())
+                    ),
+                ));
+            }
+        }
+        let header = member.header().clone();
+        let ty = header.entry_type();
+        if ty.is_pax_global_extensions() {
+            continue;
+        }
+        let name = String::from_utf8_lossy(&member.path_bytes()).into_owned();
+        let kind = match ty {
+            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
+                EntryKind::File
+            }
+            tar::EntryType::Directory => EntryKind::Dir,
+            tar::EntryType::Symlink => EntryKind::Symlink,
+            tar::EntryType::Link => EntryKind::Hardlink,
+            tar::EntryType::Char => EntryKind::Char,
+            tar::EntryType::Block => EntryKind::Block,
+            tar::EntryType::Fifo => EntryKind::Fifo,
+            other => {
+                builder.warn(format!(
+                    "{}: member {name:?} has tar type {:?}, which is not a file system object; skipped",
+                    src.what,
+                    other.as_byte() as char
+                ));
+                continue;
+            }
+        };
+        let bad = |field: &str, e: io::Error| {
+            Error::corrupt(
+                &src.what,
+                format!("member {name:?}: bad {field} field: {e}"),
+            )
+        };
+        let mode = header.mode().map_err(|e| bad("mode", e))? & 0o7777;
+        let uid = header.uid().map_err(|e| bad("uid", e))?;
+        let gid = header.gid().map_err(|e| bad("gid", e))?;
+        let mut mtime = header.mtime().map_err(|e| bad("mtime", e))? as i64;
+        let mut xattrs = BTreeMap::new();
+        if let Some(pax) = member.pax_extensions().map_err(stream_err)? {
+            for ext in pax {
+                let ext = ext.map_err(|e| bad("pax", e))?;
+                let Ok(key) = ext.key() else { continue };
+                if let Some(x) = key.strip_prefix("SCHILY.xattr.") {
+                    xattrs.insert(x.to_string(), ext.value_bytes().to_vec());
+                } else if key == "mtime" {
+                    if let Some(secs) = ext
+                        .value()
+                        .ok()
+                        .and_then(|v| v.split('.').next())
+                        .and_then(|v| v.parse::<i64>().ok())
+                    {
+                        mtime = secs;
+                    }
+                }
+            }
+        }
+        let link = match kind {
+            EntryKind::Symlink | EntryKind::Hardlink => Some(
+                member
+                    .link_name_bytes()
+                    .map(|l| String::from_utf8_lossy(&l).into_owned())
+                    .ok_or_else(|| {
+                        Error::corrupt(&src.what, format!("link member {name:?} has no target"))
+                    })?,
+            ),
+            _ => None,
+        };
+        let device = match kind {
+            EntryKind::Char | EntryKind::Block => Some((
+                header.device_major().ok().flatten().unwrap_or(0),
+                header.device_minor().ok().flatten().unwrap_or(0),
+            )),
+            _ => None,
+        };
+        let sparse = ty == tar::EntryType::GNUSparse;
+        let file_size = if sparse {
+            header
+                .as_gnu()
+                .and_then(|g| g.real_size().ok())
+                .unwrap_or(size)
+        } else {
+            size
+        };
+        let entry_size = match kind {
+            EntryKind::File => file_size,
+            EntryKind::Symlink => link.as_ref().map_or(0, |l| l.len() as u64),
+            _ => 0,
+        };
+        let (uid, gid) = (
+            u32::try_from(uid).map_err(|_| bad("uid", io::Error::other("over 32 bits")))?,
+            u32::try_from(gid).map_err(|_| bad("gid", io::Error::other("over 32 bits")))?,
+        );
+        let content = if kind == EntryKind::File {
+            Content::Tar {
+                layer: index as u32,
+                header_pos,
+                data_pos,
+                sparse,
+            }
+        } else {
+            Content::None
+        };
+        builder.add(RawEntry {
+            name,
+            entry: Entry {
+                path: String::new(),
+                kind,
+                mode,
+                uid,
+                gid,
+                size: entry_size,
+                mtime,
+                link,
+                device,
+                xattrs,
+                layer: None,
+            },
+            content,
+            identity: Some((index as u64, header_pos)),
+        })?;
+    }
+    Ok(())
+}
+
+/// Largest sparse member read back into memory from a compressed layer.
+const MAX_SPARSE_IN_MEMORY: u64 = 256 << 20;
+
+impl Layers {
+    pub fn open(&self, content: &Content, e: &Entry) -> Result<FileReader> {
+        let Content::Tar {
+            layer,
+            header_pos,
+            data_pos,
+            sparse,
+        } = *content
+        else {
+            return Err(Error::path(&e.path, "has no readable content"));
+        };
+        let src = self
+            .sources
+            .get(layer as usize)
+            .ok_or_else(|| Error::path(&e.path, "refers to a layer that does not exist"))?;
+        if sparse {
+            if e.size > MAX_SPARSE_IN_MEMORY {
+                return Err(Error::unsupported(
+                    &e.path,
+                    format!("sparse file of {} bytes in a tar layer; imagewise reads sparse tar members up to {MAX_SPARSE_IN_MEMORY} bytes", e.size),
+                ));
+            }
+            let mut data = Vec::new();
+            self.stream_layer(layer as usize, &mut |pos, r| {
+                if pos == header_pos {
+                    r.take(MAX_SPARSE_IN_MEMORY)
+                        .read_to_end(&mut data)
+                        .map_err(|err| Error::from_stream(&src.what, &src.range.path, err))?;
+                    return Ok(false);
+                }
+                Ok(true)
+            })?;
+            return Ok(FileReader::seekable(io::Cursor::new(data)));
+        }
+        if src.compression == Compression::None {
+            let mut r = src.range.open()?;
+            r.seek(SeekFrom::Start(data_pos))
+                .map_err(|err| Error::io(&*src.range.path, err))?;
+            return Ok(FileReader::seekable(Window::new(r, data_pos, e.size)));
+        }
+        let mut d =
+            compression::decoder(src.range.open()?, src.compression, self.limits, &src.what)?;
+        let skipped = io::copy(&mut (&mut d).take(data_pos), &mut io::sink())
+            .map_err(|err| Error::from_stream(&src.what, &src.range.path, err))?;
+        if skipped != data_pos {
+            return Err(Error::corrupt(
+                &src.what,
+                "layer is shorter than when it was opened",
+            ));
+        }
+        Ok(FileReader::stream(d.take(e.size)))
+    }
+
+    /// Stream the members of one layer in order: `f(header_pos, reader)` returns whether to go on.
+    fn stream_layer(
+        &self,
+        layer: usize,
+        f: &mut dyn FnMut(u64, &mut dyn Read) -> Result<bool>,
+    ) -> Result<()> {
+        let Some(src) = self.sources.get(layer) else {
+            return Ok(());
+        };
+        let err = |e: io::Error| Error::from_stream(&src.what, &src.range.path, e);
+        let d = compression::decoder(src.range.open()?, src.compression, self.limits, &src.what)?;
+        let mut archive = tar::Archive::new(d);
+        for item in archive.entries().map_err(err)? {
+            let mut member = item.map_err(err)?;
+            if !f(member.raw_header_position(), &mut member)? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn for_each(
+        &self,
+        entries: &[Entry],
+        contents: &[Content],
+        picked: &[usize],
+        f: &mut dyn FnMut(&Entry, &mut dyn Read) -> Result<()>,
+    ) -> Result<()> {
+        let mut by_layer: BTreeMap<u32, HashMap<u64, usize>> = BTreeMap::new();
+        for &i in picked {
+            if let Content::Tar {
+                layer, header_pos, ..
+            } = contents[i]
+            {
+                by_layer.entry(layer).or_default().insert(header_pos, i);
+            }
+        }
+        for (layer, wanted) in by_layer {
+            let mut left = wanted.len();
+            self.stream_layer(layer as usize, &mut |pos, r| {
+                if let Some(&i) = wanted.get(&pos) {
+                    f(&entries[i], &mut r.take(entries[i].size))?;
+                    left -= 1;
+                }
+                Ok(left > 0)
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// A seekable window of `len` bytes at `start` of an inner reader.
+pub(crate) struct Window<R> {
+    inner: R,
+    start: u64,
+    len: u64,
+    pos: u64,
+}
+
+impl<R: Read + Seek> Window<R> {
+    /// `inner` must already be positioned at `start`.
+    pub fn new(inner: R, start: u64, len: u64) -> Self {
+        Window {
+            inner,
+            start,
+            len,
+            pos: 0,
+        }
+    }
+}
+
+impl<R: Read> Read for Window<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let left = self.len - self.pos.min(self.len);
+        let want = (left.min(buf.len() as u64)) as usize;
+        if want == 0 {
+            return Ok(0);
+        }
+        let n = self.inner.read(&mut buf[..want])?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "member data is truncated",
+            ));
+        }
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: Seek> Seek for Window<R> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let new = match to {
+            SeekFrom::Start(n) => Some(n),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+            SeekFrom::End(d) => self.len.checked_add_signed(d),
+        }
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before start"))?;
+        self.inner.seek(SeekFrom::Start(self.start + new))?;
+        self.pos = new;
+        Ok(new)
+    }
+}

@@ -1,0 +1,145 @@
+//! Open a server image — a rootfs directory, a tarball, a `docker save` archive, an OCI image
+//! layout or archive, a raw or qcow2 disk with ext4 — as one read-only [`ImageTree`], without
+//! extracting anything to the host and without trusting the input.
+//!
+//! ```no_run
+//! use imagewise_source::{open, OpenOptions};
+//!
+//! let tree = open("oci:debian-bookworm:latest", &OpenOptions::default())?;
+//! for e in tree.entries().iter().take(5) {
+//!     println!("{} {:o} {}", e.kind.as_str(), e.mode, e.path);
+//! }
+//! let os_release = tree.read("/etc/os-release", 1 << 20)?;
+//! # Ok::<(), imagewise_source::Error>(())
+//! ```
+
+mod blob;
+mod compression;
+mod dir;
+mod disk;
+mod docker_archive;
+mod entry;
+mod error;
+mod info;
+mod layers;
+mod limits;
+mod oci;
+mod path;
+mod platform;
+mod progress;
+mod reference;
+mod store;
+mod tree;
+
+use std::sync::Arc;
+
+pub use compression::Compression;
+pub use entry::{Entry, EntryKind};
+pub use error::{Error, Result};
+pub use info::{DiskInfo, Format, ImageInfo, LayerInfo, PartitionInfo};
+pub use limits::Limits;
+pub use platform::Platform;
+pub use progress::{NoProgress, Progress};
+pub use reference::ImageRef;
+pub use tree::{FileReader, ImageTree, ReadSeek};
+
+/// How to open an image.
+#[derive(Clone)]
+pub struct OpenOptions {
+    /// Which image of a multi-platform index; default: the host's platform.
+    pub platform: Option<Platform>,
+    /// Follow a qcow2 backing file (only ever one that sits beside the image).
+    pub allow_backing: bool,
+    pub limits: Limits,
+    pub progress: Arc<dyn Progress>,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            platform: None,
+            allow_backing: false,
+            limits: Limits::default(),
+            progress: Arc::new(NoProgress),
+        }
+    }
+}
+
+impl std::fmt::Debug for OpenOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenOptions")
+            .field("platform", &self.platform)
+            .field("allow_backing", &self.allow_backing)
+            .field("limits", &self.limits)
+            .finish()
+    }
+}
+
+/// Open an image reference (see [`ImageRef`] for the forms) into a merged, read-only tree.
+pub fn open(reference: &str, opts: &OpenOptions) -> Result<ImageTree> {
+    let r = ImageRef::parse(reference)?;
+    open_ref(reference, &r, opts)
+}
+
+/// Open an already parsed reference; `reference` is the text used in messages.
+pub fn open_ref(reference: &str, r: &ImageRef, opts: &OpenOptions) -> Result<ImageTree> {
+    let progress = opts.progress.as_ref();
+    match r {
+        ImageRef::Dir(p) => {
+            if !p.is_dir() {
+                return Err(Error::not_found(
+                    p.display().to_string(),
+                    "is not a directory",
+                ));
+            }
+            dir::open(reference, p, opts, progress)
+        }
+        ImageRef::Tar(p) => {
+            let range = blob::ByteRange::whole_file(p)?;
+            let src = layers::LayerSource::sniffed(range, None, None, reference.to_string())?;
+            let mut info = ImageInfo::new(reference, Format::Tar, p.clone());
+            let mut builder = tree::TreeBuilder::new(false, opts.limits);
+            info.layers.push(layers::index_layer(
+                &mut builder,
+                0,
+                &src,
+                opts.limits,
+                progress,
+            )?);
+            // A plain tarball has no layers to speak of: entries carry no layer index.
+            let mut t = builder.finish(
+                info,
+                tree::Backend::Layers(layers::Layers {
+                    sources: vec![src],
+                    limits: opts.limits,
+                }),
+            );
+            t.clear_layers();
+            Ok(t)
+        }
+        ImageRef::DockerArchive { path, tag } => {
+            docker_archive::open(reference, path, tag.as_deref(), opts, progress)
+        }
+        ImageRef::Oci { path, tag } => oci::open(
+            reference,
+            Format::Oci,
+            path,
+            store::Store::dir(path),
+            tag.as_deref(),
+            opts,
+            progress,
+        ),
+        ImageRef::OciArchive { path, tag } => oci::open(
+            reference,
+            Format::OciArchive,
+            path,
+            store::Store::archive(path, reference)?,
+            tag.as_deref(),
+            opts,
+            progress,
+        ),
+        ImageRef::Disk { path, partition } => {
+            disk::open(reference, path, *partition, opts, progress)
+        }
+    }
+}

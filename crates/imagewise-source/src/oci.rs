@@ -1,0 +1,364 @@
+//! `oci:` and `oci-archive:` — the OCI image layout (image-spec `image-layout.md`): `oci-layout`,
+//! `index.json` → (nested indexes →) manifest → config + layers, every blob checked against its
+//! descriptor's digest and size. Multi-platform indexes are resolved by `--platform`, default
+//! the host's.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::path::Path;
+
+use oci_spec::image::{Descriptor, ImageIndex, ImageManifest};
+
+use crate::blob::{ByteRange, Digest, HashingReader};
+use crate::error::{Error, Result};
+use crate::info::{Format, ImageInfo};
+use crate::layers::{self, LayerSource, Layers};
+use crate::platform::Platform;
+use crate::progress::Progress;
+use crate::store::Store;
+use crate::tree::{Backend, ImageTree, TreeBuilder};
+use crate::OpenOptions;
+
+/// JSON documents (index, manifest, config) larger than this are refused.
+pub(crate) const MAX_DOCUMENT: u64 = 16 << 20;
+const MAX_INDEX_DEPTH: usize = 8;
+const REF_NAME: &str = "org.opencontainers.image.ref.name";
+
+pub(crate) fn open(
+    reference: &str,
+    format: Format,
+    location: &Path,
+    store: Store,
+    tag: Option<&str>,
+    opts: &OpenOptions,
+    progress: &dyn Progress,
+) -> Result<ImageTree> {
+    let what = reference;
+    let layout = store.require("oci-layout", what)?;
+    let layout: serde_json::Value =
+        serde_json::from_slice(&layout.read_all(what, MAX_DOCUMENT)?)
+            .map_err(|e| Error::corrupt(format!("{what}: oci-layout"), e.to_string()))?;
+    match layout.get("imageLayoutVersion").and_then(|v| v.as_str()) {
+        Some(v) if v.starts_with("1.") => {}
+        Some(v) => {
+            return Err(Error::unsupported(
+                what,
+                format!("image layout version {v} (imagewise reads 1.x)"),
+            ))
+        }
+        None => {
+            return Err(Error::corrupt(
+                format!("{what}: oci-layout"),
+                "no imageLayoutVersion",
+            ))
+        }
+    }
+    let index_bytes = store
+        .require("index.json", what)?
+        .read_all(what, MAX_DOCUMENT)?;
+    let index = ImageIndex::from_reader(&index_bytes[..])
+        .map_err(|e| Error::corrupt(format!("{what}: index.json"), e.to_string()))?;
+
+    let mut candidates: Vec<Descriptor> = index.manifests().clone();
+    let mut tags: Vec<String> = Vec::new();
+    if let Some(tag) = tag {
+        candidates.retain(|d| ref_name(d).is_some_and(|n| n == tag));
+        if candidates.is_empty() {
+            return Err(Error::not_found(
+                what,
+                format!(
+                    "no image tagged {tag:?}; tags in index.json: {}",
+                    list_tags(&index)
+                ),
+            ));
+        }
+        tags.push(tag.to_string());
+    }
+    let wanted = opts.platform.clone().unwrap_or_else(Platform::host);
+    let manifest_desc = select(
+        &store,
+        what,
+        candidates,
+        &wanted,
+        opts.platform.is_some(),
+        0,
+    )?;
+    if tags.is_empty() {
+        tags.extend(ref_name(&manifest_desc).map(str::to_string));
+    }
+    let manifest_bytes = read_blob(&store, &manifest_desc, what, "manifest")?;
+    let manifest = ImageManifest::from_reader(&manifest_bytes[..]).map_err(|e| {
+        Error::corrupt(
+            format!("{what}: manifest {}", manifest_desc.digest()),
+            e.to_string(),
+        )
+    })?;
+
+    let config_bytes = read_blob(&store, manifest.config(), what, "config")?;
+    let config: serde_json::Value = serde_json::from_slice(&config_bytes).map_err(|e| {
+        Error::corrupt(
+            format!("{what}: config {}", manifest.config().digest()),
+            e.to_string(),
+        )
+    })?;
+    let platform = Platform::from_config(&config);
+    if let (Some(asked), Some(got)) = (&opts.platform, &platform) {
+        if !asked.matches(got) {
+            return Err(Error::not_found(
+                what,
+                format!("the image is for {got}, not the requested platform {asked}"),
+            ));
+        }
+    }
+
+    let mut sources = Vec::new();
+    for (i, d) in manifest.layers().iter().enumerate() {
+        let mt = d.media_type().to_string();
+        if !is_layer_media_type(&mt) {
+            return Err(Error::unsupported(
+                format!("{what}: layer {i} ({})", d.digest()),
+                format!("media type {mt} is not a tar layer imagewise can read (encrypted or foreign layers are not supported)"),
+            ));
+        }
+        let digest = parse_digest(d, what)?;
+        let range = blob_range(&store, &digest, d.size(), what)?;
+        sources.push(LayerSource::sniffed(
+            range,
+            Some(digest.clone()),
+            Some(mt),
+            format!("layer {i} ({}) of {what}", short(&digest)),
+        )?);
+    }
+    let mut info = ImageInfo::new(reference, format, location.to_path_buf());
+    info.manifest_digest = Some(manifest_desc.digest().to_string());
+    info.config = Some(config);
+    info.platform = platform.map(|p| p.to_string());
+    info.tags = tags;
+    build_layered(info, sources, opts, progress)
+}
+
+/// Index the layers in order into one merged tree.
+pub(crate) fn build_layered(
+    mut info: ImageInfo,
+    sources: Vec<LayerSource>,
+    opts: &OpenOptions,
+    progress: &dyn Progress,
+) -> Result<ImageTree> {
+    let mut builder = TreeBuilder::new(true, opts.limits);
+    for (i, src) in sources.iter().enumerate() {
+        info.layers.push(layers::index_layer(
+            &mut builder,
+            i,
+            src,
+            opts.limits,
+            progress,
+        )?);
+    }
+    Ok(builder.finish(
+        info,
+        Backend::Layers(Layers {
+            sources,
+            limits: opts.limits,
+        }),
+    ))
+}
+
+fn ref_name(d: &Descriptor) -> Option<&str> {
+    d.annotations().as_ref()?.get(REF_NAME).map(String::as_str)
+}
+
+fn list_tags(index: &ImageIndex) -> String {
+    let tags: BTreeSet<&str> = index.manifests().iter().filter_map(ref_name).collect();
+    if tags.is_empty() {
+        "none".into()
+    } else {
+        tags.into_iter().collect::<Vec<_>>().join(", ")
+    }
+}
+
+fn is_index(d: &Descriptor) -> bool {
+    let mt = d.media_type().to_string();
+    mt == "application/vnd.oci.image.index.v1+json"
+        || mt == "application/vnd.docker.distribution.manifest.list.v2+json"
+}
+
+fn is_layer_media_type(mt: &str) -> bool {
+    matches!(
+        mt,
+        "application/vnd.oci.image.layer.v1.tar"
+            | "application/vnd.oci.image.layer.v1.tar+gzip"
+            | "application/vnd.oci.image.layer.v1.tar+zstd"
+            | "application/vnd.oci.image.layer.nondistributable.v1.tar"
+            | "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
+            | "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd"
+            | "application/vnd.docker.image.rootfs.diff.tar.gzip"
+            | "application/vnd.docker.image.rootfs.diff.tar"
+            | "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+    )
+}
+
+/// Pick one manifest among `candidates`, descending into nested indexes.
+fn select(
+    store: &Store,
+    what: &str,
+    candidates: Vec<Descriptor>,
+    wanted: &Platform,
+    explicit: bool,
+    depth: usize,
+) -> Result<Descriptor> {
+    if depth > MAX_INDEX_DEPTH {
+        return Err(Error::unsafe_input(
+            what,
+            "image indexes nest too deeply (a loop?)",
+        ));
+    }
+    if candidates.is_empty() {
+        return Err(Error::not_found(what, "the index lists no images"));
+    }
+    let described: Vec<(Descriptor, Option<Platform>)> = candidates
+        .into_iter()
+        .map(|d| {
+            let p = d.platform().as_ref().map(Platform::from_oci);
+            (d, p)
+        })
+        .collect();
+    let mut pick: Vec<&(Descriptor, Option<Platform>)> = if described.len() == 1 {
+        described.iter().collect()
+    } else {
+        described
+            .iter()
+            .filter(|(_, p)| p.as_ref().is_some_and(|p| wanted.matches(p)))
+            .collect()
+    };
+    if explicit && described.len() == 1 {
+        if let Some(p) = &described[0].1 {
+            if !wanted.matches(p) {
+                pick.clear();
+            }
+        }
+    }
+    // Attestation manifests (buildx "unknown/unknown") never count as images.
+    pick.retain(|(_, p)| p.as_ref().is_none_or(|p| p.os != "unknown"));
+    if pick.len() > 1 {
+        // Several for our platform: a variant that matches exactly wins; else ambiguity.
+        let exact: Vec<_> = pick
+            .iter()
+            .copied()
+            .filter(|(_, p)| p.as_ref().is_some_and(|p| p.variant == wanted.variant))
+            .collect();
+        if exact.len() == 1 {
+            pick = exact;
+        }
+    }
+    match pick.as_slice() {
+        [] => {
+            let offered: Vec<String> = described
+                .iter()
+                .map(|(d, p)| match (p, ref_name(d)) {
+                    (Some(p), _) => p.to_string(),
+                    (None, Some(n)) => format!("tag {n}"),
+                    (None, None) => d.digest().to_string(),
+                })
+                .collect();
+            Err(Error::not_found(
+                what,
+                format!(
+                    "no image for platform {wanted}; the index offers: {}; choose with --platform",
+                    offered.join(", ")
+                ),
+            ))
+        }
+        [(d, _)] => {
+            if is_index(d) {
+                let bytes = read_blob(store, d, what, "index")?;
+                let nested = ImageIndex::from_reader(&bytes[..]).map_err(|e| {
+                    Error::corrupt(format!("{what}: index {}", d.digest()), e.to_string())
+                })?;
+                select(
+                    store,
+                    what,
+                    nested.manifests().clone(),
+                    wanted,
+                    explicit,
+                    depth + 1,
+                )
+            } else {
+                Ok(d.clone())
+            }
+        }
+        many => {
+            let names: Vec<String> = many
+                .iter()
+                .map(|(d, p)| {
+                    ref_name(d).map_or_else(
+                        || {
+                            p.as_ref()
+                                .map_or_else(|| d.digest().to_string(), ToString::to_string)
+                        },
+                        |n| format!("{n}"),
+                    )
+                })
+                .collect();
+            Err(Error::not_found(
+                what,
+                format!(
+                    "the index holds {} images ({}); pick one with PATH:TAG or --platform",
+                    many.len(),
+                    names.join(", ")
+                ),
+            ))
+        }
+    }
+}
+
+fn parse_digest(d: &Descriptor, what: &str) -> Result<Digest> {
+    Digest::parse(&d.digest().to_string()).map_err(|e| Error::corrupt(what, e))
+}
+
+fn short(d: &Digest) -> String {
+    format!("{}:{}", d.algorithm_name(), &d.hex[..12.min(d.hex.len())])
+}
+
+fn blob_range(store: &Store, digest: &Digest, size: u64, what: &str) -> Result<ByteRange> {
+    let name = format!("blobs/{}/{}", digest.algorithm_name(), digest.hex);
+    let range = store.get(&name)?.ok_or_else(|| {
+        Error::corrupt(
+            what,
+            format!("blob {digest} is referenced but missing ({name})"),
+        )
+    })?;
+    if range.len != size {
+        return Err(Error::corrupt(
+            what,
+            format!(
+                "blob {digest} is {} bytes but its descriptor says {size}",
+                range.len
+            ),
+        ));
+    }
+    Ok(range)
+}
+
+/// Read a small JSON blob named by a descriptor and check its digest.
+fn read_blob(store: &Store, d: &Descriptor, what: &str, kind: &str) -> Result<Vec<u8>> {
+    let digest = parse_digest(d, what)?;
+    let range = blob_range(store, &digest, d.size(), what)?;
+    read_verified(&range, &digest, &format!("{what}: {kind} {digest}"))
+}
+
+pub(crate) fn read_verified(range: &ByteRange, digest: &Digest, what: &str) -> Result<Vec<u8>> {
+    if range.len > MAX_DOCUMENT {
+        return Err(Error::LimitExceeded {
+            what: what.to_string(),
+            detail: format!("{} bytes is too large for a JSON document", range.len),
+            limit: MAX_DOCUMENT,
+            knob: "(none: metadata documents are capped)",
+        });
+    }
+    let mut data = Vec::with_capacity(range.len as usize);
+    let mut r = HashingReader::new(range.open()?, Some(digest));
+    r.read_to_end(&mut data)
+        .map_err(|e| Error::from_stream(what, &range.path, e))?;
+    r.verify(Some(digest), what)?;
+    Ok(data)
+}

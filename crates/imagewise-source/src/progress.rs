@@ -1,0 +1,20 @@
+//! Progress reporting for long opens. The library only calls this trait; the CLI draws it.
+
+/// Receives progress of one stream at a time (a layer, a tarball, a disk walk).
+pub trait Progress: Send + Sync {
+    /// A new stream starts; `total` is its size in bytes where known.
+    fn begin(&self, label: &str, total: Option<u64>);
+    /// Bytes of the current stream consumed so far (0 when unknown).
+    fn advance(&self, position: u64);
+    /// The current stream is done.
+    fn end(&self);
+}
+
+/// Reports nothing.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn begin(&self, _: &str, _: Option<u64>) {}
+    fn advance(&self, _: u64) {}
+    fn end(&self) {}
+}

@@ -1,0 +1,207 @@
+//! Where the files of an image layout live: a host directory (OCI layout) or the members of an
+//! uncompressed outer tar (docker-archive, oci-archive), read in place as byte ranges.
+
+use std::collections::BTreeMap;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::blob::ByteRange;
+use crate::compression::Compression;
+use crate::error::{Error, Result};
+use crate::path;
+
+pub(crate) enum Store {
+    Dir(PathBuf),
+    Archive {
+        path: PathBuf,
+        members: BTreeMap<String, Member>,
+    },
+}
+
+pub(crate) enum Member {
+    File(ByteRange),
+    Link(String),
+}
+
+impl Store {
+    pub fn dir(root: &Path) -> Store {
+        Store::Dir(root.to_path_buf())
+    }
+
+    /// Index the members of an outer archive. It must be an uncompressed tar, so members can be
+    /// read in place; compressed outer archives get a clear error.
+    pub fn archive(file: &Path, what: &str) -> Result<Store> {
+        let mut f = std::fs::File::open(file).map_err(|e| Error::io(file, e))?;
+        let mut head = [0u8; 8];
+        let n = f.read(&mut head).map_err(|e| Error::io(file, e))?;
+        match Compression::detect(&head[..n]) {
+            Ok(Compression::None) => {}
+            Ok(c) => {
+                return Err(Error::unsupported(
+                    what,
+                    format!(
+                        "the archive is {}-compressed; imagewise reads layers in place from an uncompressed archive: decompress it first (e.g. `{} -d`)",
+                        c.as_str(),
+                        match c {
+                            Compression::Gzip => "gzip",
+                            Compression::Zstd => "zstd",
+                            _ => "xz",
+                        }
+                    ),
+                ))
+            }
+            Err(name) => return Err(Error::unsupported(what, format!("{name}-compressed archives are not supported"))),
+        }
+        let members = list_members(file, what)?;
+        Ok(Store::Archive {
+            path: file.to_path_buf(),
+            members,
+        })
+    }
+
+    /// The bytes stored under `name` (a relative path), following symlinks inside the store.
+    pub fn get(&self, name: &str) -> Result<Option<ByteRange>> {
+        match self {
+            Store::Dir(root) => {
+                let norm = path::normalize(name);
+                if norm.clamped {
+                    return Err(Error::unsafe_input(
+                        format!("{}", root.display()),
+                        format!("{name:?} points outside the image layout"),
+                    ));
+                }
+                let p = root.join(norm.path.trim_start_matches('/'));
+                match std::fs::symlink_metadata(&p) {
+                    Ok(m) if m.is_file() => Ok(Some(ByteRange {
+                        path: Arc::new(p),
+                        offset: 0,
+                        len: m.len(),
+                    })),
+                    Ok(m) if m.file_type().is_symlink() => Err(Error::unsafe_input(
+                        p.display().to_string(),
+                        "is a symlink; blobs of an image layout must be regular files",
+                    )),
+                    Ok(_) => Err(Error::corrupt(
+                        p.display().to_string(),
+                        "is not a regular file",
+                    )),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(e) => Err(Error::io(p, e)),
+                }
+            }
+            Store::Archive {
+                path: file,
+                members,
+            } => {
+                let mut norm = path::normalize(name);
+                if norm.clamped {
+                    return Err(Error::unsafe_input(
+                        file.display().to_string(),
+                        format!("{name:?} points outside the archive"),
+                    ));
+                }
+                for _ in 0..path::MAX_LINKS {
+                    match members.get(&norm.path) {
+                        None => return Ok(None),
+                        Some(Member::File(r)) => return Ok(Some(r.clone())),
+                        Some(Member::Link(target)) => {
+                            let base = path::split(&norm.path).map_or("/", |(p, _)| p);
+                            norm = path::normalize(&path::join(base, target));
+                            if norm.clamped || target.starts_with('/') {
+                                return Err(Error::unsafe_input(
+                                    file.display().to_string(),
+                                    format!(
+                                        "member {name:?} links outside the archive ({target:?})"
+                                    ),
+                                ));
+                            }
+                        }
+                    }
+                }
+                Err(Error::unsafe_input(
+                    file.display().to_string(),
+                    format!("member {name:?}: too many levels of symbolic links"),
+                ))
+            }
+        }
+    }
+
+    /// Like [`Store::get`], but a missing file is an error naming what it was needed for.
+    pub fn require(&self, name: &str, what: &str) -> Result<ByteRange> {
+        self.get(name)?
+            .ok_or_else(|| Error::corrupt(what, format!("{name} is missing from the image")))
+    }
+}
+
+fn list_members(file: &Path, what: &str) -> Result<BTreeMap<String, Member>> {
+    let f = std::fs::File::open(file).map_err(|e| Error::io(file, e))?;
+    let len = f.metadata().map_err(|e| Error::io(file, e))?.len();
+    let mut archive = tar::Archive::new(BufReader::new(f));
+    let err = |e| Error::from_stream(what, file, e);
+    let mut members = BTreeMap::new();
+    let shared = Arc::new(file.to_path_buf());
+    for item in archive.entries_with_seek().map_err(err)? {
+        let m = item.map_err(err)?;
+        let name = path::normalize(&String::from_utf8_lossy(&m.path_bytes())).path;
+        let data_pos = m.raw_file_position();
+        let size = m.size();
+        if data_pos.saturating_add(size) > len {
+            return Err(Error::corrupt(
+                what,
+                format!("member {name} declares {size} bytes past the end of the archive: the file is truncated"),
+            ));
+        }
+        match m.header().entry_type() {
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                members.insert(
+                    name,
+                    Member::File(ByteRange {
+                        path: shared.clone(),
+                        offset: data_pos,
+                        len: size,
+                    }),
+                );
+            }
+            tar::EntryType::Symlink | tar::EntryType::Link => {
+                let target = m
+                    .link_name_bytes()
+                    .map(|l| String::from_utf8_lossy(&l).into_owned())
+                    .unwrap_or_default();
+                // A hardlink names an archive member from the archive root.
+                let target = if m.header().entry_type() == tar::EntryType::Link {
+                    format!("/{}", path::normalize(&target).path.trim_start_matches('/'))
+                } else {
+                    target
+                };
+                if m.header().entry_type() == tar::EntryType::Link {
+                    if let Some(Member::File(r)) = members.get(&target) {
+                        let r = r.clone();
+                        members.insert(name, Member::File(r));
+                        continue;
+                    }
+                }
+                members.insert(name, Member::Link(target));
+            }
+            _ => {}
+        }
+    }
+    Ok(members)
+}
+
+/// Top-level member names of an uncompressed tar, for format detection (seeks over data).
+pub(crate) fn has_member(file: &Path, names: &[&str]) -> Result<Option<String>> {
+    let f = std::fs::File::open(file).map_err(|e| Error::io(file, e))?;
+    let mut archive = tar::Archive::new(BufReader::new(f));
+    let Ok(entries) = archive.entries_with_seek() else {
+        return Ok(None);
+    };
+    for item in entries {
+        let Ok(m) = item else { return Ok(None) };
+        let name = path::normalize(&String::from_utf8_lossy(&m.path_bytes())).path;
+        if let Some(hit) = names.iter().find(|n| name.trim_start_matches('/') == **n) {
+            return Ok(Some((*hit).to_string()));
+        }
+    }
+    Ok(None)
+}

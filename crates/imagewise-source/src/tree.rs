@@ -1,0 +1,549 @@
+//! The merged, read-only tree: building it from the entries of one or more layers (OCI whiteout
+//! and overlay rules, image-spec `layer.md`), and reading it afterwards.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+use std::path::PathBuf;
+
+use crate::entry::{Entry, EntryKind};
+use crate::error::{Error, Result};
+use crate::info::ImageInfo;
+use crate::limits::Limits;
+use crate::path::{self, MAX_PATH};
+
+/// Where an entry's bytes live; private to the crate, interpreted by the backend.
+#[derive(Debug, Clone)]
+pub(crate) enum Content {
+    None,
+    /// A file of a rootfs directory on the host.
+    Host(PathBuf),
+    /// A tar member: the layer, the member's header offset and its data offset in the
+    /// decompressed layer stream.
+    Tar {
+        layer: u32,
+        header_pos: u64,
+        data_pos: u64,
+        sparse: bool,
+    },
+    /// An inode of the ext4 filesystem.
+    Ext4 {
+        inode: u32,
+    },
+}
+
+/// One entry as a format reader reports it, before merging.
+pub(crate) struct RawEntry {
+    /// Untrusted name as stored (normalised here).
+    pub name: String,
+    pub entry: Entry,
+    pub content: Content,
+    /// Identity of the underlying file, shared by all its hardlinked names (inode, tar member).
+    pub identity: Option<(u64, u64)>,
+}
+
+struct Node {
+    entry: Entry,
+    content: Content,
+    identity: Option<(u64, u64)>,
+}
+
+/// Builds an [`ImageTree`] from raw entries, layer by layer.
+pub(crate) struct TreeBuilder {
+    map: BTreeMap<String, Node>,
+    warnings: Vec<String>,
+    layer: Option<usize>,
+    layered: bool,
+    seen: u64,
+    limits: Limits,
+    last_parent: Option<(String, String)>,
+}
+
+impl TreeBuilder {
+    pub fn new(layered: bool, limits: Limits) -> TreeBuilder {
+        let mut map = BTreeMap::new();
+        map.insert(
+            "/".to_string(),
+            Node {
+                entry: implicit_dir(None),
+                content: Content::None,
+                identity: None,
+            },
+        );
+        TreeBuilder {
+            map,
+            warnings: Vec::new(),
+            layer: None,
+            layered,
+            seen: 0,
+            limits,
+            last_parent: None,
+        }
+    }
+
+    pub fn warn(&mut self, w: String) {
+        tracing::warn!("{w}");
+        self.warnings.push(w);
+    }
+
+    /// Start a new layer: whiteouts from now on hide only what earlier layers put in.
+    pub fn begin_layer(&mut self, index: usize) {
+        self.layer = Some(index);
+        self.last_parent = None;
+    }
+
+    pub fn add(&mut self, raw: RawEntry) -> Result<()> {
+        self.seen += 1;
+        if self.seen > self.limits.max_entries {
+            return Err(Error::LimitExceeded {
+                what: "image".into(),
+                detail: "too many entries".into(),
+                limit: self.limits.max_entries,
+                knob: "--max-entries (IMAGEWISE_MAX_ENTRIES)",
+            });
+        }
+        if raw.name.len() > MAX_PATH {
+            return Err(Error::unsafe_input(
+                format!("entry {}…", &raw.name[..64.min(raw.name.len())]),
+                format!("name is {} bytes long (at most {MAX_PATH})", raw.name.len()),
+            ));
+        }
+        let norm = path::normalize(&raw.name);
+        if norm.clamped {
+            self.warn(format!(
+                "entry {:?} points above the image root; shown as {} (clamped to the root, as container runtimes do)",
+                raw.name, norm.path
+            ));
+        }
+        let RawEntry {
+            entry: mut e,
+            mut content,
+            mut identity,
+            ..
+        } = raw;
+        e.layer = self.layer;
+        let Some((parent, name)) = path::split(&norm.path) else {
+            // The root itself: keep its metadata if it is a directory.
+            if e.kind == EntryKind::Dir {
+                if let Some(root) = self.map.get_mut("/") {
+                    root.entry = e;
+                }
+            } else {
+                self.warn(format!(
+                    "entry {:?} replaces the image root with a {}; ignored",
+                    raw.name,
+                    e.kind.as_str()
+                ));
+            }
+            return Ok(());
+        };
+        let parent = self.ensure_parent(parent, &norm.path)?;
+        if self.layered {
+            if let Some(hidden) = name.strip_prefix(".wh.") {
+                if hidden == ".wh..opq" {
+                    self.remove_lower(&parent, false);
+                } else if !hidden.is_empty() {
+                    self.remove_lower(&path::join(&parent, hidden), true);
+                }
+                return Ok(());
+            }
+        }
+        let full = path::join(&parent, name);
+        if e.kind == EntryKind::Hardlink {
+            let target_raw = e.link.take().unwrap_or_default();
+            let target_norm = path::normalize(&target_raw).path;
+            let target = self.resolve(&target_norm, false)?;
+            let Some(t) = self.map.get(&target) else {
+                return Err(Error::corrupt(
+                    format!("entry {full}"),
+                    format!(
+                        "hardlink to {target_raw:?}, which is not an earlier entry of the image"
+                    ),
+                ));
+            };
+            if t.entry.kind == EntryKind::Dir {
+                return Err(Error::unsafe_input(
+                    format!("entry {full}"),
+                    format!("hardlink to directory {target}"),
+                ));
+            }
+            e.kind = t.entry.kind;
+            e.size = t.entry.size;
+            e.link = t.entry.link.clone();
+            e.device = t.entry.device;
+            content = t.content.clone();
+            identity = t.identity;
+        }
+        let new_is_dir = e.kind == EntryKind::Dir;
+        match self.map.get_mut(&full) {
+            Some(old) if old.entry.kind == EntryKind::Dir && new_is_dir => {
+                old.entry = e;
+                return Ok(());
+            }
+            Some(old) if old.entry.kind == EntryKind::Dir => {
+                // A non-directory hides the whole lower directory.
+                self.remove_subtree(&full, None);
+            }
+            _ => {}
+        }
+        self.map.insert(
+            full,
+            Node {
+                entry: e,
+                content,
+                identity,
+            },
+        );
+        Ok(())
+    }
+
+    fn resolve(&self, p: &str, follow_last: bool) -> Result<String> {
+        path::resolve(p, follow_last, |q| {
+            self.map
+                .get(q)
+                .map(|n| (n.entry.kind, n.entry.link.as_deref()))
+        })
+    }
+
+    /// The resolved directory an entry named under `parent` goes into, creating missing parents
+    /// as tar and container runtimes do. A parent that is a symlink is followed inside the image.
+    fn ensure_parent(&mut self, parent: &str, entry: &str) -> Result<String> {
+        if let Some((lex, resolved)) = &self.last_parent {
+            if lex == parent
+                && self
+                    .map
+                    .get(resolved.as_str())
+                    .is_some_and(|n| n.entry.is_dir())
+            {
+                return Ok(resolved.clone());
+            }
+        }
+        let resolved = self.resolve(parent, true)?;
+        let mut prefix = String::new();
+        for comp in resolved.split('/').filter(|c| !c.is_empty()) {
+            prefix.push('/');
+            prefix.push_str(comp);
+            match self.map.get(&prefix) {
+                Some(n) if n.entry.kind == EntryKind::Dir => {}
+                Some(n) => {
+                    return Err(Error::corrupt(
+                        format!("entry {entry}"),
+                        format!(
+                            "its parent {prefix} is a {}, not a directory",
+                            n.entry.kind.as_str()
+                        ),
+                    ))
+                }
+                None => {
+                    let mut d = implicit_dir(self.layer);
+                    d.layer = self.layer;
+                    self.map.insert(
+                        prefix.clone(),
+                        Node {
+                            entry: d,
+                            content: Content::None,
+                            identity: None,
+                        },
+                    );
+                }
+            }
+        }
+        if resolved != parent {
+            self.warn(format!(
+                "entry {entry} lies under a symlink: its parent {parent} resolves to {resolved} inside the image, where it is shown"
+            ));
+        }
+        self.last_parent = Some((parent.to_string(), resolved.clone()));
+        Ok(resolved)
+    }
+
+    /// Remove what earlier layers put at `path` (with its subtree when `itself`) or, for an
+    /// opaque directory, under it.
+    fn remove_lower(&mut self, path: &str, itself: bool) {
+        let Some(current) = self.layer else { return };
+        if itself {
+            if self
+                .map
+                .get(path)
+                .is_some_and(|n| n.entry.layer.is_some_and(|l| l < current))
+            {
+                self.map.remove(path);
+            }
+        }
+        self.remove_subtree(path, Some(current));
+    }
+
+    /// Remove everything strictly under `dir`, or only entries from layers below `below`.
+    fn remove_subtree(&mut self, dir: &str, below: Option<usize>) {
+        let prefix = if dir == "/" {
+            "/".to_string()
+        } else {
+            format!("{dir}/")
+        };
+        let doomed: Vec<String> = self
+            .map
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .filter(|(_, n)| match below {
+                None => true,
+                Some(l) => n.entry.layer.is_none_or(|el| el < l),
+            })
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in doomed {
+            if k != "/" {
+                self.map.remove(&k);
+            }
+        }
+    }
+
+    pub fn finish(self, info: ImageInfo, backend: Backend) -> ImageTree {
+        let mut entries = Vec::with_capacity(self.map.len());
+        let mut contents = Vec::with_capacity(self.map.len());
+        let mut groups: HashMap<(u64, u64), Vec<usize>> = HashMap::new();
+        for (path, node) in self.map {
+            let mut e = node.entry;
+            e.path = path;
+            if let Some(id) = node.identity {
+                if e.kind != EntryKind::Dir {
+                    groups.entry(id).or_default().push(entries.len());
+                }
+            }
+            entries.push(e);
+            contents.push(node.content);
+        }
+        // Every name of a hardlinked file but the first in path order becomes a `Hardlink` to
+        // it, so all formats agree whatever order they listed the names in.
+        for idx in groups.into_values().filter(|g| g.len() > 1) {
+            let primary = entries[idx[0]].path.clone();
+            for &i in &idx[1..] {
+                entries[i].kind = EntryKind::Hardlink;
+                entries[i].link = Some(primary.clone());
+            }
+        }
+        ImageTree {
+            entries,
+            contents,
+            backend,
+            info,
+            warnings: self.warnings,
+        }
+    }
+}
+
+fn implicit_dir(layer: Option<usize>) -> Entry {
+    Entry {
+        path: String::new(),
+        kind: EntryKind::Dir,
+        mode: 0o755,
+        uid: 0,
+        gid: 0,
+        size: 0,
+        mtime: 0,
+        link: None,
+        device: None,
+        xattrs: BTreeMap::new(),
+        layer,
+    }
+}
+
+/// How to get bytes for [`Content`].
+pub(crate) enum Backend {
+    Dir,
+    Layers(crate::layers::Layers),
+    Ext4(crate::disk::ext4::Ext4),
+}
+
+/// A file's bytes. Seekable for directories, uncompressed tar layers and disks; a forward-only
+/// stream for compressed layers.
+pub struct FileReader {
+    inner: ReaderKind,
+}
+
+/// `Read + Seek`, as handed out by [`FileReader::as_seek`].
+pub trait ReadSeek: Read + std::io::Seek + Send {}
+impl<T: Read + std::io::Seek + Send> ReadSeek for T {}
+
+enum ReaderKind {
+    Seek(Box<dyn ReadSeek>),
+    Stream(Box<dyn Read + Send>),
+}
+
+impl FileReader {
+    pub(crate) fn seekable(r: impl ReadSeek + 'static) -> FileReader {
+        FileReader {
+            inner: ReaderKind::Seek(Box::new(r)),
+        }
+    }
+
+    pub(crate) fn stream(r: impl Read + Send + 'static) -> FileReader {
+        FileReader {
+            inner: ReaderKind::Stream(Box::new(r)),
+        }
+    }
+
+    /// Seek access, where the format allows it.
+    pub fn as_seek(&mut self) -> Option<&mut dyn ReadSeek> {
+        match &mut self.inner {
+            ReaderKind::Seek(r) => Some(r.as_mut()),
+            ReaderKind::Stream(_) => None,
+        }
+    }
+}
+
+impl Read for FileReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match &mut self.inner {
+            ReaderKind::Seek(r) => r.read(buf),
+            ReaderKind::Stream(r) => r.read(buf),
+        }
+    }
+}
+
+/// A read-only, merged view of one image's root filesystem.
+pub struct ImageTree {
+    entries: Vec<Entry>,
+    contents: Vec<Content>,
+    backend: Backend,
+    info: ImageInfo,
+    warnings: Vec<String>,
+}
+
+impl std::fmt::Debug for ImageTree {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ImageTree")
+            .field("info", &self.info)
+            .field("entries", &self.entries.len())
+            .finish()
+    }
+}
+
+impl ImageTree {
+    /// All entries, sorted by path (byte order), the root `/` first.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// What was opened: format, layers, configuration, partition.
+    pub fn info(&self) -> &ImageInfo {
+        &self.info
+    }
+
+    /// Oddities met while opening that did not stop it (clamped names, names under symlinks).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    fn index(&self, path: &str) -> Option<usize> {
+        self.entries
+            .binary_search_by(|e| e.path.as_str().cmp(path))
+            .ok()
+    }
+
+    /// The entry at `path` itself (a symlink is not followed), like `lstat`.
+    pub fn get(&self, path: &str) -> Option<&Entry> {
+        let p = path::normalize(path).path;
+        self.index(&p).map(|i| &self.entries[i])
+    }
+
+    /// Resolve `path` inside the image, following symlinks (clamped at the image root).
+    pub fn resolve(&self, path: &str, follow_last: bool) -> Result<&Entry> {
+        let p = path::normalize(path).path;
+        let resolved = path::resolve(&p, follow_last, |q| {
+            self.index(q)
+                .map(|i| (self.entries[i].kind, self.entries[i].link.as_deref()))
+        })?;
+        self.index(&resolved)
+            .map(|i| &self.entries[i])
+            .ok_or_else(|| Error::path(path, "no such file or directory in the image"))
+    }
+
+    /// The entry and its descendants, in path order.
+    pub fn subtree<'a>(&'a self, dir: &'a Entry) -> impl Iterator<Item = &'a Entry> + 'a {
+        let start = self.index(&dir.path).unwrap_or(self.entries.len());
+        let prefix = if dir.path == "/" {
+            "/".to_string()
+        } else {
+            format!("{}/", dir.path)
+        };
+        let only_self = !dir.is_dir();
+        self.entries[start..]
+            .iter()
+            .enumerate()
+            .take_while(move |(i, e)| *i == 0 || (!only_self && e.path.starts_with(&prefix)))
+            .map(|(_, e)| e)
+    }
+
+    /// Open a file for reading, following symlinks inside the image.
+    pub fn open(&self, path: &str) -> Result<FileReader> {
+        let e = self.resolve(path, true)?;
+        if !matches!(e.kind, EntryKind::File | EntryKind::Hardlink) {
+            return Err(Error::path(
+                path,
+                format!("is a {}, not a regular file", e.kind.as_str()),
+            ));
+        }
+        let i = self.index(&e.path).unwrap_or_default();
+        self.open_content(e, &self.contents[i])
+    }
+
+    /// Read a whole file into memory (following symlinks), refusing files over `max` bytes.
+    pub fn read(&self, path: &str, max: u64) -> Result<Vec<u8>> {
+        let e = self.resolve(path, true)?;
+        if e.size > max {
+            return Err(Error::path(
+                path,
+                format!("is {} bytes, more than the {max} asked for", e.size),
+            ));
+        }
+        let mut buf = Vec::with_capacity(e.size as usize);
+        self.open(path)?
+            .take(max)
+            .read_to_end(&mut buf)
+            .map_err(|err| {
+                Error::from_stream(&format!("reading {path}"), &self.info.location, err)
+            })?;
+        Ok(buf)
+    }
+
+    fn open_content(&self, e: &Entry, c: &Content) -> Result<FileReader> {
+        match (&self.backend, c) {
+            (Backend::Dir, Content::Host(p)) => crate::dir::open_file(p, e),
+            (Backend::Layers(l), Content::Tar { .. }) => l.open(c, e),
+            (Backend::Ext4(fs), Content::Ext4 { inode }) => fs.open_file(*inode, e.size),
+            _ => Err(Error::path(&e.path, "has no readable content")),
+        }
+    }
+
+    /// Call `f` with the bytes of every regular file that `want` selects (hardlinks are not
+    /// repeated: one call per file, for its first name). Compressed layers are streamed once
+    /// each, so this is the way to read many files.
+    pub fn for_each_file(
+        &self,
+        mut want: impl FnMut(&Entry) -> bool,
+        mut f: impl FnMut(&Entry, &mut dyn Read) -> Result<()>,
+    ) -> Result<()> {
+        let picked: Vec<usize> = (0..self.entries.len())
+            .filter(|&i| self.entries[i].kind == EntryKind::File && want(&self.entries[i]))
+            .collect();
+        match &self.backend {
+            Backend::Layers(l) => l.for_each(&self.entries, &self.contents, &picked, &mut f),
+            _ => {
+                for i in picked {
+                    let e = &self.entries[i];
+                    let mut r = self.open_content(e, &self.contents[i])?;
+                    f(e, &mut r)?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl ImageTree {
+    /// Forget layer indexes (a plain tarball is not a layered image).
+    pub(crate) fn clear_layers(&mut self) {
+        for e in &mut self.entries {
+            e.layer = None;
+        }
+    }
+}
