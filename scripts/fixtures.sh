@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Build the real images the tests read, once, into a cache directory (default
+# /var/cache/imagewise-fixtures). Every artifact is built under a temporary name and renamed when
+# complete, so an interrupted run never leaves a half-made fixture behind.
+#
+#   bookworm-rootfs/           debootstrap --variant=minbase bookworm (the source of truth)
+#   bookworm.tar, .tar.zst     GNU tar of it (numeric owners, xattrs), and zstd of that
+#   bookworm-oci/              single-layer OCI layout (umoci), tag "latest"
+#   bookworm-docker.tar        docker-archive of that (skopeo), tag bookworm:latest
+#   bookworm-gpt.raw           GPT disk: 1: EFI System (empty), 2: ext4 made by mkfs.ext4 -d
+#   bookworm-gpt.qcow2         qemu-img convert -c -O qcow2 of that disk
+#   alpine-oci/, alpine-docker.tar   the shared Alpine minirootfs as OCI layout and docker-archive
+#   layered-oci/, layered-unpacked/  3-layer image with whiteouts, opaque dir, file→dir, hardlink
+#                                    across layers; and `umoci unpack` of it (the oracle)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+out=${1:-${IMAGEWISE_FIXTURES:-/var/cache/imagewise-fixtures}}
+shared=$(cd "$here/../../shared/fixtures" 2>/dev/null && pwd || true)
+mkdir -p "$out"
+cd "$out"
+log() { echo "fixtures: $*" >&2; }
+done_mark() { [ -e "$1" ]; }
+
+if ! done_mark bookworm-rootfs.complete; then
+  log "debootstrap bookworm minbase (a few minutes)"
+  rm -rf bookworm-rootfs bookworm-rootfs.tmp
+  debootstrap --variant=minbase bookworm bookworm-rootfs.tmp http://deb.debian.org/debian >/dev/null
+  # Keep the tree stable: no apt lists or logs that a later update would change.
+  rm -rf bookworm-rootfs.tmp/var/cache/apt/*.bin
+  mv bookworm-rootfs.tmp bookworm-rootfs
+  touch bookworm-rootfs.complete
+fi
+R=bookworm-rootfs
+TAR_OPTS=(--numeric-owner --xattrs --xattrs-include='*' --sort=name)
+
+if ! done_mark bookworm.tar; then
+  log "tar"
+  tar "${TAR_OPTS[@]}" -C "$R" -cpf bookworm.tar.tmp .
+  mv bookworm.tar.tmp bookworm.tar
+fi
+if ! done_mark bookworm.tar.zst; then
+  log "tar.zst"
+  zstd -q -T0 -3 -f bookworm.tar -o bookworm.tar.zst.tmp
+  mv bookworm.tar.zst.tmp bookworm.tar.zst
+fi
+
+# A single-layer OCI layout from a rootfs: unpack an empty image, fill its rootfs, repack.
+make_oci() { # SRC_ROOTFS_DIR_OR_TARBALL DEST
+  local src=$1 dest=$2 work
+  work=$(mktemp -d "$out/umoci.XXXXXX")
+  umoci init --layout "$work/oci"
+  umoci new --image "$work/oci:latest"
+  umoci unpack --image "$work/oci:latest" "$work/bundle" >/dev/null
+  if [ -d "$src" ]; then
+    tar "${TAR_OPTS[@]}" -C "$src" -cpf - . | tar --numeric-owner --xattrs --xattrs-include='*' -C "$work/bundle/rootfs" -xpf -
+  else
+    tar --numeric-owner -C "$work/bundle/rootfs" -xpf "$src"
+  fi
+  umoci repack --image "$work/oci:latest" "$work/bundle" >/dev/null
+  umoci gc --layout "$work/oci"
+  rm -rf "$dest"
+  mv "$work/oci" "$dest"
+  rm -rf "$work"
+}
+
+if ! done_mark bookworm-oci/index.json; then
+  log "OCI layout (umoci)"
+  make_oci "$R" bookworm-oci
+fi
+if ! done_mark bookworm-docker.tar; then
+  log "docker-archive (skopeo)"
+  rm -f bookworm-docker.tar.tmp
+  skopeo --insecure-policy copy -q oci:bookworm-oci:latest docker-archive:bookworm-docker.tar.tmp:bookworm:latest
+  mv bookworm-docker.tar.tmp bookworm-docker.tar
+fi
+
+if ! done_mark bookworm-gpt.raw; then
+  log "GPT disk with ext4 (mkfs.ext4 -d)"
+  rm -f disk.tmp part.tmp
+  truncate -s 600M disk.tmp
+  sgdisk -n 1:2048:+16M -t 1:ef00 -c 1:esp -n 2:0:0 -t 2:8300 -c 2:root disk.tmp >/dev/null
+  start=$(sgdisk -i 2 disk.tmp | awk '/First sector/ {print $3}')
+  end=$(sgdisk -i 2 disk.tmp | awk '/Last sector/ {print $3}')
+  truncate -s $(( (end - start + 1) * 512 )) part.tmp
+  mkfs.ext4 -q -F -L root -d "$R" part.tmp
+  dd if=part.tmp of=disk.tmp bs=1M seek=$((start * 512)) oflag=seek_bytes conv=notrunc,sparse status=none
+  rm -f part.tmp
+  mv disk.tmp bookworm-gpt.raw
+fi
+if ! done_mark bookworm-gpt.qcow2; then
+  log "qcow2 (qemu-img convert -c)"
+  qemu-img convert -c -O qcow2 bookworm-gpt.raw bookworm-gpt.qcow2.tmp
+  mv bookworm-gpt.qcow2.tmp bookworm-gpt.qcow2
+fi
+
+if [ -n "$shared" ] && [ -f "$shared/alpine/alpine-minirootfs-3.20.3-x86_64.tar.gz" ]; then
+  A="$shared/alpine/alpine-minirootfs-3.20.3-x86_64.tar.gz"
+  if ! done_mark alpine-oci/index.json; then
+    log "Alpine OCI layout"
+    make_oci "$A" alpine-oci
+  fi
+  if ! done_mark alpine-docker.tar; then
+    log "Alpine docker-archive"
+    skopeo --insecure-policy copy -q oci:alpine-oci:latest docker-archive:alpine-docker.tar.tmp:alpine:3.20
+    mv alpine-docker.tar.tmp alpine-docker.tar
+  fi
+else
+  log "shared/fixtures not found beside the project; Alpine fixtures skipped" && exit 1
+fi
+
+if ! done_mark layered-unpacked.complete; then
+  log "3-layer OCI image (umoci raw add-layer) and its umoci unpack"
+  rm -rf layered-oci layered-unpacked layers.tmp
+  mkdir layers.tmp
+  python3 "$here/make_layers.py" layers.tmp
+  umoci init --layout layered-oci
+  umoci new --image layered-oci:latest
+  for l in 1 2 3; do
+    umoci raw add-layer --image layered-oci:latest "layers.tmp/layer$l.tar"
+  done
+  umoci unpack --image layered-oci:latest layered-bundle.tmp >/dev/null
+  mv layered-bundle.tmp/rootfs layered-unpacked
+  rm -rf layered-bundle.tmp layers.tmp
+  touch layered-unpacked.complete
+fi
+log "ready in $out"

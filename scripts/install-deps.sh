@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Install the Debian tools the test suite and fixtures need, when missing.
+set -euo pipefail
+need=()
+for pair in debootstrap:debootstrap skopeo:skopeo umoci:umoci mkfs.ext4:e2fsprogs sgdisk:gdisk \
+            sfdisk:fdisk qemu-img:qemu-utils zstd:zstd xz:xz-utils python3:python3 jq:jq \
+            /usr/bin/time:time getfattr:attr; do
+  cmd=${pair%%:*}; pkg=${pair##*:}
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "$cmd" ] || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing: ${need[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
