@@ -99,6 +99,11 @@ if [ -n "$shared" ] && [ -f "$shared/alpine/alpine-minirootfs-3.20.3-x86_64.tar.
     log "Alpine OCI layout"
     make_oci "$A" alpine-oci
   fi
+  if ! done_mark alpine-oci.tar; then
+    log "Alpine oci-archive"
+    tar -C alpine-oci -cf alpine-oci.tar.tmp .
+    mv alpine-oci.tar.tmp alpine-oci.tar
+  fi
   if ! done_mark alpine-docker.tar; then
     log "Alpine docker-archive"
     skopeo --insecure-policy copy -q oci:alpine-oci:latest docker-archive:alpine-docker.tar.tmp:alpine:3.20

@@ -32,7 +32,7 @@ pub(crate) struct Global {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
     /// Never draw progress bars.
-    #[arg(long, global = true, env = "IMAGEWISE_NO_PROGRESS")]
+    #[arg(long, global = true, env = "IMAGEWISE_NO_PROGRESS", value_parser = clap::builder::BoolishValueParser::new())]
     no_progress: bool,
 }
 
@@ -43,7 +43,7 @@ pub(crate) struct OpenArgs {
     #[arg(long, env = "IMAGEWISE_PLATFORM")]
     platform: Option<String>,
     /// Follow a qcow2 backing file that sits beside the image.
-    #[arg(long, env = "IMAGEWISE_ALLOW_BACKING")]
+    #[arg(long, env = "IMAGEWISE_ALLOW_BACKING", value_parser = clap::builder::BoolishValueParser::new())]
     allow_backing: bool,
     /// Refuse a compressed stream that inflates to more than this many bytes.
     #[arg(long, env = "IMAGEWISE_MAX_UNPACKED_BYTES", default_value_t = Limits::default().max_unpacked_bytes)]

@@ -166,10 +166,11 @@ impl TreeBuilder {
                     format!("hardlink to directory {target}"),
                 ));
             }
-            e.kind = t.entry.kind;
-            e.size = t.entry.size;
-            e.link = t.entry.link.clone();
-            e.device = t.entry.device;
+            // A hardlink is another name for the same inode: everything but the name is the
+            // target's, whatever the link's own header says (as extraction by link(2) gives).
+            let layer = e.layer;
+            e = t.entry.clone();
+            e.layer = layer;
             content = t.content.clone();
             identity = t.identity;
         }

@@ -1,0 +1,8 @@
+//! CLI acceptance tests: run the `imagewise` binary on real images built by
+//! `scripts/fixtures.sh` (see README: `scripts/test.sh` builds them and sets
+//! `IMAGEWISE_FIXTURES`), assert exit codes and JSON.
+
+mod exit_codes;
+mod layers;
+mod same_tree;
+mod support;

@@ -1,0 +1,67 @@
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+/// The fixture cache; the suite refuses to run without it rather than pass vacuously.
+pub fn fixtures() -> PathBuf {
+    let dir = std::env::var_os("IMAGEWISE_FIXTURES").map(PathBuf::from).expect(
+        "IMAGEWISE_FIXTURES is not set: run scripts/test.sh, which builds the fixture images and sets it",
+    );
+    assert!(
+        dir.join("bookworm-rootfs.complete").exists(),
+        "{} holds no complete fixtures: run scripts/fixtures.sh {}",
+        dir.display(),
+        dir.display()
+    );
+    dir
+}
+
+pub fn shared() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
+}
+
+pub fn imagewise(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_imagewise"))
+        .args(args)
+        .env("IMAGEWISE_NO_PROGRESS", "1")
+        .output()
+        .expect("run imagewise")
+}
+
+/// Run and require exit 0.
+pub fn ok(args: &[&str]) -> Vec<u8> {
+    let out = imagewise(args);
+    assert!(
+        out.status.success(),
+        "imagewise {args:?} failed ({:?}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// `ls --json` lines keyed by path.
+pub fn ls(reference: &str, extra: &[&str]) -> BTreeMap<String, Value> {
+    let mut args = vec!["ls", "--json", reference];
+    args.extend_from_slice(extra);
+    let out = ok(&args);
+    let mut map = BTreeMap::new();
+    for line in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let v: Value = serde_json::from_slice(line).expect("ls --json prints JSON lines");
+        let p = v["path"].as_str().expect("path").to_string();
+        assert!(map.insert(p.clone(), v).is_none(), "{p} listed twice by {reference}");
+    }
+    map
+}
+
+/// The fields the issue compares across formats: (kind, mode, uid, gid, size, link).
+pub fn shape(v: &Value) -> Value {
+    serde_json::json!([v["kind"], v["mode"], v["uid"], v["gid"], v["size"], v["link"]])
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(data))
+}
