@@ -109,6 +109,31 @@ if [ -n "$shared" ] && [ -f "$shared/alpine/alpine-minirootfs-3.20.3-x86_64.tar.
     skopeo --insecure-policy copy -q oci:alpine-oci:latest docker-archive:alpine-docker.tar.tmp:alpine:3.20
     mv alpine-docker.tar.tmp alpine-docker.tar
   fi
+  if ! done_mark alpine-disks.complete; then
+    log "Alpine disks: bare ext4, MBR, qcow2 v2, qcow2 v3 overlay with zero clusters"
+    rm -rf alpine-rootfs alpine-*.raw alpine-*.qcow2 alpine-overlay.zero
+    mkdir alpine-rootfs
+    tar --numeric-owner -C alpine-rootfs -xpzf "$A"
+    # A file whose bytes are known, so zero clusters written over it in the overlay can be seen.
+    mkdir -p alpine-rootfs/opt
+    python3 -c "import sys; sys.stdout.buffer.write(bytes([0xAA]) * (1 << 20))" > alpine-rootfs/opt/pattern
+    truncate -s 64M alpine-ext4.raw
+    mkfs.ext4 -q -F -b 4096 -L alpine -d alpine-rootfs alpine-ext4.raw
+    truncate -s 72M alpine-mbr.raw
+    echo 'start=2048, size=131072, type=83' | sfdisk -q alpine-mbr.raw
+    dd if=alpine-ext4.raw of=alpine-mbr.raw bs=1M seek=1 conv=notrunc,sparse status=none
+    qemu-img convert -c -O qcow2 -o compat=0.10 alpine-mbr.raw alpine-v2.qcow2
+    qemu-img convert -O qcow2 -o compat=1.1 alpine-mbr.raw alpine-base.qcow2
+    qemu-img create -q -f qcow2 -b alpine-base.qcow2 -F qcow2 alpine-overlay.qcow2
+    block=$(debugfs -R "bmap /opt/pattern 0" alpine-ext4.raw 2>/dev/null)
+    start=$(( (1 << 20) + block * 4096 ))
+    aligned=$(( (start + 65535) / 65536 * 65536 ))
+    qemu-io -f qcow2 -c "write -z $aligned 64k" alpine-overlay.qcow2 >/dev/null
+    # The zeroed window, as an offset into /opt/pattern.
+    echo $(( aligned - start )) > alpine-overlay.zero
+    qemu-img map --output=json alpine-overlay.qcow2 | grep -q '"zero": true' || { log "overlay has no zero clusters"; exit 1; }
+    touch alpine-disks.complete
+  fi
 else
   log "shared/fixtures not found beside the project; Alpine fixtures skipped" && exit 1
 fi

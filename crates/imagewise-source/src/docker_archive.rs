@@ -98,7 +98,7 @@ pub(crate) fn open(
     }
     let platform = Platform::from_config(&config);
     if let (Some(asked), Some(got)) = (&opts.platform, &platform) {
-        if !asked.matches(got) {
+        if !asked.compatible(got) {
             return Err(Error::not_found(
                 what,
                 format!("the image is for {got}, not the requested platform {asked}"),

@@ -111,6 +111,10 @@ impl Error {
                 return limit.to_error(what);
             }
         }
+        let text = e.to_string();
+        if text.contains("unexpected EOF") || text.contains("unexpected end") {
+            return Error::corrupt(what, format!("{text}: the file is truncated"));
+        }
         match e.kind() {
             std::io::ErrorKind::UnexpectedEof => {
                 Error::corrupt(what, "unexpected end of data: the file is truncated")

@@ -98,7 +98,7 @@ pub fn open_ref(reference: &str, r: &ImageRef, opts: &OpenOptions) -> Result<Ima
             let range = blob::ByteRange::whole_file(p)?;
             let src = layers::LayerSource::sniffed(range, None, None, reference.to_string())?;
             let mut info = ImageInfo::new(reference, Format::Tar, p.clone());
-            let mut builder = tree::TreeBuilder::new(false, opts.limits);
+            let mut builder = tree::TreeBuilder::new(false, opts.limits).archive_names();
             info.layers.push(layers::index_layer(
                 &mut builder,
                 0,

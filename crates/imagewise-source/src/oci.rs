@@ -103,7 +103,7 @@ pub(crate) fn open(
     })?;
     let platform = Platform::from_config(&config);
     if let (Some(asked), Some(got)) = (&opts.platform, &platform) {
-        if !asked.matches(got) {
+        if !asked.compatible(got) {
             return Err(Error::not_found(
                 what,
                 format!("the image is for {got}, not the requested platform {asked}"),
@@ -227,7 +227,7 @@ fn select(
     } else {
         described
             .iter()
-            .filter(|(_, p)| p.as_ref().is_some_and(|p| wanted.matches(p)))
+            .filter(|(_, p)| p.as_ref().is_none_or(|p| wanted.matches(p)))
             .collect()
     };
     if explicit && described.len() == 1 {
@@ -295,7 +295,7 @@ fn select(
                             p.as_ref()
                                 .map_or_else(|| d.digest().to_string(), ToString::to_string)
                         },
-                        |n| format!("{n}"),
+                        |n| n.to_string(),
                     )
                 })
                 .collect();
@@ -312,7 +312,7 @@ fn select(
 }
 
 fn parse_digest(d: &Descriptor, what: &str) -> Result<Digest> {
-    Digest::parse(&d.digest().to_string()).map_err(|e| Error::corrupt(what, e))
+    Digest::parse(d.digest().as_ref()).map_err(|e| Error::corrupt(what, e))
 }
 
 fn short(d: &Digest) -> String {

@@ -18,6 +18,7 @@ pub(crate) const MAX_PATH: usize = 16 * 1024;
 pub(crate) struct Normalized {
     pub path: String,
     pub clamped: bool,
+    pub absolute: bool,
 }
 
 /// Normalise an untrusted name into `/a/b` form: `.` and empty components dropped, `..` applied
@@ -44,7 +45,11 @@ pub(crate) fn normalize(raw: &str) -> Normalized {
     if path.is_empty() {
         path.push('/');
     }
-    Normalized { path, clamped }
+    Normalized {
+        path,
+        clamped,
+        absolute: raw.starts_with('/'),
+    }
 }
 
 /// Parent and final name of a normalised path; the root has no parent.

@@ -75,6 +75,19 @@ impl Platform {
     }
 }
 
+impl Platform {
+    /// Looser than [`Platform::matches`]: a variant is compared only when both name one, as
+    /// image configurations often leave it out.
+    pub fn compatible(&self, other: &Platform) -> bool {
+        self.os == other.os
+            && self.architecture == other.architecture
+            && match (&self.variant, &other.variant) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            }
+    }
+}
+
 impl std::fmt::Display for Platform {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}", self.os, self.architecture)?;

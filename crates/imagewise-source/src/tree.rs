@@ -56,6 +56,8 @@ pub(crate) struct TreeBuilder {
     seen: u64,
     limits: Limits,
     last_parent: Option<(String, String)>,
+    /// Archive member names should be relative; walkers of a filesystem pass absolute paths.
+    warn_absolute: bool,
 }
 
 impl TreeBuilder {
@@ -77,7 +79,14 @@ impl TreeBuilder {
             seen: 0,
             limits,
             last_parent: None,
+            warn_absolute: layered,
         }
+    }
+
+    /// Warn about absolute member names (archives), not about walked paths (dir, ext4).
+    pub fn archive_names(mut self) -> Self {
+        self.warn_absolute = true;
+        self
     }
 
     pub fn warn(&mut self, w: String) {
@@ -112,6 +121,11 @@ impl TreeBuilder {
             self.warn(format!(
                 "entry {:?} points above the image root; shown as {} (clamped to the root, as container runtimes do)",
                 raw.name, norm.path
+            ));
+        } else if norm.absolute && self.warn_absolute {
+            self.warn(format!(
+                "entry {:?} has an absolute name; shown relative to the image root",
+                raw.name
             ));
         }
         let RawEntry {
@@ -261,14 +275,13 @@ impl TreeBuilder {
     /// opaque directory, under it.
     fn remove_lower(&mut self, path: &str, itself: bool) {
         let Some(current) = self.layer else { return };
-        if itself {
-            if self
+        if itself
+            && self
                 .map
                 .get(path)
                 .is_some_and(|n| n.entry.layer.is_some_and(|l| l < current))
-            {
-                self.map.remove(path);
-            }
+        {
+            self.map.remove(path);
         }
         self.remove_subtree(path, Some(current));
     }
@@ -388,6 +401,15 @@ impl FileReader {
             ReaderKind::Seek(r) => Some(r.as_mut()),
             ReaderKind::Stream(_) => None,
         }
+    }
+}
+
+impl std::fmt::Debug for FileReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self.inner {
+            ReaderKind::Seek(_) => "FileReader(seekable)",
+            ReaderKind::Stream(_) => "FileReader(stream)",
+        })
     }
 }
 

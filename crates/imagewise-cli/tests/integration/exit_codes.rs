@@ -6,7 +6,10 @@ fn fails_with(args: &[&str], code: i32, needle: &str) {
     let out = imagewise(args);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(code), "imagewise {args:?}: {err}");
-    assert!(err.contains(needle), "imagewise {args:?}: message lacks {needle:?}: {err}");
+    assert!(
+        err.contains(needle),
+        "imagewise {args:?}: message lacks {needle:?}: {err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 }
 
@@ -15,13 +18,25 @@ fn bad_references_and_paths_are_input_errors() {
     let f = fixtures();
     let oci = f.join("bookworm-oci").display().to_string();
     fails_with(&["ls", "/no/such/image"], 2, "no such file or directory");
-    fails_with(&["ls", &format!("oci:{oci}:nope")], 2, "no image tagged \"nope\"");
+    fails_with(
+        &["ls", &format!("oci:{oci}:nope")],
+        2,
+        "no image tagged \"nope\"",
+    );
     fails_with(&["cat", &oci, "/etc/no-such-file"], 2, "no such file");
     fails_with(&["cat", &oci, "/etc"], 2, "not a regular file");
     fails_with(&["ls", "--platform", "linux", &oci], 2, "os/arch");
-    fails_with(&["ls", "--platform", "linux/arm64", &oci], 2, "not the requested platform linux/arm64");
+    fails_with(
+        &["ls", "--platform", "linux/arm64", &oci],
+        2,
+        "not the requested platform linux/arm64",
+    );
     let raw = f.join("bookworm-gpt.raw").display().to_string();
-    fails_with(&["ls", &format!("disk:{raw}#1")], 2, "partition 1 (EFI System)");
+    fails_with(
+        &["ls", &format!("disk:{raw}#1")],
+        2,
+        "partition 1 (EFI System)",
+    );
     fails_with(&["ls", &format!("disk:{raw}#7")], 2, "no partition 7");
 }
 
@@ -35,6 +50,9 @@ fn cat_follows_symlinks_inside_the_image_and_ls_takes_a_path() {
     let out = imagewise(&["ls", "--json", &tar, "/etc/apt"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.lines().all(|l| l.contains("\"path\":\"/etc/apt")), "{text}");
+    assert!(
+        text.lines().all(|l| l.contains("\"path\":\"/etc/apt")),
+        "{text}"
+    );
     assert!(text.lines().count() > 3);
 }

@@ -7,7 +7,10 @@ use crate::support::{fixtures, ls, shape};
 fn layered_image_merges_like_umoci_unpack() {
     let f = fixtures();
     let merged = ls(&f.join("layered-oci").display().to_string(), &["--digest"]);
-    let oracle = ls(&format!("dir:{}", f.join("layered-unpacked").display()), &["--digest"]);
+    let oracle = ls(
+        &format!("dir:{}", f.join("layered-unpacked").display()),
+        &["--digest"],
+    );
     let mut diffs = Vec::new();
     for (p, want) in &oracle {
         // The layers have no entry for the root itself: its metadata is not comparable.
@@ -25,10 +28,21 @@ fn layered_image_merges_like_umoci_unpack() {
     for p in merged.keys().filter(|p| !oracle.contains_key(*p)) {
         diffs.push(format!("extra {p}"));
     }
-    assert!(diffs.is_empty(), "differences from umoci unpack:\n{}", diffs.join("\n"));
+    assert!(
+        diffs.is_empty(),
+        "differences from umoci unpack:\n{}",
+        diffs.join("\n")
+    );
 
     // And the rules themselves, so a wrong oracle cannot hide a wrong merge.
-    for gone in ["/keep/deleted", "/gone-dir", "/gone-dir/deep/file", "/opaque/a", "/opaque/sub", "/dir-becomes-file/child"] {
+    for gone in [
+        "/keep/deleted",
+        "/gone-dir",
+        "/gone-dir/deep/file",
+        "/opaque/a",
+        "/opaque/sub",
+        "/dir-becomes-file/child",
+    ] {
         assert!(!merged.contains_key(gone), "{gone} should be hidden");
     }
     assert_eq!(merged["/opaque/new"]["layer"], 1);

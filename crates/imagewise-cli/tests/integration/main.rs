@@ -2,6 +2,8 @@
 //! `scripts/fixtures.sh` (see README: `scripts/test.sh` builds them and sets
 //! `IMAGEWISE_FIXTURES`), assert exit codes and JSON.
 
+#![allow(clippy::unwrap_used)]
+
 mod exit_codes;
 mod layers;
 mod same_tree;

@@ -8,7 +8,12 @@ use serde_json::Value;
 use crate::support::{fixtures, ls, ok, sha256_hex, shape, shared};
 
 /// Compare two listings field by field; report every difference, not just the first.
-fn compare(name: &str, want: &BTreeMap<String, Value>, got: &BTreeMap<String, Value>, digests: bool) {
+fn compare(
+    name: &str,
+    want: &BTreeMap<String, Value>,
+    got: &BTreeMap<String, Value>,
+    digests: bool,
+) {
     let mut problems = Vec::new();
     for (p, w) in want {
         match got.get(p) {
@@ -18,7 +23,11 @@ fn compare(name: &str, want: &BTreeMap<String, Value>, got: &BTreeMap<String, Va
                     problems.push(format!("{p}: want {} got {}", shape(w), shape(g)));
                 }
                 if digests && w.get("sha256") != g.get("sha256") {
-                    problems.push(format!("{p}: content differs: {:?} vs {:?}", w.get("sha256"), g.get("sha256")));
+                    problems.push(format!(
+                        "{p}: content differs: {:?} vs {:?}",
+                        w.get("sha256"),
+                        g.get("sha256")
+                    ));
                 }
             }
         }
@@ -30,16 +39,28 @@ fn compare(name: &str, want: &BTreeMap<String, Value>, got: &BTreeMap<String, Va
         problems.is_empty(),
         "{name}: {} differences:\n{}",
         problems.len(),
-        problems.iter().take(50).cloned().collect::<Vec<_>>().join("\n")
+        problems
+            .iter()
+            .take(50)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }
 
 /// Every listed regular file carries a digest; hardlinks carry their primary's.
 fn assert_digested(name: &str, l: &BTreeMap<String, Value>) {
-    let files: Vec<&Value> = l.values().filter(|v| v["kind"] == "file" || v["kind"] == "hardlink").collect();
+    let files: Vec<&Value> = l
+        .values()
+        .filter(|v| v["kind"] == "file" || v["kind"] == "hardlink")
+        .collect();
     assert!(files.len() > 100, "{name}: only {} files", files.len());
     for v in files {
-        assert!(v["sha256"].as_str().is_some_and(|d| d.len() == 64), "{name}: no digest for {}", v["path"]);
+        assert!(
+            v["sha256"].as_str().is_some_and(|d| d.len() == 64),
+            "{name}: no digest for {}",
+            v["path"]
+        );
     }
 }
 
@@ -51,7 +72,11 @@ fn cat_sample(reference: &str, l: &BTreeMap<String, Value>) {
     let mut picks: Vec<String> = vec![files[0].0.clone()];
     picks.extend(files.iter().step_by(400).map(|(p, _)| (*p).clone()));
     let via_link = "/bin/bash"; // /bin -> usr/bin in a merged-/usr system
-    for p in picks.iter().map(String::as_str).chain([via_link, "/usr/bin/perl5.36.0"]) {
+    for p in picks
+        .iter()
+        .map(String::as_str)
+        .chain([via_link, "/usr/bin/perl5.36.0"])
+    {
         let bytes = ok(&["cat", reference, p]);
         let resolved = if p == via_link { "/usr/bin/bash" } else { p };
         let entry = &l[resolved];
@@ -59,7 +84,11 @@ fn cat_sample(reference: &str, l: &BTreeMap<String, Value>) {
             Some("hardlink") => &l[entry["link"].as_str().expect("link")]["sha256"],
             _ => &entry["sha256"],
         };
-        assert_eq!(Some(sha256_hex(&bytes).as_str()), digest.as_str(), "{reference}: cat {p}");
+        assert_eq!(
+            Some(sha256_hex(&bytes).as_str()),
+            digest.as_str(),
+            "{reference}: cat {p}"
+        );
     }
 }
 
@@ -68,17 +97,36 @@ fn bookworm_lists_the_same_in_every_format() {
     let f = fixtures();
     let dir = format!("dir:{}", f.join("bookworm-rootfs").display());
     let want = ls(&dir, &["--digest"]);
-    assert!(want.len() > 5000, "the rootfs has only {} entries", want.len());
+    assert!(
+        want.len() > 5000,
+        "the rootfs has only {} entries",
+        want.len()
+    );
     assert_digested(&dir, &want);
-    assert_eq!(want["/usr/bin/perl5.36.0"]["kind"], "hardlink", "hardlinks are reported as such");
+    assert_eq!(
+        want["/usr/bin/perl5.36.0"]["kind"], "hardlink",
+        "hardlinks are reported as such"
+    );
     assert_eq!(want["/dev/null"]["device"], serde_json::json!([1, 3]));
     for (reference, layered) in [
         (format!("tar:{}", f.join("bookworm.tar").display()), false),
         (f.join("bookworm.tar.zst").display().to_string(), false),
         (f.join("bookworm-oci").display().to_string(), true),
-        (format!("oci:{}:latest", f.join("bookworm-oci").display()), true),
-        (format!("docker-archive:{}:bookworm:latest", f.join("bookworm-docker.tar").display()), true),
-        (format!("disk:{}", f.join("bookworm-gpt.raw").display()), false),
+        (
+            format!("oci:{}:latest", f.join("bookworm-oci").display()),
+            true,
+        ),
+        (
+            format!(
+                "docker-archive:{}:bookworm:latest",
+                f.join("bookworm-docker.tar").display()
+            ),
+            true,
+        ),
+        (
+            format!("disk:{}", f.join("bookworm-gpt.raw").display()),
+            false,
+        ),
         (f.join("bookworm-gpt.qcow2").display().to_string(), false),
     ] {
         let mut got = ls(&reference, &["--digest"]);
@@ -90,7 +138,11 @@ fn bookworm_lists_the_same_in_every_format() {
         for v in got.values() {
             let layer = &v["layer"];
             if layered {
-                assert_eq!(layer, 0, "{reference}: single-layer image, {} from layer {layer}", v["path"]);
+                assert_eq!(
+                    layer, 0,
+                    "{reference}: single-layer image, {} from layer {layer}",
+                    v["path"]
+                );
             } else {
                 assert!(layer.is_null(), "{reference}: {} has a layer", v["path"]);
             }
@@ -109,9 +161,17 @@ fn alpine_lists_the_same_as_tar_gz_oci_and_docker_archive() {
     assert!(want.len() > 400, "alpine lists {} entries", want.len());
     assert_eq!(want["/bin/sh"]["link"], "/bin/busybox");
     // Oracle: GNU tar's own listing of the same archive (names and types).
-    let out = std::process::Command::new("tar").args(["-tzvf", &tgz]).output().expect("tar");
+    let out = std::process::Command::new("tar")
+        .args(["-tzvf", &tgz])
+        .output()
+        .expect("tar");
     let listed = String::from_utf8_lossy(&out.stdout).lines().count();
-    assert_eq!(listed, want.len(), "tar -tzvf lists {listed} members; imagewise {} entries (root included)", want.len());
+    assert_eq!(
+        listed,
+        want.len(),
+        "tar -tzvf lists {listed} members; imagewise {} entries (root included)",
+        want.len()
+    );
     for reference in [
         f.join("alpine-oci").display().to_string(),
         format!("oci-archive:{}", f.join("alpine-oci.tar").display()),

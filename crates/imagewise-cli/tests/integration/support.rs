@@ -51,7 +51,10 @@ pub fn ls(reference: &str, extra: &[&str]) -> BTreeMap<String, Value> {
     for line in out.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
         let v: Value = serde_json::from_slice(line).expect("ls --json prints JSON lines");
         let p = v["path"].as_str().expect("path").to_string();
-        assert!(map.insert(p.clone(), v).is_none(), "{p} listed twice by {reference}");
+        assert!(
+            map.insert(p.clone(), v).is_none(),
+            "{p} listed twice by {reference}"
+        );
     }
     map
 }

@@ -137,7 +137,11 @@ impl Ext4 {
         if !(128..=block_size).contains(&inode_size) || !inode_size.is_power_of_two() {
             return Err(corrupt(format!("inode size {inode_size} is invalid")));
         }
-        if blocks_per_group == 0 || inodes_per_group == 0 || blocks_per_group > block_size * 8 {
+        if blocks_per_group == 0
+            || inodes_per_group == 0
+            || blocks_per_group > block_size * 8
+            || u64::from(inodes_per_group) > block_size * 8
+        {
             return Err(corrupt(format!(
                 "{blocks_per_group} blocks and {inodes_per_group} inodes per group is invalid"
             )));

@@ -1,0 +1,11 @@
+//! Integration tests of `imagewise-source`: hand-made hostile and edge-case inputs (built here,
+//! byte by byte), and the real fixture images from `scripts/fixtures.sh`.
+
+#![allow(clippy::unwrap_used)]
+
+mod disks;
+mod hostile;
+mod mutation;
+mod oci_index;
+mod real_images;
+mod support;

@@ -1,0 +1,219 @@
+//! Mutated inputs never panic: byte flips and truncations of valid tar, OCI archive, qcow2 and
+//! GPT images either open (and then read without panicking) or fail with an error. This is the
+//! stable-toolchain stand-in for the cargo-fuzz targets in fuzz/.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use imagewise_source::{open, ImageTree, Limits, OpenOptions};
+use proptest::prelude::*;
+
+use crate::support::*;
+
+struct Seeds {
+    _dir: tempfile::TempDir,
+    tar_gz: Vec<u8>,
+    oci_tar: Vec<u8>,
+    qcow2: Vec<u8>,
+    gpt: Vec<u8>,
+}
+
+fn seeds() -> &'static Seeds {
+    static S: OnceLock<Seeds> = OnceLock::new();
+    S.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let layer = tar(&[
+            dir_m("etc"),
+            file("etc/os-release", b"ID=mut\n"),
+            symlink("etc/link", "os-release"),
+            hardlink("etc/hard", "etc/os-release"),
+            file("bin/tool", &[7u8; 3000]),
+        ]);
+        let tar_gz = gzip(&layer);
+        let layout = dir.path().join("layout");
+        let m = image(&layout, "amd64", &[(LAYER_GZ, tar_gz.clone())]);
+        write_index(&layout, vec![m]);
+        let oci_tar = run_tar(&layout, &dir.path().join("o.tar"));
+        // A small ext4 filesystem in a GPT disk, and its compressed qcow2.
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::write(root.join("etc/os-release"), b"ID=mut\n").unwrap();
+        std::fs::write(root.join("big"), vec![3u8; 70_000]).unwrap();
+        let fs = dir.path().join("fs.raw");
+        std::fs::write(&fs, vec![0u8; 2 << 20]).unwrap();
+        sh(
+            "mkfs.ext4",
+            &[
+                "-q",
+                "-F",
+                "-b",
+                "1024",
+                "-N",
+                "64",
+                "-d",
+                root.to_str().unwrap(),
+                fs.to_str().unwrap(),
+            ],
+        );
+        let disk = dir.path().join("gpt.raw");
+        std::fs::write(&disk, vec![0u8; 4 << 20]).unwrap();
+        sh(
+            "sgdisk",
+            &["-n", "1:2048:+2M", "-t", "1:8300", disk.to_str().unwrap()],
+        );
+        let mut gpt = std::fs::read(&disk).unwrap();
+        let fsb = std::fs::read(&fs).unwrap();
+        gpt[1 << 20..(1 << 20) + fsb.len()].copy_from_slice(&fsb);
+        std::fs::write(&disk, &gpt).unwrap();
+        let q = dir.path().join("d.qcow2");
+        sh(
+            "qemu-img",
+            &[
+                "convert",
+                "-c",
+                "-O",
+                "qcow2",
+                "-o",
+                "cluster_size=4096",
+                disk.to_str().unwrap(),
+                q.to_str().unwrap(),
+            ],
+        );
+        let qcow2 = std::fs::read(&q).unwrap();
+        Seeds {
+            _dir: dir,
+            tar_gz,
+            oci_tar,
+            qcow2,
+            gpt,
+        }
+    })
+}
+
+fn dir_m(name: &str) -> Member<'_> {
+    dir(name)
+}
+
+fn sh(cmd: &str, args: &[&str]) {
+    let out = std::process::Command::new(cmd)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn run_tar(dir: &std::path::Path, out: &std::path::Path) -> Vec<u8> {
+    sh(
+        "tar",
+        &[
+            "-C",
+            dir.to_str().unwrap(),
+            "-cf",
+            out.to_str().unwrap(),
+            ".",
+        ],
+    );
+    std::fs::read(out).unwrap()
+}
+
+/// Open the mutated bytes and, if that works, read every file: no panic either way.
+fn exercise(prefix: &str, bytes: &[u8]) {
+    let t = tempfile::tempdir().unwrap();
+    let p: PathBuf = write(t.path(), "input", bytes);
+    let opts = OpenOptions {
+        limits: Limits {
+            max_unpacked_bytes: 64 << 20,
+            max_entries: 100_000,
+            ..Limits::default()
+        },
+        ..OpenOptions::default()
+    };
+    if let Ok(tree) = open(&format!("{prefix}{}", p.display()), &opts) {
+        read_everything(&tree);
+    }
+}
+
+fn read_everything(tree: &ImageTree) {
+    for e in tree.entries() {
+        let _ = tree.read(&e.path, 1 << 24);
+        let _ = tree.resolve(&e.path, true);
+    }
+}
+
+fn mutate(seed: &[u8], flips: &[(usize, u8)], cut: Option<usize>) -> Vec<u8> {
+    let mut b = seed.to_vec();
+    for &(at, x) in flips {
+        let i = at % b.len();
+        b[i] ^= x.max(1);
+    }
+    if let Some(c) = cut {
+        b.truncate(c % (b.len() + 1));
+    }
+    b
+}
+
+fn flips() -> impl Strategy<Value = Vec<(usize, u8)>> {
+    proptest::collection::vec((any::<usize>(), any::<u8>()), 0..6)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+
+    #[test]
+    fn mutated_tar_gz_never_panics(f in flips(), cut in proptest::option::of(any::<usize>())) {
+        exercise("tar:", &mutate(&seeds().tar_gz, &f, cut));
+    }
+
+    #[test]
+    fn mutated_plain_tar_never_panics(f in flips(), cut in proptest::option::of(any::<usize>())) {
+        let plain = tar(&[file("a", b"x"), symlink("l", "../../a"), hardlink("h", "a"), dir("d")]);
+        exercise("tar:", &mutate(&plain, &f, cut));
+    }
+
+    #[test]
+    fn mutated_oci_archive_never_panics(f in flips(), cut in proptest::option::of(any::<usize>())) {
+        exercise("oci-archive:", &mutate(&seeds().oci_tar, &f, cut));
+    }
+
+    #[test]
+    fn mutated_qcow2_never_panics(f in flips(), cut in proptest::option::of(any::<usize>())) {
+        // Aim most flips at the header and tables, where the structure is.
+        let f: Vec<(usize, u8)> = f.into_iter().map(|(a, x)| (a % 8192, x)).collect();
+        exercise("disk:", &mutate(&seeds().qcow2, &f, cut));
+    }
+
+    #[test]
+    fn mutated_gpt_ext4_never_panics(f in flips(), cut in proptest::option::of(any::<usize>())) {
+        // The partition table and the filesystem's metadata blocks.
+        let f: Vec<(usize, u8)> = f.into_iter().map(|(a, x)| {
+            let a = a % 40_000;
+            (if a < 20_000 { a } else { (1 << 20) + a }, x)
+        }).collect();
+        exercise("disk:", &mutate(&seeds().gpt, &f, cut));
+    }
+}
+
+#[test]
+fn the_seeds_themselves_open() {
+    let s = seeds();
+    for (prefix, bytes) in [
+        ("tar:", &s.tar_gz),
+        ("oci-archive:", &s.oci_tar),
+        ("disk:", &s.qcow2),
+        ("disk:", &s.gpt),
+    ] {
+        let t = tempfile::tempdir().unwrap();
+        let p = write(t.path(), "input", bytes);
+        let tree = open(&format!("{prefix}{}", p.display()), &OpenOptions::default())
+            .unwrap_or_else(|e| panic!("{prefix} seed: {e}"));
+        assert_eq!(
+            tree.read("/etc/os-release", 100).unwrap(),
+            b"ID=mut\n",
+            "{prefix}"
+        );
+    }
+}
