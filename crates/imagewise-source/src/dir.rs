@@ -27,45 +27,77 @@ pub(crate) fn open(
         .map_err(|e| Error::io(root, e))?
         .dev();
     let mut n = 0u64;
-    for item in walkdir::WalkDir::new(root)
+    let mut walk = walkdir::WalkDir::new(root)
         .follow_links(false)
         .sort_by_file_name()
-    {
-        let item = item.map_err(|e| {
-            let p = e
-                .path()
-                .map(Path::to_path_buf)
-                .unwrap_or_else(|| root.to_path_buf());
-            Error::io(
-                p,
-                e.into_io_error()
-                    .unwrap_or_else(|| std::io::Error::other("walk failed")),
-            )
-        })?;
-        let host = item.path();
-        let meta = item.metadata().map_err(|e| {
-            Error::io(
-                host,
-                e.into_io_error()
-                    .unwrap_or_else(|| std::io::Error::other("stat failed")),
-            )
-        })?;
-        let rel = host.strip_prefix(root).unwrap_or(host);
-        let Some(name) = rel.to_str() else {
-            let shown = rel.to_string_lossy().into_owned();
-            builder.warn(format!(
-                "{shown:?}: name is not UTF-8; shown with replacement characters"
-            ));
-            add(&mut builder, &shown, host, &meta)?;
-            continue;
+        .into_iter();
+    while let Some(item) = walk.next() {
+        let item = match item {
+            Ok(i) => i,
+            // A file removed while we walk (a live system's /tmp, say) is gone, not an error.
+            Err(e)
+                if e.io_error()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound) =>
+            {
+                let p = e
+                    .path()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                builder.warn(format!("{p} disappeared during the walk; not listed"));
+                continue;
+            }
+            Err(e) => {
+                let p = e
+                    .path()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| root.to_path_buf());
+                return Err(Error::io(
+                    p,
+                    e.into_io_error()
+                        .unwrap_or_else(|| std::io::Error::other("walk failed")),
+                ));
+            }
         };
-        add(&mut builder, name, host, &meta)?;
+        let host = item.path();
+        let meta = match item.metadata() {
+            Ok(m) => m,
+            Err(e)
+                if e.io_error()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::NotFound) =>
+            {
+                continue
+            }
+            Err(e) => {
+                return Err(Error::io(
+                    host,
+                    e.into_io_error()
+                        .unwrap_or_else(|| std::io::Error::other("stat failed")),
+                ))
+            }
+        };
+        let rel = host.strip_prefix(root).unwrap_or(host);
+        let name = match rel.to_str() {
+            Some(name) => name.to_string(),
+            None => {
+                let shown = rel.to_string_lossy().into_owned();
+                builder.warn(format!(
+                    "{shown:?}: name is not UTF-8; shown with replacement characters"
+                ));
+                shown
+            }
+        };
+        add(&mut builder, &name, host, &meta)?;
         n += 1;
         if n % 1024 == 0 {
             progress.advance(0);
         }
-        if meta.is_dir() && meta.dev() != root_dev && !rel.as_os_str().is_empty() {
-            tracing::debug!("{} is on another filesystem", host.display());
+        // A kernel view mounted inside the tree (a live system's /proc, /sys) is not image
+        // content: show the mount point, not what is under it.
+        if meta.is_dir() && meta.dev() != root_dev {
+            if let Some(fs) = pseudo_filesystem(host) {
+                builder.warn(format!("/{name}: {fs} filesystem mounted here; its contents are not part of the image and are not listed"));
+                walk.skip_current_dir();
+            }
         }
     }
     progress.end();
@@ -129,6 +161,33 @@ fn add(builder: &mut TreeBuilder, name: &str, host: &Path, meta: &std::fs::Metad
             Content::None
         },
         identity,
+    })
+}
+
+/// The name of a kernel pseudo filesystem mounted at `dir`, if it is one.
+fn pseudo_filesystem(dir: &Path) -> Option<&'static str> {
+    let st = rustix::fs::statfs(dir).ok()?;
+    Some(match st.f_type as u64 {
+        0x9fa0 => "proc",
+        0x6265_6572 => "sysfs",
+        0x1cd1 => "devpts",
+        0x0027_e0eb => "cgroup",
+        0x6367_7270 => "cgroup2",
+        0x7363_6673 => "securityfs",
+        0x6462_6720 => "debugfs",
+        0x7472_6163 => "tracefs",
+        0x6165_676c => "pstore",
+        0xcafe_4a11 => "bpf",
+        0x6265_6570 => "configfs",
+        0x1980_0202 => "mqueue",
+        0x9584_58f6 => "hugetlbfs",
+        0x6573_5546 => "fusectl",
+        0x4249_4e4d => "binfmt_misc",
+        0x0187 => "autofs",
+        0xf97c_ff8c => "selinuxfs",
+        0x6e73_6673 => "nsfs",
+        0xde5e_81e4 => "efivarfs",
+        _ => return None,
     })
 }
 

@@ -117,6 +117,7 @@ pub(crate) fn index_layer(
             progress,
             &stream_err,
         )?;
+        progress.end();
         return Ok(info);
     }
     let state = Arc::new(Mutex::new(TapState {

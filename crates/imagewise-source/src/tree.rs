@@ -90,7 +90,7 @@ impl TreeBuilder {
     }
 
     pub fn warn(&mut self, w: String) {
-        tracing::warn!("{w}");
+        tracing::debug!("{w}");
         self.warnings.push(w);
     }
 

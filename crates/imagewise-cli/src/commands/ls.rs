@@ -152,10 +152,13 @@ fn write_text(out: &mut impl Write, e: &Entry, digest: Option<&str>) -> std::io:
         Some((ma, mi)) => format!("{ma},{mi}"),
         None => e.size.to_string(),
     };
+    let when = jiff::Timestamp::from_second(e.mtime)
+        .map(|t| t.strftime("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|_| e.mtime.to_string());
     write!(
         out,
-        "{perm} {:>5}/{:<5} {size:>10} {} {}",
-        e.uid, e.gid, e.mtime, e.path
+        "{perm} {:>5}/{:<5} {size:>10} {when} {}",
+        e.uid, e.gid, e.path
     )?;
     match (e.kind, &e.link) {
         (EntryKind::Symlink, Some(l)) => write!(out, " -> {l}")?,

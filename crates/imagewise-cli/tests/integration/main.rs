@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod exit_codes;
+mod host_root;
 mod layers;
 mod same_tree;
 mod support;
