@@ -97,6 +97,81 @@ impl Seek for RangeReader {
     }
 }
 
+/// A buffered reader whose seeks stay inside the buffer when they can. `std::io::BufReader`
+/// drops its buffer on every seek, so a tar parser that seeks over each member's data would
+/// refill the whole buffer once per member; this one only refills when the target is outside it.
+pub(crate) struct SeekBuf<R> {
+    inner: R,
+    buf: Vec<u8>,
+    /// Valid bytes in `buf` and the cursor within them.
+    filled: usize,
+    at: usize,
+    /// Position of `inner` (the offset just past `buf[..filled]`).
+    inner_pos: u64,
+}
+
+impl<R: Read + Seek> SeekBuf<R> {
+    pub fn new(inner: R, capacity: usize) -> Self {
+        SeekBuf {
+            inner,
+            buf: vec![0; capacity],
+            filled: 0,
+            at: 0,
+            inner_pos: 0,
+        }
+    }
+
+    fn pos(&self) -> u64 {
+        self.inner_pos - (self.filled - self.at) as u64
+    }
+}
+
+impl<R: Read + Seek> Read for SeekBuf<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.at == self.filled {
+            if out.len() >= self.buf.len() {
+                let n = self.inner.read(out)?;
+                self.inner_pos += n as u64;
+                return Ok(n);
+            }
+            self.filled = self.inner.read(&mut self.buf)?;
+            self.inner_pos += self.filled as u64;
+            self.at = 0;
+        }
+        let n = out.len().min(self.filled - self.at);
+        out[..n].copy_from_slice(&self.buf[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
+    }
+}
+
+impl<R: Read + Seek> Seek for SeekBuf<R> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let target = match to {
+            SeekFrom::Start(n) => n,
+            SeekFrom::Current(d) => self
+                .pos()
+                .checked_add_signed(d)
+                .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before start"))?,
+            SeekFrom::End(_) => {
+                self.filled = 0;
+                self.at = 0;
+                self.inner_pos = self.inner.seek(to)?;
+                return Ok(self.inner_pos);
+            }
+        };
+        let start = self.inner_pos - self.filled as u64;
+        if target >= start && target <= self.inner_pos {
+            self.at = (target - start) as usize;
+        } else {
+            self.inner_pos = self.inner.seek(SeekFrom::Start(target))?;
+            self.filled = 0;
+            self.at = 0;
+        }
+        Ok(target)
+    }
+}
+
 /// A content digest as OCI writes it (`sha256:<64 hex>`), validated so it can name a file.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Digest {
@@ -223,6 +298,28 @@ impl<R: Read> Read for HashingReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn seekbuf_reads_like_the_underlying_file_whatever_the_seeks() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut r = SeekBuf::new(io::Cursor::new(data.clone()), 4096);
+        let mut pos = 0u64;
+        for (i, step) in [0i64, 10, 5000, -3000, 70_000, -69_999, 1]
+            .iter()
+            .enumerate()
+        {
+            pos = r.seek(SeekFrom::Current(*step)).unwrap();
+            let mut b = [0u8; 700];
+            let n = r.read(&mut b).unwrap();
+            assert_eq!(&b[..n], &data[pos as usize..pos as usize + n], "step {i}");
+            pos += n as u64;
+        }
+        assert_eq!(r.seek(SeekFrom::Start(99_990)).unwrap(), 99_990);
+        let mut rest = Vec::new();
+        r.read_to_end(&mut rest).unwrap();
+        assert_eq!(rest, &data[99_990..]);
+        assert!(pos > 0);
+    }
 
     #[test]
     fn digest_parse_rejects_hostile_and_malformed() {

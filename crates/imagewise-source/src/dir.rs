@@ -139,7 +139,8 @@ fn add(builder: &mut TreeBuilder, name: &str, host: &Path, meta: &std::fs::Metad
         EntryKind::File | EntryKind::Symlink => meta.len(),
         _ => 0,
     };
-    let identity = (kind != EntryKind::Dir && meta.nlink() > 1).then(|| (meta.dev(), meta.ino()));
+    let linked = kind != EntryKind::Dir && meta.nlink() > 1;
+    let identity = linked.then(|| (meta.dev(), meta.ino()));
     builder.add(RawEntry {
         name: name.to_string(),
         entry: Entry {
@@ -161,6 +162,7 @@ fn add(builder: &mut TreeBuilder, name: &str, host: &Path, meta: &std::fs::Metad
             Content::None
         },
         identity,
+        linked,
     })
 }
 

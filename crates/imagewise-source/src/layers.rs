@@ -3,10 +3,10 @@
 //! Member headers are parsed by the `tar` crate (ustar, GNU long names and sparse files, PAX).
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::{Arc, Mutex};
 
-use crate::blob::{ByteRange, Digest, Hasher};
+use crate::blob::{ByteRange, Digest, Hasher, SeekBuf};
 use crate::compression::{self, Compression};
 use crate::entry::{Entry, EntryKind};
 use crate::error::{Error, Result};
@@ -106,7 +106,7 @@ pub(crate) fn index_layer(
     if src.compression == Compression::None && src.digest.is_none() {
         // Plain tar, nothing to verify: seek over member data instead of reading it.
         let raw = src.range.open()?;
-        let mut archive = tar::Archive::new(BufReader::with_capacity(64 * 1024, raw));
+        let mut archive = tar::Archive::new(SeekBuf::new(raw, 64 * 1024));
         let mut entries = archive.entries_with_seek().map_err(stream_err)?;
         scan(
             &mut entries,
@@ -329,6 +329,7 @@ fn scan<R: Read>(
             },
             content,
             identity: Some((index as u64, header_pos)),
+            linked: false,
         })?;
     }
     Ok(())

@@ -24,6 +24,24 @@ pub(crate) struct Normalized {
 /// Normalise an untrusted name into `/a/b` form: `.` and empty components dropped, `..` applied
 /// lexically and clamped at the root.
 pub(crate) fn normalize(raw: &str) -> Normalized {
+    // Fast path for the common case, a name that is already clean (`./usr/bin/x`, `usr/bin/`):
+    // one allocation, no component list.
+    let body = raw.strip_prefix("./").unwrap_or(raw).trim_end_matches('/');
+    if !body.is_empty()
+        && !raw.starts_with('/')
+        && body
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
+    {
+        let mut path = String::with_capacity(body.len() + 1);
+        path.push('/');
+        path.push_str(body);
+        return Normalized {
+            path,
+            clamped: false,
+            absolute: false,
+        };
+    }
     let mut parts: Vec<&str> = Vec::new();
     let mut clamped = false;
     for c in raw.split('/') {

@@ -2,11 +2,11 @@
 //! uncompressed outer tar (docker-archive, oci-archive), read in place as byte ranges.
 
 use std::collections::BTreeMap;
-use std::io::{BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::blob::ByteRange;
+use crate::blob::{ByteRange, SeekBuf};
 use crate::compression::Compression;
 use crate::error::{Error, Result};
 use crate::path;
@@ -137,7 +137,7 @@ impl Store {
 fn list_members(file: &Path, what: &str) -> Result<BTreeMap<String, Member>> {
     let f = std::fs::File::open(file).map_err(|e| Error::io(file, e))?;
     let len = f.metadata().map_err(|e| Error::io(file, e))?.len();
-    let mut archive = tar::Archive::new(BufReader::new(f));
+    let mut archive = tar::Archive::new(SeekBuf::new(f, 64 * 1024));
     let err = |e| Error::from_stream(what, file, e);
     let mut members = BTreeMap::new();
     let shared = Arc::new(file.to_path_buf());
@@ -189,19 +189,41 @@ fn list_members(file: &Path, what: &str) -> Result<BTreeMap<String, Member>> {
     Ok(members)
 }
 
-/// Top-level member names of an uncompressed tar, for format detection (seeks over data).
+/// Does an uncompressed tar hold one of `names` at its top level, as a docker-archive or OCI
+/// archive does? Those archives hold nothing but a few well-known names (`manifest.json`,
+/// `index.json`, `oci-layout`, `repositories`, `blobs/<alg>/<hex>`, `<hex>.json`, `<hex>/…`),
+/// so the scan stops at the first member that could not be in one: a rootfs tarball is told
+/// apart after a header or two instead of a walk over all of it.
 pub(crate) fn has_member(file: &Path, names: &[&str]) -> Result<Option<String>> {
     let f = std::fs::File::open(file).map_err(|e| Error::io(file, e))?;
-    let mut archive = tar::Archive::new(BufReader::new(f));
+    let mut archive = tar::Archive::new(SeekBuf::new(f, 64 * 1024));
     let Ok(entries) = archive.entries_with_seek() else {
         return Ok(None);
     };
     for item in entries {
         let Ok(m) = item else { return Ok(None) };
         let name = path::normalize(&String::from_utf8_lossy(&m.path_bytes())).path;
-        if let Some(hit) = names.iter().find(|n| name.trim_start_matches('/') == **n) {
+        let name = name.trim_start_matches('/');
+        if let Some(hit) = names.iter().find(|n| name == **n) {
             return Ok(Some((*hit).to_string()));
+        }
+        if !could_be_in_image_archive(name) {
+            return Ok(None);
         }
     }
     Ok(None)
+}
+
+fn could_be_in_image_archive(name: &str) -> bool {
+    let hexish =
+        |s: &str| !s.is_empty() && s.len() <= 128 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let parts: Vec<&str> = name.split('/').collect();
+    match parts.as_slice() {
+        [""] | ["manifest.json" | "index.json" | "oci-layout" | "repositories" | "blobs"] => true,
+        [one] => one.strip_suffix(".json").is_some_and(hexish) || hexish(one),
+        ["blobs", alg] => alg.bytes().all(|b| b.is_ascii_alphanumeric()),
+        ["blobs", _, hex] => hexish(hex),
+        [id, "layer.tar" | "json" | "VERSION"] => hexish(id),
+        _ => false,
+    }
 }

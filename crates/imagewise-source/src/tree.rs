@@ -1,7 +1,7 @@
 //! The merged, read-only tree: building it from the entries of one or more layers (OCI whiteout
 //! and overlay rules, image-spec `layer.md`), and reading it afterwards.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{btree_map, BTreeMap, HashMap, HashSet};
 use std::io::Read;
 use std::path::PathBuf;
 
@@ -39,6 +39,8 @@ pub(crate) struct RawEntry {
     pub content: Content,
     /// Identity of the underlying file, shared by all its hardlinked names (inode, tar member).
     pub identity: Option<(u64, u64)>,
+    /// The identity is known to be shared by several names (a link count above 1).
+    pub linked: bool,
 }
 
 struct Node {
@@ -55,7 +57,12 @@ pub(crate) struct TreeBuilder {
     layered: bool,
     seen: u64,
     limits: Limits,
-    last_parent: Option<(String, String)>,
+    /// The last parent resolved: (lexical, resolved, generation it was resolved in).
+    last_parent: Option<(String, String, u64)>,
+    /// Bumped whenever an entry is removed, which may invalidate `last_parent`.
+    generation: u64,
+    /// Identities shared by more than one name (hardlinks), the only ones worth grouping.
+    linked: HashSet<(u64, u64)>,
     /// Archive member names should be relative; walkers of a filesystem pass absolute paths.
     warn_absolute: bool,
 }
@@ -79,6 +86,8 @@ impl TreeBuilder {
             seen: 0,
             limits,
             last_parent: None,
+            generation: 0,
+            linked: HashSet::new(),
             warn_absolute: layered,
         }
     }
@@ -132,6 +141,7 @@ impl TreeBuilder {
             entry: mut e,
             mut content,
             mut identity,
+            linked: raw_linked,
             ..
         } = raw;
         e.layer = self.layer;
@@ -187,27 +197,39 @@ impl TreeBuilder {
             e.layer = layer;
             content = t.content.clone();
             identity = t.identity;
+            if let Some(id) = identity {
+                self.linked.insert(id);
+            }
         }
-        let new_is_dir = e.kind == EntryKind::Dir;
-        match self.map.get_mut(&full) {
-            Some(old) if old.entry.kind == EntryKind::Dir && new_is_dir => {
-                old.entry = e;
+        if raw_linked {
+            if let Some(id) = identity {
+                self.linked.insert(id);
+            }
+        }
+        let node = Node {
+            entry: e,
+            content,
+            identity,
+        };
+        let replaced_dir = match self.map.entry(full) {
+            btree_map::Entry::Vacant(v) => {
+                v.insert(node);
                 return Ok(());
             }
-            Some(old) if old.entry.kind == EntryKind::Dir => {
-                // A non-directory hides the whole lower directory.
-                self.remove_subtree(&full, None);
+            btree_map::Entry::Occupied(mut o) => {
+                let was_dir = o.get().entry.kind == EntryKind::Dir;
+                if was_dir && node.entry.kind == EntryKind::Dir {
+                    o.get_mut().entry = node.entry;
+                    return Ok(());
+                }
+                o.insert(node);
+                was_dir.then(|| o.key().clone())
             }
-            _ => {}
+        };
+        if let Some(dir) = replaced_dir {
+            // A non-directory hides the whole lower directory.
+            self.remove_subtree(&dir, None);
         }
-        self.map.insert(
-            full,
-            Node {
-                entry: e,
-                content,
-                identity,
-            },
-        );
         Ok(())
     }
 
@@ -222,13 +244,8 @@ impl TreeBuilder {
     /// The resolved directory an entry named under `parent` goes into, creating missing parents
     /// as tar and container runtimes do. A parent that is a symlink is followed inside the image.
     fn ensure_parent(&mut self, parent: &str, entry: &str) -> Result<String> {
-        if let Some((lex, resolved)) = &self.last_parent {
-            if lex == parent
-                && self
-                    .map
-                    .get(resolved.as_str())
-                    .is_some_and(|n| n.entry.is_dir())
-            {
+        if let Some((lex, resolved, generation)) = &self.last_parent {
+            if *generation == self.generation && lex == parent {
                 return Ok(resolved.clone());
             }
         }
@@ -267,7 +284,7 @@ impl TreeBuilder {
                 "entry {entry} lies under a symlink: its parent {parent} resolves to {resolved} inside the image, where it is shown"
             ));
         }
-        self.last_parent = Some((parent.to_string(), resolved.clone()));
+        self.last_parent = Some((parent.to_string(), resolved.clone(), self.generation));
         Ok(resolved)
     }
 
@@ -282,6 +299,7 @@ impl TreeBuilder {
                 .is_some_and(|n| n.entry.layer.is_some_and(|l| l < current))
         {
             self.map.remove(path);
+            self.generation += 1;
         }
         self.remove_subtree(path, Some(current));
     }
@@ -303,6 +321,7 @@ impl TreeBuilder {
             })
             .map(|(k, _)| k.clone())
             .collect();
+        self.generation += 1;
         for k in doomed {
             if k != "/" {
                 self.map.remove(&k);
@@ -317,7 +336,7 @@ impl TreeBuilder {
         for (path, node) in self.map {
             let mut e = node.entry;
             e.path = path;
-            if let Some(id) = node.identity {
+            if let Some(id) = node.identity.filter(|id| self.linked.contains(id)) {
                 if e.kind != EntryKind::Dir {
                     groups.entry(id).or_default().push(entries.len());
                 }

@@ -336,6 +336,7 @@ impl Ext4 {
                 Content::None
             },
             identity: (kind != EntryKind::Dir && inode.links > 1).then_some((0, u64::from(ino))),
+            linked: kind != EntryKind::Dir && inode.links > 1,
         })
     }
 
