@@ -65,6 +65,9 @@ pub(crate) struct TreeBuilder {
     linked: HashSet<(u64, u64)>,
     /// Archive member names should be relative; walkers of a filesystem pass absolute paths.
     warn_absolute: bool,
+    /// Entries come from walking a real filesystem, parents first: a parent is always an
+    /// existing directory, never a symlink, so it needs no resolution.
+    walked: bool,
 }
 
 impl TreeBuilder {
@@ -89,7 +92,15 @@ impl TreeBuilder {
             generation: 0,
             linked: HashSet::new(),
             warn_absolute: layered,
+            walked: false,
         }
+    }
+
+    /// For sources that walk a filesystem (a directory, ext4): parents come before children
+    /// and are real directories, so no symlink resolution is needed to place an entry.
+    pub fn walked(mut self) -> Self {
+        self.walked = true;
+        self
     }
 
     /// Warn about absolute member names (archives), not about walked paths (dir, ext4).
@@ -160,7 +171,19 @@ impl TreeBuilder {
             }
             return Ok(());
         };
-        let parent = self.ensure_parent(parent, &norm.path)?;
+        let parent = if self.walked {
+            match self.map.get(parent) {
+                Some(n) if n.entry.kind == EntryKind::Dir => parent.to_string(),
+                _ => {
+                    return Err(Error::corrupt(
+                        format!("entry {}", norm.path),
+                        format!("its directory {parent} was not seen before it"),
+                    ))
+                }
+            }
+        } else {
+            self.ensure_parent(parent, &norm.path)?
+        };
         if self.layered {
             if let Some(hidden) = name.strip_prefix(".wh.") {
                 if hidden == ".wh..opq" {

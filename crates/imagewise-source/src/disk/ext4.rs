@@ -242,7 +242,7 @@ impl Ext4 {
     /// Walk the whole filesystem into a tree builder.
     pub fn walk(&self, limits: Limits, progress: &dyn Progress) -> Result<TreeBuilder> {
         let fs = &self.inner;
-        let mut builder = TreeBuilder::new(false, limits);
+        let mut builder = TreeBuilder::new(false, limits).walked();
         progress.begin(&format!("reading {}", fs.what), None);
         let root = fs.inode(ROOT_INO)?;
         if root.mode & 0o170000 != 0o040000 {
