@@ -71,7 +71,25 @@ impl Store {
                         format!("{name:?} points outside the image layout"),
                     ));
                 }
-                let p = root.join(norm.path.trim_start_matches('/'));
+                let rel = norm.path.trim_start_matches('/');
+                // Directories on the way (`blobs`, `blobs/sha256`) must not be symlinks either.
+                let mut p = root.clone();
+                let parts: Vec<&str> = rel.split('/').collect();
+                for dir in &parts[..parts.len().saturating_sub(1)] {
+                    p.push(dir);
+                    match std::fs::symlink_metadata(&p) {
+                        Ok(m) if m.is_dir() => {}
+                        Ok(_) => {
+                            return Err(Error::unsafe_input(
+                                p.display().to_string(),
+                                "is a symlink or file where the image layout needs a directory",
+                            ))
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                        Err(e) => return Err(Error::io(p, e)),
+                    }
+                }
+                p.push(parts.last().copied().unwrap_or_default());
                 match std::fs::symlink_metadata(&p) {
                     Ok(m) if m.is_file() => Ok(Some(ByteRange {
                         path: Arc::new(p),

@@ -346,3 +346,19 @@ fn docker_archive_member_paths_cannot_leave_the_archive() {
     let e = open_path(format!("docker-archive:{}", p.display())).unwrap_err();
     assert!(e.to_string().contains("outside the archive"), "{e}");
 }
+
+#[test]
+fn an_oci_layout_whose_blobs_directory_is_a_symlink_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let real = t.path().join("real");
+    oci_with_layer(&real, &tar(&[file("x", b"y")]));
+    // A second layout whose blobs/ points at the first one's: content outside the layout.
+    let evil = t.path().join("evil");
+    std::fs::create_dir_all(&evil).unwrap();
+    std::fs::copy(real.join("index.json"), evil.join("index.json")).unwrap();
+    std::fs::copy(real.join("oci-layout"), evil.join("oci-layout")).unwrap();
+    std::os::unix::fs::symlink(real.join("blobs"), evil.join("blobs")).unwrap();
+    let e = open_path(format!("oci:{}", evil.display())).unwrap_err();
+    assert!(matches!(e, Error::Unsafe { .. }), "{e}");
+    assert!(open_path(format!("oci:{}", real.display())).is_ok());
+}
