@@ -13,7 +13,8 @@ use crate::error::{Error, Result};
 use crate::info::LayerInfo;
 use crate::limits::Limits;
 use crate::progress::Progress;
-use crate::tree::{Content, FileReader, RawEntry, TreeBuilder};
+use crate::sparse::{self, SparseReader};
+use crate::tree::{Content, FileReader, RawEntry, Sparse, TreeBuilder};
 
 /// One layer blob: where it is, how it is compressed, the digest it must have.
 #[derive(Debug, Clone)]
@@ -193,20 +194,22 @@ fn scan<R: Read>(
     for item in entries {
         let mut member = item.map_err(stream_err)?;
         let header_pos = member.raw_header_position();
-        let data_pos = member.raw_file_position();
+        let mut data_pos = member.raw_file_position();
         let size = member.size();
+        // Bytes the member occupies in the archive (for a GNU sparse member, less than `size`).
+        let stored = member.header().entry_size().unwrap_or(size);
         info.entries += 1;
-        info.uncompressed_size = data_pos + size.div_ceil(512) * 512;
+        info.uncompressed_size = data_pos + stored.div_ceil(512) * 512;
         if info.entries % 256 == 0 {
             progress.advance(if seekable_len.is_some() { data_pos } else { 0 });
         }
         if let Some(len) = seekable_len {
             // Seeking past the end succeeds silently, so check declared sizes here.
-            if data_pos.saturating_add(size) > len {
+            if data_pos.saturating_add(stored) > len {
                 return Err(Error::corrupt(
                     &src.what,
-                    format!(
-                        "member {:?} declares {size} bytes at offset {data_pos}, past the end of the {len}-byte archive: the file is truncated",
+                                            format!(
+                        "member {:?} declares {stored} bytes at offset {data_pos}, past the end of the {len}-byte archive: the file is truncated",
                         String::from_utf8_lossy(&member.path_bytes())
                     ),
                 ));
@@ -217,7 +220,7 @@ fn scan<R: Read>(
         if ty.is_pax_global_extensions() {
             continue;
         }
-        let name = String::from_utf8_lossy(&member.path_bytes()).into_owned();
+        let mut name = String::from_utf8_lossy(&member.path_bytes()).into_owned();
         let kind = match ty {
             tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
                 EntryKind::File
@@ -237,10 +240,11 @@ fn scan<R: Read>(
                 continue;
             }
         };
+        let shown = name.clone();
         let bad = |field: &str, e: io::Error| {
             Error::corrupt(
                 &src.what,
-                format!("member {name:?}: bad {field} field: {e}"),
+                format!("member {shown:?}: bad {field} field: {e}"),
             )
         };
         let mode = header.mode().map_err(|e| bad("mode", e))? & 0o7777;
@@ -248,11 +252,14 @@ fn scan<R: Read>(
         let gid = header.gid().map_err(|e| bad("gid", e))?;
         let mut mtime = header.mtime().map_err(|e| bad("mtime", e))? as i64;
         let mut xattrs = BTreeMap::new();
+        let mut gnu_sparse: BTreeMap<String, String> = BTreeMap::new();
         if let Some(pax) = member.pax_extensions().map_err(stream_err)? {
             for ext in pax {
                 let ext = ext.map_err(|e| bad("pax", e))?;
                 let Ok(key) = ext.key() else { continue };
-                if let Some(x) = key.strip_prefix("SCHILY.xattr.") {
+                if let Some(k) = key.strip_prefix("GNU.sparse.") {
+                    gnu_sparse.insert(k.to_string(), ext.value().unwrap_or_default().to_string());
+                } else if let Some(x) = key.strip_prefix("SCHILY.xattr.") {
                     xattrs.insert(x.to_string(), ext.value_bytes().to_vec());
                 } else if key == "mtime" {
                     if let Some(secs) = ext
@@ -284,8 +291,12 @@ fn scan<R: Read>(
             )),
             _ => None,
         };
-        let sparse = ty == tar::EntryType::GNUSparse;
-        let file_size = if sparse {
+        let mut sparse = if ty == tar::EntryType::GNUSparse {
+            Sparse::Gnu
+        } else {
+            Sparse::No
+        };
+        let mut file_size = if ty == tar::EntryType::GNUSparse {
             header
                 .as_gnu()
                 .and_then(|g| g.real_size().ok())
@@ -293,6 +304,38 @@ fn scan<R: Read>(
         } else {
             size
         };
+        if !gnu_sparse.is_empty() && kind == EntryKind::File {
+            // PAX sparse (GNU tar --posix --sparse): the real name and size are in the keys.
+            if let Some(n) = gnu_sparse.get("name") {
+                name = n.clone();
+            }
+            let sparse_err = |d: String| Error::corrupt(&src.what, format!("member {name:?}: {d}"));
+            let real = gnu_sparse
+                .get("realsize")
+                .or_else(|| gnu_sparse.get("size"))
+                .and_then(|v| v.parse::<u64>().ok())
+                .ok_or_else(|| sparse_err("sparse member without its real size".into()))?;
+            let map = match (
+                gnu_sparse.get("major").map(String::as_str),
+                gnu_sparse.get("map"),
+            ) {
+                (Some("1"), _) => {
+                    let (map, took) =
+                        sparse::read_map_1_0(&mut member, real, size).map_err(sparse_err)?;
+                    data_pos += took;
+                    map
+                }
+                (_, Some(m)) => sparse::parse_map_0_1(m, real).map_err(sparse_err)?,
+                _ => return Err(Error::unsupported(
+                    &src.what,
+                    format!(
+                        "member {name:?} uses GNU sparse format 0.0, which imagewise does not read"
+                    ),
+                )),
+            };
+            file_size = real;
+            sparse = Sparse::Map(map);
+        }
         let entry_size = match kind {
             EntryKind::File => file_size,
             EntryKind::Symlink => link.as_ref().map_or(0, |l| l.len() as u64),
@@ -345,38 +388,29 @@ impl Layers {
             header_pos,
             data_pos,
             sparse,
-        } = *content
+        } = content
         else {
             return Err(Error::path(&e.path, "has no readable content"));
         };
+        let (layer, header_pos, data_pos) = (*layer, *header_pos, *data_pos);
         let src = self
             .sources
             .get(layer as usize)
             .ok_or_else(|| Error::path(&e.path, "refers to a layer that does not exist"))?;
-        if sparse {
-            if e.size > MAX_SPARSE_IN_MEMORY {
-                return Err(Error::unsupported(
-                    &e.path,
-                    format!("sparse file of {} bytes in a tar layer; imagewise reads sparse tar members up to {MAX_SPARSE_IN_MEMORY} bytes", e.size),
-                ));
-            }
-            let mut data = Vec::new();
-            self.stream_layer(layer as usize, &mut |pos, r| {
-                if pos == header_pos {
-                    r.take(MAX_SPARSE_IN_MEMORY)
-                        .read_to_end(&mut data)
-                        .map_err(|err| Error::from_stream(&src.what, &src.range.path, err))?;
-                    return Ok(false);
-                }
-                Ok(true)
-            })?;
-            return Ok(FileReader::seekable(io::Cursor::new(data)));
-        }
+        let stored = match sparse {
+            Sparse::No => e.size,
+            Sparse::Map(map) => map.iter().map(|s| s.1).sum(),
+            Sparse::Gnu => return self.open_gnu_sparse(src, layer, header_pos, e),
+        };
         if src.compression == Compression::None {
             let mut r = src.range.open()?;
             r.seek(SeekFrom::Start(data_pos))
                 .map_err(|err| Error::io(&*src.range.path, err))?;
-            return Ok(FileReader::seekable(Window::new(r, data_pos, e.size)));
+            let w = Window::new(r, data_pos, stored);
+            return Ok(match sparse {
+                Sparse::Map(map) => FileReader::seekable(SparseReader::new(w, map.clone(), e.size)),
+                _ => FileReader::seekable(w),
+            });
         }
         let mut d =
             compression::decoder(src.range.open()?, src.compression, self.limits, &src.what)?;
@@ -388,14 +422,48 @@ impl Layers {
                 "layer is shorter than when it was opened",
             ));
         }
-        Ok(FileReader::stream(d.take(e.size)))
+        Ok(match sparse {
+            Sparse::Map(map) => {
+                FileReader::stream(SparseReader::new(d.take(stored), map.clone(), e.size))
+            }
+            _ => FileReader::stream(d.take(stored)),
+        })
     }
 
-    /// Stream the members of one layer in order: `f(header_pos, reader)` returns whether to go on.
+    /// Old GNU sparse members: the `tar` crate expands them while streaming the layer; the
+    /// expansion is kept in memory, so it is bounded.
+    fn open_gnu_sparse(
+        &self,
+        src: &LayerSource,
+        layer: u32,
+        header_pos: u64,
+        e: &Entry,
+    ) -> Result<FileReader> {
+        if e.size > MAX_SPARSE_IN_MEMORY {
+            return Err(Error::unsupported(
+                &e.path,
+                format!("GNU sparse file of {} bytes; imagewise expands old-GNU sparse tar members up to {MAX_SPARSE_IN_MEMORY} bytes (PAX sparse members have no limit)", e.size),
+            ));
+        }
+        let mut data = Vec::new();
+        self.stream_layer(layer as usize, &mut |pos, _, r| {
+            if pos == header_pos {
+                r.take(MAX_SPARSE_IN_MEMORY)
+                    .read_to_end(&mut data)
+                    .map_err(|err| Error::from_stream(&src.what, &src.range.path, err))?;
+                return Ok(false);
+            }
+            Ok(true)
+        })?;
+        Ok(FileReader::seekable(io::Cursor::new(data)))
+    }
+
+    /// Stream the members of one layer in order: `f(header_pos, data_pos, reader)` returns
+    /// whether to go on.
     fn stream_layer(
         &self,
         layer: usize,
-        f: &mut dyn FnMut(u64, &mut dyn Read) -> Result<bool>,
+        f: &mut dyn FnMut(u64, u64, &mut dyn Read) -> Result<bool>,
     ) -> Result<()> {
         let Some(src) = self.sources.get(layer) else {
             return Ok(());
@@ -405,7 +473,11 @@ impl Layers {
         let mut archive = tar::Archive::new(d);
         for item in archive.entries().map_err(err)? {
             let mut member = item.map_err(err)?;
-            if !f(member.raw_header_position(), &mut member)? {
+            if !f(
+                member.raw_header_position(),
+                member.raw_file_position(),
+                &mut member,
+            )? {
                 break;
             }
         }
@@ -430,9 +502,32 @@ impl Layers {
         }
         for (layer, wanted) in by_layer {
             let mut left = wanted.len();
-            self.stream_layer(layer as usize, &mut |pos, r| {
+            self.stream_layer(layer as usize, &mut |pos, raw_data_pos, r| {
                 if let Some(&i) = wanted.get(&pos) {
-                    f(&entries[i], &mut r.take(entries[i].size))?;
+                    let e = &entries[i];
+                    match &contents[i] {
+                        Content::Tar {
+                            sparse: Sparse::Map(map),
+                            data_pos,
+                            ..
+                        } => {
+                            // Skip the in-data map (format 1.0), then expand the segments.
+                            let skip = data_pos.saturating_sub(raw_data_pos);
+                            io::copy(&mut r.take(skip), &mut io::sink()).map_err(|err| {
+                                Error::from_stream(
+                                    &e.path,
+                                    &self.sources[layer as usize].range.path,
+                                    err,
+                                )
+                            })?;
+                            let stored: u64 = map.iter().map(|s| s.1).sum();
+                            f(
+                                e,
+                                &mut SparseReader::new(r.take(stored), map.clone(), e.size),
+                            )?;
+                        }
+                        _ => f(e, &mut r.take(e.size))?,
+                    }
                     left -= 1;
                 }
                 Ok(left > 0)

@@ -28,6 +28,7 @@ mod path;
 mod platform;
 mod progress;
 mod reference;
+mod sparse;
 mod store;
 mod tree;
 

@@ -23,12 +23,23 @@ pub(crate) enum Content {
         layer: u32,
         header_pos: u64,
         data_pos: u64,
-        sparse: bool,
+        sparse: Sparse,
     },
     /// An inode of the ext4 filesystem.
     Ext4 {
         inode: u32,
     },
+}
+
+/// How a tar member's data maps onto the file.
+#[derive(Debug, Clone)]
+pub(crate) enum Sparse {
+    /// Contiguous data.
+    No,
+    /// Old GNU sparse (`S`): expanded by the `tar` crate while streaming.
+    Gnu,
+    /// PAX sparse: segments of `data_pos..` placed at these offsets.
+    Map(crate::sparse::SparseMap),
 }
 
 /// One entry as a format reader reports it, before merging.

@@ -8,4 +8,5 @@ mod hostile;
 mod mutation;
 mod oci_index;
 mod real_images;
+mod sparse;
 mod support;
