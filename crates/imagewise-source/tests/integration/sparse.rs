@@ -1,7 +1,7 @@
 //! Sparse files as GNU tar writes them: old GNU (`S` members) and PAX sparse 0.1 and 1.0, read
 //! back byte for byte (plain and compressed, by `open` and by `for_each_file`); 0.0 is refused.
 
-use std::io::{Read, Seek, SeekFrom};
+use std::io::SeekFrom;
 use std::process::Command;
 
 use imagewise_source::{open, OpenOptions};
