@@ -326,12 +326,14 @@ fn scan<R: Read>(
                     map
                 }
                 (_, Some(m)) => sparse::parse_map_0_1(m, real).map_err(sparse_err)?,
-                _ => return Err(Error::unsupported(
-                    &src.what,
-                    format!(
+                _ => {
+                    return Err(Error::unsupported(
+                        &src.what,
+                        format!(
                         "member {name:?} uses GNU sparse format 0.0, which imagewise does not read"
                     ),
-                )),
+                    ))
+                }
             };
             file_size = real;
             sparse = Sparse::Map(map);

@@ -207,8 +207,8 @@ fn list_members(file: &Path, what: &str) -> Result<BTreeMap<String, Member>> {
     Ok(members)
 }
 
-/// Does an uncompressed tar hold one of `names` at its top level, as a docker-archive or OCI
-/// archive does? Those archives hold nothing but a few well-known names (`manifest.json`,
+/// Which of `names` (in order of preference) an uncompressed tar holds at its top level, as a
+/// docker-archive or OCI archive does? Those archives hold nothing but a few well-known names (`manifest.json`,
 /// `index.json`, `oci-layout`, `repositories`, `blobs/<alg>/<hex>`, `<hex>.json`, `<hex>/…`),
 /// so the scan stops at the first member that could not be in one: a rootfs tarball is told
 /// apart after a header or two instead of a walk over all of it.
@@ -218,18 +218,18 @@ pub(crate) fn has_member(file: &Path, names: &[&str]) -> Result<Option<String>> 
     let Ok(entries) = archive.entries_with_seek() else {
         return Ok(None);
     };
+    let mut best: Option<usize> = None;
     for item in entries {
-        let Ok(m) = item else { return Ok(None) };
+        let Ok(m) = item else { break };
         let name = path::normalize(&String::from_utf8_lossy(&m.path_bytes())).path;
         let name = name.trim_start_matches('/');
-        if let Some(hit) = names.iter().find(|n| name == **n) {
-            return Ok(Some((*hit).to_string()));
-        }
-        if !could_be_in_image_archive(name) {
+        if let Some(i) = names.iter().position(|n| name == *n) {
+            best = Some(best.map_or(i, |b| b.min(i)));
+        } else if !could_be_in_image_archive(name) {
             return Ok(None);
         }
     }
-    Ok(None)
+    Ok(best.map(|i| names[i].to_string()))
 }
 
 fn could_be_in_image_archive(name: &str) -> bool {

@@ -40,6 +40,8 @@ struct Inner {
     /// Inode table block of each group.
     inode_tables: Vec<u64>,
     cache: Mutex<HashMap<u64, Arc<Vec<u8>>>>,
+    /// The journal holds changes not yet written back (not cleanly unmounted).
+    needs_recovery: bool,
 }
 
 fn le16(b: &[u8], o: usize) -> u16 {
@@ -210,6 +212,7 @@ impl Ext4 {
                 inode_size,
                 inode_tables,
                 cache: Mutex::new(HashMap::new()),
+                needs_recovery: incompat & 0x4 != 0,
             }),
         })
     }
@@ -243,6 +246,12 @@ impl Ext4 {
     pub fn walk(&self, limits: Limits, progress: &dyn Progress) -> Result<TreeBuilder> {
         let fs = &self.inner;
         let mut builder = TreeBuilder::new(false, limits).walked();
+        if fs.needs_recovery {
+            builder.warn(format!(
+                "{} was not cleanly unmounted: its journal is not replayed, so the newest changes may be missing",
+                fs.what
+            ));
+        }
         progress.begin(&format!("reading {}", fs.what), None);
         let root = fs.inode(ROOT_INO)?;
         if root.mode & 0o170000 != 0o040000 {

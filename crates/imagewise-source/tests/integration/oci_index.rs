@@ -191,3 +191,56 @@ fn docker_archive_with_two_images_and_a_shared_layer_symlink() {
     let e = open_path(p.display().to_string()).unwrap_err().to_string();
     assert!(e.contains("2 images"), "{e}");
 }
+
+#[test]
+fn a_docker_25_save_with_both_layouts_is_a_docker_archive() {
+    // Docker 25+ writes an OCI layout plus manifest.json; DESIGN.md: manifest.json wins.
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join("save");
+    let layer = layer_saying("docker25");
+    let m = image(
+        &d,
+        "amd64",
+        &[("application/vnd.oci.image.layer.v1.tar", layer)],
+    );
+    write_index(&d, vec![m.clone()]);
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(
+            d.join("blobs/sha256")
+                .join(&m["digest"].as_str().unwrap()[7..]),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let blob =
+        |v: &serde_json::Value| format!("blobs/sha256/{}", &v["digest"].as_str().unwrap()[7..]);
+    let docker = serde_json::json!([{
+        "Config": blob(&manifest["config"]),
+        "RepoTags": ["example:25"],
+        "Layers": [blob(&manifest["layers"][0])],
+    }]);
+    std::fs::write(d.join("manifest.json"), docker.to_string()).unwrap();
+    let out = t.path().join("save.tar");
+    // oci-layout first, so a first-match detector would say oci-archive.
+    let st = std::process::Command::new("tar")
+        .args([
+            "-C",
+            d.to_str().unwrap(),
+            "-cf",
+            out.to_str().unwrap(),
+            "oci-layout",
+            "index.json",
+            "blobs",
+            "manifest.json",
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let tree = open_path(out.display().to_string()).unwrap();
+    assert_eq!(tree.info().format, imagewise_source::Format::DockerArchive);
+    assert_eq!(tree.info().tags, vec!["example:25".to_string()]);
+    assert_eq!(read_all(&tree, "/etc/which"), b"docker25");
+    // Named explicitly, the same file opens as an OCI archive too.
+    let tree = open_path(format!("oci-archive:{}", out.display())).unwrap();
+    assert_eq!(tree.info().format, imagewise_source::Format::OciArchive);
+}

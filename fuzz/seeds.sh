@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Build small, valid seed inputs for the fuzz targets (corpus/<target>/), then run one:
+#   fuzz/seeds.sh && RUSTC_BOOTSTRAP=1 cargo fuzz run tar -- -max_total_time=300
+# cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP=1 lets the stable toolchain build them.
+set -euo pipefail
+cd "$(dirname "$0")"
+w=$(mktemp -d); trap 'rm -rf "$w"' EXIT
+mkdir -p corpus/tar corpus/oci_archive corpus/disk
+mkdir -p "$w/root/etc" "$w/root/bin"
+printf 'ID=seed\n' > "$w/root/etc/os-release"
+ln -s os-release "$w/root/etc/link"
+ln "$w/root/etc/os-release" "$w/root/etc/hard"
+head -c 3000 /dev/urandom > "$w/root/bin/tool"
+truncate -s 100000 "$w/root/bin/sparse"; printf 'x' | dd of="$w/root/bin/sparse" bs=1 seek=50000 conv=notrunc status=none
+tar --format=gnu --sparse -C "$w/root" -cf corpus/tar/gnu.tar .
+tar --posix --sparse -C "$w/root" -cf corpus/tar/pax.tar .
+gzip -c corpus/tar/gnu.tar > corpus/tar/gnu.tar.gz
+zstd -q -c corpus/tar/pax.tar > corpus/tar/pax.tar.zst
+xz -c corpus/tar/gnu.tar > corpus/tar/gnu.tar.xz
+# A one-layer OCI archive.
+python3 - "$w/layout" corpus/tar/gnu.tar.gz <<'PY'
+import hashlib, json, os, sys
+out, layer = sys.argv[1], open(sys.argv[2], "rb").read()
+os.makedirs(f"{out}/blobs/sha256")
+def put(data, mt):
+    d = hashlib.sha256(data).hexdigest()
+    open(f"{out}/blobs/sha256/{d}", "wb").write(data)
+    return {"mediaType": mt, "digest": "sha256:" + d, "size": len(data)}
+l = put(layer, "application/vnd.oci.image.layer.v1.tar+gzip")
+c = put(b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}', "application/vnd.oci.image.config.v1+json")
+m = put(json.dumps({"schemaVersion": 2, "config": c, "layers": [l]}).encode(), "application/vnd.oci.image.manifest.v1+json")
+open(f"{out}/oci-layout", "w").write('{"imageLayoutVersion":"1.0.0"}')
+open(f"{out}/index.json", "w").write(json.dumps({"schemaVersion": 2, "manifests": [m]}))
+PY
+tar -C "$w/layout" -cf corpus/oci_archive/one-layer.tar .
+# Disks: a bare ext4, and a compressed qcow2 of it with small clusters.
+truncate -s 1M "$w/fs.raw"
+mkfs.ext4 -q -F -b 1024 -N 32 -O ^has_journal -d "$w/root" "$w/fs.raw"
+cp "$w/fs.raw" corpus/disk/ext4.raw
+qemu-img convert -c -O qcow2 -o cluster_size=4096 "$w/fs.raw" corpus/disk/ext4.qcow2
+ls -la corpus/*
