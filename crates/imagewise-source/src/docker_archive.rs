@@ -86,7 +86,8 @@ pub(crate) fn open(
                 .collect()
         })
         .unwrap_or_default();
-    if diff_ids.len() != item.layers.len() {
+    // Layers named by digest need no diff_ids; legacy `<id>/layer.tar` names do.
+    if !diff_ids.is_empty() && diff_ids.len() != item.layers.len() {
         return Err(Error::corrupt(
             &config_what,
             format!(
@@ -115,7 +116,13 @@ pub(crate) fn open(
         src.digest = match digest_from_name(name) {
             Some(d) => Some(d),
             None if src.compression == crate::Compression::None => {
-                Some(Digest::parse(&diff_ids[i]).map_err(|e| Error::corrupt(&config_what, e))?)
+                let id = diff_ids.get(i).ok_or_else(|| {
+                    Error::corrupt(
+                        &config_what,
+                        format!("no diff_id for layer {i} ({name}), so it cannot be verified"),
+                    )
+                })?;
+                Some(Digest::parse(id).map_err(|e| Error::corrupt(&config_what, e))?)
             }
             None => None,
         };
