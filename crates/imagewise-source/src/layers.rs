@@ -14,6 +14,7 @@ use crate::info::LayerInfo;
 use crate::limits::Limits;
 use crate::progress::Progress;
 use crate::sparse::{self, SparseReader};
+use crate::tar_guard::TarGuard;
 use crate::tree::{Content, FileReader, RawEntry, Sparse, TreeBuilder};
 
 /// One layer blob: where it is, how it is compressed, the digest it must have.
@@ -130,7 +131,7 @@ pub(crate) fn index_layer(
         state: state.clone(),
     };
     let decoded = compression::decoder(tap, src.compression, limits, what)?;
-    let mut archive = tar::Archive::new(decoded);
+    let mut archive = tar::Archive::new(TarGuard::new(decoded));
     {
         let mut entries = archive.entries().map_err(stream_err)?;
         scan(

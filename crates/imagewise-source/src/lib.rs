@@ -30,6 +30,7 @@ mod progress;
 mod reference;
 mod sparse;
 mod store;
+mod tar_guard;
 mod tree;
 
 use std::sync::Arc;

@@ -362,3 +362,55 @@ fn an_oci_layout_whose_blobs_directory_is_a_symlink_is_refused() {
     assert!(matches!(e, Error::Unsafe { .. }), "{e}");
     assert!(open_path(format!("oci:{}", real.display())).is_ok());
 }
+
+#[test]
+fn a_long_name_bomb_is_refused_before_it_is_read() {
+    let t = tempfile::tempdir().unwrap();
+    // A GNU long-name member that declares 4 GiB: the tar crate would read it all into memory.
+    let mut m = file("././@LongLink", b"");
+    m.kind = b'L';
+    m.declared = Some(4 << 30);
+    let mut bytes = tar(&[m]);
+    bytes.truncate(512);
+    bytes.extend(std::iter::repeat_n(b'a', 1 << 20));
+    let p = write(t.path(), "bomb.tar.gz", &gzip(&bytes));
+    let e = open_path(p.display().to_string()).unwrap_err();
+    assert!(matches!(e, Error::LimitExceeded { .. }), "{e}");
+    assert!(e.to_string().contains("long-name"), "{e}");
+}
+
+#[test]
+fn long_names_and_links_still_work() {
+    let t = tempfile::tempdir().unwrap();
+    let long = format!("{}/{}", "d".repeat(120), "f".repeat(150));
+    let target = format!("../{}", "t".repeat(200));
+    let src = t.path().join("src");
+    std::fs::create_dir_all(src.join("d".repeat(120))).unwrap();
+    std::fs::write(src.join(&long), b"deep").unwrap();
+    std::os::unix::fs::symlink(&target, src.join("link")).unwrap();
+    for (fmt, name) in [
+        ("--format=gnu", "gnu.tar.gz"),
+        ("--format=posix", "pax.tar.gz"),
+    ] {
+        let out = t.path().join(name);
+        let st = std::process::Command::new("tar")
+            .args([
+                fmt,
+                "-czf",
+                out.to_str().unwrap(),
+                "-C",
+                src.to_str().unwrap(),
+                ".",
+            ])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let tree = open_path(out.display().to_string()).unwrap();
+        assert_eq!(read_all(&tree, &format!("/{long}")), b"deep", "{fmt}");
+        assert_eq!(
+            tree.get("/link").unwrap().link.as_deref(),
+            Some(target.as_str()),
+            "{fmt}"
+        );
+    }
+}
