@@ -61,19 +61,30 @@ pub(crate) struct Layers {
 
 /// Hashes and counts raw bytes; the state stays reachable after the reader is buried inside a
 /// decompressor, so the digest can be finished once the tar parser is done.
-struct Tap<R> {
+struct Tap<'p, R> {
     inner: R,
     state: Arc<Mutex<TapState>>,
+    progress: &'p dyn Progress,
+    /// Raw bytes read, and when to report next.
+    read: u64,
+    report_at: u64,
 }
+
+const REPORT_EVERY: u64 = 4 << 20;
 
 struct TapState {
     hasher: Option<Hasher>,
     count: u64,
 }
 
-impl<R: Read> Read for Tap<R> {
+impl<R: Read> Read for Tap<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if self.read >= self.report_at {
+            self.progress.advance(self.read);
+            self.report_at = self.read + REPORT_EVERY;
+        }
         if let Ok(mut s) = self.state.lock() {
             s.count += n as u64;
             if let Some(h) = &mut s.hasher {
@@ -129,18 +140,22 @@ pub(crate) fn index_layer(
     let tap = Tap {
         inner: src.range.open()?,
         state: state.clone(),
+        progress,
+        read: 0,
+        report_at: REPORT_EVERY,
     };
     let decoded = compression::decoder(tap, src.compression, limits, what)?;
     let mut archive = tar::Archive::new(TarGuard::new(decoded));
     {
         let mut entries = archive.entries().map_err(stream_err)?;
+        // The tap reports progress as the raw bytes go by.
         scan(
             &mut entries,
             builder,
             index,
             src,
             &mut info,
-            progress,
+            &crate::progress::NoProgress,
             &stream_err,
         )?;
     }
@@ -182,6 +197,8 @@ pub(crate) fn index_layer(
     Ok(info)
 }
 
+/// Index every member; `progress` hears the member data offsets (for a seekable layer; a
+/// streamed one reports from its tap instead).
 fn scan<R: Read>(
     entries: &mut tar::Entries<'_, R>,
     builder: &mut TreeBuilder,
@@ -202,7 +219,7 @@ fn scan<R: Read>(
         info.entries += 1;
         info.uncompressed_size = data_pos + stored.div_ceil(512) * 512;
         if info.entries % 256 == 0 {
-            progress.advance(if seekable_len.is_some() { data_pos } else { 0 });
+            progress.advance(data_pos);
         }
         if let Some(len) = seekable_len {
             // Seeking past the end succeeds silently, so check declared sizes here.
