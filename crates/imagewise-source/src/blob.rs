@@ -56,6 +56,16 @@ impl ByteRange {
     }
 }
 
+/// Where a seek lands in a stream of `len` bytes now at `pos`; before the start is an error.
+pub(crate) fn seek_target(to: SeekFrom, pos: u64, len: u64) -> io::Result<u64> {
+    match to {
+        SeekFrom::Start(n) => Some(n),
+        SeekFrom::Current(d) => pos.checked_add_signed(d),
+        SeekFrom::End(d) => len.checked_add_signed(d),
+    }
+    .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before start"))
+}
+
 /// Reads one [`ByteRange`]; seekable within it.
 pub(crate) struct RangeReader {
     file: std::fs::File,
@@ -85,12 +95,7 @@ impl Read for RangeReader {
 
 impl Seek for RangeReader {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        let new = match to {
-            SeekFrom::Start(n) => Some(n),
-            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
-            SeekFrom::End(d) => self.len.checked_add_signed(d),
-        }
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before start"))?;
+        let new = crate::blob::seek_target(to, self.pos, self.len)?;
         self.file.seek(SeekFrom::Start(self.start + new))?;
         self.pos = new;
         Ok(new)

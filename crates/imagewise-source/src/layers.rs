@@ -598,12 +598,7 @@ impl<R: Read> Read for Window<R> {
 
 impl<R: Seek> Seek for Window<R> {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        let new = match to {
-            SeekFrom::Start(n) => Some(n),
-            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
-            SeekFrom::End(d) => self.len.checked_add_signed(d),
-        }
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before start"))?;
+        let new = crate::blob::seek_target(to, self.pos, self.len)?;
         self.inner.seek(SeekFrom::Start(self.start + new))?;
         self.pos = new;
         Ok(new)

@@ -197,32 +197,12 @@ fn detect(path: &Path) -> Result<ImageRef> {
     ))
 }
 
-/// A 512-byte block is a tar header if its checksum field matches (ustar, GNU and v7 alike).
+/// A 512-byte block is a tar header if it names something and its checksum field matches.
 pub(crate) fn is_tar_header(block: &[u8]) -> bool {
-    if block.len() < 512 || block[..100].iter().all(|&b| b == 0) {
-        return false;
-    }
-    let field = &block[148..156];
-    let text: String = field
-        .iter()
-        .take_while(|&&b| b != 0 && b != b' ')
-        .map(|&b| b as char)
-        .collect();
-    let Ok(stored) = u32::from_str_radix(text.trim(), 8) else {
+    let Ok(block) = <&[u8; 512]>::try_from(block) else {
         return false;
     };
-    let sum: u32 = block
-        .iter()
-        .enumerate()
-        .map(|(i, &b)| {
-            if (148..156).contains(&i) {
-                32
-            } else {
-                b as u32
-            }
-        })
-        .sum();
-    sum == stored
+    !block[..100].iter().all(|&b| b == 0) && crate::tar_guard::checksum_ok(block)
 }
 
 #[cfg(test)]

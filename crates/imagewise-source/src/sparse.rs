@@ -181,12 +181,7 @@ impl<R: Read> Read for SparseReader<R> {
 
 impl<R: Read + Seek> Seek for SparseReader<R> {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
-        let new = match to {
-            SeekFrom::Start(n) => Some(n),
-            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
-            SeekFrom::End(d) => self.size.checked_add_signed(d),
-        }
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before start"))?;
+        let new = crate::blob::seek_target(to, self.pos, self.size)?;
         self.pos = new;
         let (i, data_off) = self.locate();
         let target = match self.map.get(i) {

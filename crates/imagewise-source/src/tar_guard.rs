@@ -79,7 +79,8 @@ fn number(field: &[u8]) -> Option<u64> {
     u64::from_str_radix(&text, 8).ok()
 }
 
-fn checksum_ok(h: &[u8; 512]) -> bool {
+/// Does the header checksum field match the block (ustar, GNU and v7 alike)?
+pub(crate) fn checksum_ok(h: &[u8; 512]) -> bool {
     let Some(stored) = number(&h[148..156]) else {
         return false;
     };
