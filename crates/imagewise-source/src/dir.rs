@@ -22,6 +22,8 @@ enum Walked {
         name: String,
         host: PathBuf,
         meta: std::fs::Metadata,
+        /// The name is not UTF-8 and `name` shows it lossily.
+        lossy: bool,
     },
     Warning(String),
 }
@@ -48,9 +50,14 @@ pub(crate) fn open(
             for item in batch {
                 match item {
                     Walked::Warning(w) => builder.warn(w),
-                    Walked::Entry { name, host, meta } => {
+                    Walked::Entry {
+                        name,
+                        host,
+                        meta,
+                        lossy,
+                    } => {
                         if failed.is_none() {
-                            if let Err(e) = add(&mut builder, &name, &host, &meta) {
+                            if let Err(e) = add(&mut builder, &name, &host, &meta, lossy) {
                                 failed = Some(e);
                             }
                         }
@@ -80,7 +87,7 @@ pub(crate) fn open(
     walked?;
     progress.end();
     let info = ImageInfo::new(reference, Format::Dir, root.to_path_buf());
-    Ok(builder.finish(info, Backend::Dir))
+    Ok(builder.finish(info, Backend::Dir(root.to_path_buf())))
 }
 
 /// Walk `root` without following symlinks, in name order, sending batches of entries.
@@ -146,6 +153,7 @@ fn walk(root: &Path, tx: &std::sync::mpsc::SyncSender<Vec<Walked>>) -> Result<()
             .get(root_len..)
             .unwrap_or_default();
         let rel = rel.strip_prefix(b"/").unwrap_or(rel);
+        let lossy = std::str::from_utf8(rel).is_err();
         let name = match std::str::from_utf8(rel) {
             Ok(name) => name.to_string(),
             Err(_) => {
@@ -170,6 +178,7 @@ fn walk(root: &Path, tx: &std::sync::mpsc::SyncSender<Vec<Walked>>) -> Result<()
             name,
             host: host.to_path_buf(),
             meta,
+            lossy,
         });
         if batch.len() >= BATCH
             && tx
@@ -183,7 +192,13 @@ fn walk(root: &Path, tx: &std::sync::mpsc::SyncSender<Vec<Walked>>) -> Result<()
     Ok(())
 }
 
-fn add(builder: &mut TreeBuilder, name: &str, host: &Path, meta: &std::fs::Metadata) -> Result<()> {
+fn add(
+    builder: &mut TreeBuilder,
+    name: &str,
+    host: &Path,
+    meta: &std::fs::Metadata,
+    lossy: bool,
+) -> Result<()> {
     let mode = meta.mode();
     let kind = EntryKind::from_mode(mode)
         .ok_or_else(|| Error::unsupported(host.display().to_string(), "unknown file type"))?;
@@ -235,7 +250,11 @@ fn add(builder: &mut TreeBuilder, name: &str, host: &Path, meta: &std::fs::Metad
             layer: None,
         },
         content: if kind == EntryKind::File {
-            Content::Host(host.to_path_buf())
+            if lossy {
+                Content::HostPath(host.to_path_buf())
+            } else {
+                Content::Host
+            }
         } else {
             Content::None
         },

@@ -15,8 +15,10 @@ use crate::path::{self, MAX_PATH};
 #[derive(Debug, Clone)]
 pub(crate) enum Content {
     None,
-    /// A file of a rootfs directory on the host.
-    Host(PathBuf),
+    /// A file of a rootfs directory on the host, at the root joined with the entry's path.
+    Host,
+    /// The same, for a name that is not UTF-8 (the entry shows it lossily, so keep the real one).
+    HostPath(PathBuf),
     /// A tar member: the layer, the member's header offset and its data offset in the
     /// decompressed layer stream.
     Tar {
@@ -415,7 +417,8 @@ fn implicit_dir(layer: Option<usize>) -> Entry {
 
 /// How to get bytes for [`Content`].
 pub(crate) enum Backend {
-    Dir,
+    /// A rootfs directory on the host.
+    Dir(PathBuf),
     Layers(crate::layers::Layers),
     Ext4(crate::disk::ext4::Ext4),
 }
@@ -583,7 +586,15 @@ impl ImageTree {
 
     fn open_content(&self, e: &Entry, c: &Content) -> Result<FileReader> {
         match (&self.backend, c) {
-            (Backend::Dir, Content::Host(p)) => crate::dir::open_file(p, e),
+            (Backend::Dir(root), Content::Host) => {
+                // A hardlink's bytes are its primary name's.
+                let name = match (e.kind, &e.link) {
+                    (EntryKind::Hardlink, Some(primary)) => primary,
+                    _ => &e.path,
+                };
+                crate::dir::open_file(&root.join(name.trim_start_matches('/')), e)
+            }
+            (Backend::Dir(_), Content::HostPath(p)) => crate::dir::open_file(p, e),
             (Backend::Layers(l), Content::Tar { .. }) => l.open(c, e),
             (Backend::Ext4(fs), Content::Ext4 { inode }) => fs.open_file(*inode, e.size),
             _ => Err(Error::path(&e.path, "has no readable content")),
