@@ -16,7 +16,9 @@ use crate::OpenOptions;
 
 const O_NOFOLLOW: i32 = 0o400000;
 
-/// What the walking thread hands to the building thread.
+/// What the walking thread hands to the building thread. Warnings are rare and short-lived, so
+/// the size difference between the variants costs nothing worth an allocation per entry.
+#[allow(clippy::large_enum_variant)]
 enum Walked {
     Entry {
         name: String,
