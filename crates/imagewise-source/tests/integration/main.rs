@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod disks;
+mod formats;
 mod hostile;
 mod mutation;
 mod oci_index;
