@@ -302,12 +302,10 @@ impl TreeBuilder {
                     ))
                 }
                 None => {
-                    let mut d = implicit_dir(self.layer);
-                    d.layer = self.layer;
                     self.map.insert(
                         prefix.clone(),
                         Node {
-                            entry: d,
+                            entry: implicit_dir(self.layer),
                             content: Content::None,
                             identity: None,
                         },

@@ -59,9 +59,20 @@ pub(crate) fn run(a: &LsArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let entries: Vec<&Entry> = tree.subtree(root).collect();
     let mut digests: HashMap<String, String> = HashMap::new();
     if a.digest {
-        let prefix = format!("{}/", root.path.trim_end_matches('/'));
+        // The files listed, and the primary names of listed hardlinks wherever they are.
+        let mut wanted: std::collections::HashSet<&str> = entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::File)
+            .map(|e| e.path.as_str())
+            .collect();
+        wanted.extend(
+            entries
+                .iter()
+                .filter(|e| e.kind == EntryKind::Hardlink)
+                .filter_map(|e| e.link.as_deref()),
+        );
         tree.for_each_file(
-            |e| e.path == root.path || e.path.starts_with(&prefix),
+            |e| wanted.contains(e.path.as_str()),
             |e, r| {
                 let mut h = Sha256::new();
                 let mut buf = vec![0u8; 256 * 1024];

@@ -56,3 +56,16 @@ fn cat_follows_symlinks_inside_the_image_and_ls_takes_a_path() {
     );
     assert!(text.lines().count() > 3);
 }
+
+#[test]
+fn digest_of_a_listed_hardlink_whose_primary_is_not_listed() {
+    let f = fixtures();
+    let tar = f.join("bookworm.tar").display().to_string();
+    let out = imagewise(&["ls", "--json", "--digest", &tar, "/usr/bin/perl5.36.0"]);
+    assert!(out.status.success());
+    let v: serde_json::Value =
+        serde_json::from_slice(out.stdout.split(|&b| b == b'\n').next().unwrap()).unwrap();
+    assert_eq!(v["kind"], "hardlink");
+    assert_eq!(v["link"], "/usr/bin/perl");
+    assert_eq!(v["sha256"].as_str().map(str::len), Some(64), "{v}");
+}
