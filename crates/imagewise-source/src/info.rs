@@ -43,6 +43,11 @@ pub struct LayerInfo {
     /// Bytes of the uncompressed tar stream.
     pub uncompressed_size: u64,
     pub entries: u64,
+    /// Entries of this layer that later layers delete or replace (directories merged with a
+    /// later one do not count).
+    pub hidden_entries: u64,
+    /// File bytes this layer stores that later layers delete or replace: the layer's waste.
+    pub hidden_bytes: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -115,6 +115,8 @@ pub(crate) fn index_layer(
         size: src.range.len,
         uncompressed_size: 0,
         entries: 0,
+        hidden_entries: 0,
+        hidden_bytes: 0,
     };
     if src.compression == Compression::None && src.digest.is_none() {
         // Plain tar, nothing to verify: seek over member data instead of reading it.

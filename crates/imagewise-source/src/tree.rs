@@ -76,6 +76,8 @@ pub(crate) struct TreeBuilder {
     generation: u64,
     /// Identities shared by more than one name (hardlinks), the only ones worth grouping.
     linked: HashSet<(u64, u64)>,
+    /// Per layer: entries and file bytes that later layers deleted or replaced (its waste).
+    hidden: Vec<(u64, u64)>,
     /// Archive member names should be relative; walkers of a filesystem pass absolute paths.
     warn_absolute: bool,
     /// Entries come from walking a real filesystem, parents first: a parent is always an
@@ -104,6 +106,7 @@ impl TreeBuilder {
             last_parent: None,
             generation: 0,
             linked: HashSet::new(),
+            hidden: Vec::new(),
             warn_absolute: layered,
             walked: false,
         }
@@ -258,8 +261,10 @@ impl TreeBuilder {
                     o.get_mut().entry = node.entry;
                     return Ok(());
                 }
-                o.insert(node);
-                was_dir.then(|| o.key().clone())
+                let old = o.insert(node);
+                let dir = was_dir.then(|| o.key().clone());
+                self.account_hidden(&old);
+                dir
             }
         };
         if let Some(dir) = replaced_dir {
@@ -332,10 +337,30 @@ impl TreeBuilder {
                 .get(path)
                 .is_some_and(|n| n.entry.layer.is_some_and(|l| l < current))
         {
-            self.map.remove(path);
+            if let Some(n) = self.map.remove(path) {
+                self.account_hidden(&n);
+            }
             self.generation += 1;
         }
         self.remove_subtree(path, Some(current));
+    }
+
+    /// Count a node that a later layer deletes or replaces against the layer it came from. File
+    /// bytes count only where the layer stored them (not for a hardlink to a lower layer).
+    fn account_hidden(&mut self, node: &Node) {
+        let Some(layer) = node.entry.layer else {
+            return;
+        };
+        if self.hidden.len() <= layer {
+            self.hidden.resize(layer + 1, (0, 0));
+        }
+        let stored_here =
+            matches!(node.content, Content::Tar { layer: l, .. } if l as usize == layer);
+        let h = &mut self.hidden[layer];
+        h.0 += 1;
+        if node.entry.kind == EntryKind::File && stored_here {
+            h.1 += node.entry.size;
+        }
     }
 
     /// Remove everything strictly under `dir`, or only entries from layers below `below`.
@@ -358,12 +383,20 @@ impl TreeBuilder {
         self.generation += 1;
         for k in doomed {
             if k != "/" {
-                self.map.remove(&k);
+                if let Some(n) = self.map.remove(&k) {
+                    self.account_hidden(&n);
+                }
             }
         }
     }
 
-    pub fn finish(self, info: ImageInfo, backend: Backend) -> ImageTree {
+    pub fn finish(self, mut info: ImageInfo, backend: Backend) -> ImageTree {
+        for (layer, &(entries, bytes)) in self.hidden.iter().enumerate() {
+            if let Some(l) = info.layers.get_mut(layer) {
+                l.hidden_entries = entries;
+                l.hidden_bytes = bytes;
+            }
+        }
         let mut entries = Vec::with_capacity(self.map.len());
         let mut contents = Vec::with_capacity(self.map.len());
         let mut groups: HashMap<(u64, u64), Vec<usize>> = HashMap::new();

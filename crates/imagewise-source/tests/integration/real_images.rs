@@ -83,3 +83,29 @@ fn xattrs_and_layers_are_reported() {
     assert!(tree.entries().iter().skip(1).all(|e| e.layer == Some(0)));
     assert_eq!(tree.info().platform.as_deref(), Some("linux/amd64"));
 }
+
+#[test]
+fn layer_waste_counts_what_later_layers_hide() {
+    // scripts/make_layers.py: layer 0 loses opaque/a, opaque/sub, opaque/sub/b (8 + 8 bytes),
+    // keep/deleted (14), gone-dir and its two entries (15), the file becomes-dir (13), the
+    // symlink link-to-file, and dir-becomes-file with its child (35): 11 entries, 93 bytes.
+    // Layer 1 loses keep/added (17 bytes) to layer 2's whiteout; layer 2 loses nothing.
+    let f = fixtures();
+    let tree = open_path(f.join("layered-oci").display().to_string()).unwrap();
+    let got: Vec<(u64, u64)> = tree
+        .info()
+        .layers
+        .iter()
+        .map(|l| (l.hidden_entries, l.hidden_bytes))
+        .collect();
+    assert_eq!(got, vec![(11, 93), (1, 17), (0, 0)]);
+    // A single-layer image wastes nothing.
+    let tree = open_path(f.join("bookworm-oci").display().to_string()).unwrap();
+    assert_eq!(
+        (
+            tree.info().layers[0].hidden_entries,
+            tree.info().layers[0].hidden_bytes
+        ),
+        (0, 0)
+    );
+}
