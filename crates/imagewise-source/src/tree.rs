@@ -148,7 +148,7 @@ impl TreeBuilder {
         }
         if raw.name.len() > MAX_PATH {
             return Err(Error::unsafe_input(
-                format!("entry {}…", &raw.name[..64.min(raw.name.len())]),
+                format!("entry {}…", raw.name.chars().take(64).collect::<String>()),
                 format!("name is {} bytes long (at most {MAX_PATH})", raw.name.len()),
             ));
         }

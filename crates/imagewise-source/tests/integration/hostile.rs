@@ -414,3 +414,26 @@ fn long_names_and_links_still_work() {
         );
     }
 }
+
+#[test]
+fn an_overlong_name_of_multibyte_characters_is_refused_cleanly() {
+    // A PAX path of 20,000 bytes of 'é' (2 bytes each): over the limit, and cutting it for the
+    // message must respect character boundaries.
+    let t = tempfile::tempdir().unwrap();
+    let name = format!("x{}", "é".repeat(10_000));
+    let record = |k: &str, v: &str| {
+        let body = format!(" {k}={v}\n");
+        let mut n = body.len() + 1;
+        while format!("{n}{body}").len() != n {
+            n = format!("{n}{body}").len();
+        }
+        format!("{n}{body}")
+    };
+    let pax = record("path", &name);
+    let mut h = file("PaxHeaders/x", pax.as_bytes());
+    h.kind = b'x';
+    let p = write(t.path(), "long.tar", &tar(&[h, file("short", b"data")]));
+    let e = open_path(p.display().to_string()).unwrap_err();
+    assert!(matches!(e, Error::Unsafe { .. }), "{e}");
+    assert!(e.to_string().contains("bytes long"), "{e}");
+}
