@@ -65,8 +65,7 @@ struct Tap<'p, R> {
     inner: R,
     state: Arc<Mutex<TapState>>,
     progress: &'p dyn Progress,
-    /// Raw bytes read, and when to report next.
-    read: u64,
+    /// When (in raw bytes) to report progress next.
     report_at: u64,
 }
 
@@ -80,16 +79,19 @@ struct TapState {
 impl<R: Read> Read for Tap<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.read += n as u64;
-        if self.read >= self.report_at {
-            self.progress.advance(self.read);
-            self.report_at = self.read + REPORT_EVERY;
-        }
-        if let Ok(mut s) = self.state.lock() {
-            s.count += n as u64;
-            if let Some(h) = &mut s.hasher {
-                h.update(&buf[..n]);
+        let count = match self.state.lock() {
+            Ok(mut s) => {
+                s.count += n as u64;
+                if let Some(h) = &mut s.hasher {
+                    h.update(&buf[..n]);
+                }
+                s.count
             }
+            Err(_) => return Err(io::Error::other("digest state poisoned")),
+        };
+        if count >= self.report_at {
+            self.progress.advance(count);
+            self.report_at = count + REPORT_EVERY;
         }
         Ok(n)
     }
@@ -143,7 +145,6 @@ pub(crate) fn index_layer(
         inner: src.range.open()?,
         state: state.clone(),
         progress,
-        read: 0,
         report_at: REPORT_EVERY,
     };
     let decoded = compression::decoder(tap, src.compression, limits, what)?;
