@@ -73,6 +73,7 @@ impl RawFile {
 }
 
 /// A window `[start, start+len)` of another device.
+#[derive(Clone)]
 pub(crate) struct Slice {
     pub dev: Arc<dyn BlockDev>,
     pub start: u64,
@@ -203,47 +204,40 @@ pub(crate) fn open(
         filesystem: fs.to_string(),
         label: p.label.clone(),
     };
-    let chosen = match partition {
-        Some(n) => infos
-            .iter()
-            .position(|(p, _, _)| p.number == n)
-            .ok_or_else(|| {
-                let have: Vec<String> = infos
-                    .iter()
-                    .map(|(p, fs, _)| format!("{} ({}, {fs})", p.number, p.type_name))
-                    .collect();
-                Error::not_found(
-                    reference,
-                    format!(
-                        "no partition {n}; the disk has: {}",
-                        if have.is_empty() {
-                            "none".into()
-                        } else {
-                            have.join(", ")
-                        }
-                    ),
-                )
-            })?,
+    let (chosen, opened) = match partition {
+        Some(n) => {
+            let i = infos
+                .iter()
+                .position(|(p, _, _)| p.number == n)
+                .ok_or_else(|| {
+                    let have: Vec<String> = infos
+                        .iter()
+                        .map(|(p, fs, _)| format!("{} ({}, {fs})", p.number, p.type_name))
+                        .collect();
+                    Error::not_found(
+                        reference,
+                        format!(
+                            "no partition {n}; the disk has: {}",
+                            if have.is_empty() {
+                                "none".into()
+                            } else {
+                                have.join(", ")
+                            }
+                        ),
+                    )
+                })?;
+            (i, None)
+        }
         None => pick_default(&infos, reference)?,
     };
     let (p, fs_name, slice) = &infos[chosen];
     if !fs_name.starts_with("ext") {
-        return Err(Error::unsupported(
-            format!("{reference} partition {} ({})", p.number, p.type_name),
-            if fs_name == "unknown" {
-                "no filesystem imagewise recognises is on it; imagewise reads ext2/3/4".to_string()
-            } else {
-                format!("it holds {fs_name}; imagewise reads ext2/3/4 filesystems only so far")
-            },
-        ));
+        return Err(not_ext(reference, p, fs_name));
     }
-    let slice: Arc<dyn BlockDev> = Arc::new(Slice {
-        dev: slice.dev.clone(),
-        start: slice.start,
-        len: slice.len,
-        name: slice.name.clone(),
-    });
-    let fs = ext4::Ext4::open(slice, &format!("{reference} partition {}", p.number))?;
+    let fs = match opened {
+        Some(fs) => fs,
+        None => ext4::Ext4::open(Arc::new(slice.clone()), &slice.name)?,
+    };
     let mut info = ImageInfo::new(reference, Format::Disk, path.to_path_buf());
     info.disk = Some(DiskInfo {
         container: container.to_string(),
@@ -255,45 +249,52 @@ pub(crate) fn open(
     Ok(builder.finish(info, Backend::Ext4(fs)))
 }
 
-/// The partition holding `/etc/os-release`, else the largest Linux (ext) one.
-fn pick_default(infos: &[(partition::Partition, String, Slice)], reference: &str) -> Result<usize> {
+fn not_ext(reference: &str, p: &partition::Partition, fs_name: &str) -> Error {
+    Error::unsupported(
+        format!("{reference} partition {} ({})", p.number, p.type_name),
+        if fs_name == "unknown" {
+            "no filesystem imagewise recognises is on it; imagewise reads ext2/3/4".to_string()
+        } else {
+            format!("it holds {fs_name}; imagewise reads ext2/3/4 filesystems only so far")
+        },
+    )
+}
+
+/// The partition holding `/etc/os-release`, else the largest Linux (ext) one; with the
+/// filesystem when it had to be opened to look.
+fn pick_default(
+    infos: &[(partition::Partition, String, Slice)],
+    reference: &str,
+) -> Result<(usize, Option<ext4::Ext4>)> {
     let ext: Vec<usize> = (0..infos.len())
         .filter(|&i| infos[i].1.starts_with("ext"))
         .collect();
     for &i in &ext {
-        let (_, _, s) = &infos[i];
-        let dev: Arc<dyn BlockDev> = Arc::new(Slice {
-            dev: s.dev.clone(),
-            start: s.start,
-            len: s.len,
-            name: s.name.clone(),
-        });
-        if let Ok(fs) = ext4::Ext4::open(dev, &s.name) {
+        let s = &infos[i].2;
+        if let Ok(fs) = ext4::Ext4::open(Arc::new(s.clone()), &s.name) {
             if fs.exists("/etc/os-release") || fs.exists("/usr/lib/os-release") {
-                return Ok(i);
+                return Ok((i, Some(fs)));
             }
         }
     }
     if let Some(&i) = ext.iter().max_by_key(|&&i| infos[i].0.size) {
-        return Ok(i);
+        return Ok((i, None));
     }
-    let have: Vec<String> = infos
-        .iter()
-        .map(|(p, fs, _)| format!("{} ({}, {fs})", p.number, p.type_name))
-        .collect();
     match infos {
-        [] => Err(Error::corrupt(reference, "the partition table lists no partitions")),
-        [(p, fs, _)] => Err(Error::unsupported(
-            format!("{reference} partition {} ({})", p.number, p.type_name),
-            if fs == "unknown" {
-                "no filesystem imagewise recognises is on it; imagewise reads ext2/3/4".to_string()
-            } else {
-                format!("it holds {fs}; imagewise reads ext2/3/4 filesystems only so far")
-            },
-        )),
-        _ => Err(Error::unsupported(
+        [] => Err(Error::corrupt(
             reference,
-            format!("no partition holds an ext2/3/4 filesystem (partitions: {}); imagewise reads ext only so far", have.join(", ")),
+            "the partition table lists no partitions",
         )),
+        [(p, fs, _)] => Err(not_ext(reference, p, fs)),
+        _ => {
+            let have: Vec<String> = infos
+                .iter()
+                .map(|(p, fs, _)| format!("{} ({}, {fs})", p.number, p.type_name))
+                .collect();
+            Err(Error::unsupported(
+                reference,
+                format!("no partition holds an ext2/3/4 filesystem (partitions: {}); imagewise reads ext only so far", have.join(", ")),
+            ))
+        }
     }
 }
