@@ -103,6 +103,8 @@ out=bench/results/ls-$(date +%Y%m%d-%H%M).md
   echo "| input | imagewise | peak RSS | floor | floor time | floor RSS | ratio |"
   echo "|---|---|---|---|---|---|---|"
   row "dir (bookworm)" "$IW ls --json dir:$F/bookworm-rootfs" "find -printf" "find $F/bookworm-rootfs -printf '%M %U %G %s %T@ %p %l\n'"
+  row "dir (host /usr)" "$IW ls --json dir:/usr" "find -printf" "find /usr -printf '%M %U %G %s %T@ %p %l\n'"
+  row "dir (host /, live)" "$IW ls --json /" "find, pruning /proc /sys" "find / -path /proc -prune -o -path /sys -prune -o -path /dev/pts -prune -o -printf '%M %U %G %s %T@ %p %l\n'"
   row "tar (bookworm)" "$IW ls --json $F/bookworm.tar" "tar -tvf" "tar -tvf $F/bookworm.tar"
   row "tar.zst (bookworm)" "$IW ls --json $F/bookworm.tar.zst" "zstd -dc | tar -tvf -" "zstd -dc $F/bookworm.tar.zst | tar -tvf -"
   row "oci gzip (bookworm)" "$IW ls --json $F/bookworm-oci" "gzip -dc layer | tar -tvf -" "gzip -dc \$(ls -S $F/bookworm-oci/blobs/sha256/* | head -1) | tar -tvf -"
