@@ -62,6 +62,8 @@ enum Command {
     Ls(commands::ls::LsArgs),
     /// Write one file of an image to standard output.
     Cat(commands::cat::CatArgs),
+    /// Compare two package versions as dpkg, rpm or apk does: prints <, = or >.
+    Vercmp(commands::vercmp::VercmpArgs),
 }
 
 /// An error whose exit code is 2 (usage or input), as opposed to 3 (internal).
@@ -123,6 +125,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Ls(a) => commands::ls::run(a, &cli.global),
         Command::Cat(a) => commands::cat::run(a, &cli.global),
+        Command::Vercmp(a) => commands::vercmp::run(a),
     };
     match result {
         Ok(code) => code,
@@ -133,6 +136,7 @@ fn main() -> ExitCode {
             let _ = writeln!(std::io::stderr(), "imagewise: error: {e:#}");
             let input = e.chain().any(|c| {
                 c.downcast_ref::<imagewise_source::Error>().is_some()
+                    || c.downcast_ref::<imagewise_vuln::VersionError>().is_some()
                     || c.downcast_ref::<InputError>().is_some()
             });
             ExitCode::from(if input { 2 } else { 3 })

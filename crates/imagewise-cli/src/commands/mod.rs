@@ -2,6 +2,7 @@
 
 pub(crate) mod cat;
 pub(crate) mod ls;
+pub(crate) mod vercmp;
 
 use anyhow::Context;
 use imagewise_source::ImageTree;

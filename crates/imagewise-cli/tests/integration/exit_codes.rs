@@ -69,3 +69,43 @@ fn digest_of_a_listed_hardlink_whose_primary_is_not_listed() {
     assert_eq!(v["link"], "/usr/bin/perl");
     assert_eq!(v["sha256"].as_str().map(str::len), Some(64), "{v}");
 }
+
+#[test]
+fn vercmp_prints_the_order_and_refuses_invalid_versions() {
+    for (eco, a, b, want) in [
+        ("dpkg", "1.2-1~bpo12+1", "1.2-1", "<"),
+        ("dpkg", "1:0.1", "9.9", ">"),
+        ("rpm", "2.0~rc1-1.el9", "2.0-1.el9", "<"),
+        ("rpm", "1.0^git1", "1.0", ">"),
+        ("apk", "1.0_p1-r0", "1.0-r0", ">"),
+        ("apk", "1.0", "1.00", ">"),
+        ("dpkg", "1.0", "1.0-0", "="),
+    ] {
+        let out = imagewise(&["vercmp", "--ecosystem", eco, a, b]);
+        assert!(out.status.success(), "{eco} {a} {b}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            want,
+            "{eco} {a} {b}"
+        );
+    }
+    let out = imagewise(&["vercmp", "--ecosystem", "rpm", "--json", "1-1", "1-2"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["order"], "<");
+    assert_eq!(v["ecosystem"], "rpm");
+    fails_with(
+        &["vercmp", "--ecosystem", "dpkg", "1.0", "1.0_1"],
+        2,
+        "invalid dpkg version \"1.0_1\"",
+    );
+    fails_with(
+        &["vercmp", "--ecosystem", "apk", "1.0_foo", "1.0"],
+        2,
+        "invalid apk version",
+    );
+    fails_with(
+        &["vercmp", "--ecosystem", "pip", "1", "2"],
+        2,
+        "unknown ecosystem",
+    );
+}

@@ -1,0 +1,49 @@
+//! `imagewise vercmp --ecosystem dpkg|rpm|apk A B` — prints `<`, `=` or `>`.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use imagewise_vuln::{compare, Ecosystem};
+use serde::Serialize;
+
+#[derive(Args)]
+pub(crate) struct VercmpArgs {
+    /// Whose rules: dpkg (Debian, Ubuntu), rpm (RHEL, Fedora, SUSE) or apk (Alpine).
+    #[arg(long, short)]
+    ecosystem: Ecosystem,
+    /// The first version.
+    a: String,
+    /// The second version.
+    b: String,
+    /// Print {"a","b","ecosystem","order"} instead of the bare symbol.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    ecosystem: Ecosystem,
+    a: &'a str,
+    b: &'a str,
+    order: &'static str,
+}
+
+pub(crate) fn run(a: &VercmpArgs) -> anyhow::Result<ExitCode> {
+    let order = match compare(a.ecosystem, &a.a, &a.b)? {
+        std::cmp::Ordering::Less => "<",
+        std::cmp::Ordering::Equal => "=",
+        std::cmp::Ordering::Greater => ">",
+    };
+    if a.json {
+        let r = Report {
+            ecosystem: a.ecosystem,
+            a: &a.a,
+            b: &a.b,
+            order,
+        };
+        println!("{}", serde_json::to_string(&r)?);
+    } else {
+        println!("{order}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,282 @@
+//! Version order against the real tools: `dpkg --compare-versions`, rpm's own `rpm.vercmp`
+//! (Debian's rpm package), and Alpine's `apk version -t` (the apk binary of the Alpine fixture,
+//! run through its own musl loader). Pairs are generated from each grammar, many of them near
+//! each other so the fine rules (`~`, `^`, leading zeros, suffixes) are exercised.
+
+#![allow(clippy::unwrap_used)]
+
+use std::cmp::Ordering;
+use std::path::PathBuf;
+use std::process::Command;
+
+use imagewise_vuln::{compare, Ecosystem};
+
+/// xorshift64*: deterministic, so a failure reproduces.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+        xs[self.below(xs.len())]
+    }
+}
+
+fn dpkg_version(r: &mut Rng) -> String {
+    let mut v = String::new();
+    if r.below(5) == 0 {
+        v.push_str(r.pick(&["0:", "1:", "2:", "10:"]));
+    }
+    v.push_str(r.pick(&["0", "1", "2", "10", "01", "1.0", "1.2.3", "2.36"]));
+    for _ in 0..r.below(4) {
+        v.push_str(r.pick(&[
+            ".", "~", "+", "a", "b", "z", "0", "1", "9", "~rc", "+dfsg", "~bpo12+", "+b", ".0",
+        ]));
+    }
+    if r.below(3) > 0 {
+        v.push('-');
+        v.push_str(r.pick(&["0", "1", "2", "9", "10", "1ubuntu", "0+deb12u"]));
+        for _ in 0..r.below(3) {
+            v.push_str(r.pick(&["1", "2", "~", "+", ".", "a", "~bpo11+1", "+b1"]));
+        }
+    }
+    v
+}
+
+fn rpm_version(r: &mut Rng) -> String {
+    let mut v = String::new();
+    if r.below(5) == 0 {
+        v.push_str(r.pick(&["0:", "1:", "2:"]));
+    }
+    v.push_str(r.pick(&["0", "1", "2", "10", "01", "1.0", "1.2.3", "2.36", "a"]));
+    for _ in 0..r.below(4) {
+        v.push_str(r.pick(&[
+            ".", "~", "^", "_", "+", "a", "b", "z", "0", "1", "9", "~rc", "^git", "p", "pre",
+        ]));
+    }
+    if r.below(3) > 0 {
+        v.push('-');
+        v.push_str(r.pick(&["0", "1", "2", "10", "1.el9", "3.fc39", "0.1"]));
+        for _ in 0..r.below(2) {
+            v.push_str(r.pick(&["1", "~", "^", ".", "a", "_2"]));
+        }
+    }
+    v
+}
+
+fn apk_version(r: &mut Rng) -> String {
+    let mut v = String::from(r.pick(&["0", "1", "2", "10", "01", "1.0", "1.2.3", "3.0"]));
+    for _ in 0..r.below(3) {
+        v.push_str(r.pick(&[".0", ".1", ".01", ".00", ".10", ".001", ".5"]));
+    }
+    if r.below(4) == 0 {
+        v.push_str(r.pick(&["a", "b", "z"]));
+    }
+    for _ in 0..r.below(3) {
+        v.push_str(r.pick(&[
+            "_alpha", "_beta", "_pre", "_rc", "_cvs", "_svn", "_git", "_hg", "_p",
+        ]));
+        if r.below(2) == 0 {
+            v.push_str(r.pick(&["1", "2", "10", "20230101"]));
+        }
+    }
+    if r.below(2) == 0 {
+        v.push_str(r.pick(&["-r0", "-r1", "-r2", "-r10"]));
+    }
+    v
+}
+
+/// Pairs: half independent, half a version against a small edit of itself.
+fn pairs(gen: fn(&mut Rng) -> String, seed: u64, n: usize) -> Vec<(String, String)> {
+    let mut r = Rng(seed);
+    (0..n)
+        .map(|i| {
+            let a = gen(&mut r);
+            let b = if i % 2 == 0 {
+                gen(&mut r)
+            } else {
+                let other = gen(&mut r);
+                let cut = r.below(a.len() + 1);
+                let tail = &other[other.len().min(r.below(other.len() + 1))..];
+                format!("{}{}", &a[..cut], tail)
+            };
+            (a, b)
+        })
+        // An empty string is "no version" to dpkg, not a version: not a pair to order.
+        .filter(|(a, b)| !a.is_empty() && !b.is_empty())
+        .collect()
+}
+
+fn sym(o: Ordering) -> &'static str {
+    match o {
+        Ordering::Less => "<",
+        Ordering::Equal => "=",
+        Ordering::Greater => ">",
+    }
+}
+
+fn report(name: &str, disagreements: &[String], checked: usize) {
+    assert!(checked > 500, "{name}: only {checked} pairs checked");
+    assert!(
+        disagreements.is_empty(),
+        "{name}: {} of {checked} pairs disagree with the real tool:\n{}",
+        disagreements.len(),
+        disagreements
+            .iter()
+            .take(40)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    eprintln!("{name}: {checked} pairs agree with the real tool");
+}
+
+#[test]
+fn dpkg_order_matches_dpkg_compare_versions() {
+    let mut bad = Vec::new();
+    let mut n = 0;
+    for (a, b) in pairs(dpkg_version, 0x5eed_d9c6, 1500) {
+        let Ok(ours) = compare(Ecosystem::Dpkg, &a, &b) else {
+            // dpkg must refuse it too.
+            let st = Command::new("dpkg")
+                .args(["--compare-versions", &a, "eq", &b])
+                .output()
+                .unwrap();
+            if st.status.code() != Some(2) && String::from_utf8_lossy(&st.stderr).is_empty() {
+                bad.push(format!("{a:?} {b:?}: we refuse, dpkg accepts"));
+            }
+            continue;
+        };
+        let is = |op: &str| {
+            Command::new("dpkg")
+                .args(["--compare-versions", &a, op, &b])
+                .status()
+                .unwrap()
+                .success()
+        };
+        let theirs = if is("lt") {
+            Ordering::Less
+        } else if is("eq") {
+            Ordering::Equal
+        } else {
+            Ordering::Greater
+        };
+        n += 1;
+        if ours != theirs {
+            bad.push(format!(
+                "{a} ? {b}: dpkg {} imagewise {}",
+                sym(theirs),
+                sym(ours)
+            ));
+        }
+    }
+    report("dpkg", &bad, n);
+}
+
+#[test]
+fn rpm_order_matches_rpm_vercmp() {
+    let ps = pairs(rpm_version, 0x05ee_d2b3, 1500);
+    let ps: Vec<(String, String)> = ps
+        .into_iter()
+        .filter(|(a, b)| compare(Ecosystem::Rpm, a, b).is_ok())
+        .collect();
+    // One rpm run for all pairs: a Lua loop over rpm.vercmp.
+    let list: Vec<String> = ps.iter().map(|(a, b)| format!("{{'{a}','{b}'}}")).collect();
+    let lua = format!(
+        // Inside a macro, print() output is concatenated: separate the results ourselves.
+        "%{{lua: for _, p in ipairs({{{}}}) do print(rpm.vercmp(p[1], p[2]) .. ' ') end}}",
+        list.join(",")
+    );
+    let out = Command::new("rpm")
+        .args(["--eval", &lua])
+        .output()
+        .expect("rpm (Debian package rpm) must be installed");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let results: Vec<i32> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(|l| {
+            l.trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("rpm printed {l:?}"))
+        })
+        .collect();
+    assert_eq!(results.len(), ps.len());
+    let mut bad = Vec::new();
+    for ((a, b), theirs) in ps.iter().zip(results) {
+        let ours = compare(Ecosystem::Rpm, a, b).unwrap();
+        if ours != theirs.cmp(&0) {
+            bad.push(format!(
+                "{a} ? {b}: rpm {} imagewise {}",
+                sym(theirs.cmp(&0)),
+                sym(ours)
+            ));
+        }
+    }
+    report("rpm", &bad, ps.len());
+}
+
+fn apk_oracle() -> (PathBuf, PathBuf) {
+    let f = PathBuf::from(std::env::var_os("IMAGEWISE_FIXTURES").expect(
+        "IMAGEWISE_FIXTURES is not set: run scripts/test.sh (the Alpine rootfs provides the apk oracle)",
+    ));
+    let root = f.join("alpine-rootfs");
+    assert!(
+        root.join("sbin/apk").exists(),
+        "no Alpine rootfs in {}: run scripts/fixtures.sh",
+        f.display()
+    );
+    (root.join("lib/ld-musl-x86_64.so.1"), root)
+}
+
+#[test]
+fn apk_order_and_validity_match_apk_version() {
+    let (ld, root) = apk_oracle();
+    let apk = |args: &[&str]| {
+        Command::new(&ld)
+            .arg("--library-path")
+            .arg(format!(
+                "{}:{}",
+                root.join("lib").display(),
+                root.join("usr/lib").display()
+            ))
+            .arg(root.join("sbin/apk"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let mut bad = Vec::new();
+    let mut n = 0;
+    for (a, b) in pairs(apk_version, 0x05ee_da9c, 1500) {
+        // `--`, or a version like `-r0` reads as an option.
+        let valid = |v: &str| apk(&["version", "-c", "--", v]).status.success();
+        let (va, vb) = (valid(&a), valid(&b));
+        match compare(Ecosystem::Apk, &a, &b) {
+            Ok(ours) => {
+                if !(va && vb) {
+                    bad.push(format!("{a:?} {b:?}: we accept, apk -c says {va} {vb}"));
+                    continue;
+                }
+                let out = apk(&["version", "-t", "--", &a, &b]);
+                let theirs = String::from_utf8_lossy(&out.stdout).trim().to_string();
+                n += 1;
+                if theirs != sym(ours) {
+                    bad.push(format!("{a} ? {b}: apk {theirs} imagewise {}", sym(ours)));
+                }
+            }
+            Err(_) if va && vb => bad.push(format!("{a:?} {b:?}: we refuse, apk accepts both")),
+            Err(_) => {}
+        }
+    }
+    report("apk", &bad, n);
+}
