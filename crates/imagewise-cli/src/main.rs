@@ -62,7 +62,7 @@ enum Command {
     Ls(commands::ls::LsArgs),
     /// Write one file of an image to standard output.
     Cat(commands::cat::CatArgs),
-    /// Compare two package versions as dpkg, rpm or apk does: prints <, = or >.
+    /// Compare two package versions as dpkg, rpm, apk, SemVer or PEP 440 orders them: prints <, = or >.
     Vercmp(commands::vercmp::VercmpArgs),
 }
 

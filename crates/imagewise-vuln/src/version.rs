@@ -15,6 +15,10 @@ pub enum Ecosystem {
     Dpkg,
     Rpm,
     Apk,
+    /// Semantic Versioning 2.0 precedence (build metadata ignored), as npm, Cargo and Go use.
+    Semver,
+    /// Python's PEP 440 (PyPI).
+    Pep440,
 }
 
 impl std::str::FromStr for Ecosystem {
@@ -25,7 +29,11 @@ impl std::str::FromStr for Ecosystem {
             "dpkg" | "deb" | "debian" => Ok(Ecosystem::Dpkg),
             "rpm" => Ok(Ecosystem::Rpm),
             "apk" | "alpine" => Ok(Ecosystem::Apk),
-            _ => Err(format!("unknown ecosystem {s:?}; use dpkg, rpm or apk")),
+            "semver" => Ok(Ecosystem::Semver),
+            "pep440" | "pypi" => Ok(Ecosystem::Pep440),
+            _ => Err(format!(
+                "unknown ecosystem {s:?}; use dpkg, rpm, apk, semver or pep440"
+            )),
         }
     }
 }
@@ -55,5 +63,51 @@ pub fn compare(ecosystem: Ecosystem, a: &str, b: &str) -> Result<Ordering, Versi
         Ecosystem::Dpkg => DpkgVersion::parse(a)?.cmp(&DpkgVersion::parse(b)?),
         Ecosystem::Rpm => RpmVersion::parse(a)?.compare(&RpmVersion::parse(b)?),
         Ecosystem::Apk => ApkVersion::parse(a)?.compare(&ApkVersion::parse(b)?),
+        Ecosystem::Semver => {
+            let p = |v: &str| {
+                semver::Version::parse(v)
+                    .map_err(|e| VersionError::new("semver", v, &e.to_string()))
+            };
+            p(a)?.cmp_precedence(&p(b)?)
+        }
+        Ecosystem::Pep440 => {
+            let p = |v: &str| {
+                v.parse::<pep440_rs::Version>()
+                    .map_err(|e| VersionError::new("pep440", v, &e.to_string()))
+            };
+            p(a)?.cmp(&p(b)?)
+        }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cmp::Ordering::*;
+
+    #[test]
+    fn semver_precedence_as_the_spec_lists_it() {
+        // semver.org, item 11, in increasing precedence; build metadata does not count.
+        let chain = [
+            "1.0.0-alpha",
+            "1.0.0-alpha.1",
+            "1.0.0-alpha.beta",
+            "1.0.0-beta",
+            "1.0.0-beta.2",
+            "1.0.0-beta.11",
+            "1.0.0-rc.1",
+            "1.0.0",
+            "2.0.0",
+            "2.1.0",
+            "2.1.1",
+        ];
+        for w in chain.windows(2) {
+            assert_eq!(compare(Ecosystem::Semver, w[0], w[1]), Ok(Less), "{w:?}");
+        }
+        assert_eq!(
+            compare(Ecosystem::Semver, "1.0.0+build.1", "1.0.0+build.2"),
+            Ok(Equal)
+        );
+        assert!(compare(Ecosystem::Semver, "1.0", "1.0.0").is_err());
+    }
 }

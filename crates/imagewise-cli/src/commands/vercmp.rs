@@ -1,4 +1,4 @@
-//! `imagewise vercmp --ecosystem dpkg|rpm|apk A B` — prints `<`, `=` or `>`.
+//! `imagewise vercmp --ecosystem dpkg|rpm|apk|semver|pep440 A B` — prints `<`, `=` or `>`.
 
 use std::process::ExitCode;
 
@@ -8,7 +8,8 @@ use serde::Serialize;
 
 #[derive(Args)]
 pub(crate) struct VercmpArgs {
-    /// Whose rules: dpkg (Debian, Ubuntu), rpm (RHEL, Fedora, SUSE) or apk (Alpine).
+    /// Whose rules: dpkg (Debian, Ubuntu), rpm (RHEL, Fedora, SUSE), apk (Alpine), semver
+    /// (npm, Cargo, Go) or pep440 (PyPI).
     #[arg(long, short)]
     ecosystem: Ecosystem,
     /// The first version.

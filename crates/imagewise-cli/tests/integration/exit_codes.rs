@@ -80,6 +80,10 @@ fn vercmp_prints_the_order_and_refuses_invalid_versions() {
         ("apk", "1.0_p1-r0", "1.0-r0", ">"),
         ("apk", "1.0", "1.00", ">"),
         ("dpkg", "1.0", "1.0-0", "="),
+        ("pep440", "1.0rc1", "1.0", "<"),
+        ("pep440", "1.0.post1", "1.0", ">"),
+        ("semver", "1.0.0-rc.1", "1.0.0", "<"),
+        ("semver", "1.0.0+a", "1.0.0+b", "="),
     ] {
         let out = imagewise(&["vercmp", "--ecosystem", eco, a, b]);
         assert!(out.status.success(), "{eco} {a} {b}");

@@ -280,3 +280,74 @@ fn apk_order_and_validity_match_apk_version() {
     }
     report("apk", &bad, n);
 }
+
+fn pep440_version(r: &mut Rng) -> String {
+    let mut v = String::new();
+    if r.below(6) == 0 {
+        v.push_str(r.pick(&["1!", "2!"]));
+    }
+    v.push_str(r.pick(&["0", "1", "2", "10", "1.0", "1.2.3", "2.36", "1.0.0"]));
+    if r.below(3) == 0 {
+        v.push_str(r.pick(&[
+            "a1", "b2", "rc1", "a", "rc", "alpha1", "beta2", "c1", "pre1", "preview1",
+        ]));
+    }
+    if r.below(3) == 0 {
+        v.push_str(r.pick(&[".post1", ".post", "-1", ".post2", "post3"]));
+    }
+    if r.below(3) == 0 {
+        v.push_str(r.pick(&[".dev1", ".dev", ".dev0"]));
+    }
+    if r.below(5) == 0 {
+        v.push_str(r.pick(&["+local", "+ubuntu.1", "+1", "+abc.5"]));
+    }
+    v
+}
+
+#[test]
+fn pep440_order_matches_python_packaging() {
+    let ps: Vec<(String, String)> = pairs(pep440_version, 0x05ee_d440, 1500)
+        .into_iter()
+        .filter(|(a, b)| compare(Ecosystem::Pep440, a, b).is_ok())
+        .collect();
+    // pip vendors `packaging`, the reference implementation of PEP 440.
+    let script = "import sys\nfrom pip._vendor.packaging.version import Version as V\n\
+        for line in sys.stdin:\n    a, b = line.split()\n    x, y = V(a), V(b)\n    print((x > y) - (x < y))\n";
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input: String = ps.iter().map(|(a, b)| format!("{a} {b}\n")).collect();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let theirs: Vec<i32> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    assert_eq!(theirs.len(), ps.len());
+    let mut bad = Vec::new();
+    for ((a, b), t) in ps.iter().zip(theirs) {
+        let ours = compare(Ecosystem::Pep440, a, b).unwrap();
+        if ours != t.cmp(&0) {
+            bad.push(format!(
+                "{a} ? {b}: packaging {} imagewise {}",
+                sym(t.cmp(&0)),
+                sym(ours)
+            ));
+        }
+    }
+    report("pep440", &bad, ps.len());
+}
