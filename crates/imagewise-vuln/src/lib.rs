@@ -1,5 +1,6 @@
 //! Vulnerability judgement for server images. So far: the exact version order of each package
-//! ecosystem, the ground every advisory match stands on.
+//! ecosystem, the ground every advisory match stands on, and OSV records with the schema's rule
+//! for whether a version is affected.
 //!
 //! ```
 //! use imagewise_vuln::{compare, Ecosystem};
@@ -16,10 +17,12 @@
 
 mod apk;
 mod dpkg;
+mod osv;
 mod rpm;
 mod version;
 
 pub use apk::ApkVersion;
 pub use dpkg::DpkgVersion;
+pub use osv::{Affected, Event, OsvRecord, Package, Range, RangeType, Severity};
 pub use rpm::{rpmvercmp, RpmVersion};
 pub use version::{compare, Ecosystem, VersionError};

@@ -1,0 +1,301 @@
+//! OSV records (ossf/osv-schema, `schema.md`) and the schema's rule for whether a version is
+//! affected: per range, events are taken in version order, `introduced` opens (with `"0"` below
+//! every version), `fixed` closes before itself, `last_affected` closes after itself, and no
+//! version at or past a `limit` is affected; the `versions` list adds versions one by one.
+//! `GIT` ranges name commits and cannot be judged from a package version.
+
+use std::cmp::Ordering;
+
+use serde::{Deserialize, Serialize};
+
+use crate::version::{compare, Ecosystem, VersionError};
+
+/// The fields of an OSV record that matching uses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OsvRecord {
+    /// REQUIRED.
+    pub id: String,
+    /// REQUIRED: RFC 3339 time of the last change.
+    pub modified: String,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    #[serde(default)]
+    pub summary: Option<String>,
+    #[serde(default)]
+    pub withdrawn: Option<String>,
+    #[serde(default)]
+    pub severity: Vec<Severity>,
+    #[serde(default)]
+    pub affected: Vec<Affected>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Severity {
+    /// `CVSS_V2`, `CVSS_V3`, `CVSS_V4`, `Ubuntu`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub score: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Affected {
+    #[serde(default)]
+    pub package: Option<Package>,
+    #[serde(default)]
+    pub ranges: Vec<Range>,
+    #[serde(default)]
+    pub versions: Vec<String>,
+    #[serde(default)]
+    pub ecosystem_specific: Option<serde_json::Value>,
+    #[serde(default)]
+    pub database_specific: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Package {
+    /// e.g. `Debian:12`, `Alpine:v3.20`, `Rocky Linux:9`, `PyPI`.
+    pub ecosystem: String,
+    pub name: String,
+    #[serde(default)]
+    pub purl: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum RangeType {
+    Ecosystem,
+    Semver,
+    Git,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Range {
+    #[serde(rename = "type")]
+    pub kind: RangeType,
+    #[serde(default)]
+    pub events: Vec<Event>,
+}
+
+/// Exactly one of the fields is set in a valid record.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Event {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub introduced: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fixed: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_affected: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
+}
+
+impl Event {
+    fn version(&self) -> Option<&str> {
+        self.introduced
+            .as_deref()
+            .or(self.fixed.as_deref())
+            .or(self.last_affected.as_deref())
+            .or(self.limit.as_deref())
+    }
+}
+
+/// Order two event versions; `introduced: "0"` is below everything.
+fn cmp_event(eco: Ecosystem, a: &Event, b: &Event) -> Result<Ordering, VersionError> {
+    let zero = |e: &Event| e.introduced.as_deref() == Some("0");
+    match (zero(a), zero(b)) {
+        (true, true) => return Ok(Ordering::Equal),
+        (true, false) => return Ok(Ordering::Less),
+        (false, true) => return Ok(Ordering::Greater),
+        _ => {}
+    }
+    match (a.version(), b.version()) {
+        (Some(x), Some(y)) => compare(eco, x, y),
+        _ => Ok(Ordering::Equal),
+    }
+}
+
+impl Range {
+    /// Is `version` inside this range? `None` for a `GIT` range, which versions cannot answer.
+    pub fn includes(&self, eco: Ecosystem, version: &str) -> Result<Option<bool>, VersionError> {
+        let eco = match self.kind {
+            RangeType::Git => return Ok(None),
+            RangeType::Semver => Ecosystem::Semver,
+            RangeType::Ecosystem => eco,
+        };
+        // Sort with a comparator that can fail: check every version first.
+        for e in &self.events {
+            if let Some(v) = e.version().filter(|v| *v != "0" || e.introduced.is_none()) {
+                compare(eco, v, v)?;
+            }
+        }
+        let mut events: Vec<&Event> = self.events.iter().collect();
+        events.sort_by(|a, b| cmp_event(eco, a, b).unwrap_or(Ordering::Equal));
+        let at_or_after = |bound: &str| compare(eco, version, bound).map(|o| o != Ordering::Less);
+        let mut affected = false;
+        for e in events {
+            if let Some(i) = &e.introduced {
+                if i == "0" || at_or_after(i)? {
+                    affected = true;
+                }
+            } else if let Some(f) = &e.fixed {
+                if at_or_after(f)? {
+                    affected = false;
+                }
+            } else if let Some(l) = &e.last_affected {
+                if compare(eco, version, l)? == Ordering::Greater {
+                    affected = false;
+                }
+            } else if let Some(l) = &e.limit {
+                if l != "*" && at_or_after(l)? {
+                    return Ok(Some(false));
+                }
+            }
+        }
+        Ok(Some(affected))
+    }
+}
+
+impl Affected {
+    /// Does this entry cover `version` of its package (compared with `eco`'s rules)?
+    pub fn includes(&self, eco: Ecosystem, version: &str) -> Result<bool, VersionError> {
+        for r in &self.ranges {
+            if r.includes(eco, version)? == Some(true) {
+                return Ok(true);
+            }
+        }
+        for v in &self.versions {
+            if compare(eco, version, v)? == Ordering::Equal {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// The lowest `fixed` version above `version` in a range that covers it: what to upgrade to.
+    pub fn fixed_in(&self, eco: Ecosystem, version: &str) -> Result<Option<String>, VersionError> {
+        let mut best: Option<&str> = None;
+        for r in &self.ranges {
+            if r.includes(eco, version)? != Some(true) {
+                continue;
+            }
+            let eco = if r.kind == RangeType::Semver {
+                Ecosystem::Semver
+            } else {
+                eco
+            };
+            for f in r.events.iter().filter_map(|e| e.fixed.as_deref()) {
+                if compare(eco, f, version)? == Ordering::Greater
+                    && best.map_or(Ok(true), |b| {
+                        compare(eco, f, b).map(|o| o == Ordering::Less)
+                    })?
+                {
+                    best = Some(f);
+                }
+            }
+        }
+        Ok(best.map(str::to_string))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn affected(json: &str) -> Affected {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn a_debian_fix_and_its_backport_order() {
+        // As Debian's OSV records write them: per source package, fixed in a stable update.
+        let a = affected(
+            r#"{"package":{"ecosystem":"Debian:12","name":"openssl"},
+                "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"3.0.11-1~deb12u1"}]}]}"#,
+        );
+        let e = Ecosystem::Dpkg;
+        assert!(a.includes(e, "3.0.9-1").unwrap());
+        assert!(a.includes(e, "3.0.11-1~deb12u0").unwrap());
+        assert!(!a.includes(e, "3.0.11-1~deb12u1").unwrap());
+        assert!(!a.includes(e, "3.0.11-1").unwrap());
+        assert_eq!(
+            a.fixed_in(e, "3.0.9-1").unwrap().as_deref(),
+            Some("3.0.11-1~deb12u1")
+        );
+        assert_eq!(a.fixed_in(e, "3.0.11-1").unwrap(), None);
+    }
+
+    #[test]
+    fn several_intervals_last_affected_limit_and_versions() {
+        // Events deliberately out of order: the rule sorts them.
+        let a = affected(
+            r#"{"ranges":[{"type":"ECOSYSTEM","events":[
+                  {"fixed":"2.5"},{"introduced":"2.0"},{"introduced":"1.0"},{"fixed":"1.5"}]},
+                {"type":"ECOSYSTEM","events":[{"introduced":"3.0"},{"last_affected":"3.2"}]},
+                {"type":"ECOSYSTEM","events":[{"introduced":"4.0"},{"limit":"4.5"}]},
+                {"type":"GIT","events":[{"introduced":"deadbeef"}]}],
+               "versions":["0.9"]}"#,
+        );
+        let e = Ecosystem::Apk;
+        for (v, want) in [
+            ("0.8", false),
+            ("0.9", true),
+            ("1.0", true),
+            ("1.4", true),
+            ("1.5", false),
+            ("1.9", false),
+            ("2.0", true),
+            ("2.4.9", true),
+            ("2.5", false),
+            ("3.2", true),
+            ("3.2.1", false),
+            ("4.4", true),
+            ("4.5", false),
+        ] {
+            assert_eq!(a.includes(e, v).unwrap(), want, "{v}");
+        }
+        assert_eq!(a.fixed_in(e, "1.2").unwrap().as_deref(), Some("1.5"));
+        assert_eq!(a.fixed_in(e, "2.1").unwrap().as_deref(), Some("2.5"));
+        assert_eq!(
+            a.fixed_in(e, "3.1").unwrap(),
+            None,
+            "last_affected: no fix known"
+        );
+    }
+
+    #[test]
+    fn semver_ranges_use_semver_whatever_the_package() {
+        let a = affected(
+            r#"{"ranges":[{"type":"SEMVER","events":[{"introduced":"1.0.0-rc.1"},{"fixed":"1.0.1"}]}]}"#,
+        );
+        assert!(a.includes(Ecosystem::Dpkg, "1.0.0").unwrap());
+        assert!(!a.includes(Ecosystem::Dpkg, "1.0.0-beta.9").unwrap());
+    }
+
+    #[test]
+    fn a_bad_version_in_a_record_is_an_error_not_a_clean_answer() {
+        let a = affected(
+            r#"{"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1.0_bogus"}]}]}"#,
+        );
+        assert!(a.includes(Ecosystem::Apk, "0.5").is_err());
+    }
+
+    #[test]
+    fn a_whole_record_parses() {
+        let r: OsvRecord = serde_json::from_str(
+            r#"{"id":"ALPINE-CVE-2023-0001","modified":"2024-01-02T03:04:05Z","aliases":["CVE-2023-0001"],
+                "affected":[{"package":{"ecosystem":"Alpine:v3.20","name":"busybox"},
+                  "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1.36.1-r29"}]}]}]}"#,
+        )
+        .unwrap();
+        assert!(r.affected[0]
+            .includes(Ecosystem::Apk, "1.36.1-r28")
+            .unwrap());
+        assert!(!r.affected[0]
+            .includes(Ecosystem::Apk, "1.36.1-r29")
+            .unwrap());
+        assert!(
+            serde_json::from_str::<OsvRecord>(r#"{"id":"X"}"#).is_err(),
+            "modified is required"
+        );
+    }
+}
