@@ -1,0 +1,106 @@
+//! The image's architecture: what its OCI configuration declares, checked against the ELF
+//! headers of its own programs (sampled from the binary directories, or every executable of a
+//! tiny image), so a mislabelled or mixed-architecture image shows.
+
+use std::collections::BTreeMap;
+
+use imagewise_source::{EntryKind, ImageTree};
+
+use crate::elf::{self, ElfHead};
+use crate::files::{self, Files, Wants};
+use crate::report::ArchDetail;
+
+const BIN_DIRS: [&str; 6] = [
+    "/bin",
+    "/sbin",
+    "/usr/bin",
+    "/usr/sbin",
+    "/usr/local/bin",
+    "/usr/local/sbin",
+];
+/// At most this many programs sampled: enough to see a mixed image, cheap on a big one.
+const MAX_SAMPLES: usize = 2000;
+/// An image with at most this many files has every executable sampled (scratch, distroless).
+const TINY: usize = 200;
+
+/// The executables whose headers are read.
+pub(crate) fn samples(tree: &ImageTree) -> Vec<String> {
+    let files: Vec<_> = tree
+        .entries()
+        .iter()
+        .filter(|e| e.kind == EntryKind::File)
+        .collect();
+    let mut out: Vec<String> = if files.len() <= TINY {
+        files
+            .iter()
+            .filter(|e| e.mode & 0o111 != 0 || e.path.contains(".so"))
+            .map(|e| e.path.clone())
+            .collect()
+    } else {
+        let mut v = Vec::new();
+        for d in BIN_DIRS {
+            for e in files::children(tree, d) {
+                if e.kind == EntryKind::File && e.mode & 0o111 != 0 {
+                    v.push(e.path.clone());
+                }
+            }
+        }
+        v
+    };
+    out.sort();
+    out.dedup();
+    out.truncate(MAX_SAMPLES);
+    out
+}
+
+pub(crate) fn want(samples: &[String], w: &mut Wants) {
+    for s in samples {
+        w.head(s.clone(), elf::HEAD_BYTES);
+    }
+}
+
+/// The ELF headers of the sampled files that are ELF.
+pub(crate) fn heads(samples: &[String], files: &Files) -> Vec<(String, ElfHead)> {
+    samples
+        .iter()
+        .filter_map(|p| Some((p.clone(), elf::head(files.get(p)?)?)))
+        .collect()
+}
+
+/// The Debian-style name and how it was found.
+pub(crate) fn detect(
+    tree: &ImageTree,
+    heads: &[(String, ElfHead)],
+) -> (Option<String>, ArchDetail) {
+    let mut tally: BTreeMap<String, u64> = BTreeMap::new();
+    for (_, h) in heads {
+        *tally.entry(h.arch.clone()).or_default() += 1;
+    }
+    let config = tree.info().config.as_ref().and_then(|c| {
+        let arch = c.get("architecture")?.as_str()?.to_string();
+        let variant = c
+            .get("variant")
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
+        Some((arch, variant))
+    });
+    let mut detail = ArchDetail {
+        source: None,
+        config: config.as_ref().map(|(a, v)| match v {
+            Some(v) => format!("{a}/{v}"),
+            None => a.clone(),
+        }),
+        mixed: tally.len() > 1,
+        elf: tally,
+    };
+    let arch = if let Some((a, v)) = &config {
+        detail.source = Some("oci-config".into());
+        Some(elf::debian_from_oci(a, v.as_deref()))
+    } else if let Some((a, _)) = detail.elf.iter().max_by_key(|(_, n)| **n) {
+        detail.source = Some("elf".into());
+        Some(a.clone())
+    } else {
+        None
+    };
+    (arch, detail)
+}

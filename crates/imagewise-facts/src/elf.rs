@@ -1,0 +1,168 @@
+//! What ELF headers tell about an image: each binary's machine (named as Debian names
+//! architectures), whether it is dynamic, and the symbol versions a C library defines. Parsing
+//! by goblin; the machine numbers and ARM float-ABI flag from the ELF gABI and the ARM ELF ABI.
+
+use goblin::container::{Container, Ctx, Endian};
+use goblin::elf::program_header::{ProgramHeader, PT_INTERP};
+use goblin::elf::{header, Elf};
+
+/// The leading bytes read of each sampled binary: header plus program headers and interpreter.
+pub(crate) const HEAD_BYTES: u64 = 4096;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ElfHead {
+    /// Debian architecture name (`amd64`, `arm64`, …) or `elf-machine-N` for others.
+    pub arch: String,
+    /// The program interpreter (`PT_INTERP`), for dynamically linked executables.
+    pub interp: Option<String>,
+    /// `ET_EXEC`/`ET_DYN` with no interpreter: statically linked (or a shared library).
+    pub has_interp: bool,
+}
+
+/// Parse the start of a file as ELF; `None` when it is not ELF.
+pub(crate) fn head(bytes: &[u8]) -> Option<ElfHead> {
+    if bytes.len() < 52 || &bytes[..4] != b"\x7fELF" {
+        return None;
+    }
+    let h = Elf::parse_header(bytes).ok()?;
+    let is64 = h.e_ident[header::EI_CLASS] == header::ELFCLASS64;
+    let little = h.e_ident[header::EI_DATA] == header::ELFDATA2LSB;
+    let arch = debian_arch(h.e_machine, is64, little, h.e_flags);
+    let ctx = Ctx::new(
+        if is64 {
+            Container::Big
+        } else {
+            Container::Little
+        },
+        if little { Endian::Little } else { Endian::Big },
+    );
+    let mut interp = None;
+    let mut has_interp = false;
+    let phoff = usize::try_from(h.e_phoff).ok()?;
+    let phnum = usize::from(h.e_phnum);
+    let entsize = usize::from(h.e_phentsize).max(1);
+    // Only what lies within the bytes read: a header table further in is simply not seen.
+    if phoff > 0 && phnum > 0 && phoff.saturating_add(phnum * entsize) <= bytes.len() {
+        if let Ok(phs) = ProgramHeader::parse(bytes, phoff, phnum, ctx) {
+            if let Some(ph) = phs.iter().find(|p| p.p_type == PT_INTERP) {
+                has_interp = true;
+                let start = usize::try_from(ph.p_offset).unwrap_or(usize::MAX);
+                let len = usize::try_from(ph.p_filesz).unwrap_or(0);
+                if let Some(s) = bytes.get(start..start.saturating_add(len)) {
+                    let s = s.split(|&b| b == 0).next().unwrap_or(s);
+                    interp = Some(String::from_utf8_lossy(s).into_owned());
+                }
+            }
+        }
+    }
+    Some(ElfHead {
+        arch,
+        interp,
+        has_interp,
+    })
+}
+
+/// Debian's name for an ELF machine.
+pub(crate) fn debian_arch(machine: u16, is64: bool, little: bool, flags: u32) -> String {
+    const EF_ARM_ABI_FLOAT_HARD: u32 = 0x400;
+    let name = match (machine, is64, little) {
+        (header::EM_X86_64, true, _) => "amd64",
+        (header::EM_X86_64, false, _) => "x32",
+        (header::EM_386, _, _) => "i386",
+        (header::EM_AARCH64, true, true) => "arm64",
+        (header::EM_ARM, false, true) if flags & EF_ARM_ABI_FLOAT_HARD != 0 => "armhf",
+        (header::EM_ARM, false, true) => "armel",
+        (header::EM_RISCV, true, _) => "riscv64",
+        (header::EM_PPC64, true, true) => "ppc64el",
+        (header::EM_PPC64, true, false) => "ppc64",
+        (header::EM_PPC, false, _) => "powerpc",
+        (header::EM_S390, true, _) => "s390x",
+        (header::EM_MIPS, true, true) => "mips64el",
+        (header::EM_MIPS, false, true) => "mipsel",
+        (header::EM_MIPS, _, false) => "mips",
+        (258, true, _) => "loong64",
+        _ => return format!("elf-machine-{machine}"),
+    };
+    name.to_string()
+}
+
+/// The OCI architecture (+ variant) as Debian names it.
+pub(crate) fn debian_from_oci(arch: &str, variant: Option<&str>) -> String {
+    match (arch, variant) {
+        ("arm", Some("v5" | "v6")) => "armel".into(),
+        ("arm", _) => "armhf".into(),
+        ("386", _) => "i386".into(),
+        ("ppc64le", _) => "ppc64el".into(),
+        ("mips64le", _) => "mips64el".into(),
+        ("mipsle", _) => "mipsel".into(),
+        (other, _) => other.into(),
+    }
+}
+
+/// The `GLIBC_x.y[.z]` symbol versions a library defines (its `.gnu.version_d`), sorted.
+pub(crate) fn glibc_versions_defined(bytes: &[u8]) -> Vec<String> {
+    let Ok(elf) = Elf::parse(bytes) else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = Vec::new();
+    if let Some(vd) = &elf.verdef {
+        for def in vd.iter() {
+            for aux in def.iter() {
+                if let Some(name) = elf.dynstrtab.get_at(aux.vda_name) {
+                    if name.starts_with("GLIBC_") && parse_dotted(&name[6..]).is_some() {
+                        out.push(name.to_string());
+                    }
+                }
+            }
+        }
+    }
+    out.sort_by_key(|v| parse_dotted(&v[6..]));
+    out.dedup();
+    out
+}
+
+/// `2.34` → [2, 34]; `None` unless all parts are numbers.
+pub(crate) fn parse_dotted(s: &str) -> Option<Vec<u32>> {
+    s.split('.').map(|p| p.parse().ok()).collect()
+}
+
+/// The first NUL-terminated string in `bytes` that starts with `prefix`.
+pub(crate) fn find_string<'a>(bytes: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    let at = bytes.windows(prefix.len()).position(|w| w == prefix)?;
+    let rest = &bytes[at..];
+    let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
+    Some(&rest[..end.min(256)])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arch_names() {
+        assert_eq!(debian_arch(header::EM_X86_64, true, true, 0), "amd64");
+        assert_eq!(debian_arch(header::EM_AARCH64, true, true, 0), "arm64");
+        assert_eq!(
+            debian_arch(header::EM_ARM, false, true, 0x0500_0400),
+            "armhf"
+        );
+        assert_eq!(
+            debian_arch(header::EM_ARM, false, true, 0x0500_0200),
+            "armel"
+        );
+        assert_eq!(debian_arch(header::EM_PPC64, true, true, 0), "ppc64el");
+        assert_eq!(debian_arch(9999, true, true, 0), "elf-machine-9999");
+        assert_eq!(debian_from_oci("arm", Some("v7")), "armhf");
+        assert_eq!(debian_from_oci("arm64", Some("v8")), "arm64");
+    }
+
+    #[test]
+    fn not_elf_or_truncated() {
+        assert_eq!(head(b"#!/bin/sh\n"), None);
+        assert_eq!(head(b"\x7fELF"), None);
+        let mut junk = b"\x7fELF".to_vec();
+        junk.resize(64, 0xff);
+        // Garbage after the magic is either refused or read without a panic.
+        let _ = head(&junk);
+    }
+}

@@ -1,0 +1,265 @@
+//! Installed packages of every ecosystem the image has a database for, with their purls.
+
+use std::collections::HashSet;
+
+use imagewise_source::ImageTree;
+use packageurl::PackageUrl;
+
+use crate::files::{self, Files, Wants};
+use crate::report::{Ecosystem, Os, Package, PackageDatabase};
+use crate::rpm;
+
+/// Biggest package database read (a Fedora workstation rpmdb is ~100 MiB).
+const MAX_DB: u64 = 512 << 20;
+const DPKG_STATUS: &str = "/var/lib/dpkg/status";
+const DPKG_STATUS_D: &str = "/var/lib/dpkg/status.d";
+const APK_INSTALLED: [&str; 2] = ["/lib/apk/db/installed", "/usr/lib/apk/db/installed"];
+
+/// A package as read from a database, before its purl is made.
+#[derive(Debug, Clone)]
+pub(crate) struct RawPackage {
+    pub ecosystem: Ecosystem,
+    pub name: String,
+    pub version: String,
+    pub arch: Option<String>,
+    pub source_name: String,
+    pub source_version: String,
+    pub epoch: Option<u64>,
+    pub installed_size: Option<u64>,
+    pub license: Option<String>,
+    pub maintainer: Option<String>,
+    pub summary: Option<String>,
+    pub database: String,
+}
+
+/// The distribution, as purls name it.
+#[derive(Debug, Clone, Default)]
+pub struct Distro {
+    pub id: Option<String>,
+    pub version_id: Option<String>,
+}
+
+impl Distro {
+    pub fn from_os(os: &Os) -> Distro {
+        Distro {
+            id: os.id.clone(),
+            version_id: os.version_id.clone(),
+        }
+    }
+
+    /// `debian-12`, `alpine-3.20.3`.
+    pub(crate) fn qualifier(&self) -> Option<String> {
+        Some(format!(
+            "{}-{}",
+            self.id.as_deref()?,
+            self.version_id.as_deref()?
+        ))
+    }
+}
+
+pub(crate) fn purl(
+    ty: &str,
+    namespace: &str,
+    name: &str,
+    version: &str,
+    q: &[(&str, String)],
+) -> String {
+    let build = || -> Result<String, packageurl::Error> {
+        let mut p = PackageUrl::new(ty, name)?;
+        p.with_namespace(namespace)?.with_version(version)?;
+        for (k, v) in q {
+            p.add_qualifier(*k, v.as_str())?;
+        }
+        Ok(p.to_string())
+    };
+    // A name the purl rules refuse (empty, which the parsers never produce) still gets a purl-ish
+    // string rather than losing the package.
+    build().unwrap_or_else(|_| format!("pkg:{ty}/{namespace}/{name}@{version}"))
+}
+
+pub(crate) fn finish(p: RawPackage, distro: &Distro) -> Package {
+    let purl = match p.ecosystem {
+        Ecosystem::Dpkg => crate::dpkg::purl(&p, distro),
+        Ecosystem::Apk => crate::apk::purl(&p, distro),
+        Ecosystem::Rpm => rpm::purl(&p, distro),
+    };
+    Package {
+        ecosystem: p.ecosystem,
+        name: p.name,
+        version: p.version,
+        arch: p.arch,
+        source_name: p.source_name,
+        source_version: p.source_version,
+        epoch: p.epoch,
+        installed_size: p.installed_size,
+        license: p.license,
+        maintainer: p.maintainer,
+        summary: p.summary,
+        purl,
+        database: p.database,
+    }
+}
+
+pub(crate) fn want(tree: &ImageTree, w: &mut Wants) {
+    w.whole(DPKG_STATUS, MAX_DB);
+    for e in files::children(tree, DPKG_STATUS_D) {
+        w.whole(e.path.clone(), MAX_DB);
+    }
+    for p in APK_INSTALLED {
+        w.whole(p, MAX_DB);
+    }
+    for (p, _) in rpm::LOCATIONS {
+        w.whole(p, MAX_DB);
+    }
+}
+
+/// Read every database; packages unsorted.
+pub(crate) fn read(
+    tree: &ImageTree,
+    files: &Files,
+    distro: &Distro,
+) -> (Vec<Package>, Vec<PackageDatabase>) {
+    let mut packages = Vec::new();
+    let mut dbs = Vec::new();
+    let mut add = |eco: Ecosystem,
+                   path: &str,
+                   format: &str,
+                   raw: Result<Vec<RawPackage>, String>,
+                   mut problems: Vec<String>,
+                   packages: &mut Vec<Package>| {
+        let (status, n) = match raw {
+            Ok(list) => {
+                let n = list.len() as u64;
+                packages.extend(list.into_iter().map(|p| finish(p, distro)));
+                ("ok", n)
+            }
+            Err(e) => {
+                let status = if e.contains("not supported") {
+                    "unsupported"
+                } else {
+                    "corrupt"
+                };
+                problems.insert(0, e);
+                (status, 0)
+            }
+        };
+        dbs.push(PackageDatabase {
+            ecosystem: eco,
+            path: path.to_string(),
+            format: format.to_string(),
+            packages: n,
+            status: status.to_string(),
+            problems,
+        });
+    };
+
+    if let Some(text) = files.text(DPKG_STATUS) {
+        let mut problems = Vec::new();
+        let list = crate::dpkg::parse(&text, DPKG_STATUS, &mut problems);
+        add(
+            Ecosystem::Dpkg,
+            DPKG_STATUS,
+            "dpkg-status",
+            Ok(list),
+            problems,
+            &mut packages,
+        );
+    }
+    let status_d: Vec<String> = files::children(tree, DPKG_STATUS_D)
+        .into_iter()
+        .map(|e| e.path.clone())
+        .filter(|p| !p.ends_with(".md5sums"))
+        .collect();
+    if !status_d.is_empty() {
+        let mut problems = Vec::new();
+        let mut list = Vec::new();
+        for p in &status_d {
+            if let Some(text) = files.text(p) {
+                list.extend(crate::dpkg::parse(&text, p, &mut problems));
+            }
+        }
+        add(
+            Ecosystem::Dpkg,
+            DPKG_STATUS_D,
+            "dpkg-status.d",
+            Ok(list),
+            problems,
+            &mut packages,
+        );
+    }
+    let mut seen = HashSet::new();
+    for path in APK_INSTALLED {
+        let Some(text) = files.text(path) else {
+            continue;
+        };
+        if !seen.insert(files.target(path).unwrap_or(path).to_string()) {
+            continue;
+        }
+        let mut problems = Vec::new();
+        let list = crate::apk::parse(&text, path, &mut problems);
+        add(
+            Ecosystem::Apk,
+            path,
+            "apk-installed",
+            Ok(list),
+            problems,
+            &mut packages,
+        );
+    }
+    for (path, backend) in rpm::LOCATIONS {
+        let Some(bytes) = files.get(path) else {
+            continue;
+        };
+        if !seen.insert(files.target(path).unwrap_or(path).to_string()) {
+            continue;
+        }
+        let (raw, problems) = match rpm::read(bytes, backend, path) {
+            Ok(db) => (Ok(db.packages), db.problems),
+            Err(e) => (Err(e), Vec::new()),
+        };
+        add(
+            Ecosystem::Rpm,
+            path,
+            backend.format(),
+            raw,
+            problems,
+            &mut packages,
+        );
+    }
+    (packages, dbs)
+}
+
+/// One rpm database file read outside an image.
+#[derive(Debug)]
+pub struct RpmDatabase {
+    pub packages: Vec<Package>,
+    /// Headers whose `SHA256HEADER` digest was recomputed over the header and matched.
+    pub verified_headers: usize,
+    /// Records skipped or suspicious, and why.
+    pub problems: Vec<String>,
+}
+
+/// Read one rpm database file outside an image (for tools and tests); the backend is chosen by
+/// the file name as rpm names it.
+pub fn read_rpm_database(
+    bytes: &[u8],
+    file_name: &str,
+    distro: &Distro,
+) -> Result<RpmDatabase, String> {
+    let backend = match file_name.rsplit('/').next().unwrap_or(file_name) {
+        "rpmdb.sqlite" => rpm::Backend::Sqlite,
+        "Packages.db" => rpm::Backend::Ndb,
+        "Packages" => rpm::Backend::Bdb,
+        other => {
+            return Err(format!(
+                "{other} is not an rpm database file name (rpmdb.sqlite, Packages.db or Packages)"
+            ))
+        }
+    };
+    let db = rpm::read(bytes, backend, file_name)?;
+    Ok(RpmDatabase {
+        packages: db.packages.into_iter().map(|p| finish(p, distro)).collect(),
+        verified_headers: db.verified,
+        problems: db.problems,
+    })
+}
