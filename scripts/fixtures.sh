@@ -12,6 +12,11 @@
 #   alpine-oci/, alpine-docker.tar   the shared Alpine minirootfs as OCI layout and docker-archive
 #   layered-oci/, layered-unpacked/  3-layer image with whiteouts, opaque dir, file→dir, hardlink
 #                                    across layers; and `umoci unpack` of it (the oracle)
+#   kernel-rootfs/             Debian's linux-image-cloud kernel .deb unpacked with dpkg-deb -x
+#                              over os-release: /boot/vmlinuz-*, /boot/config-*, /lib/modules/*
+#   scratch.tar                one static binary (Debian's busybox-static) and nothing else
+#   distroless-rootfs/         distroless-style: dpkg status.d, glibc, CA certs, no shell, no dpkg
+#   sbom-schemas/              the official SPDX 2.3 and CycloneDX 1.5 JSON schemas (from PyPI lib4sbom)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-${IMAGEWISE_FIXTURES:-/var/cache/imagewise-fixtures}}
@@ -152,5 +157,51 @@ if ! done_mark layered-unpacked.complete; then
   mv layered-bundle.tmp/rootfs layered-unpacked
   rm -rf layered-bundle.tmp layers.tmp
   touch layered-unpacked.complete
+fi
+
+arch=$(dpkg --print-architecture)
+if ! done_mark kernel-rootfs.complete; then
+  log "kernel: linux-image-cloud-$arch unpacked with dpkg-deb -x"
+  rm -rf kernel-rootfs kernel.tmp && mkdir -p kernel.tmp/root/etc
+  apt-cache show "linux-image-cloud-$arch" >/dev/null 2>&1 || apt-get update -qq
+  pkg=$(apt-cache depends "linux-image-cloud-$arch" | awk '/Depends: linux-image-/ {print $2; exit}')
+  [ -n "$pkg" ] || { log "no linux-image-cloud-$arch package in the apt sources"; exit 1; }
+  (cd kernel.tmp && apt-get download -q "$pkg" >/dev/null)
+  dpkg-deb -x kernel.tmp/"$pkg"_*.deb kernel.tmp/root
+  cp bookworm-rootfs/etc/os-release kernel.tmp/root/etc/os-release 2>/dev/null \
+    || cp bookworm-rootfs/usr/lib/os-release kernel.tmp/root/etc/os-release
+  mv kernel.tmp/root kernel-rootfs && rm -rf kernel.tmp
+  touch kernel-rootfs.complete
+fi
+
+if [ ! -e scratch.tar ]; then
+  log "scratch: one static binary"
+  rm -rf scratch.tmp && mkdir -p scratch.tmp/deb scratch.tmp/root
+  apt-cache show busybox-static >/dev/null 2>&1 || apt-get update -qq
+  (cd scratch.tmp && apt-get download -q busybox-static >/dev/null)
+  dpkg-deb -x scratch.tmp/busybox-static_*.deb scratch.tmp/deb
+  cp scratch.tmp/deb/bin/busybox scratch.tmp/root/app
+  tar --numeric-owner -C scratch.tmp/root -cf scratch.tar.tmp . && mv scratch.tar.tmp scratch.tar
+  rm -rf scratch.tmp
+fi
+
+if ! done_mark distroless-rootfs.complete; then
+  log "distroless-style rootfs from the bookworm one"
+  rm -rf distroless-rootfs distroless.tmp && mkdir -p distroless.tmp
+  python3 "$here/make_distroless.py" bookworm-rootfs distroless.tmp
+  mv distroless.tmp distroless-rootfs
+  touch distroless-rootfs.complete
+fi
+
+if ! done_mark sbom-schemas.complete; then
+  log "SPDX 2.3 and CycloneDX 1.5 JSON schemas from PyPI (lib4sbom)"
+  rm -rf sbom-schemas sbom.tmp && mkdir -p sbom.tmp/s
+  python3 -m pip download -q --no-deps --dest sbom.tmp lib4sbom==0.10.4
+  (cd sbom.tmp && python3 -m zipfile -e lib4sbom-*.whl x)
+  cp sbom.tmp/x/lib4sbom/schemas/spdx/2.3-schema.json sbom.tmp/s/spdx-2.3.schema.json
+  cp sbom.tmp/x/lib4sbom/schemas/cyclonedx/bom-1.5.schema.json sbom.tmp/x/lib4sbom/schemas/cyclonedx/spdx.schema.json \
+     sbom.tmp/x/lib4sbom/schemas/cyclonedx/jsf-0.82.schema.json sbom.tmp/s/
+  mv sbom.tmp/s sbom-schemas && rm -rf sbom.tmp
+  touch sbom-schemas.complete
 fi
 log "ready in $out"

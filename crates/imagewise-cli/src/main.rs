@@ -62,6 +62,11 @@ enum Command {
     Ls(commands::ls::LsArgs),
     /// Write one file of an image to standard output.
     Cat(commands::cat::CatArgs),
+    /// Report what matters about an image: OS, arch, libc, packages, kernel, services, agents,
+    /// runtimes, security settings, size.
+    Inspect(commands::inspect::InspectArgs),
+    /// Write a software bill of materials (SPDX 2.3 or CycloneDX 1.5 JSON) of an image's packages.
+    Sbom(commands::sbom::SbomArgs),
     /// Compare two package versions as dpkg, rpm, apk, SemVer or PEP 440 orders them: prints <, = or >.
     Vercmp(commands::vercmp::VercmpArgs),
 }
@@ -125,6 +130,8 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Ls(a) => commands::ls::run(a, &cli.global),
         Command::Cat(a) => commands::cat::run(a, &cli.global),
+        Command::Inspect(a) => commands::inspect::run(a, &cli.global),
+        Command::Sbom(a) => commands::sbom::run(a, &cli.global),
         Command::Vercmp(a) => commands::vercmp::run(a),
     };
     match result {

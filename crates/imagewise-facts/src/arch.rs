@@ -18,13 +18,15 @@ const BIN_DIRS: [&str; 6] = [
     "/usr/local/bin",
     "/usr/local/sbin",
 ];
+/// Application images put their program at the top or in /app.
+const TOP_DIRS: [&str; 2] = ["/", "/app"];
 /// At most this many programs sampled: enough to see a mixed image, cheap on a big one.
 const MAX_SAMPLES: usize = 2000;
 /// An image with at most this many files has every executable sampled (scratch, distroless).
 const TINY: usize = 200;
 
 /// The executables whose headers are read.
-pub(crate) fn samples(tree: &ImageTree) -> Vec<String> {
+pub(crate) fn samples(tree: &ImageTree, extra: &[String]) -> Vec<String> {
     let files: Vec<_> = tree
         .entries()
         .iter()
@@ -38,7 +40,7 @@ pub(crate) fn samples(tree: &ImageTree) -> Vec<String> {
             .collect()
     } else {
         let mut v = Vec::new();
-        for d in BIN_DIRS {
+        for d in BIN_DIRS.iter().chain(&TOP_DIRS) {
             for e in files::children(tree, d) {
                 if e.kind == EntryKind::File && e.mode & 0o111 != 0 {
                     v.push(e.path.clone());
@@ -47,10 +49,40 @@ pub(crate) fn samples(tree: &ImageTree) -> Vec<String> {
         }
         v
     };
+    // The programs the configuration starts, and the C library and loader, wherever they are.
+    out.extend(config_programs(tree));
+    out.extend(extra.iter().cloned());
+    if out.is_empty() {
+        // A kernel-only tree: its modules are ELF objects of the kernel's architecture.
+        out.extend(
+            ["/lib/modules", "/usr/lib/modules"]
+                .iter()
+                .filter_map(|d| tree.resolve(d, true).ok())
+                .flat_map(|d| tree.subtree(d))
+                .filter(|e| e.kind == EntryKind::File && e.path.ends_with(".ko"))
+                .take(3)
+                .map(|e| e.path.clone()),
+        );
+    }
     out.sort();
     out.dedup();
     out.truncate(MAX_SAMPLES);
     out
+}
+
+/// The absolute program paths of `Entrypoint` and `Cmd`.
+fn config_programs(tree: &ImageTree) -> Vec<String> {
+    let Some(c) = tree.info().config.as_ref().and_then(|c| c.get("config")) else {
+        return Vec::new();
+    };
+    ["Entrypoint", "Cmd"]
+        .iter()
+        .filter_map(|k| c.get(*k)?.as_array()?.first()?.as_str())
+        .filter(|p| p.starts_with('/'))
+        .filter_map(|p| tree.resolve(p, true).ok())
+        .filter(|e| e.kind == EntryKind::File)
+        .map(|e| e.path.clone())
+        .collect()
 }
 
 pub(crate) fn want(samples: &[String], w: &mut Wants) {
@@ -61,8 +93,11 @@ pub(crate) fn want(samples: &[String], w: &mut Wants) {
 
 /// The ELF headers of the sampled files that are ELF.
 pub(crate) fn heads(samples: &[String], files: &Files) -> Vec<(String, ElfHead)> {
+    // One file reached by two names counts once.
+    let mut seen = std::collections::HashSet::new();
     samples
         .iter()
+        .filter(|p| seen.insert(files.target(p).unwrap_or(p).to_string()))
         .filter_map(|p| Some((p.clone(), elf::head(files.get(p)?)?)))
         .collect()
 }

@@ -50,10 +50,10 @@ pub fn inspect(tree: &ImageTree) -> ImageFacts {
     let mut wants = files::Wants::default();
     os_release::want(&mut wants);
     packages::want(tree, &mut wants);
-    let samples = arch::samples(tree);
-    arch::want(&samples, &mut wants);
     let libc_candidates = libc::candidates(tree);
     libc::want(&libc_candidates, &mut wants);
+    let samples = arch::samples(tree, &libc_candidates.files());
+    arch::want(&samples, &mut wants);
     let kernels = kernel::find(tree);
     kernel::want(&kernels, &mut wants);
     agents::want_logging(tree, &mut wants);

@@ -66,6 +66,13 @@ pub(crate) fn candidates(tree: &ImageTree) -> Candidates {
     c
 }
 
+impl Candidates {
+    /// The C library files and loaders, whose ELF headers tell the architecture too.
+    pub fn files(&self) -> Vec<String> {
+        self.glibc.iter().chain(&self.glibc_loaders).chain(&self.musl).cloned().collect()
+    }
+}
+
 pub(crate) fn want(c: &Candidates, w: &mut Wants) {
     for p in c.glibc.iter().chain(&c.musl) {
         w.whole(p.clone(), MAX_LIBC);

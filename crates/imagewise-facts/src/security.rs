@@ -17,6 +17,7 @@ pub(crate) fn want(tree: &ImageTree, w: &mut Wants) {
     for f in [
         "/etc/passwd",
         "/etc/group",
+        "/etc/shells",
         "/etc/shadow",
         SSHD_CONFIG,
         "/etc/selinux/config",
@@ -33,8 +34,15 @@ pub(crate) fn want(tree: &ImageTree, w: &mut Wants) {
 
 pub(crate) fn detect(tree: &ImageTree, files: &Files, notes: &mut Vec<String>) -> Security {
     let mut s = Security::default();
+    let shells: Option<Vec<String>> = files.text("/etc/shells").map(|t| {
+        t.lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with('/'))
+            .map(str::to_string)
+            .collect()
+    });
     if let Some(text) = files.text("/etc/passwd") {
-        s.users = text.lines().filter_map(user).collect();
+        s.users = text.lines().filter_map(|l| user(l, shells.as_deref())).collect();
     }
     if let Some(text) = files.text("/etc/group") {
         s.groups = text.lines().filter_map(group).collect();
@@ -127,7 +135,9 @@ pub(crate) fn detect(tree: &ImageTree, files: &Files, notes: &mut Vec<String>) -
     s
 }
 
-fn user(line: &str) -> Option<User> {
+/// A passwd line; `shells` is `/etc/shells` when the image has one, which decides which shells
+/// allow a login (else any shell named like `*sh`).
+fn user(line: &str, shells: Option<&[String]>) -> Option<User> {
     let f: Vec<&str> = line.split(':').collect();
     if f.len() < 7 || f[0].is_empty() {
         return None;
@@ -261,12 +271,16 @@ mod tests {
 
     #[test]
     fn passwd_and_group_lines() {
-        let u = user("root:x:0:0:root:/root:/bin/bash").unwrap();
+        let u = user("root:x:0:0:root:/root:/bin/bash", None).unwrap();
         assert!(u.login_shell);
-        let u = user("daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin").unwrap();
+        let u = user("daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin", None).unwrap();
         assert!(!u.login_shell);
-        assert!(user("bad").is_none());
-        assert!(user("x:x:notanumber:0::/:/bin/sh").is_none());
+        let shells = ["/bin/sh".to_string()];
+        let u = user("halt:x:7:0:halt:/sbin:/sbin/halt", Some(&shells)).unwrap();
+        assert!(!u.login_shell);
+        assert!(user("r:x:0:0::/:/bin/bash", Some(&shells)).is_some_and(|u| !u.login_shell));
+        assert!(user("bad", None).is_none());
+        assert!(user("x:x:notanumber:0::/:/bin/sh", None).is_none());
         let g = group("sudo:x:27:alice,bob").unwrap();
         assert_eq!(g.members, ["alice", "bob"]);
     }
