@@ -35,10 +35,13 @@ pub const HIGHLIGHTS: [&str; 20] = [
     "CONFIG_DEBUG_INFO_BTF",
 ];
 
+/// Image, modules directory and config path of one kernel release.
+type Paths = (Option<String>, Option<String>, Option<String>);
+
 #[derive(Debug, Default)]
 pub(crate) struct Found {
-    /// release → (image, modules dir, config path)
-    kernels: BTreeMap<String, (Option<String>, Option<String>, Option<String>)>,
+    /// release → its paths
+    kernels: BTreeMap<String, Paths>,
 }
 
 pub(crate) fn find(tree: &ImageTree) -> Found {

@@ -69,7 +69,12 @@ pub(crate) fn candidates(tree: &ImageTree) -> Candidates {
 impl Candidates {
     /// The C library files and loaders, whose ELF headers tell the architecture too.
     pub fn files(&self) -> Vec<String> {
-        self.glibc.iter().chain(&self.glibc_loaders).chain(&self.musl).cloned().collect()
+        self.glibc
+            .iter()
+            .chain(&self.glibc_loaders)
+            .chain(&self.musl)
+            .cloned()
+            .collect()
     }
 }
 
@@ -93,14 +98,14 @@ pub(crate) fn detect(
     };
     if let Some(path) = c.glibc.first() {
         let bytes = files.get(path);
-        let from_binary = bytes
-            .and_then(|b| elf::find_string(b, b"release version "))
-            .map(|s| {
-                String::from_utf8_lossy(&s[16..])
-                    .trim_end_matches('.')
-                    .to_string()
-            })
-            .filter(|v| elf::parse_dotted(v).is_some());
+        // `GNU C Library (…) stable release version 2.36.\nCopyright …`; format strings with
+        // `%s` match the marker too.
+        let from_binary = bytes.and_then(|b| {
+            elf::after(b, b"release version ")
+                .filter_map(|s| s.split(|c| c.is_ascii_whitespace()).next())
+                .map(|s| String::from_utf8_lossy(s).trim_end_matches('.').to_string())
+                .find(|v| elf::parse_dotted(v).is_some())
+        });
         let max_symbol_version = bytes
             .map(elf::glibc_versions_defined)
             .and_then(|v| v.last().cloned());

@@ -125,7 +125,7 @@ pub fn spdx(facts: &ImageFacts, created: &str) -> Value {
             "name": id,
             "downloadLocation": "NOASSERTION",
             "filesAnalyzed": false,
-            "primaryPackagePurpose": "OPERATING-SYSTEM",
+            "primaryPackagePurpose": "OPERATING_SYSTEM",
         });
         if let Some(v) = &facts.os.version_id {
             os["versionInfo"] = json!(v);

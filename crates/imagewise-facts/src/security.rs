@@ -42,7 +42,10 @@ pub(crate) fn detect(tree: &ImageTree, files: &Files, notes: &mut Vec<String>) -
             .collect()
     });
     if let Some(text) = files.text("/etc/passwd") {
-        s.users = text.lines().filter_map(|l| user(l, shells.as_deref())).collect();
+        s.users = text
+            .lines()
+            .filter_map(|l| user(l, shells.as_deref()))
+            .collect();
     }
     if let Some(text) = files.text("/etc/group") {
         s.groups = text.lines().filter_map(group).collect();
@@ -143,10 +146,13 @@ fn user(line: &str, shells: Option<&[String]>) -> Option<User> {
         return None;
     }
     let shell = f[6].to_string();
-    let login_shell = !shell.is_empty()
-        && !shell.ends_with("nologin")
-        && !shell.ends_with("/false")
-        && shell != "/bin/sync";
+    let login_shell = match shells {
+        Some(list) => list.contains(&shell),
+        None => {
+            let base = shell.rsplit('/').next().unwrap_or("");
+            !base.is_empty() && (base.ends_with("sh") || base == "fish")
+        }
+    };
     Some(User {
         name: f[0].to_string(),
         uid: f[2].parse().ok()?,

@@ -64,7 +64,7 @@ pub(crate) fn open(
                             }
                         }
                         n += 1;
-                        if n % 4096 == 0 {
+                        if n.is_multiple_of(4096) {
                             progress.advance(0);
                         }
                     }

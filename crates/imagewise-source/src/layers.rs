@@ -221,7 +221,7 @@ fn scan<R: Read>(
         let stored = member.header().entry_size().unwrap_or(size);
         info.entries += 1;
         info.uncompressed_size = data_pos + stored.div_ceil(512) * 512;
-        if info.entries % 256 == 0 {
+        if info.entries.is_multiple_of(256) {
             progress.advance(data_pos);
         }
         if let Some(len) = seekable_len {

@@ -23,7 +23,7 @@ pub(crate) fn parse_map_0_1(value: &str, real_size: u64) -> Result<SparseMap, St
                 .map_err(|_| format!("bad number {n:?} in GNU.sparse.map"))
         })
         .collect::<Result<_, _>>()?;
-    if nums.len() % 2 != 0 || nums.len() / 2 > MAX_SEGMENTS {
+    if !nums.len().is_multiple_of(2) || nums.len() / 2 > MAX_SEGMENTS {
         return Err("GNU.sparse.map has an odd or huge number of fields".into());
     }
     check(nums.chunks(2).map(|c| (c[0], c[1])).collect(), real_size)

@@ -61,7 +61,12 @@ fn list(items: &[String], max: usize) -> String {
     if items.is_empty() {
         return "none".into();
     }
-    let mut s = items.iter().take(max).cloned().collect::<Vec<_>>().join(", ");
+    let mut s = items
+        .iter()
+        .take(max)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
     if items.len() > max {
         let _ = write!(s, ", … ({} in all)", items.len());
     }
@@ -85,41 +90,73 @@ fn render(f: &ImageFacts, packages: bool, kernel_config: bool) -> String {
                 1 => ", 1 layer".into(),
                 n => format!(", {n} layers"),
             },
-            f.image.partition.as_deref().map(|p| format!(", partition {p}")).unwrap_or_default()
+            f.image
+                .partition
+                .as_deref()
+                .map(|p| format!(", partition {p}"))
+                .unwrap_or_default()
         ),
     );
     let os = match (&f.os.pretty_name, &f.os.id) {
         (Some(p), Some(id)) => format!(
             "{p} [{id} {}{}]",
             f.os.version_id.as_deref().unwrap_or("?"),
-            f.os.version_codename.as_deref().map(|c| format!(" {c}")).unwrap_or_default()
+            f.os.version_codename
+                .as_deref()
+                .map(|c| format!(" {c}"))
+                .unwrap_or_default()
         ),
         (None, Some(id)) => id.clone(),
         _ => "unknown (no os-release)".into(),
     };
     line("os", os);
-    let elf: Vec<String> = f.arch_detail.elf.iter().map(|(a, n)| format!("{a} {n}")).collect();
+    let elf: Vec<String> = f
+        .arch_detail
+        .elf
+        .iter()
+        .map(|(a, n)| format!("{a} {n}"))
+        .collect();
     line(
         "arch",
         format!(
             "{} (from {}; ELF programs: {}{})",
             f.arch.as_deref().unwrap_or("unknown"),
             f.arch_detail.source.as_deref().unwrap_or("nothing"),
-            if elf.is_empty() { "none".into() } else { elf.join(", ") },
+            if elf.is_empty() {
+                "none".into()
+            } else {
+                elf.join(", ")
+            },
             if f.arch_detail.mixed { "; MIXED" } else { "" }
         ),
     );
     let libc = match f.libc.kind {
         LibcKind::None => format!(
             "none (static programs only{})",
-            f.libc.loader.as_deref().map(|l| format!("; programs ask for {l}")).unwrap_or_default()
+            f.libc
+                .loader
+                .as_deref()
+                .map(|l| format!("; programs ask for {l}"))
+                .unwrap_or_default()
         ),
         kind => format!(
             "{} {}{}{}",
-            if kind == LibcKind::Glibc { "glibc" } else { "musl" },
+            if kind == LibcKind::Glibc {
+                "glibc"
+            } else {
+                "musl"
+            },
             f.libc.version.as_deref().unwrap_or("(version unknown)"),
-            f.libc.package.as_deref().map(|p| format!(" [{p}]")).unwrap_or_default(),
-            f.libc.max_symbol_version.as_deref().map(|v| format!(", symbols up to {v}")).unwrap_or_default()
+            f.libc
+                .package
+                .as_deref()
+                .map(|p| format!(" [{p}]"))
+                .unwrap_or_default(),
+            f.libc
+                .max_symbol_version
+                .as_deref()
+                .map(|v| format!(", symbols up to {v}"))
+                .unwrap_or_default()
         ),
     };
     line("libc", libc);
@@ -133,11 +170,22 @@ fn render(f: &ImageFacts, packages: bool, kernel_config: bool) -> String {
                 d.ecosystem.as_str(),
                 d.packages,
                 d.path,
-                if d.status == "ok" { String::new() } else { format!(", {}", d.status) }
+                if d.status == "ok" {
+                    String::new()
+                } else {
+                    format!(", {}", d.status)
+                }
             )
         })
         .collect();
-    line("packages", if dbs.is_empty() { "no package database".into() } else { dbs.join("; ") });
+    line(
+        "packages",
+        if dbs.is_empty() {
+            "no package database".into()
+        } else {
+            dbs.join("; ")
+        },
+    );
     let kernels: Vec<String> = f
         .kernel
         .kernels
@@ -151,7 +199,11 @@ fn render(f: &ImageFacts, packages: bool, kernel_config: bool) -> String {
             format!(
                 "{}{}",
                 k.version,
-                if flags.is_empty() { " (no config)".into() } else { format!(" [{}]", flags.join(" ")) }
+                if flags.is_empty() {
+                    " (no config)".into()
+                } else {
+                    format!(" [{}]", flags.join(" "))
+                }
             )
         })
         .collect();
@@ -162,8 +214,16 @@ fn render(f: &ImageFacts, packages: bool, kernel_config: bool) -> String {
         format!(
             "{}{}{}",
             f.init.system,
-            f.init.default_target.as_deref().map(|t| format!(", default {t}")).unwrap_or_default(),
-            if enabled.is_empty() { String::new() } else { format!(", enabled: {}", list(&enabled, 12)) }
+            f.init
+                .default_target
+                .as_deref()
+                .map(|t| format!(", default {t}"))
+                .unwrap_or_default(),
+            if enabled.is_empty() {
+                String::new()
+            } else {
+                format!(", enabled: {}", list(&enabled, 12))
+            }
         ),
     );
     let agents: Vec<String> = f
@@ -173,7 +233,10 @@ fn render(f: &ImageFacts, packages: bool, kernel_config: bool) -> String {
             format!(
                 "{}{}{}",
                 a.name,
-                a.version.as_deref().map(|v| format!(" {v}")).unwrap_or_default(),
+                a.version
+                    .as_deref()
+                    .map(|v| format!(" {v}"))
+                    .unwrap_or_default(),
                 if a.enabled { " (enabled)" } else { "" }
             )
         })
@@ -184,7 +247,14 @@ fn render(f: &ImageFacts, packages: bool, kernel_config: bool) -> String {
         logging.push(format!("journald storage={st}"));
     }
     if f.logging.rsyslog {
-        logging.push(format!("rsyslog{}", if f.logging.rsyslog_remote { " (forwards to a remote host)" } else { "" }));
+        logging.push(format!(
+            "rsyslog{}",
+            if f.logging.rsyslog_remote {
+                " (forwards to a remote host)"
+            } else {
+                ""
+            }
+        ));
     }
     if f.logging.syslog_ng {
         logging.push("syslog-ng".into());
@@ -197,24 +267,35 @@ fn render(f: &ImageFacts, packages: bool, kernel_config: bool) -> String {
         .collect();
     line("runtimes", list(&runtimes, 10));
     let sec = &f.security;
-    let logins: Vec<String> = sec.users.iter().filter(|u| u.login_shell).map(|u| u.name.clone()).collect();
+    let logins: Vec<String> = sec
+        .users
+        .iter()
+        .filter(|u| u.login_shell)
+        .map(|u| u.name.clone())
+        .collect();
     if sec.users.is_empty() {
         line("accounts", "no /etc/passwd".into());
     } else {
         line(
-        "accounts",
-        format!(
-            "{} users ({} with a login shell: {}), root {}, empty passwords: {}",
-            sec.users.len(),
-            logins.len(),
-            list(&logins, 6),
-            sec.root,
-            list(&sec.empty_password, 6)
-        ),
-    );
+            "accounts",
+            format!(
+                "{} users ({} with a login shell: {}), root {}, empty passwords: {}",
+                sec.users.len(),
+                logins.len(),
+                list(&logins, 6),
+                sec.root,
+                list(&sec.empty_password, 6)
+            ),
+        );
     }
     if let Some(ssh) = &sec.sshd {
-        let ex = |k: &str| if ssh.explicit.get(k).copied().unwrap_or(false) { "" } else { " (default)" };
+        let ex = |k: &str| {
+            if ssh.explicit.get(k).copied().unwrap_or(false) {
+                ""
+            } else {
+                " (default)"
+            }
+        };
         line(
             "sshd",
             format!(
@@ -255,17 +336,27 @@ fn render(f: &ImageFacts, packages: bool, kernel_config: bool) -> String {
             &format!("  layer {}", l.index),
             format!(
                 "{} {} → {}, {} entries, hidden {}{}",
-                l.digest.as_deref().map(|d| &d[..d.len().min(19)]).unwrap_or("-"),
+                l.digest
+                    .as_deref()
+                    .map(|d| &d[..d.len().min(19)])
+                    .unwrap_or("-"),
                 bytes(l.size),
                 bytes(l.uncompressed_size),
                 l.entries,
                 bytes(l.hidden_bytes),
-                l.created_by.as_deref().map(|c| format!("  {}", c.chars().take(60).collect::<String>())).unwrap_or_default()
+                l.created_by
+                    .as_deref()
+                    .map(|c| format!("  {}", c.chars().take(60).collect::<String>()))
+                    .unwrap_or_default()
             ),
         );
     }
-    let largest: Vec<String> =
-        f.size.largest_directories.iter().map(|d| format!("{} {}", d.path, bytes(d.bytes))).collect();
+    let largest: Vec<String> = f
+        .size
+        .largest_directories
+        .iter()
+        .map(|d| format!("{} {}", d.path, bytes(d.bytes)))
+        .collect();
     line("largest", list(&largest, 6));
     if let Some(c) = &f.config {
         line(
@@ -303,7 +394,12 @@ fn render(f: &ImageFacts, packages: bool, kernel_config: bool) -> String {
     }
     if kernel_config {
         for k in &f.kernel.kernels {
-            let _ = writeln!(s, "\n{} ({})", k.version, k.config_path.as_deref().unwrap_or("no config"));
+            let _ = writeln!(
+                s,
+                "\n{} ({})",
+                k.version,
+                k.config_path.as_deref().unwrap_or("no config")
+            );
             for (name, v) in &k.config {
                 let _ = writeln!(s, "{name}={v}");
             }

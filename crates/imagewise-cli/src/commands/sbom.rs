@@ -63,7 +63,10 @@ pub(crate) fn run(a: &SbomArgs, global: &Global) -> anyhow::Result<ExitCode> {
     match &a.output {
         Some(path) => {
             // Write beside the target and rename, so a failed run leaves no half document.
-            let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
             let mut tmp = tempfile::NamedTempFile::new_in(dir)
                 .with_context(|| format!("cannot create a file in {}", dir.display()))?;
             tmp.write_all(&bytes)?;

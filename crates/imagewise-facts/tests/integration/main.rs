@@ -1,2 +1,13 @@
-//! Facts checked against the reference tools on real images.
+//! Facts checked against the reference tools (`dpkg-query`, `rpm`, the apk database itself, the
+//! kernel's own config file) on real images built by `scripts/fixtures.sh`, and SBOMs checked
+//! against the official schemas.
+
 #![allow(clippy::unwrap_used)]
+
+mod alpine;
+mod debian;
+mod kernel;
+mod kinds;
+mod rpm;
+mod sbom;
+mod support;

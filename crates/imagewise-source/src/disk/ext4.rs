@@ -280,7 +280,7 @@ impl Ext4 {
                 let is_dir = raw.entry.kind == EntryKind::Dir;
                 builder.add(raw)?;
                 n += 1;
-                if n % 1024 == 0 {
+                if n.is_multiple_of(1024) {
                     progress.advance(0);
                 }
                 if is_dir {

@@ -1,0 +1,49 @@
+//! Images without packages get a report, not an error: scratch (one static binary) and
+//! distroless (libraries and a program, no shell, no package manager).
+
+use imagewise_facts::{ImageKind, LibcKind};
+
+use crate::support::{fixtures, inspect};
+
+#[test]
+fn scratch_with_one_static_binary() {
+    let f = inspect(fixtures().join("scratch.tar").to_str().unwrap());
+    assert_eq!(f.kind, ImageKind::Scratch);
+    assert_eq!(f.libc.kind, LibcKind::None);
+    assert!(f.packages.is_empty() && f.package_databases.is_empty());
+    assert!(f.arch.is_some(), "arch from the binary's ELF header");
+    assert_eq!(f.arch_detail.elf.values().sum::<u64>(), 1);
+    assert!(
+        f.notes.iter().any(|n| n.contains("no package database")),
+        "{:?}",
+        f.notes
+    );
+    assert!(
+        f.notes
+            .iter()
+            .any(|n| n.contains("distribution is unknown")),
+        "{:?}",
+        f.notes
+    );
+    assert_eq!(f.size.files, 1);
+}
+
+#[test]
+fn distroless_style_image() {
+    let f = inspect(fixtures().join("distroless-rootfs").to_str().unwrap());
+    assert_eq!(f.kind, ImageKind::Distroless);
+    assert_eq!(f.libc.kind, LibcKind::Glibc);
+    assert_eq!(f.os.id.as_deref(), Some("debian"));
+    assert_eq!(f.init.system, "none");
+    assert_eq!(f.security.users.len(), 2);
+    assert!(f.security.users.iter().all(|u| !u.login_shell));
+}
+
+#[test]
+fn empty_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = inspect(dir.path().to_str().unwrap());
+    assert_eq!(f.kind, ImageKind::Empty);
+    assert_eq!(f.arch, None);
+    assert_eq!(f.libc.kind, LibcKind::None);
+}
