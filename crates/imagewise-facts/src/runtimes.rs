@@ -64,7 +64,10 @@ pub(crate) fn detect(tree: &ImageTree, files: &Files, packages: &[Package]) -> V
                 continue;
             };
             if v.contains('.') && crate::elf::parse_dotted(v).is_some() {
-                let package = pkg(&[n, &format!("{n}-minimal"), &format!("libpython{v}-minimal")]);
+                // /usr/local and /opt hold builds the package manager knows nothing of.
+                let managed = !d.starts_with("/usr/local") && !d.starts_with("/opt");
+                let package = pkg(&[n, &format!("{n}-minimal"), &format!("libpython{v}-minimal")])
+                    .filter(|_| managed);
                 let (version, src) = match package {
                     Some(p) => (p, "package"),
                     None => (v.to_string(), "path"),
@@ -213,6 +216,12 @@ pub(crate) fn detect(tree: &ImageTree, files: &Files, packages: &[Package]) -> V
             add(&mut out, "openssl", v, p, Some(src));
         }
     }
+    // /bin and /usr/bin are one directory on merged-/usr systems: one file, one runtime.
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|r| {
+        let real = tree.resolve(&r.path, true).map(|e| e.path.clone()).unwrap_or_else(|_| r.path.clone());
+        seen.insert((r.name.clone(), real))
+    });
     out.sort_by(|a, b| (&a.name, &a.path).cmp(&(&b.name, &b.path)));
     out
 }

@@ -6,6 +6,7 @@
 
 mod exit_codes;
 mod host_root;
+mod inspect;
 mod layers;
 mod same_tree;
 mod support;
