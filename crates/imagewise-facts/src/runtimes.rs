@@ -219,7 +219,10 @@ pub(crate) fn detect(tree: &ImageTree, files: &Files, packages: &[Package]) -> V
     // /bin and /usr/bin are one directory on merged-/usr systems: one file, one runtime.
     let mut seen = std::collections::HashSet::new();
     out.retain(|r| {
-        let real = tree.resolve(&r.path, true).map(|e| e.path.clone()).unwrap_or_else(|_| r.path.clone());
+        let real = tree
+            .resolve(&r.path, true)
+            .map(|e| e.path.clone())
+            .unwrap_or_else(|_| r.path.clone());
         seen.insert((r.name.clone(), real))
     });
     out.sort_by(|a, b| (&a.name, &a.path).cmp(&(&b.name, &b.path)));

@@ -19,7 +19,15 @@ fn inspect_json_has_the_keys_scripts_rely_on() {
     let pkgs = v["packages"].as_array().unwrap();
     assert!(pkgs.len() > 10);
     for p in pkgs {
-        for key in ["ecosystem", "name", "version", "arch", "source_name", "source_version", "purl"] {
+        for key in [
+            "ecosystem",
+            "name",
+            "version",
+            "arch",
+            "source_name",
+            "source_version",
+            "purl",
+        ] {
             assert!(p[key].is_string(), "{key} missing in {p}");
         }
         assert_eq!(p["ecosystem"], "apk");
@@ -29,9 +37,19 @@ fn inspect_json_has_the_keys_scripts_rely_on() {
 #[test]
 fn inspect_human_report_names_the_essentials() {
     let fx = fixtures();
-    let out = ok(&["inspect", "--packages", fx.join("bookworm-rootfs").to_str().unwrap()]);
+    let out = ok(&[
+        "inspect",
+        "--packages",
+        fx.join("bookworm-rootfs").to_str().unwrap(),
+    ]);
     let text = String::from_utf8(out).unwrap();
-    for want in ["Debian GNU/Linux 12 (bookworm)", "glibc 2.36", "dpkg ", "libc6 ", "kind       application"] {
+    for want in [
+        "Debian GNU/Linux 12 (bookworm)",
+        "glibc 2.36",
+        "dpkg ",
+        "libc6 ",
+        "kind       application",
+    ] {
         assert!(text.contains(want), "{want:?} not in:\n{text}");
     }
 }
@@ -59,16 +77,31 @@ fn sbom_writes_a_file_and_honours_source_date_epoch() {
             .env("IMAGEWISE_NO_PROGRESS", "1")
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(out.stdout.is_empty(), "the document goes to the file only");
         std::fs::read(&file).unwrap()
     };
     let first = run();
     let v: Value = serde_json::from_slice(&first).unwrap();
     assert_eq!(v["bomFormat"], "CycloneDX");
-    assert_eq!(v.pointer("/metadata/timestamp").unwrap(), "2023-11-14T22:13:20Z");
-    assert_eq!(v["components"].as_array().unwrap().len(), 6, "os + 5 packages");
-    assert_eq!(run(), first, "same image, same SOURCE_DATE_EPOCH: same bytes");
+    assert_eq!(
+        v.pointer("/metadata/timestamp").unwrap(),
+        "2023-11-14T22:13:20Z"
+    );
+    assert_eq!(
+        v["components"].as_array().unwrap().len(),
+        6,
+        "os + 5 packages"
+    );
+    assert_eq!(
+        run(),
+        first,
+        "same image, same SOURCE_DATE_EPOCH: same bytes"
+    );
 
     let out = imagewise(&["sbom", "--format", "xml", image.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
