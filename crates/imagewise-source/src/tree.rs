@@ -570,19 +570,29 @@ impl ImageTree {
     }
 
     /// The entry and its descendants, in path order.
+    ///
+    /// Descendants are not always right after the directory in byte order: `/etc/systemd/system`
+    /// is followed by `/etc/systemd/system.conf` before `/etc/systemd/system/…`, because `.`
+    /// sorts before `/`. All names under `dir/` are contiguous, so they are found from there.
     pub fn subtree<'a>(&'a self, dir: &'a Entry) -> impl Iterator<Item = &'a Entry> + 'a {
-        let start = self.index(&dir.path).unwrap_or(self.entries.len());
+        let itself = self.index(&dir.path).map(|i| &self.entries[i]);
         let prefix = if dir.path == "/" {
             "/".to_string()
         } else {
             format!("{}/", dir.path)
         };
-        let only_self = !dir.is_dir();
-        self.entries[start..]
-            .iter()
-            .enumerate()
-            .take_while(move |(i, e)| *i == 0 || (!only_self && e.path.starts_with(&prefix)))
-            .map(|(_, e)| e)
+        let start = if dir.is_dir() {
+            self.entries
+                .partition_point(|e| e.path.as_str() < prefix.as_str())
+        } else {
+            self.entries.len()
+        };
+        let start = if dir.path == "/" { start.max(1) } else { start };
+        itself.into_iter().chain(
+            self.entries[start..]
+                .iter()
+                .take_while(move |e| e.path.starts_with(&prefix)),
+        )
     }
 
     /// Open a file for reading, following symlinks inside the image.

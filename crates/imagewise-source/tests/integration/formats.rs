@@ -98,3 +98,34 @@ fn xattr_set(path: &std::path::Path, name: &str, value: &[u8]) {
         .unwrap();
     assert!(st.success(), "setfattr {name}");
 }
+
+/// Regression: `/etc/systemd/system.conf` sorts between `/etc/systemd/system` and its children
+/// (`.` < `/`), and `subtree` once stopped there, hiding every child.
+#[test]
+fn subtree_finds_children_past_siblings_that_sort_between() {
+    let dir = tempfile::tempdir().unwrap();
+    let sys = dir.path().join("etc/systemd/system");
+    std::fs::create_dir_all(sys.join("multi-user.target.wants")).unwrap();
+    std::fs::write(dir.path().join("etc/systemd/system.conf"), "x").unwrap();
+    std::fs::write(dir.path().join("etc/systemd/system-generators"), "x").unwrap();
+    std::os::unix::fs::symlink(
+        "/lib/systemd/system/ssh.service",
+        sys.join("multi-user.target.wants/ssh.service"),
+    )
+    .unwrap();
+    let tree = open(dir.path().to_str().unwrap(), &Default::default()).unwrap();
+    let d = tree.get("/etc/systemd/system").unwrap();
+    let paths: Vec<&str> = tree.subtree(d).map(|e| e.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/etc/systemd/system",
+            "/etc/systemd/system/multi-user.target.wants",
+            "/etc/systemd/system/multi-user.target.wants/ssh.service"
+        ]
+    );
+    let root = tree.get("/").unwrap();
+    assert_eq!(tree.subtree(root).count(), tree.entries().len());
+    let file = tree.get("/etc/systemd/system.conf").unwrap();
+    assert_eq!(tree.subtree(file).count(), 1);
+}
