@@ -11,3 +11,4 @@ mod kinds;
 mod rpm;
 mod sbom;
 mod support;
+mod system;
