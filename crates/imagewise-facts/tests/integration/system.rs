@@ -165,7 +165,7 @@ fn systemd_services_agents_logging_and_security_settings() {
         sshd.password_authentication, "yes",
         "commented and Match-only values do not count"
     );
-    assert_eq!(sshd.explicit["PasswordAuthentication"], false);
+    assert!(!sshd.explicit["PasswordAuthentication"]);
     assert_eq!(s.sudoers, ["/etc/sudoers", "/etc/sudoers.d/ops"]);
     assert_eq!(s.setuid, ["/usr/bin/passwd"]);
     assert_eq!(
