@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 w=$(mktemp -d); trap 'rm -rf "$w"' EXIT
-mkdir -p corpus/tar corpus/oci_archive corpus/disk
+mkdir -p corpus/tar corpus/oci_archive corpus/disk corpus/rpmdb corpus/inspect
 mkdir -p "$w/root/etc" "$w/root/bin"
 printf 'ID=seed\n' > "$w/root/etc/os-release"
 ln -s os-release "$w/root/etc/link"
@@ -39,3 +39,21 @@ mkfs.ext4 -q -F -b 1024 -N 32 -O ^has_journal -d "$w/root" "$w/fs.raw"
 cp "$w/fs.raw" corpus/disk/ext4.raw
 qemu-img convert -c -O qcow2 -o cluster_size=4096 "$w/fs.raw" corpus/disk/ext4.qcow2
 ls -la corpus/*
+# rpm databases: the first byte picks the backend (0 sqlite, 1 ndb, 2 bdb).
+shared=../../shared/fixtures/rpmdb
+if [ -d "$shared" ]; then
+  { printf '\x00'; cat "$shared/cbl-mariner-2.0/rpmdb.sqlite"; } > corpus/rpmdb/sqlite
+  { printf '\x01'; cat "$shared/sle15-bci/Packages.db"; } > corpus/rpmdb/ndb
+  { printf '\x02'; cat "$shared/libuuid/Packages"; } > corpus/rpmdb/bdb
+fi
+# inspect: a tiny system tree with the files the facts readers parse.
+mkdir -p "$w/sys/etc/ssh" "$w/sys/var/lib/dpkg" "$w/sys/lib/apk/db" "$w/sys/boot"
+printf 'ID=debian\nVERSION_ID="12"\n' > "$w/sys/etc/os-release"
+printf 'Package: a\nStatus: install ok installed\nVersion: 1:2-3\nSource: b (2-2)\n\n' > "$w/sys/var/lib/dpkg/status"
+printf 'P:musl\nV:1.2.5-r0\nA:x86_64\no:musl\n\n' > "$w/sys/lib/apk/db/installed"
+printf 'root:x:0:0::/root:/bin/sh\n' > "$w/sys/etc/passwd"
+printf 'root::1::::::\n' > "$w/sys/etc/shadow"
+printf 'Include /etc/ssh/*.conf\nPermitRootLogin yes\n' > "$w/sys/etc/ssh/sshd_config"
+printf 'CONFIG_BPF=y\n' > "$w/sys/boot/config-6.1.0"
+head -c 4096 /bin/true > "$w/sys/app" 2>/dev/null || true
+tar -C "$w/sys" -cf corpus/inspect/system.tar .
