@@ -3,14 +3,14 @@
 //! `apk_db_parse_istream`/apk-spec: `P` name, `V` version, `A` arch, `o` origin, `L` license,
 //! `I` installed size in bytes, `T` description, `m` maintainer.
 
-use crate::packages::{Distro, RawPackage};
-use crate::report::Ecosystem;
+use crate::packages::Distro;
+use crate::report::{Ecosystem, Package};
 
-pub(crate) fn parse(text: &str, database: &str, problems: &mut Vec<String>) -> Vec<RawPackage> {
+pub(crate) fn parse(text: &str, database: &str, problems: &mut Vec<String>) -> Vec<Package> {
     let mut out = Vec::new();
     let mut rec: Vec<(char, &str)> = Vec::new();
     let mut index = 0;
-    let mut flush = |rec: &mut Vec<(char, &str)>, out: &mut Vec<RawPackage>, index: &mut usize| {
+    let mut flush = |rec: &mut Vec<(char, &str)>, out: &mut Vec<Package>, index: &mut usize| {
         if rec.is_empty() {
             return;
         }
@@ -22,7 +22,8 @@ pub(crate) fn parse(text: &str, database: &str, problems: &mut Vec<String>) -> V
         };
         match (get('P'), get('V')) {
             (Some(name), Some(version)) if !name.is_empty() && !version.is_empty() => {
-                out.push(RawPackage {
+                out.push(Package {
+                    purl: String::new(),
                     ecosystem: Ecosystem::Apk,
                     source_name: get('o')
                         .filter(|o| !o.is_empty())
@@ -59,7 +60,7 @@ pub(crate) fn parse(text: &str, database: &str, problems: &mut Vec<String>) -> V
 
 /// purl `pkg:apk/alpine/<name>@<version>?arch=…&distro=<version>` as syft writes it; the origin
 /// goes in `upstream` when it differs.
-pub(crate) fn purl(p: &RawPackage, distro: &Distro) -> String {
+pub(crate) fn purl(p: &Package, distro: &Distro) -> String {
     let ns = distro.id.as_deref().unwrap_or("alpine");
     let mut q = Vec::new();
     if let Some(a) = &p.arch {

@@ -2,8 +2,8 @@
 //! distroless form `/var/lib/dpkg/status.d/<name>` (one paragraph per file). Field meanings from
 //! `deb-control(5)` and `dpkg-query(1)`: `Source: name (version)`, `Installed-Size` in KiB.
 
-use crate::packages::{Distro, RawPackage};
-use crate::report::Ecosystem;
+use crate::packages::Distro;
+use crate::report::{Ecosystem, Package};
 
 /// Package states whose files are on disk; `not-installed` and `config-files` are not.
 const PRESENT: [&str; 6] = [
@@ -45,7 +45,7 @@ pub(crate) fn paragraphs(text: &str) -> Vec<Vec<(String, String)>> {
 
 /// The packages of one status file. Paragraphs without a package name or version are reported in
 /// `problems`; packages not on disk (removed, config files only) are left out.
-pub(crate) fn parse(text: &str, database: &str, problems: &mut Vec<String>) -> Vec<RawPackage> {
+pub(crate) fn parse(text: &str, database: &str, problems: &mut Vec<String>) -> Vec<Package> {
     let mut out = Vec::new();
     for (i, p) in paragraphs(text).into_iter().enumerate() {
         let get = |k: &str| {
@@ -78,7 +78,8 @@ pub(crate) fn parse(text: &str, database: &str, problems: &mut Vec<String>) -> V
             },
             None => (name.to_string(), version.to_string()),
         };
-        out.push(RawPackage {
+        out.push(Package {
+            purl: String::new(),
             ecosystem: Ecosystem::Dpkg,
             name: name.to_string(),
             version: version.to_string(),
@@ -108,7 +109,7 @@ fn present(status: &str) -> bool {
 
 /// purl `pkg:deb/<distro>/<name>@<version>?arch=…&distro=<id>-<version>`; the source package,
 /// when it differs, goes in `upstream` as syft writes it.
-pub(crate) fn purl(p: &RawPackage, distro: &Distro) -> String {
+pub(crate) fn purl(p: &Package, distro: &Distro) -> String {
     let ns = distro.id.as_deref().unwrap_or("debian");
     let mut q = Vec::new();
     if let Some(a) = &p.arch {

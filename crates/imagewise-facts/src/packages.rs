@@ -15,23 +15,6 @@ const DPKG_STATUS: &str = "/var/lib/dpkg/status";
 const DPKG_STATUS_D: &str = "/var/lib/dpkg/status.d";
 const APK_INSTALLED: [&str; 2] = ["/lib/apk/db/installed", "/usr/lib/apk/db/installed"];
 
-/// A package as read from a database, before its purl is made.
-#[derive(Debug, Clone)]
-pub(crate) struct RawPackage {
-    pub ecosystem: Ecosystem,
-    pub name: String,
-    pub version: String,
-    pub arch: Option<String>,
-    pub source_name: String,
-    pub source_version: String,
-    pub epoch: Option<u64>,
-    pub installed_size: Option<u64>,
-    pub license: Option<String>,
-    pub maintainer: Option<String>,
-    pub summary: Option<String>,
-    pub database: String,
-}
-
 /// The distribution, as purls name it.
 #[derive(Debug, Clone, Default)]
 pub struct Distro {
@@ -77,27 +60,14 @@ pub(crate) fn purl(
     build().unwrap_or_else(|_| format!("pkg:{ty}/{namespace}/{name}@{version}"))
 }
 
-pub(crate) fn finish(p: RawPackage, distro: &Distro) -> Package {
-    let purl = match p.ecosystem {
+/// Give a package read from a database its purl.
+pub(crate) fn finish(mut p: Package, distro: &Distro) -> Package {
+    p.purl = match p.ecosystem {
         Ecosystem::Dpkg => crate::dpkg::purl(&p, distro),
         Ecosystem::Apk => crate::apk::purl(&p, distro),
         Ecosystem::Rpm => rpm::purl(&p, distro),
     };
-    Package {
-        ecosystem: p.ecosystem,
-        name: p.name,
-        version: p.version,
-        arch: p.arch,
-        source_name: p.source_name,
-        source_version: p.source_version,
-        epoch: p.epoch,
-        installed_size: p.installed_size,
-        license: p.license,
-        maintainer: p.maintainer,
-        summary: p.summary,
-        purl,
-        database: p.database,
-    }
+    p
 }
 
 pub(crate) fn want(tree: &ImageTree, w: &mut Wants) {
@@ -124,7 +94,7 @@ pub(crate) fn read(
     let mut add = |eco: Ecosystem,
                    path: &str,
                    format: &str,
-                   raw: Result<Vec<RawPackage>, String>,
+                   raw: Result<Vec<Package>, String>,
                    mut problems: Vec<String>,
                    packages: &mut Vec<Package>| {
         let (status, n) = match raw {

@@ -8,8 +8,8 @@ mod sqlite;
 
 use header::*;
 
-use crate::packages::{Distro, RawPackage};
-use crate::report::Ecosystem;
+use crate::packages::Distro;
+use crate::report::{Ecosystem, Package};
 
 /// Where rpm keeps its database, newest layout first; `/var/lib/rpm` is often a symlink to
 /// `/usr/lib/sysimage/rpm`.
@@ -41,7 +41,7 @@ impl Backend {
 
 /// The result of reading one rpm database file.
 pub(crate) struct RpmDb {
-    pub packages: Vec<RawPackage>,
+    pub packages: Vec<Package>,
     /// Headers whose SHA-256 header digest was checked and matched.
     pub verified: usize,
     pub problems: Vec<String>,
@@ -90,7 +90,7 @@ pub(crate) fn read(bytes: &[u8], backend: Backend, database: &str) -> Result<Rpm
     })
 }
 
-fn package(h: &Header<'_>, database: &str) -> Option<RawPackage> {
+fn package(h: &Header<'_>, database: &str) -> Option<Package> {
     let name = h.string(TAG_NAME).filter(|s| !s.is_empty())?;
     let version = h.string(TAG_VERSION).filter(|s| !s.is_empty())?;
     let release = h.string(TAG_RELEASE).unwrap_or_default();
@@ -100,7 +100,8 @@ fn package(h: &Header<'_>, database: &str) -> Option<RawPackage> {
         .string(TAG_SOURCERPM)
         .and_then(|s| split_source_rpm(&s))
         .unwrap_or_else(|| (name.clone(), vr(&version, &release)));
-    Some(RawPackage {
+    Some(Package {
+        purl: String::new(),
         ecosystem: Ecosystem::Rpm,
         arch: h.string(TAG_ARCH).filter(|a| !a.is_empty()),
         source_name,
@@ -148,7 +149,7 @@ fn split_source_rpm(s: &str) -> Option<(String, String)> {
 }
 
 /// purl `pkg:rpm/<distro id>/<name>@<version>-<release>?arch=…&epoch=…&distro=<id>-<version>`.
-pub(crate) fn purl(p: &RawPackage, distro: &Distro) -> String {
+pub(crate) fn purl(p: &Package, distro: &Distro) -> String {
     let ns = distro.id.as_deref().unwrap_or("rpm");
     let mut q = Vec::new();
     if let Some(a) = &p.arch {
