@@ -129,18 +129,29 @@ pub(crate) fn detect(
 
 const JOURNALD: &str = "/etc/systemd/journald.conf";
 const RSYSLOG: &str = "/etc/rsyslog.conf";
+const JOURNALD_D: &str = "/etc/systemd/journald.conf.d";
+const RSYSLOG_D: &str = "/etc/rsyslog.d";
 const MAX_CONF: u64 = 1 << 20;
 
 pub(crate) fn want_logging(tree: &ImageTree, w: &mut Wants) {
-    w.whole(JOURNALD, MAX_CONF);
-    w.whole(RSYSLOG, MAX_CONF);
-    for d in ["/etc/systemd/journald.conf.d", "/etc/rsyslog.d"] {
-        for e in files::children(tree, d) {
-            if e.path.ends_with(".conf") {
-                w.whole(e.path.clone(), MAX_CONF);
-            }
-        }
+    for f in conf_files(tree, JOURNALD, JOURNALD_D)
+        .into_iter()
+        .chain(conf_files(tree, RSYSLOG, RSYSLOG_D))
+    {
+        w.whole(f, MAX_CONF);
     }
+}
+
+/// A main config file and the `*.conf` drop-ins of its directory, in the order they apply.
+fn conf_files(tree: &ImageTree, main: &str, dir: &str) -> Vec<String> {
+    let mut v = vec![main.to_string()];
+    v.extend(
+        files::children(tree, dir)
+            .iter()
+            .map(|e| e.path.clone())
+            .filter(|p| p.ends_with(".conf")),
+    );
+    v
 }
 
 pub(crate) fn logging(tree: &ImageTree, files: &Files) -> Logging {
@@ -150,13 +161,7 @@ pub(crate) fn logging(tree: &ImageTree, files: &Files) -> Logging {
             .resolve("/usr/lib/systemd/systemd-journald", true)
             .is_ok();
     // Later drop-ins override earlier settings, and drop-ins override the main file.
-    let mut journald_files = vec![JOURNALD.to_string()];
-    journald_files.extend(
-        files::children(tree, "/etc/systemd/journald.conf.d")
-            .iter()
-            .map(|e| e.path.clone())
-            .filter(|p| p.ends_with(".conf")),
-    );
+    let journald_files = conf_files(tree, JOURNALD, JOURNALD_D);
     for f in &journald_files {
         let Some(text) = files.text(f) else { continue };
         for line in text.lines().map(str::trim) {
@@ -171,13 +176,7 @@ pub(crate) fn logging(tree: &ImageTree, files: &Files) -> Logging {
     if journald_installed && l.journald_storage.is_none() {
         l.journald_storage = Some("auto".into());
     }
-    let mut rsyslog_files = vec![RSYSLOG.to_string()];
-    rsyslog_files.extend(
-        files::children(tree, "/etc/rsyslog.d")
-            .iter()
-            .map(|e| e.path.clone())
-            .filter(|p| p.ends_with(".conf")),
-    );
+    let rsyslog_files = conf_files(tree, RSYSLOG, RSYSLOG_D);
     for f in &rsyslog_files {
         let Some(text) = files.text(f) else { continue };
         l.rsyslog = true;

@@ -15,8 +15,6 @@ pub(crate) struct ElfHead {
     pub arch: String,
     /// The program interpreter (`PT_INTERP`), for dynamically linked executables.
     pub interp: Option<String>,
-    /// `ET_EXEC`/`ET_DYN` with no interpreter: statically linked (or a shared library).
-    pub has_interp: bool,
 }
 
 /// Parse the start of a file as ELF; `None` when it is not ELF.
@@ -37,7 +35,6 @@ pub(crate) fn head(bytes: &[u8]) -> Option<ElfHead> {
         if little { Endian::Little } else { Endian::Big },
     );
     let mut interp = None;
-    let mut has_interp = false;
     let phoff = usize::try_from(h.e_phoff).ok()?;
     let phnum = usize::from(h.e_phnum);
     let entsize = usize::from(h.e_phentsize).max(1);
@@ -45,7 +42,6 @@ pub(crate) fn head(bytes: &[u8]) -> Option<ElfHead> {
     if phoff > 0 && phnum > 0 && phoff.saturating_add(phnum * entsize) <= bytes.len() {
         if let Ok(phs) = ProgramHeader::parse(bytes, phoff, phnum, ctx) {
             if let Some(ph) = phs.iter().find(|p| p.p_type == PT_INTERP) {
-                has_interp = true;
                 let start = usize::try_from(ph.p_offset).unwrap_or(usize::MAX);
                 let len = usize::try_from(ph.p_filesz).unwrap_or(0);
                 if let Some(s) = bytes.get(start..start.saturating_add(len)) {
@@ -55,11 +51,7 @@ pub(crate) fn head(bytes: &[u8]) -> Option<ElfHead> {
             }
         }
     }
-    Some(ElfHead {
-        arch,
-        interp,
-        has_interp,
-    })
+    Some(ElfHead { arch, interp })
 }
 
 /// Debian's name for an ELF machine.

@@ -8,7 +8,7 @@ use imagewise_source::{EntryKind, ImageTree};
 
 use crate::elf::{self, ElfHead};
 use crate::files::{self, Files, Wants};
-use crate::report::{Ecosystem, Libc, LibcKind, Package};
+use crate::report::{Libc, LibcKind, Package};
 
 const LIB_DIRS: [&str; 4] = ["/lib", "/lib64", "/usr/lib", "/usr/lib64"];
 const MAX_LIBC: u64 = 64 << 20;
@@ -162,12 +162,7 @@ fn upstream(p: &Package) -> String {
         .version
         .split_once(':')
         .map_or(p.version.as_str(), |(_, v)| v);
-    let v = match p.ecosystem {
-        Ecosystem::Dpkg | Ecosystem::Apk | Ecosystem::Rpm => {
-            v.rsplit_once('-').map_or(v, |(u, _)| u)
-        }
-    };
-    v.to_string()
+    v.rsplit_once('-').map_or(v, |(u, _)| u).to_string()
 }
 
 /// musl keeps its version as a bare `x.y.z` string next to the `Version %s` that `ldd` prints.
