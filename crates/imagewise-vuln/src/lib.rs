@@ -1,6 +1,8 @@
-//! Vulnerability judgement for server images. So far: the exact version order of each package
-//! ecosystem, the ground every advisory match stands on, and OSV records with the schema's rule
-//! for whether a version is affected.
+//! Vulnerability judgement for server images: the exact version order of each package
+//! ecosystem (the ground every advisory match stands on), OSV records with the schema's rule for
+//! whether a version is affected, an offline database of them ([`Database`], filled by
+//! [`import_paths`]), and matching of installed packages by source package ([`scan`]).
+//! It knows nothing of image formats: callers hand it a [`Distro`] and [`Installed`] packages.
 //!
 //! ```
 //! use imagewise_vuln::{compare, Ecosystem};
@@ -16,13 +18,28 @@
 //! ```
 
 mod apk;
+mod db;
 mod dpkg;
+mod ecosystems;
+mod ignore;
+mod import;
 mod osv;
 mod rpm;
+mod scan;
+mod severity;
 mod version;
 
 pub use apk::ApkVersion;
+pub use db::{
+    default_dir, Database, DbError, EcosystemStatus, ImportReport, Skipped, Status, DB_FILE,
+    FORMAT_VERSION,
+};
 pub use dpkg::DpkgVersion;
-pub use osv::{Affected, Event, OsvRecord, Package, Range, RangeType, Severity};
+pub use ecosystems::{version_order, Distro, DistroEcosystems, DistroError, EcosystemError};
+pub use ignore::{IgnoreRules, Rule};
+pub use import::{import_paths, MAX_DOCUMENT};
+pub use osv::{Affected, Event, OsvRecord, Package, Range, RangeType, Reference, Severity};
 pub use rpm::{rpmvercmp, RpmVersion};
+pub use scan::{scan, Finding, FixState, Installed, ScanResult};
+pub use severity::{rate, score_vector, CvssScore, Level, Rated};
 pub use version::{compare, Ecosystem, VersionError};

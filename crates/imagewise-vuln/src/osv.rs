@@ -19,14 +19,30 @@ pub struct OsvRecord {
     pub modified: String,
     #[serde(default)]
     pub aliases: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub details: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub withdrawn: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub severity: Vec<Severity>,
     #[serde(default)]
     pub affected: Vec<Affected>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub references: Vec<Reference>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database_specific: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reference {
+    /// `ADVISORY`, `WEB`, `FIX`, `REPORT`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub url: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,13 +57,16 @@ pub struct Severity {
 pub struct Affected {
     #[serde(default)]
     pub package: Option<Package>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ranges: Vec<Range>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub versions: Vec<String>,
-    #[serde(default)]
+    /// Per-package severity (schema 1.6+), next to the record's own.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub severity: Vec<Severity>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ecosystem_specific: Option<serde_json::Value>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database_specific: Option<serde_json::Value>,
 }
 
@@ -56,7 +75,7 @@ pub struct Package {
     /// e.g. `Debian:12`, `Alpine:v3.20`, `Rocky Linux:9`, `PyPI`.
     pub ecosystem: String,
     pub name: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub purl: Option<String>,
 }
 
@@ -155,7 +174,50 @@ impl Range {
     }
 }
 
+impl Range {
+    /// Check the range as the schema requires: each event sets exactly one field, a version
+    /// range has an `introduced` event, and every version is one `eco` can order.
+    pub fn validate(&self, eco: Ecosystem) -> Result<(), String> {
+        let eco = match self.kind {
+            RangeType::Git => return Ok(()),
+            RangeType::Semver => Ecosystem::Semver,
+            RangeType::Ecosystem => eco,
+        };
+        if !self.events.iter().any(|e| e.introduced.is_some()) {
+            return Err("a range without an \"introduced\" event".into());
+        }
+        for e in &self.events {
+            let set = [&e.introduced, &e.fixed, &e.last_affected, &e.limit]
+                .iter()
+                .filter(|f| f.is_some())
+                .count();
+            if set != 1 {
+                return Err(format!(
+                    "a range event with {set} of introduced/fixed/last_affected/limit (needs exactly one)"
+                ));
+            }
+            let v = e.version().unwrap_or_default();
+            let special = (e.introduced.is_some() && v == "0") || (e.limit.is_some() && v == "*");
+            if !special {
+                compare(eco, v, v).map_err(|err| format!("bad range: {err}"))?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl Affected {
+    /// Check every range and listed version against `eco`'s version syntax.
+    pub fn validate(&self, eco: Ecosystem) -> Result<(), String> {
+        for r in &self.ranges {
+            r.validate(eco)?;
+        }
+        for v in &self.versions {
+            compare(eco, v, v).map_err(|err| format!("bad versions entry: {err}"))?;
+        }
+        Ok(())
+    }
+
     /// Does this entry cover `version` of its package (compared with `eco`'s rules)?
     pub fn includes(&self, eco: Ecosystem, version: &str) -> Result<bool, VersionError> {
         for r in &self.ranges {

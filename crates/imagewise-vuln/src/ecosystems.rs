@@ -1,0 +1,284 @@
+//! OSV ecosystem names: which version order each uses, and which ecosystems an installed
+//! distribution's packages belong to.
+//!
+//! An OSV ecosystem string is a base name, optionally followed by `:` and a release
+//! (`Debian:12`, `Alpine:v3.20`, `Ubuntu:22.04:LTS`, `Rocky Linux:9`). The base names are those
+//! of the OSV schema's ecosystem list (`osv-schema/ecosystems.txt`).
+
+use crate::version::Ecosystem;
+
+/// Every base name the OSV schema defines, with the version order imagewise compares it in
+/// (`None`: a valid OSV ecosystem whose order imagewise does not implement).
+const OSV_ECOSYSTEMS: &[(&str, Option<Ecosystem>)] = &[
+    ("AlmaLinux", Some(Ecosystem::Rpm)),
+    ("Alpaquita", Some(Ecosystem::Apk)),
+    ("Alpine", Some(Ecosystem::Apk)),
+    ("Android", None),
+    ("Azure Linux", Some(Ecosystem::Rpm)),
+    ("BellSoft Hardened Containers", Some(Ecosystem::Apk)),
+    ("Bioconductor", None),
+    ("Bitnami", None),
+    ("Chainguard", Some(Ecosystem::Apk)),
+    ("CleanStart", None),
+    ("ConanCenter", None),
+    ("CRAN", None),
+    ("crates.io", Some(Ecosystem::Semver)),
+    ("Debian", Some(Ecosystem::Dpkg)),
+    ("Docker Hardened Images", None),
+    ("Echo", None),
+    ("FreeBSD", None),
+    ("GHC", None),
+    ("GIT", None),
+    ("GitHub Actions", None),
+    ("Go", Some(Ecosystem::Semver)),
+    ("Hackage", None),
+    ("Hex", None),
+    ("Julia", None),
+    ("Linux", None),
+    ("Mageia", Some(Ecosystem::Rpm)),
+    ("Maven", None),
+    ("MinimOS", Some(Ecosystem::Apk)),
+    ("npm", Some(Ecosystem::Semver)),
+    ("NuGet", None),
+    ("opam", None),
+    ("openEuler", Some(Ecosystem::Rpm)),
+    ("openSUSE", Some(Ecosystem::Rpm)),
+    ("OSS-Fuzz", None),
+    ("Packagist", None),
+    ("Photon OS", Some(Ecosystem::Rpm)),
+    ("Pub", None),
+    ("PyPI", Some(Ecosystem::Pep440)),
+    ("Red Hat", Some(Ecosystem::Rpm)),
+    ("Rocky Linux", Some(Ecosystem::Rpm)),
+    ("Root", None),
+    ("RubyGems", None),
+    ("SUSE", Some(Ecosystem::Rpm)),
+    ("SwiftURL", None),
+    ("Ubuntu", Some(Ecosystem::Dpkg)),
+    ("VSCode", None),
+    ("Wolfi", Some(Ecosystem::Apk)),
+];
+
+/// Why an OSV ecosystem string cannot be matched.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EcosystemError {
+    #[error("unknown ecosystem {0:?} (not one the OSV schema defines)")]
+    Unknown(String),
+    #[error("ecosystem {0:?} is valid OSV but imagewise has no version order for it yet")]
+    Unsupported(String),
+}
+
+/// The base name of an OSV ecosystem string: `Debian:12` → `Debian`.
+pub fn base_name(osv_ecosystem: &str) -> &str {
+    osv_ecosystem
+        .split_once(':')
+        .map_or(osv_ecosystem, |(b, _)| b)
+}
+
+/// The version order of an OSV ecosystem string such as `Debian:12` or `PyPI`.
+pub fn version_order(osv_ecosystem: &str) -> Result<Ecosystem, EcosystemError> {
+    let base = base_name(osv_ecosystem);
+    match OSV_ECOSYSTEMS.iter().find(|(n, _)| *n == base) {
+        Some((_, Some(order))) => Ok(*order),
+        Some((_, None)) => Err(EcosystemError::Unsupported(osv_ecosystem.to_string())),
+        None => Err(EcosystemError::Unknown(osv_ecosystem.to_string())),
+    }
+}
+
+/// The distribution an image says it is (from os-release).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Distro {
+    /// os-release `ID` (`debian`, `alpine`, `rocky`, …).
+    pub id: String,
+    /// os-release `ID_LIKE`.
+    pub id_like: Vec<String>,
+    /// os-release `VERSION_ID` (`12`, `3.20.3`, `9.4`).
+    pub version_id: Option<String>,
+}
+
+/// Which OSV ecosystems hold a distribution's advisories.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DistroEcosystems {
+    /// Exact OSV ecosystem strings (`Debian:12`).
+    pub exact: Vec<String>,
+    /// Prefixes for families whose strings carry more than a release (`Red Hat:enterprise_linux:9::`
+    /// matches `Red Hat:enterprise_linux:9::appstream`).
+    pub prefixes: Vec<String>,
+    /// The version order of its packages.
+    pub order: Ecosystem,
+}
+
+impl DistroEcosystems {
+    /// Does the OSV ecosystem string `e` belong to this distribution release?
+    pub fn covers(&self, e: &str) -> bool {
+        self.exact.iter().any(|x| x == e) || self.prefixes.iter().any(|p| e.starts_with(p))
+    }
+
+    /// How the ecosystems are written for people: `Debian:12`, `Red Hat:enterprise_linux:9::*`.
+    pub fn describe(&self) -> String {
+        let mut v: Vec<String> = self.exact.clone();
+        v.extend(self.prefixes.iter().map(|p| format!("{p}*")));
+        v.join(", ")
+    }
+}
+
+/// Why a distribution's packages cannot be matched.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DistroError {
+    #[error(
+        "cannot scan OS packages: unknown distribution {0:?} (no OSV ecosystem is known for it)"
+    )]
+    Unknown(String),
+    #[error("cannot scan OS packages: {id} has no VERSION_ID in os-release, so its OSV release ecosystem ({family}:<release>) is unknown")]
+    NoRelease { id: String, family: &'static str },
+}
+
+/// `major` of `9.4`; `major.minor` of `3.20.3`.
+fn leading(v: &str, parts: usize) -> String {
+    v.split('.').take(parts).collect::<Vec<_>>().join(".")
+}
+
+impl Distro {
+    /// The OSV ecosystems of this distribution release, as osv.dev names them.
+    pub fn osv_ecosystems(&self) -> Result<DistroEcosystems, DistroError> {
+        let ver = self.version_id.as_deref().filter(|v| !v.is_empty());
+        let need = |family: &'static str| {
+            ver.ok_or_else(|| DistroError::NoRelease {
+                id: self.id.clone(),
+                family,
+            })
+        };
+        let exact = |order, names: Vec<String>| DistroEcosystems {
+            exact: names,
+            prefixes: vec![],
+            order,
+        };
+        let prefix = |order, p: String| DistroEcosystems {
+            exact: vec![],
+            prefixes: vec![p],
+            order,
+        };
+        use Ecosystem::*;
+        Ok(match self.id.as_str() {
+            "debian" => exact(
+                Dpkg,
+                vec![format!("Debian:{}", leading(need("Debian")?, 1))],
+            ),
+            "ubuntu" => {
+                let v = need("Ubuntu")?;
+                let (year, month) = v.split_once('.').unwrap_or((v, ""));
+                let lts = month == "04" && year.parse::<u32>().is_ok_and(|y| y % 2 == 0);
+                exact(
+                    Dpkg,
+                    vec![if lts {
+                        format!("Ubuntu:{v}:LTS")
+                    } else {
+                        format!("Ubuntu:{v}")
+                    }],
+                )
+            }
+            "alpine" => exact(
+                Apk,
+                vec![format!("Alpine:v{}", leading(need("Alpine")?, 2))],
+            ),
+            "wolfi" => exact(Apk, vec!["Wolfi".into()]),
+            "chainguard" => exact(Apk, vec!["Chainguard".into()]),
+            "minimos" => exact(Apk, vec!["MinimOS".into()]),
+            "alpaquita" => prefix(Apk, "Alpaquita".into()),
+            "rocky" => exact(
+                Rpm,
+                vec![format!("Rocky Linux:{}", leading(need("Rocky Linux")?, 1))],
+            ),
+            "almalinux" => exact(
+                Rpm,
+                vec![format!("AlmaLinux:{}", leading(need("AlmaLinux")?, 1))],
+            ),
+            "rhel" => prefix(
+                Rpm,
+                format!(
+                    "Red Hat:enterprise_linux:{}::",
+                    leading(need("Red Hat")?, 1)
+                ),
+            ),
+            "sles" | "sled" | "sle-micro" => {
+                let v = need("SUSE")?;
+                let (major, sp) = v.split_once('.').unwrap_or((v, "0"));
+                let name = if sp == "0" {
+                    format!("SUSE:Linux Enterprise Server {major}")
+                } else {
+                    format!("SUSE:Linux Enterprise Server {major} SP{sp}")
+                };
+                exact(Rpm, vec![name])
+            }
+            "opensuse-leap" => exact(Rpm, vec![format!("openSUSE:Leap {}", need("openSUSE")?)]),
+            "opensuse-tumbleweed" => exact(Rpm, vec!["openSUSE:Tumbleweed".into()]),
+            "mageia" => exact(Rpm, vec![format!("Mageia:{}", need("Mageia")?)]),
+            "photon" => exact(Rpm, vec![format!("Photon OS:{}", need("Photon OS")?)]),
+            "azurelinux" | "mariner" => prefix(
+                Rpm,
+                format!("Azure Linux:{}", leading(need("Azure Linux")?, 1)),
+            ),
+            "openEuler" | "openeuler" => prefix(Rpm, format!("openEuler:{}", need("openEuler")?)),
+            other => return Err(DistroError::Unknown(other.to_string())),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eco(id: &str, v: &str) -> Result<DistroEcosystems, DistroError> {
+        Distro {
+            id: id.into(),
+            id_like: vec![],
+            version_id: Some(v.into()),
+        }
+        .osv_ecosystems()
+    }
+
+    #[test]
+    fn os_release_to_osv_names() {
+        assert_eq!(eco("debian", "12").unwrap().exact, ["Debian:12"]);
+        assert_eq!(eco("ubuntu", "22.04").unwrap().exact, ["Ubuntu:22.04:LTS"]);
+        assert_eq!(eco("ubuntu", "23.10").unwrap().exact, ["Ubuntu:23.10"]);
+        assert_eq!(eco("ubuntu", "21.04").unwrap().exact, ["Ubuntu:21.04"]);
+        assert_eq!(eco("alpine", "3.20.3").unwrap().exact, ["Alpine:v3.20"]);
+        assert_eq!(eco("rocky", "9.4").unwrap().exact, ["Rocky Linux:9"]);
+        assert_eq!(eco("almalinux", "8.10").unwrap().exact, ["AlmaLinux:8"]);
+        assert_eq!(
+            eco("sles", "15.5").unwrap().exact,
+            ["SUSE:Linux Enterprise Server 15 SP5"]
+        );
+        let rh = eco("rhel", "9.4").unwrap();
+        assert!(rh.covers("Red Hat:enterprise_linux:9::appstream"));
+        assert!(!rh.covers("Red Hat:enterprise_linux:8::appstream"));
+        assert_eq!(rh.order, Ecosystem::Rpm);
+        assert!(matches!(eco("plan9", "4"), Err(DistroError::Unknown(_))));
+        let sid = Distro {
+            id: "debian".into(),
+            ..Default::default()
+        };
+        assert!(matches!(
+            sid.osv_ecosystems(),
+            Err(DistroError::NoRelease { .. })
+        ));
+    }
+
+    #[test]
+    fn ecosystem_names_to_orders() {
+        assert_eq!(version_order("Debian:12"), Ok(Ecosystem::Dpkg));
+        assert_eq!(version_order("Ubuntu:Pro:22.04:LTS"), Ok(Ecosystem::Dpkg));
+        assert_eq!(version_order("Alpine:v3.20"), Ok(Ecosystem::Apk));
+        assert_eq!(version_order("Rocky Linux:9"), Ok(Ecosystem::Rpm));
+        assert_eq!(version_order("PyPI"), Ok(Ecosystem::Pep440));
+        assert!(matches!(
+            version_order("Maven"),
+            Err(EcosystemError::Unsupported(_))
+        ));
+        assert!(matches!(
+            version_order("Debain:12"),
+            Err(EcosystemError::Unknown(_))
+        ));
+    }
+}

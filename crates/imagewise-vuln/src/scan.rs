@@ -1,0 +1,242 @@
+//! Matching installed packages against the database.
+//!
+//! Distributions publish advisories per *source* package, so that is what is looked up and
+//! compared: Debian and Ubuntu by the dpkg `Source:` name and version (a binNMU `+b1` binary is
+//! judged by the source version it was built from), Alpine and its kin by origin, rpm
+//! distributions by the SOURCERPM name with the package's epoch (and also by the binary name,
+//! since some rpm vendors, Red Hat among them, list binary packages). Each finding is reported
+//! against the binary package that carries it.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde::Serialize;
+
+use crate::db::{Database, DbError};
+use crate::ecosystems::{Distro, DistroEcosystems};
+use crate::osv::{Affected, OsvRecord};
+use crate::severity::{rate, Level, Rated};
+use crate::version::Ecosystem;
+
+/// An installed package as the image's package database records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Installed {
+    /// Whose version order: `Dpkg`, `Apk` or `Rpm`.
+    pub order: Ecosystem,
+    pub name: String,
+    /// The full version (dpkg `[epoch:]upstream[-revision]`, apk `x.y-rN`, rpm `[E:]V-R`).
+    pub version: String,
+    /// dpkg `Source:` name, apk origin, rpm SOURCERPM name; the package's own name when none.
+    pub source_name: String,
+    /// dpkg source version; apk package version; rpm `V-R` of the SOURCERPM (without epoch).
+    pub source_version: String,
+    /// rpm epoch.
+    pub epoch: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FixState {
+    /// A fixed version exists: upgrade to it.
+    Fixed,
+    /// No fix is published for this release (yet), or only a `last_affected` bound is known.
+    Unfixed,
+}
+
+/// One advisory that applies to one installed package.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    /// The installed (binary) package.
+    pub package: String,
+    pub installed_version: String,
+    /// The name and version compared with the advisory (source package, origin, …).
+    pub matched_name: String,
+    pub matched_version: String,
+    /// The OSV ecosystem of the advisory (`Debian:12`).
+    pub ecosystem: String,
+    pub id: String,
+    pub aliases: Vec<String>,
+    pub summary: Option<String>,
+    pub severity: Rated,
+    pub state: FixState,
+    /// The version to upgrade to (of `matched_name`), when there is one.
+    pub fixed_version: Option<String>,
+    /// The advisory's first ADVISORY reference, else its first reference.
+    pub url: Option<String>,
+}
+
+/// The result of matching one image's packages.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScanResult {
+    /// The OSV ecosystems searched (`Debian:12`), empty when the distribution is unknown.
+    pub ecosystems: Vec<String>,
+    pub packages_scanned: usize,
+    pub findings: Vec<Finding>,
+    /// What kept the scan from being complete. A non-empty list means "no findings" is not a
+    /// clean bill of health.
+    pub problems: Vec<String>,
+}
+
+impl ScanResult {
+    pub fn is_complete(&self) -> bool {
+        self.problems.is_empty()
+    }
+
+    pub fn worst(&self) -> Option<Level> {
+        self.findings.iter().map(|f| f.severity.level).max()
+    }
+}
+
+/// What to look up for one installed package: (name, version) pairs.
+fn queries(p: &Installed) -> Vec<(String, String)> {
+    match p.order {
+        Ecosystem::Rpm => {
+            let with_epoch = |v: &str| match p.epoch {
+                Some(e) => format!("{e}:{v}"),
+                None => v.to_string(),
+            };
+            let mut q = vec![(p.source_name.clone(), with_epoch(&p.source_version))];
+            if p.name != p.source_name {
+                // `version` already carries the epoch.
+                q.push((p.name.clone(), p.version.clone()));
+            }
+            q
+        }
+        Ecosystem::Apk => vec![(p.source_name.clone(), p.version.clone())],
+        _ => vec![(p.source_name.clone(), p.source_version.clone())],
+    }
+}
+
+fn url(r: &OsvRecord) -> Option<String> {
+    r.references
+        .iter()
+        .find(|x| x.kind == "ADVISORY")
+        .or(r.references.first())
+        .map(|x| x.url.clone())
+}
+
+/// Match `packages` of an image of `distro` against `db`.
+pub fn scan(db: &Database, distro: &Distro, packages: &[Installed]) -> Result<ScanResult, DbError> {
+    let mut result = ScanResult {
+        ecosystems: vec![],
+        packages_scanned: 0,
+        findings: vec![],
+        problems: vec![],
+    };
+    if packages.is_empty() {
+        result
+            .problems
+            .push("no installed packages were found, so nothing could be matched".into());
+        return Ok(result);
+    }
+    let wanted: DistroEcosystems = match distro.osv_ecosystems() {
+        Ok(e) => e,
+        Err(e) => {
+            result.problems.push(e.to_string());
+            return Ok(result);
+        }
+    };
+    let present = db.ecosystems()?;
+    let mut ecosystems: Vec<String> = present.into_iter().filter(|e| wanted.covers(e)).collect();
+    ecosystems.sort();
+    if ecosystems.is_empty() {
+        result.problems.push(format!(
+            "the vulnerability database has no records for {}: import that ecosystem's all.zip from osv.dev",
+            wanted.describe()
+        ));
+        result.ecosystems = wanted.exact.clone();
+        return Ok(result);
+    }
+    result.ecosystems = ecosystems.clone();
+
+    let other: Vec<&Installed> = packages
+        .iter()
+        .filter(|p| p.order != wanted.order)
+        .collect();
+    if !other.is_empty() {
+        result.problems.push(format!(
+            "{} packages of another package manager were not scanned ({}…): {} advisories are for {:?} packages",
+            other.len(),
+            other[0].name,
+            wanted.describe(),
+            wanted.order
+        ));
+    }
+    let mut cache: HashMap<(String, String), Vec<(String, Affected)>> = HashMap::new();
+    let mut records: HashMap<String, Option<OsvRecord>> = HashMap::new();
+    let mut bad_versions: BTreeSet<String> = BTreeSet::new();
+    for p in packages.iter().filter(|p| p.order == wanted.order) {
+        result.packages_scanned += 1;
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        for (name, version) in queries(p) {
+            for eco in &ecosystems {
+                let key = (eco.clone(), name.clone());
+                if !cache.contains_key(&key) {
+                    let rows = db.lookup(eco, &name)?;
+                    cache.insert(key.clone(), rows);
+                }
+                for (id, a) in cache.get(&key).into_iter().flatten() {
+                    if seen.contains(id) {
+                        continue;
+                    }
+                    let fixed = match a
+                        .includes(wanted.order, &version)
+                        .and_then(|hit| hit.then(|| a.fixed_in(wanted.order, &version)).transpose())
+                    {
+                        Ok(Some(f)) => f,
+                        Ok(None) => continue,
+                        Err(e) => {
+                            bad_versions.insert(format!("{id} vs {name} {version}: {e}"));
+                            continue;
+                        }
+                    };
+                    seen.insert(id.clone());
+                    if !records.contains_key(id) {
+                        records.insert(id.clone(), db.record(id)?);
+                    }
+                    let Some(r) = records.get(id).and_then(Option::as_ref) else {
+                        continue;
+                    };
+                    result.findings.push(Finding {
+                        package: p.name.clone(),
+                        installed_version: p.version.clone(),
+                        matched_name: name.clone(),
+                        matched_version: version.clone(),
+                        ecosystem: eco.clone(),
+                        id: id.clone(),
+                        aliases: r.aliases.clone(),
+                        summary: r.summary.clone().or_else(|| {
+                            r.details
+                                .as_deref()
+                                .and_then(|d| d.lines().find(|l| !l.trim().is_empty()))
+                                .map(|l| l.trim().to_string())
+                        }),
+                        severity: rate(r, a),
+                        state: if fixed.is_some() {
+                            FixState::Fixed
+                        } else {
+                            FixState::Unfixed
+                        },
+                        fixed_version: fixed,
+                        url: url(r),
+                    });
+                }
+            }
+        }
+    }
+    if !bad_versions.is_empty() {
+        let n = bad_versions.len();
+        let first: Vec<String> = bad_versions.into_iter().take(3).collect();
+        result.problems.push(format!(
+            "{n} advisory/package pairs could not be compared: {}",
+            first.join("; ")
+        ));
+    }
+    result.findings.sort_by(|a, b| {
+        b.severity
+            .level
+            .cmp(&a.severity.level)
+            .then_with(|| a.package.cmp(&b.package))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    Ok(result)
+}
