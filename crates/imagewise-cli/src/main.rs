@@ -67,6 +67,11 @@ enum Command {
     Inspect(commands::inspect::InspectArgs),
     /// Write a software bill of materials (SPDX 2.3 or CycloneDX 1.5 JSON) of an image's packages.
     Sbom(commands::sbom::SbomArgs),
+    /// Offline vulnerability data: import OSV records, show what is held.
+    Db(commands::db::DbArgs),
+    /// Match an image's OS packages against the offline OSV database: findings with fixed
+    /// versions and severity; exit 1 at or above --fail-on.
+    Scan(commands::scan::ScanArgs),
     /// Compare two package versions as dpkg, rpm, apk, SemVer or PEP 440 orders them: prints <, = or >.
     Vercmp(commands::vercmp::VercmpArgs),
 }
@@ -132,6 +137,8 @@ fn main() -> ExitCode {
         Command::Cat(a) => commands::cat::run(a, &cli.global),
         Command::Inspect(a) => commands::inspect::run(a, &cli.global),
         Command::Sbom(a) => commands::sbom::run(a, &cli.global),
+        Command::Db(a) => commands::db::run(a, &cli.global),
+        Command::Scan(a) => commands::scan::run(a, &cli.global),
         Command::Vercmp(a) => commands::vercmp::run(a),
     };
     match result {

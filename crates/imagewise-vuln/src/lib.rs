@@ -32,7 +32,7 @@ mod version;
 pub use apk::ApkVersion;
 pub use db::{
     default_dir, Database, DbError, EcosystemStatus, ImportReport, Skipped, Status, DB_FILE,
-    FORMAT_VERSION,
+    FORMAT_VERSION, MAX_DETAILS,
 };
 pub use dpkg::DpkgVersion;
 pub use ecosystems::{version_order, Distro, DistroEcosystems, DistroError, EcosystemError};

@@ -1,9 +1,11 @@
 //! One module per subcommand; each builds options, calls the library, renders the result.
 
 pub(crate) mod cat;
+pub(crate) mod db;
 pub(crate) mod inspect;
 pub(crate) mod ls;
 pub(crate) mod sbom;
+pub(crate) mod scan;
 pub(crate) mod vercmp;
 
 use anyhow::Context;

@@ -5,6 +5,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod db;
+
 use std::cmp::Ordering;
 use std::path::PathBuf;
 use std::process::Command;
