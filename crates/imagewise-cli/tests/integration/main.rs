@@ -9,4 +9,5 @@ mod host_root;
 mod inspect;
 mod layers;
 mod same_tree;
+mod scan;
 mod support;
