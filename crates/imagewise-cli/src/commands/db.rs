@@ -39,7 +39,7 @@ impl DbLocation {
     }
 
     pub(crate) fn open(&self) -> anyhow::Result<Database> {
-        Ok(Database::open(&self.dir()?).map_err(db_input)?)
+        Database::open(&self.dir()?).map_err(db_input)
     }
 
     /// A warning when the data is older than `--max-age-days`, naming its age.
