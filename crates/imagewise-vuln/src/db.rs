@@ -209,7 +209,9 @@ impl Database {
         db.check_format()?;
         // Lookups jump around the file: map it rather than copy pages through read().
         db.conn
-            .execute_batch("PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -65536;")
+            .execute_batch(
+                "PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -65536; PRAGMA busy_timeout = 10000;",
+            )
             .map_err(|e| db.sql_err(e))?;
         Ok(db)
     }
@@ -230,7 +232,9 @@ impl Database {
         let sql = |e| db.sql_err(e);
         db.conn
             .execute_batch(
-                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=10000;",
+                // A rollback journal, not WAL: readers then need no -shm file, so a database
+                // in a read-only place (an image, a shared mount) still opens.
+                "PRAGMA journal_mode=DELETE; PRAGMA busy_timeout=10000;",
             )
             .map_err(sql)?;
         if fresh {

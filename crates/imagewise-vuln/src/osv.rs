@@ -109,6 +109,12 @@ pub struct Event {
 }
 
 impl Event {
+    /// `introduced: "0"` (below every version) or `limit: "*"` (above every version): no
+    /// version to parse.
+    fn is_unbounded(&self) -> bool {
+        self.introduced.as_deref() == Some("0") || self.limit.as_deref() == Some("*")
+    }
+
     fn version(&self) -> Option<&str> {
         self.introduced
             .as_deref()
@@ -118,14 +124,17 @@ impl Event {
     }
 }
 
-/// Order two event versions; `introduced: "0"` is below everything.
+/// Order two event versions; `introduced: "0"` is below everything and `limit: "*"` above.
 fn cmp_event(eco: Ecosystem, a: &Event, b: &Event) -> Result<Ordering, VersionError> {
-    let zero = |e: &Event| e.introduced.as_deref() == Some("0");
-    match (zero(a), zero(b)) {
-        (true, true) => return Ok(Ordering::Equal),
-        (true, false) => return Ok(Ordering::Less),
-        (false, true) => return Ok(Ordering::Greater),
-        _ => {}
+    // (rank, …): 0 for introduced "0", 2 for limit "*", 1 for a real version.
+    let rank = |e: &Event| match (e.introduced.as_deref(), e.limit.as_deref()) {
+        (Some("0"), _) => 0,
+        (_, Some("*")) => 2,
+        _ => 1,
+    };
+    match (rank(a), rank(b)) {
+        (1, 1) => {}
+        (x, y) => return Ok(x.cmp(&y)),
     }
     match (a.version(), b.version()) {
         (Some(x), Some(y)) => compare(eco, x, y),
@@ -143,7 +152,7 @@ impl Range {
         };
         // Sort with a comparator that can fail: check every version first.
         for e in &self.events {
-            if let Some(v) = e.version().filter(|v| *v != "0" || e.introduced.is_none()) {
+            if let Some(v) = e.version().filter(|_| !e.is_unbounded()) {
                 compare(eco, v, v)?;
             }
         }
@@ -196,9 +205,8 @@ impl Range {
                     "a range event with {set} of introduced/fixed/last_affected/limit (needs exactly one)"
                 ));
             }
-            let v = e.version().unwrap_or_default();
-            let special = (e.introduced.is_some() && v == "0") || (e.limit.is_some() && v == "*");
-            if !special {
+            if !e.is_unbounded() {
+                let v = e.version().unwrap_or_default();
                 compare(eco, v, v).map_err(|err| format!("bad range: {err}"))?;
             }
         }
@@ -322,6 +330,18 @@ mod tests {
             None,
             "last_affected: no fix known"
         );
+    }
+
+    #[test]
+    fn unbounded_limit_sorts_last_so_the_order_stays_total() {
+        let a = affected(
+            r#"{"ranges":[{"type":"ECOSYSTEM","events":[
+                  {"limit":"*"},{"fixed":"1.0"},{"introduced":"0"},{"introduced":"2.0"}]}]}"#,
+        );
+        let e = Ecosystem::Apk;
+        assert!(a.includes(e, "0.5").unwrap());
+        assert!(!a.includes(e, "1.5").unwrap());
+        assert!(a.includes(e, "3.0").unwrap());
     }
 
     #[test]
