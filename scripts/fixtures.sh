@@ -17,6 +17,11 @@
 #   scratch.tar                one static binary (Debian's busybox-static) and nothing else
 #   distroless-rootfs/         distroless-style: dpkg status.d, glibc, CA certs, no shell, no dpkg
 #   sbom-schemas/              the official SPDX 2.3 and CycloneDX 1.5 JSON schemas (from PyPI lib4sbom)
+#   trixie-rootfs/, bullseye-rootfs/   debootstrap minbase of the next and the previous Debian
+#   alpine-arm64-rootfs/       the shared aarch64 Alpine minirootfs, unpacked
+#   compat-bins/               programs built here for `check`: static, static-pie, musl, a newer
+#                              glibc symbol, a versioned library (new, old, unversioned), a bundle
+#                              with RUNPATH/RPATH $ORIGIN and a wrong-machine library on its path
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-${IMAGEWISE_FIXTURES:-/var/cache/imagewise-fixtures}}
@@ -203,5 +208,52 @@ if ! done_mark sbom-schemas.complete; then
      sbom.tmp/x/lib4sbom/schemas/cyclonedx/jsf-0.82.schema.json sbom.tmp/s/
   mv sbom.tmp/s sbom-schemas && rm -rf sbom.tmp
   touch sbom-schemas.complete
+fi
+for rel in trixie bullseye; do
+  if ! done_mark $rel-rootfs.complete; then
+    log "debootstrap $rel minbase (a few minutes)"
+    rm -rf $rel-rootfs $rel-rootfs.tmp
+    debootstrap --variant=minbase $rel $rel-rootfs.tmp http://deb.debian.org/debian >/dev/null
+    rm -rf $rel-rootfs.tmp/var/cache/apt/*.bin
+    mv $rel-rootfs.tmp $rel-rootfs
+    touch $rel-rootfs.complete
+  fi
+done
+
+if ! done_mark alpine-arm64-rootfs.complete; then
+  log "aarch64 Alpine minirootfs"
+  rm -rf alpine-arm64-rootfs alpine-arm64.tmp && mkdir alpine-arm64.tmp
+  tar -C alpine-arm64.tmp -xzf "$shared"/alpine/alpine-minirootfs-*-aarch64.tar.gz
+  mv alpine-arm64.tmp alpine-arm64-rootfs
+  touch alpine-arm64-rootfs.complete
+fi
+
+if ! done_mark compat-bins.complete; then
+  log "compat-bins: test programs (gcc, musl-gcc)"
+  src="$here/../crates/imagewise-compat/tests/data"
+  rm -rf compat-bins compat.tmp && mkdir -p compat.tmp/bundle/bin compat.tmp/bundle/lib compat.tmp/bundle/wrong \
+    compat.tmp/old compat.tmp/nover compat.tmp/new
+  c=compat.tmp
+  gcc -O1 -o $c/hello "$src/hello.c"
+  gcc -O1 -static -o $c/static "$src/hello.c"
+  gcc -O1 -static-pie -o $c/static-pie "$src/hello.c"
+  musl-gcc -O1 -o $c/musl "$src/hello.c"
+  gcc -O1 -o $c/newglibc "$src/newglibc.c"
+  lib() { gcc -O1 -shared -fPIC -Wl,-soname,libiwdemo.so.1 "$@"; }
+  lib -Wl,--version-script="$src/iwdemo-v2.map" -o $c/new/libiwdemo.so.1 "$src/iwdemo.c"
+  lib -DOLD -Wl,--version-script="$src/iwdemo-v1.map" -o $c/old/libiwdemo.so.1 "$src/iwdemo.c"
+  lib -DOLD -o $c/nover/libiwdemo.so.1 "$src/iwdemo.c"
+  cp $c/new/libiwdemo.so.1 $c/bundle/lib/
+  app() { gcc -O1 -o "$1" "$src/app.c" -L$c/new -l:libiwdemo.so.1 "${@:2}"; }
+  app $c/needs-missing
+  app $c/bundle/bin/app -Wl,--enable-new-dtags -Wl,-rpath,'$ORIGIN/../lib'
+  app $c/bundle/bin/app-rpath -Wl,--disable-new-dtags -Wl,-rpath,'$ORIGIN/../lib'
+  app $c/bundle/bin/app-skip -Wl,--enable-new-dtags -Wl,-rpath,'$ORIGIN/../wrong:$ORIGIN/../lib'
+  # A library of another machine where the loader looks first: it must be skipped.
+  tar -xzf "$shared"/alpine/alpine-minirootfs-*-aarch64.tar.gz -O ./lib/libz.so.1.3.1 > $c/bundle/wrong/libiwdemo.so.1
+  tar -xzf "$shared"/alpine/alpine-minirootfs-*-aarch64.tar.gz -O ./bin/busybox > $c/arm64-busybox
+  chmod +x $c/arm64-busybox
+  mv compat.tmp compat-bins
+  touch compat-bins.complete
 fi
 log "ready in $out"

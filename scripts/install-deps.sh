@@ -4,10 +4,13 @@ set -euo pipefail
 need=()
 for pair in debootstrap:debootstrap skopeo:skopeo umoci:umoci mkfs.ext4:e2fsprogs sgdisk:gdisk \
             sfdisk:fdisk qemu-img:qemu-utils zstd:zstd xz:xz-utils python3:python3 jq:jq \
-                        /usr/bin/time:time getfattr:attr rpm:rpm dpkg:dpkg readelf:binutils; do
+                        /usr/bin/time:time getfattr:attr rpm:rpm dpkg:dpkg readelf:binutils gcc:gcc \
+            musl-gcc:musl-tools; do
   cmd=${pair%%:*}; pkg=${pair##*:}
   command -v "$cmd" >/dev/null 2>&1 || [ -x "$cmd" ] || need+=("$pkg")
 done
+# Static test programs need the C library's headers and archives.
+[ -e /usr/include/stdio.h ] && [ -e "/usr/lib/$(uname -m)-linux-gnu/libc.a" ] || need+=(libc6-dev)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing: ${need[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive

@@ -72,6 +72,9 @@ enum Command {
     /// Match an image's OS packages against the offline OSV database: findings with fixed
     /// versions and severity; exit 1 at or above --fail-on.
     Scan(commands::scan::ScanArgs),
+    /// Will an application (an ELF file, a directory, an image's programs) run on these images?
+    /// Follows the dynamic loader's rules against each image's files; exit 1 when some won't.
+    Check(commands::check::CheckArgs),
     /// Compare two package versions as dpkg, rpm, apk, SemVer or PEP 440 orders them: prints <, = or >.
     Vercmp(commands::vercmp::VercmpArgs),
 }
@@ -140,6 +143,7 @@ fn main() -> ExitCode {
         Command::Db(a) => commands::db::run(a, &cli.global),
         Command::Scan(a) => commands::scan::run(a, &cli.global),
         Command::Vercmp(a) => commands::vercmp::run(a),
+        Command::Check(a) => commands::check::run(a, &cli.global),
     };
     match result {
         Ok(code) => code,

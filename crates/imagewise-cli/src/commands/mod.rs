@@ -1,6 +1,7 @@
 //! One module per subcommand; each builds options, calls the library, renders the result.
 
 pub(crate) mod cat;
+pub(crate) mod check;
 pub(crate) mod db;
 pub(crate) mod inspect;
 pub(crate) mod ls;

@@ -1,0 +1,369 @@
+//! `imagewise check APP --on IMAGE [--on IMAGE…] [--json] [--explain] [--symbols]`
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use imagewise_compat::{AppSet, Code, Options, Target, Verdict};
+use serde::Serialize;
+
+use super::open_image;
+use crate::{Global, InputError, OpenArgs};
+
+#[derive(Args)]
+pub(crate) struct CheckArgs {
+    /// The application: an ELF file, a directory (every ELF under it, placed at --at), or an
+    /// image reference (dir:, tar:, oci:, …: its entrypoint and PATH programs, or --path).
+    app: String,
+    /// A target image (repeat for several).
+    #[arg(long = "on", required = true, value_name = "IMAGE")]
+    on: Vec<String>,
+    /// Where a file or directory application is placed on the targets (its $ORIGIN).
+    #[arg(long, default_value = "/opt/app")]
+    at: String,
+    /// For an image application: check every ELF under these paths instead (repeatable; `/` for
+    /// all of them).
+    #[arg(long = "path", value_name = "PATH")]
+    paths: Vec<String>,
+    /// Also require every non-weak undefined symbol to be defined by a loaded library (as
+    /// `ldd -r`; musl targets always do this).
+    #[arg(long)]
+    symbols: bool,
+    /// Show what the loader would load for each binary, and how each library was found.
+    #[arg(long)]
+    explain: bool,
+    /// Print one JSON document: `results` (one per binary and target) and `summary`.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    open: OpenArgs,
+}
+
+#[derive(Serialize)]
+struct Result_<'a> {
+    binary: &'a str,
+    target: &'a str,
+    #[serde(flatten)]
+    verdict: &'a Verdict,
+}
+
+#[derive(Serialize)]
+struct TargetSummary {
+    target: String,
+    arch: Option<String>,
+    libc: Option<&'static str>,
+    kernel: Option<String>,
+    ld_cache: String,
+    checked: usize,
+    run: usize,
+    wont_run: usize,
+    /// The most common reasons, with how many binaries each stops.
+    top_reasons: Vec<TopReason>,
+}
+
+#[derive(Serialize)]
+struct TopReason {
+    code: Code,
+    what: String,
+    binaries: usize,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    app: String,
+    binaries: usize,
+    skipped: Vec<Skipped>,
+    targets: Vec<TargetSummary>,
+    all_run: bool,
+}
+
+#[derive(Serialize)]
+struct Skipped {
+    path: String,
+    why: String,
+}
+
+/// Load the application's binaries: a file, a bundle directory, or an image.
+fn app_set(a: &CheckArgs, global: &Global) -> anyhow::Result<AppSet> {
+    let at = if a.at.starts_with('/') {
+        a.at.clone()
+    } else {
+        return Err(InputError(format!("--at {}: must be an absolute path", a.at)).into());
+    };
+    let host = Path::new(&a.app);
+    let has_transport = a.app.split_once(':').is_some_and(|(t, _)| {
+        matches!(
+            t,
+            "dir" | "tar" | "docker-archive" | "oci" | "oci-archive" | "disk"
+        )
+    });
+    if !has_transport && host.is_file() {
+        let mut head = [0u8; 4];
+        let is_elf = std::fs::File::open(host)
+            .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut head))
+            .is_ok()
+            && imagewise_compat::is_elf(&head);
+        if is_elf {
+            if !a.paths.is_empty() {
+                return Err(InputError(
+                    "--path is for an image application, not a single file".into(),
+                )
+                .into());
+            }
+            let bytes = std::fs::read(host).with_context(|| format!("cannot read {}", a.app))?;
+            let name = host
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "app".into());
+            return Ok(AppSet::file(&name, &bytes, &at));
+        }
+    }
+    if !has_transport && host.is_dir() && !host.join("oci-layout").exists() {
+        if !a.paths.is_empty() {
+            return Err(InputError(format!(
+                "--path is for an image application; {} is a directory bundle (every ELF under it is checked) — write dir:{} to treat it as a root filesystem",
+                a.app, a.app
+            ))
+            .into());
+        }
+        let tree = open_image(&format!("dir:{}", a.app), &a.open, global, a.json)?;
+        return AppSet::bundle(Arc::new(tree), &at)
+            .map_err(|e| InputError(format!("{}: {e}", a.app)).into());
+    }
+    let tree = open_image(&a.app, &a.open, global, a.json)?;
+    AppSet::image(&tree, &a.paths).map_err(|e| InputError(format!("{}: {e}", a.app)).into())
+}
+
+pub(crate) fn run(a: &CheckArgs, global: &Global) -> anyhow::Result<ExitCode> {
+    let set = app_set(a, global)?;
+    if set.binaries.is_empty() {
+        let mut msg = format!("{}: no ELF programs or libraries to check", a.app);
+        if !set.skipped.is_empty() {
+            msg.push_str(&format!(
+                " ({} ELF files skipped: {})",
+                set.skipped.len(),
+                set.skipped[0].1
+            ));
+        } else if a.paths.is_empty() && !Path::new(&a.app).is_file() {
+            msg.push_str(" (an image is checked by its entrypoint and PATH directories: name others with --path, or --path / for all)");
+        }
+        return Err(InputError(msg).into());
+    }
+    let opts = Options { symbols: a.symbols };
+    let mut results: Vec<(String, Verdict)> = Vec::new();
+    let mut summaries = Vec::new();
+    for reference in &a.on {
+        let tree = open_image(reference, &a.open, global, a.json)?;
+        let target = Target::new(reference, Arc::new(tree));
+        let start = results.len();
+        for b in &set.binaries {
+            let v = target.check_app(&set, b, opts);
+            results.push((reference.clone(), v));
+        }
+        let verdicts = &results[start..];
+        let run = verdicts.iter().filter(|(_, v)| v.runs).count();
+        let mut counts: BTreeMap<(Code, String), usize> = BTreeMap::new();
+        for (_, v) in verdicts {
+            let mut seen = std::collections::BTreeSet::new();
+            for r in &v.reasons {
+                let what = reason_key(r);
+                if seen.insert((r.code, what.clone())) {
+                    *counts.entry((r.code, what)).or_default() += 1;
+                }
+            }
+        }
+        let mut top: Vec<TopReason> = counts
+            .into_iter()
+            .map(|((code, what), binaries)| TopReason {
+                code,
+                what,
+                binaries,
+            })
+            .collect();
+        top.sort_by(|a, b| b.binaries.cmp(&a.binaries).then(a.code.cmp(&b.code)));
+        top.truncate(10);
+        summaries.push(TargetSummary {
+            target: reference.clone(),
+            arch: target.arch.map(|m| m.name()),
+            libc: target.libc.map(|l| l.as_str()),
+            kernel: target.kernel.as_ref().map(|k| k.0.clone()),
+            ld_cache: match &target.ld_cache {
+                Ok(Some(c)) => format!("{} entries ({} format)", c.entries.len(), c.layout),
+                Ok(None) => "absent".into(),
+                Err(e) => format!("damaged, ignored as the loader ignores it: {e}"),
+            },
+            checked: verdicts.len(),
+            run,
+            wont_run: verdicts.len() - run,
+            top_reasons: top,
+        });
+    }
+    let all_run = results.iter().all(|(_, v)| v.runs);
+    let summary = Summary {
+        app: a.app.clone(),
+        binaries: set.binaries.len(),
+        skipped: set
+            .skipped
+            .iter()
+            .map(|(p, w)| Skipped {
+                path: p.clone(),
+                why: w.clone(),
+            })
+            .collect(),
+        targets: summaries,
+        all_run,
+    };
+    let n = set.binaries.len();
+    let mut out = std::io::stdout().lock();
+    if a.json {
+        let list: Vec<Result_> = results
+            .iter()
+            .enumerate()
+            .map(|(i, (t, v))| Result_ {
+                binary: &set.binaries[i % n].path,
+                target: t,
+                verdict: v,
+            })
+            .collect();
+        let mut doc = serde_json::json!({ "results": list, "summary": summary });
+        if !a.explain {
+            for r in doc["results"].as_array_mut().into_iter().flatten() {
+                if let Some(o) = r.as_object_mut() {
+                    o.remove("loaded");
+                }
+            }
+        }
+        serde_json::to_writer_pretty(&mut out, &doc)?;
+        writeln!(out)?;
+    } else {
+        render(&mut out, a, &set, &results, &summary)?;
+    }
+    Ok(if all_run {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// What a reason is about, for counting: the message without the binary-specific parts.
+fn reason_key(r: &imagewise_compat::Reason) -> String {
+    match r.code {
+        Code::VersionNotFound => format!(
+            "needs {} from {}",
+            r.versions.first().map(String::as_str).unwrap_or("?"),
+            r.library.as_deref().unwrap_or("?")
+        ),
+        Code::LibraryNotFound => format!("{} not found", r.library.as_deref().unwrap_or("?")),
+        Code::UndefinedSymbol => "undefined symbols".into(),
+        _ => r.message.clone(),
+    }
+}
+
+/// Binaries listed per target in the human output (all with --explain).
+const SHOW_BINARIES: usize = 25;
+
+fn render(
+    out: &mut impl Write,
+    a: &CheckArgs,
+    set: &AppSet,
+    results: &[(String, Verdict)],
+    summary: &Summary,
+) -> anyhow::Result<()> {
+    let n = set.binaries.len();
+    let single = n == 1;
+    for (ti, t) in summary.targets.iter().enumerate() {
+        let verdicts = &results[ti * n..(ti + 1) * n];
+        let facts = [
+            t.arch.clone(),
+            t.libc.map(str::to_string),
+            t.kernel.as_ref().map(|k| format!("kernel {k}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ");
+        writeln!(out, "on {} ({facts}):", t.target)?;
+        if !single {
+            writeln!(
+                out,
+                "  {} binaries: {} run, {} won't run",
+                t.checked, t.run, t.wont_run
+            )?;
+        }
+        let mut shown = 0;
+        for (bi, (_, v)) in verdicts.iter().enumerate() {
+            let b = &set.binaries[bi];
+            if v.runs && !a.explain && !single {
+                continue;
+            }
+            if !a.explain && shown >= SHOW_BINARIES {
+                continue;
+            }
+            shown += 1;
+            let mark = if v.runs { "runs" } else { "won't run" };
+            writeln!(
+                out,
+                "  {} {}: {mark}",
+                if v.runs { "✓" } else { "✗" },
+                b.path
+            )?;
+            let limit = if a.explain || single { usize::MAX } else { 1 };
+            for r in v.reasons.iter().take(limit) {
+                writeln!(out, "      {}", r.message)?;
+                if let Some(h) = &r.hint {
+                    writeln!(out, "        hint: {h}")?;
+                }
+                if a.explain && !r.skipped.is_empty() {
+                    writeln!(out, "        skipped: {}", r.skipped.join(", "))?;
+                }
+            }
+            if v.reasons.len() > limit {
+                writeln!(out, "      (+{} more reasons)", v.reasons.len() - limit)?;
+            }
+            if a.explain {
+                for note in &v.notes {
+                    writeln!(out, "      note: {note}")?;
+                }
+                for l in &v.loaded {
+                    let how = serde_json::to_value(l.how)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default();
+                    let from = if l.from_app { ", from the app" } else { "" };
+                    writeln!(out, "        {} => {} ({how}{from})", l.name, l.path)?;
+                }
+            }
+        }
+        let hidden = verdicts
+            .iter()
+            .filter(|(_, v)| !v.runs)
+            .count()
+            .saturating_sub(shown);
+        if hidden > 0 && !a.explain {
+            writeln!(
+                out,
+                "  … and {hidden} more that won't run (--json lists every pair)"
+            )?;
+        }
+        if !single && !t.top_reasons.is_empty() {
+            writeln!(out, "  most common reasons:")?;
+            for r in t.top_reasons.iter().take(5) {
+                writeln!(out, "    {:>5} × {}", r.binaries, r.what)?;
+            }
+        }
+    }
+    if !summary.skipped.is_empty() {
+        writeln!(
+            out,
+            "skipped {} ELF files that are not programs or libraries (first: {}: {})",
+            summary.skipped.len(),
+            summary.skipped[0].path,
+            summary.skipped[0].why
+        )?;
+    }
+    Ok(())
+}

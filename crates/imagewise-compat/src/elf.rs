@@ -1,0 +1,362 @@
+//! What the dynamic loader reads from an ELF file: class, byte order and machine; type and
+//! interpreter; the dynamic section's NEEDED, SONAME, RPATH, RUNPATH and FLAGS_1; symbol
+//! version needs and definitions; dynamic symbols; the GNU ABI note. Parsing by goblin; the
+//! constants are the gABI's and the GNU extensions' (`elf.h`).
+
+use goblin::elf::dynamic::{DF_1_NODEFLIB, DF_1_PIE};
+use goblin::elf::header::{self, ET_DYN, ET_EXEC};
+use goblin::elf::program_header::{PT_DYNAMIC, PT_INTERP};
+use goblin::elf::sym::{
+    STB_GLOBAL, STB_GNU_UNIQUE, STB_WEAK, STT_FILE, STT_GNU_IFUNC, STT_SECTION,
+};
+use goblin::elf::Elf;
+
+/// `VER_FLG_WEAK` on a version need: its absence is not an error.
+const VER_FLG_WEAK: u16 = 0x2;
+/// `VER_FLG_BASE` on a version definition: the file's own name, not a version.
+const VER_FLG_BASE: u16 = 0x1;
+/// `NT_GNU_ABI_TAG`, the note naming the oldest kernel a binary supports.
+const NT_GNU_ABI_TAG: u32 = 1;
+
+/// Class, byte order and machine: what must agree for a loader to map a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Machine {
+    pub is64: bool,
+    pub little: bool,
+    pub machine: u16,
+}
+
+impl Machine {
+    /// The name `uname -m` gives this machine (`x86_64`, `aarch64`, …).
+    pub fn name(self) -> String {
+        let n = match (self.machine, self.is64, self.little) {
+            (header::EM_X86_64, true, _) => "x86_64",
+            (header::EM_X86_64, false, _) => "x32",
+            (header::EM_386, _, _) => "i386",
+            (header::EM_AARCH64, true, true) => "aarch64",
+            (header::EM_AARCH64, true, false) => "aarch64_be",
+            (header::EM_ARM, false, _) => "arm",
+            (header::EM_RISCV, true, _) => "riscv64",
+            (header::EM_RISCV, false, _) => "riscv32",
+            (header::EM_PPC64, true, true) => "ppc64le",
+            (header::EM_PPC64, true, false) => "ppc64",
+            (header::EM_PPC, false, _) => "ppc",
+            (header::EM_S390, true, _) => "s390x",
+            (header::EM_MIPS, true, true) => "mips64el",
+            (header::EM_MIPS, true, false) => "mips64",
+            (header::EM_MIPS, false, true) => "mipsel",
+            (header::EM_MIPS, false, false) => "mips",
+            (258, true, _) => "loongarch64",
+            (m, is64, little) => {
+                return format!(
+                    "ELF machine {m} ({}-bit {})",
+                    if is64 { 64 } else { 32 },
+                    if little { "LE" } else { "BE" }
+                )
+            }
+        };
+        n.to_string()
+    }
+}
+
+/// What kind of object a file is, as the loader sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `ET_EXEC`: a position-dependent executable.
+    Exec,
+    /// `ET_DYN`: a shared library or a position-independent executable.
+    Dyn,
+    /// Relocatable objects, core files and the rest: not loadable.
+    Other(u16),
+}
+
+/// One needed version: `GLIBC_2.34` from `libc.so.6`, with the symbols that use it.
+#[derive(Debug, Clone)]
+pub struct VersionNeed {
+    pub name: String,
+    pub weak: bool,
+    /// The `.gnu.version` index symbols carry to say they use this version.
+    pub index: u16,
+}
+
+/// The versions needed from one file (`Elf_Verneed`).
+#[derive(Debug, Clone)]
+pub struct FileNeeds {
+    pub file: String,
+    pub versions: Vec<VersionNeed>,
+}
+
+/// An undefined dynamic symbol.
+#[derive(Debug, Clone)]
+pub struct SymRef {
+    pub name: String,
+    /// The version it asks for (a name from [`FileNeeds`]), if versioned.
+    pub version: Option<String>,
+    pub weak: bool,
+}
+
+/// A defined dynamic symbol.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SymDef {
+    pub name: String,
+    pub version: Option<String>,
+    /// `name@VERSION` (hidden, non-default) rather than `name@@VERSION`.
+    pub hidden: bool,
+    /// `STT_GNU_IFUNC`, which musl does not resolve.
+    pub ifunc: bool,
+}
+
+/// Everything the loader rules need from one ELF file.
+#[derive(Debug, Clone)]
+pub struct ElfInfo {
+    pub machine: Machine,
+    pub flags: u32,
+    pub osabi: u8,
+    pub kind: Kind,
+    /// `DF_1_PIE`: an executable that the loader refuses to load as a library.
+    pub pie: bool,
+    pub interp: Option<String>,
+    /// Has a `PT_DYNAMIC` segment.
+    pub dynamic: bool,
+    pub soname: Option<String>,
+    pub needed: Vec<String>,
+    pub rpath: Option<String>,
+    pub runpath: Option<String>,
+    /// `DF_1_NODEFLIB`: neither the cache nor the default directories for this object's needs.
+    pub nodeflib: bool,
+    pub needs: Vec<FileNeeds>,
+    /// Version names defined (`.gnu.version_d`), without the base (file name) entry.
+    pub verdefs: Vec<String>,
+    pub has_verdef: bool,
+    pub undefined: Vec<SymRef>,
+    pub defined: Vec<SymDef>,
+    /// Oldest Linux kernel supported, from `.note.ABI-tag`.
+    pub abi_kernel: Option<[u32; 3]>,
+}
+
+/// Whether bytes start like an ELF file.
+pub fn is_elf(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"\x7fELF")
+}
+
+/// Parse an ELF file; the error says what is wrong in words.
+pub fn parse(bytes: &[u8]) -> Result<ElfInfo, String> {
+    if !is_elf(bytes) {
+        return Err("not an ELF file".into());
+    }
+    if bytes.len() < 52 {
+        return Err(format!("truncated ELF header ({} bytes)", bytes.len()));
+    }
+    let elf = Elf::parse(bytes).map_err(|e| format!("malformed ELF: {e}"))?;
+    let h = &elf.header;
+    let machine = Machine {
+        is64: h.e_ident[header::EI_CLASS] == header::ELFCLASS64,
+        little: h.e_ident[header::EI_DATA] == header::ELFDATA2LSB,
+        machine: h.e_machine,
+    };
+    let kind = match h.e_type {
+        ET_EXEC => Kind::Exec,
+        ET_DYN => Kind::Dyn,
+        t => Kind::Other(t),
+    };
+    let dynamic = elf.program_headers.iter().any(|p| p.p_type == PT_DYNAMIC);
+    let interp = if elf.program_headers.iter().any(|p| p.p_type == PT_INTERP) {
+        elf.interpreter
+            .map(|s| s.trim_end_matches('\0').to_string())
+            .or_else(|| Some(String::new()))
+    } else {
+        None
+    };
+    let flags_1 = elf.dynamic.as_ref().map(|d| d.info.flags_1).unwrap_or(0);
+    let join = |v: &[&str]| (!v.is_empty()).then(|| v.join(":"));
+
+    // Version index → (file, version name) for needs, and → version name for definitions.
+    let str_at = |off: usize| elf.dynstrtab.get_at(off).unwrap_or("").to_string();
+    let mut needs = Vec::new();
+    let mut need_names: Vec<(u16, String)> = Vec::new();
+    if let Some(vn) = &elf.verneed {
+        for file in vn.iter() {
+            let mut versions = Vec::new();
+            for aux in file.iter() {
+                let name = str_at(aux.vna_name);
+                let index = aux.vna_other & 0x7fff;
+                need_names.push((index, name.clone()));
+                versions.push(VersionNeed {
+                    name,
+                    weak: aux.vna_flags & VER_FLG_WEAK != 0,
+                    index,
+                });
+            }
+            needs.push(FileNeeds {
+                file: str_at(file.vn_file),
+                versions,
+            });
+        }
+    }
+    let mut verdefs = Vec::new();
+    let mut def_names: Vec<(u16, String)> = Vec::new();
+    if let Some(vd) = &elf.verdef {
+        for def in vd.iter() {
+            if let Some(aux) = def.iter().next() {
+                let name = str_at(aux.vda_name);
+                def_names.push((def.vd_ndx, name.clone()));
+                if def.vd_flags & VER_FLG_BASE == 0 {
+                    verdefs.push(name);
+                }
+            }
+        }
+    }
+    let lookup = |table: &[(u16, String)], idx: u16| {
+        table
+            .iter()
+            .find(|(i, _)| *i == idx)
+            .map(|(_, n)| n.clone())
+    };
+
+    let mut undefined = Vec::new();
+    let mut defined = Vec::new();
+    for (i, sym) in elf.dynsyms.iter().enumerate() {
+        if i == 0 || sym.st_name == 0 {
+            continue;
+        }
+        let name = elf.dynstrtab.get_at(sym.st_name).unwrap_or("");
+        if name.is_empty() {
+            continue;
+        }
+        let bind = sym.st_bind();
+        let vs = elf.versym.as_ref().and_then(|v| v.get_at(i));
+        let idx = vs.as_ref().map(|v| v.version()).unwrap_or(1);
+        if sym.st_shndx == 0 {
+            if bind != STB_GLOBAL && bind != STB_WEAK {
+                continue;
+            }
+            undefined.push(SymRef {
+                name: name.to_string(),
+                version: if idx > 1 {
+                    lookup(&need_names, idx)
+                } else {
+                    None
+                },
+                weak: bind == STB_WEAK,
+            });
+        } else {
+            let ty = sym.st_type();
+            if !matches!(bind, STB_GLOBAL | STB_WEAK | STB_GNU_UNIQUE)
+                || ty == STT_SECTION
+                || ty == STT_FILE
+            {
+                continue;
+            }
+            defined.push(SymDef {
+                name: name.to_string(),
+                version: if idx > 1 {
+                    lookup(&def_names, idx)
+                } else {
+                    None
+                },
+                hidden: vs.as_ref().is_some_and(|v| v.is_hidden()),
+                ifunc: ty == STT_GNU_IFUNC,
+            });
+        }
+    }
+
+    let mut abi_kernel = None;
+    if let Some(notes) = elf.iter_note_headers(bytes) {
+        for note in notes.flatten() {
+            if note.n_type == NT_GNU_ABI_TAG && note.name == "GNU" && note.desc.len() >= 16 {
+                let word = |k: usize| {
+                    let b = [
+                        note.desc[k * 4],
+                        note.desc[k * 4 + 1],
+                        note.desc[k * 4 + 2],
+                        note.desc[k * 4 + 3],
+                    ];
+                    if machine.little {
+                        u32::from_le_bytes(b)
+                    } else {
+                        u32::from_be_bytes(b)
+                    }
+                };
+                // Word 0 is the OS: 0 = Linux.
+                if word(0) == 0 {
+                    abi_kernel = Some([word(1), word(2), word(3)]);
+                }
+            }
+        }
+    }
+
+    Ok(ElfInfo {
+        machine,
+        flags: h.e_flags,
+        osabi: h.e_ident[header::EI_OSABI],
+        kind,
+        pie: flags_1 & DF_1_PIE != 0,
+        interp,
+        dynamic,
+        soname: elf.soname.map(str::to_string),
+        needed: elf.libraries.iter().map(|s| s.to_string()).collect(),
+        rpath: join(&elf.rpaths),
+        runpath: join(&elf.runpaths),
+        nodeflib: flags_1 & DF_1_NODEFLIB != 0,
+        has_verdef: elf.verdef.is_some(),
+        needs,
+        verdefs,
+        undefined,
+        defined,
+        abi_kernel,
+    })
+}
+
+/// Split a version name into its family and number: `GLIBC_2.34` → (`GLIBC_`, [2, 34]),
+/// `OPENSSL_1_1_1` → (`OPENSSL_`, [1, 1, 1]).
+pub fn version_family(name: &str) -> Option<(&str, Vec<u32>)> {
+    let at = name.find(|c: char| c.is_ascii_digit())?;
+    let (family, number) = name.split_at(at);
+    let parts: Option<Vec<u32>> = number.split(['.', '_']).map(|p| p.parse().ok()).collect();
+    Some((family, parts?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_families() {
+        assert_eq!(version_family("GLIBC_2.34"), Some(("GLIBC_", vec![2, 34])));
+        assert_eq!(
+            version_family("OPENSSL_1_1_1"),
+            Some(("OPENSSL_", vec![1, 1, 1]))
+        );
+        assert_eq!(
+            version_family("GLIBCXX_3.4.30"),
+            Some(("GLIBCXX_", vec![3, 4, 30]))
+        );
+        assert_eq!(version_family("GLIBC_PRIVATE"), None);
+    }
+
+    #[test]
+    fn not_elf_and_garbage() {
+        assert!(parse(b"#!/bin/sh\n").is_err());
+        assert!(parse(b"\x7fELF").is_err());
+        let mut junk = b"\x7fELF\x02\x01\x01".to_vec();
+        junk.resize(200, 0xff);
+        assert!(parse(&junk).is_err());
+    }
+
+    #[test]
+    fn reads_the_running_test_binary() {
+        let exe = std::env::current_exe().unwrap_or_default();
+        let bytes = std::fs::read(exe).unwrap_or_default();
+        let info = parse(&bytes).expect("the test binary is ELF");
+        assert!(info.dynamic);
+        assert!(info.needed.iter().any(|n| n.starts_with("libc.")));
+        assert!(info
+            .needs
+            .iter()
+            .any(|f| f.versions.iter().any(|v| v.name.starts_with("GLIBC_2."))));
+        assert!(info.undefined.iter().any(|s| s
+            .version
+            .as_deref()
+            .is_some_and(|v| v.starts_with("GLIBC_"))));
+    }
+}
