@@ -9,11 +9,11 @@ use std::collections::BTreeSet;
 use std::io::Read;
 use std::sync::Arc;
 
-use imagewise_source::{Entry, EntryKind, ImageTree};
+use imagewise_source::{Entry, EntryKind, Format, ImageTree};
 
 use crate::elf::{self, ElfInfo, Kind};
 use crate::view::{dirname, join, Overlay, View, MAX_ELF};
-use crate::{Options, Target, Verdict};
+use crate::{Target, Verdict};
 
 /// The `PATH` an image runs its command with when its config names none.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -50,9 +50,9 @@ pub struct AppSet {
 
 impl AppSet {
     /// One ELF file's bytes, placed at `at/NAME`.
-    pub fn file(name: &str, bytes: &[u8], at: &str) -> AppSet {
+    pub fn file(name: &str, bytes: &[u8], at: &str, defs: bool) -> AppSet {
         let placed = join(at, name);
-        let info = elf::parse(bytes);
+        let info = elf::parse(bytes, defs);
         let mut set = AppSet {
             binaries: Vec::new(),
             skipped: Vec::new(),
@@ -72,10 +72,11 @@ impl AppSet {
     }
 
     /// Every ELF file of a directory tree, the tree placed at `at`.
-    pub fn bundle(tree: Arc<ImageTree>, at: &str) -> Result<AppSet, String> {
+    pub fn bundle(tree: Arc<ImageTree>, at: &str, defs: bool) -> Result<AppSet, String> {
         let at = at.trim_end_matches('/').to_string();
         let (binaries, skipped) = collect(
             &tree,
+            defs,
             |_| true,
             |p| format!("{at}{p}"),
             |p| p.trim_start_matches('/').to_string(),
@@ -90,7 +91,7 @@ impl AppSet {
     /// An image's binaries: every ELF under `paths`, or when none are given, the entrypoint /
     /// command (through a script's `#!` interpreter) and every ELF directly in its `PATH`
     /// directories.
-    pub fn image(tree: &ImageTree, paths: &[String]) -> Result<AppSet, String> {
+    pub fn image(tree: &ImageTree, paths: &[String], defs: bool) -> Result<AppSet, String> {
         let mut roots: Vec<String> = Vec::new();
         let mut singles: BTreeSet<String> = BTreeSet::new();
         let mut flat: Vec<String> = Vec::new();
@@ -127,7 +128,7 @@ impl AppSet {
                             && e.path.as_bytes().get(r.len()) == Some(&b'/'))
                 })
         };
-        let (binaries, skipped) = collect(tree, under, |p| p.to_string(), |p| p.to_string())?;
+        let (binaries, skipped) = collect(tree, defs, under, |p| p.to_string(), |p| p.to_string())?;
         Ok(AppSet {
             binaries,
             skipped,
@@ -145,19 +146,86 @@ fn not_loadable(i: &ElfInfo) -> String {
     }
 }
 
+/// Whether a file could be a program or a library by its metadata: an executable bit, or `.so`
+/// in its name (Debian ships libraries 0644). Everything else — data, documentation, kernel
+/// modules, objects — is not opened at all, which is most of a root filesystem.
+fn loadable_name(e: &Entry) -> bool {
+    e.mode & 0o111 != 0 || e.path.rsplit('/').next().is_some_and(|n| n.contains(".so"))
+}
+
 type Collected = (Vec<AppBinary>, Vec<(String, String)>);
 
 /// Read every regular file `want` selects; keep the ELF ones.
 fn collect(
     tree: &ImageTree,
+    defs: bool,
     want: impl Fn(&Entry) -> bool,
     placed: impl Fn(&str) -> String,
     shown: impl Fn(&str) -> String,
 ) -> Result<Collected, String> {
     let mut binaries = Vec::new();
     let mut skipped = Vec::new();
+    let mut keep = |e: &Entry, info: Result<ElfInfo, String>| match &info {
+        Ok(i) if matches!(i.kind, Kind::Other(_)) => {
+            skipped.push((shown(&e.path), not_loadable(i)));
+        }
+        _ => binaries.push(AppBinary {
+            path: shown(&e.path),
+            placed: placed(&e.path),
+            info: Arc::new(info),
+        }),
+    };
+    // Directories and disks seek cheaply: read only what the ELF reader needs of each file.
+    if matches!(tree.info().format, Format::Dir | Format::Disk) {
+        let picked: Vec<&Entry> = tree
+            .entries()
+            .iter()
+            .filter(|e| e.kind == EntryKind::File && e.size >= 52 && loadable_name(e) && want(e))
+            .collect();
+        // One file: None when it is not ELF.
+        let read_one = |e: &Entry| -> Option<Result<ElfInfo, String>> {
+            let mut r = tree.open(&e.path).ok()?;
+            let mut head = [0u8; 4];
+            if r.read_exact(&mut head).is_err() || !elf::is_elf(&head) {
+                return None;
+            }
+            if e.size > MAX_ELF {
+                return Some(Err(format!(
+                    "{} bytes, more than the {MAX_ELF} read",
+                    e.size
+                )));
+            }
+            let bytes = match r.as_seek() {
+                Some(s) => elf::read_sparse(s, e.size).map_err(|err| err.to_string()),
+                None => tree.read(&e.path, MAX_ELF).map_err(|err| err.to_string()),
+            };
+            Some(bytes.and_then(|b| elf::parse(&b, defs)))
+        };
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+        let chunk = picked.len().div_ceil(threads).max(1);
+        let read: Vec<Option<Result<ElfInfo, String>>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = picked
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || part.iter().map(|e| read_one(e)).collect::<Vec<_>>())
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        for (e, info) in picked.into_iter().zip(read) {
+            if let Some(info) = info {
+                keep(e, info);
+            }
+        }
+        return Ok((binaries, skipped));
+    }
+    let mut binaries = Vec::new();
+    let mut skipped = Vec::new();
     tree.for_each_file(
-        |e| e.size >= 52 && want(e),
+        |e| e.size >= 52 && loadable_name(e) && want(e),
         |e, r| {
             let mut head = [0u8; 4];
             if r.read_exact(&mut head).is_err() || !elf::is_elf(&head) {
@@ -176,7 +244,7 @@ fn collect(
                 skipped.push((shown(&e.path), format!("cannot be read: {err}")));
                 return Ok(());
             }
-            let info = elf::parse(&bytes);
+            let info = elf::parse(&bytes, defs);
             match &info {
                 Ok(i) if matches!(i.kind, Kind::Other(_)) => {
                     skipped.push((shown(&e.path), not_loadable(i)));
@@ -268,7 +336,7 @@ fn find_command(tree: &ImageTree, cmd: &str, search: &[&str]) -> Option<String> 
 
 impl Target {
     /// Check one binary of an application set against this target.
-    pub fn check_app(&self, set: &AppSet, bin: &AppBinary, opts: Options) -> Verdict {
+    pub fn check_app(&self, set: &AppSet, bin: &AppBinary) -> Verdict {
         let info = match bin.info.as_ref() {
             Ok(i) => i,
             Err(e) => {
@@ -316,6 +384,6 @@ impl Target {
                 bytes: Arc::new(Vec::new()),
             },
         };
-        crate::loader::check(self, info, &bin.placed, &canon(&bin.placed), &overlay, opts)
+        crate::loader::check(self, info, &bin.placed, &canon(&bin.placed), &overlay)
     }
 }

@@ -139,8 +139,9 @@ pub fn is_elf(bytes: &[u8]) -> bool {
     bytes.starts_with(b"\x7fELF")
 }
 
-/// Parse an ELF file; the error says what is wrong in words.
-pub fn parse(bytes: &[u8]) -> Result<ElfInfo, String> {
+/// Parse an ELF file; the error says what is wrong in words. `defs`: also list the defined
+/// dynamic symbols (only symbol checks need them, and they are most of the work).
+pub fn parse(bytes: &[u8], defs: bool) -> Result<ElfInfo, String> {
     if !is_elf(bytes) {
         return Err("not an ELF file".into());
     }
@@ -239,7 +240,7 @@ pub fn parse(bytes: &[u8]) -> Result<ElfInfo, String> {
                 },
                 weak: bind == STB_WEAK,
             });
-        } else {
+        } else if defs {
             let ty = sym.st_type();
             if !matches!(bind, STB_GLOBAL | STB_WEAK | STB_GNU_UNIQUE)
                 || ty == STT_SECTION
@@ -307,6 +308,92 @@ pub fn parse(bytes: &[u8]) -> Result<ElfInfo, String> {
     })
 }
 
+/// Read what [`parse`] needs of an ELF file from a seekable reader: the headers, the segments
+/// and sections the loader reads (interpreter, dynamic section, dynamic symbols and strings,
+/// version tables, hash tables, notes), at their offsets in a zero-filled buffer of the file's
+/// size. The rest — code and data, most of a library — is never read; a large zeroed
+/// allocation is mapped lazily, so it costs nothing either. Files without section headers are
+/// read whole.
+pub fn read_sparse(r: &mut dyn imagewise_source::ReadSeek, size: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::SeekFrom;
+    let len = usize::try_from(size).unwrap_or(usize::MAX);
+    let mut buf = vec![0u8; len];
+    let mut fill = |buf: &mut [u8], off: u64, n: u64| -> std::io::Result<()> {
+        let start = usize::try_from(off).unwrap_or(usize::MAX).min(buf.len());
+        let end = start
+            .saturating_add(usize::try_from(n).unwrap_or(usize::MAX))
+            .min(buf.len());
+        if start < end {
+            r.seek(SeekFrom::Start(start as u64))?;
+            r.read_exact(&mut buf[start..end])?;
+        }
+        Ok(())
+    };
+    fill(&mut buf, 0, 4096)?;
+    let Ok(h) = Elf::parse_header(&buf) else {
+        return Ok(buf);
+    };
+    let ctx = goblin::container::Ctx::new(
+        if h.e_ident[header::EI_CLASS] == header::ELFCLASS64 {
+            goblin::container::Container::Big
+        } else {
+            goblin::container::Container::Little
+        },
+        if h.e_ident[header::EI_DATA] == header::ELFDATA2LSB {
+            goblin::container::Endian::Little
+        } else {
+            goblin::container::Endian::Big
+        },
+    );
+    let phsize = u64::from(h.e_phnum) * u64::from(h.e_phentsize);
+    let shsize = u64::from(h.e_shnum) * u64::from(h.e_shentsize);
+    if h.e_shnum == 0 || h.e_shoff == 0 {
+        fill(&mut buf, 4096, size)?;
+        return Ok(buf);
+    }
+    fill(&mut buf, h.e_phoff, phsize)?;
+    fill(&mut buf, h.e_shoff, shsize)?;
+    use goblin::elf::program_header::{ProgramHeader, PT_NOTE};
+    use goblin::elf::section_header::*;
+    if let Ok(phs) = ProgramHeader::parse(&buf, h.e_phoff as usize, h.e_phnum as usize, ctx) {
+        for p in phs
+            .iter()
+            .filter(|p| matches!(p.p_type, PT_INTERP | PT_DYNAMIC | PT_NOTE))
+        {
+            fill(&mut buf, p.p_offset, p.p_filesz)?;
+        }
+    }
+    let Ok(shs) = SectionHeader::parse(&buf, h.e_shoff as usize, h.e_shnum as usize, ctx) else {
+        fill(&mut buf, 4096, size)?;
+        return Ok(buf);
+    };
+    let dynstr: Vec<usize> = shs
+        .iter()
+        .filter(|d| d.sh_type == SHT_DYNSYM)
+        .map(|d| d.sh_link as usize)
+        .collect();
+    let wanted = |i: usize, s: &SectionHeader| {
+        matches!(
+            s.sh_type,
+            SHT_DYNSYM
+                | SHT_DYNAMIC
+                | SHT_NOTE
+                | SHT_HASH
+                | SHT_GNU_HASH
+                | SHT_GNU_VERSYM
+                | SHT_GNU_VERDEF
+                | SHT_GNU_VERNEED
+        ) || i == usize::from(h.e_shstrndx)
+            || dynstr.contains(&i)
+    };
+    for (i, s) in shs.iter().enumerate() {
+        if s.sh_type != SHT_NOBITS && wanted(i, s) {
+            fill(&mut buf, s.sh_offset, s.sh_size)?;
+        }
+    }
+    Ok(buf)
+}
+
 /// Split a version name into its family and number: `GLIBC_2.34` → (`GLIBC_`, [2, 34]),
 /// `OPENSSL_1_1_1` → (`OPENSSL_`, [1, 1, 1]).
 pub fn version_family(name: &str) -> Option<(&str, Vec<u32>)> {
@@ -336,18 +423,18 @@ mod tests {
 
     #[test]
     fn not_elf_and_garbage() {
-        assert!(parse(b"#!/bin/sh\n").is_err());
-        assert!(parse(b"\x7fELF").is_err());
+        assert!(parse(b"#!/bin/sh\n", true).is_err());
+        assert!(parse(b"\x7fELF", true).is_err());
         let mut junk = b"\x7fELF\x02\x01\x01".to_vec();
         junk.resize(200, 0xff);
-        assert!(parse(&junk).is_err());
+        assert!(parse(&junk, true).is_err());
     }
 
     #[test]
     fn reads_the_running_test_binary() {
         let exe = std::env::current_exe().unwrap_or_default();
         let bytes = std::fs::read(exe).unwrap_or_default();
-        let info = parse(&bytes).expect("the test binary is ELF");
+        let info = parse(&bytes, true).expect("the test binary is ELF");
         assert!(info.dynamic);
         assert!(info.needed.iter().any(|n| n.starts_with("libc.")));
         assert!(info

@@ -137,6 +137,10 @@ pub struct Target {
     /// Directories named by `/etc/ld.so.conf` and its includes (for hints only: the loader
     /// itself reads the cache, never this file).
     pub conf_dirs: Vec<String>,
+    /// What is checked beyond the loader's list mode.
+    pub opts: Options,
+    /// Parse defined symbols of libraries (for symbol checks: `--symbols`, musl).
+    defs: bool,
     files: Mutex<HashMap<String, Parsed>>,
     loaders: Mutex<HashMap<String, Arc<loader::GlibcDirs>>>,
     releases: Mutex<HashMap<String, Option<String>>>,
@@ -165,7 +169,7 @@ const ARCH_PROBES: &[&str] = &[
 
 impl Target {
     /// Index an opened image.
-    pub fn new(reference: &str, tree: Arc<ImageTree>) -> Target {
+    pub fn new(reference: &str, tree: Arc<ImageTree>, opts: Options) -> Target {
         let none = Overlay::None;
         let view = View {
             target: &tree,
@@ -221,6 +225,8 @@ impl Target {
         Target {
             reference: reference.to_string(),
             kernel: kernel_of(&tree),
+            opts,
+            defs: opts.symbols || libc == Some(Libc::Musl),
             arch,
             libc,
             ld_cache,
@@ -232,6 +238,11 @@ impl Target {
         }
     }
 
+    /// Whether binaries checked against this target need their defined symbols parsed.
+    pub fn needs_symbols(&self) -> bool {
+        self.defs
+    }
+
     pub fn tree(&self) -> &ImageTree {
         &self.tree
     }
@@ -239,12 +250,12 @@ impl Target {
     /// Parse a file of the target, once.
     pub(crate) fn parsed(&self, view: &View, f: &Found) -> Parsed {
         if f.side == Side::App {
-            return Arc::new(view.read(f).and_then(|b| elf::parse(&b)));
+            return Arc::new(view.read_elf(f).and_then(|b| elf::parse(&b, self.defs)));
         }
         if let Some(p) = self.files.lock().ok().and_then(|m| m.get(&f.path).cloned()) {
             return p;
         }
-        let p: Parsed = Arc::new(view.read(f).and_then(|b| elf::parse(&b)));
+        let p: Parsed = Arc::new(view.read_elf(f).and_then(|b| elf::parse(&b, self.defs)));
         if let Ok(mut m) = self.files.lock() {
             m.insert(f.path.clone(), p.clone());
         }
@@ -304,8 +315,8 @@ impl Target {
 
     /// Check one binary: `info` is the parsed file, `placed` where it sits in the target (its
     /// `$ORIGIN`), `overlay` the application files placed into the target around it.
-    pub fn check(&self, info: &ElfInfo, placed: &str, overlay: &Overlay, opts: Options) -> Verdict {
-        loader::check(self, info, placed, placed, overlay, opts)
+    pub fn check(&self, info: &ElfInfo, placed: &str, overlay: &Overlay) -> Verdict {
+        loader::check(self, info, placed, placed, overlay)
     }
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::elf::{self, ElfInfo, Kind, Machine};
 use crate::verdict::{Code, How, Loaded, Reason, Verdict};
 use crate::view::{dirname, join, Found, Missing, Overlay, Side, View};
-use crate::{glibc_loader, ldcache, musl_loader, runs_natively, Libc, Options, Parsed, Target};
+use crate::{glibc_loader, ldcache, musl_loader, runs_natively, Libc, Parsed, Target};
 
 /// Symbols listed per reason, at most.
 const SHOW_SYMBOLS: usize = 5;
@@ -380,8 +380,8 @@ pub fn check(
     placed: &str,
     canonical: &str,
     overlay: &Overlay,
-    opts: Options,
 ) -> Verdict {
+    let opts = target.opts;
     let mut v = Verdict {
         runs: false,
         reasons: Vec::new(),

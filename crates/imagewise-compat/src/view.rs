@@ -197,6 +197,32 @@ impl<'a> View<'a> {
         }
     }
 
+    /// What the ELF reader needs of a resolved file (see [`crate::elf::read_sparse`]); the
+    /// whole file where the format cannot seek.
+    pub fn read_elf(&self, f: &Found) -> Result<Vec<u8>, String> {
+        let tree = match (f.side, self.overlay) {
+            (Side::App, Overlay::File { bytes, .. }) => return Ok(bytes.as_ref().clone()),
+            (Side::App, Overlay::Tree { tree, .. }) => tree.as_ref(),
+            _ => self.target,
+        };
+        let path = match (f.side, self.overlay) {
+            (Side::App, Overlay::Tree { at, .. }) => match &f.path[at.len()..] {
+                "" => "/",
+                rel => rel,
+            },
+            _ => f.path.as_str(),
+        };
+        let size = tree.get(path).map(|e| e.size).unwrap_or(0);
+        if size > MAX_ELF {
+            return Err(format!("{} bytes, more than the {MAX_ELF} read", size));
+        }
+        let mut r = tree.open(path).map_err(|e| e.to_string())?;
+        match r.as_seek() {
+            Some(s) if size > 0 => crate::elf::read_sparse(s, size).map_err(|e| e.to_string()),
+            _ => self.read(f),
+        }
+    }
+
     /// The bytes of a resolved file.
     pub fn read(&self, f: &Found) -> Result<Vec<u8>, String> {
         match (f.side, self.overlay) {

@@ -87,13 +87,28 @@ struct Skipped {
     why: String,
 }
 
-/// Load the application's binaries: a file, a bundle directory, or an image.
-fn app_set(a: &CheckArgs, global: &Global) -> anyhow::Result<AppSet> {
-    let at = if a.at.starts_with('/') {
-        a.at.clone()
-    } else {
+/// The application as given, opened but not yet read.
+enum AppInput {
+    File { name: String, bytes: Vec<u8> },
+    Bundle(imagewise_source::ImageTree),
+    Image(imagewise_source::ImageTree),
+}
+
+/// Read the application's binaries; `defs`: with their defined symbols (for symbol checks).
+fn app_set(a: &CheckArgs, input: AppInput, defs: bool) -> anyhow::Result<AppSet> {
+    let wrap = |e: String| anyhow::Error::from(InputError(format!("{}: {e}", a.app)));
+    match input {
+        AppInput::File { name, bytes } => Ok(AppSet::file(&name, &bytes, &a.at, defs)),
+        AppInput::Bundle(tree) => AppSet::bundle(Arc::new(tree), &a.at, defs).map_err(wrap),
+        AppInput::Image(tree) => AppSet::image(&tree, &a.paths, defs).map_err(wrap),
+    }
+}
+
+/// Open the application: a file, a bundle directory, or an image.
+fn open_app(a: &CheckArgs, global: &Global) -> anyhow::Result<AppInput> {
+    if !a.at.starts_with('/') {
         return Err(InputError(format!("--at {}: must be an absolute path", a.at)).into());
-    };
+    }
     let host = Path::new(&a.app);
     let has_transport = a.app.split_once(':').is_some_and(|(t, _)| {
         matches!(
@@ -119,7 +134,7 @@ fn app_set(a: &CheckArgs, global: &Global) -> anyhow::Result<AppSet> {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| "app".into());
-            return Ok(AppSet::file(&name, &bytes, &at));
+            return Ok(AppInput::File { name, bytes });
         }
     }
     if !has_transport && host.is_dir() && !host.join("oci-layout").exists() {
@@ -131,15 +146,39 @@ fn app_set(a: &CheckArgs, global: &Global) -> anyhow::Result<AppSet> {
             .into());
         }
         let tree = open_image(&format!("dir:{}", a.app), &a.open, global, a.json)?;
-        return AppSet::bundle(Arc::new(tree), &at)
-            .map_err(|e| InputError(format!("{}: {e}", a.app)).into());
+        return Ok(AppInput::Bundle(tree));
     }
-    let tree = open_image(&a.app, &a.open, global, a.json)?;
-    AppSet::image(&tree, &a.paths).map_err(|e| InputError(format!("{}: {e}", a.app)).into())
+    Ok(AppInput::Image(open_image(
+        &a.app, &a.open, global, a.json,
+    )?))
 }
 
 pub(crate) fn run(a: &CheckArgs, global: &Global) -> anyhow::Result<ExitCode> {
-    let set = app_set(a, global)?;
+    let opts = Options { symbols: a.symbols };
+    let t0 = std::time::Instant::now();
+    // The application opens while the targets are indexed; whether any target needs symbol
+    // checks then decides how the application's binaries are read.
+    let (app, targets) = std::thread::scope(|scope| {
+        let app = scope.spawn(|| open_app(a, global));
+        let targets =
+            a.on.iter()
+                .map(|reference| {
+                    let tree = open_image(reference, &a.open, global, a.json)?;
+                    Ok(Target::new(reference, Arc::new(tree), opts))
+                })
+                .collect::<anyhow::Result<Vec<Target>>>();
+        let app = app.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (app, targets)
+    });
+    let app = app?;
+    let targets = targets?;
+    tracing::info!("application and targets opened in {:?}", t0.elapsed());
+    let set = app_set(a, app, targets.iter().any(Target::needs_symbols))?;
+    tracing::info!(
+        "{} application binaries read in {:?}",
+        set.binaries.len(),
+        t0.elapsed()
+    );
     if set.binaries.is_empty() {
         let mut msg = format!("{}: no ELF programs or libraries to check", a.app);
         if !set.skipped.is_empty() {
@@ -153,15 +192,12 @@ pub(crate) fn run(a: &CheckArgs, global: &Global) -> anyhow::Result<ExitCode> {
         }
         return Err(InputError(msg).into());
     }
-    let opts = Options { symbols: a.symbols };
     let mut results: Vec<(String, Verdict)> = Vec::new();
     let mut summaries = Vec::new();
-    for reference in &a.on {
-        let tree = open_image(reference, &a.open, global, a.json)?;
-        let target = Target::new(reference, Arc::new(tree));
+    for target in &targets {
+        let reference = &target.reference;
         let start = results.len();
-        for b in &set.binaries {
-            let v = target.check_app(&set, b, opts);
+        for v in check_all(target, &set) {
             results.push((reference.clone(), v));
         }
         let verdicts = &results[start..];
@@ -202,6 +238,7 @@ pub(crate) fn run(a: &CheckArgs, global: &Global) -> anyhow::Result<ExitCode> {
             top_reasons: top,
         });
     }
+    tracing::info!("checked in {:?}", t0.elapsed());
     let all_run = results.iter().all(|(_, v)| v.runs);
     let summary = Summary {
         app: a.app.clone(),
@@ -246,6 +283,32 @@ pub(crate) fn run(a: &CheckArgs, global: &Global) -> anyhow::Result<ExitCode> {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    })
+}
+
+/// Every binary of the set against one target, on every core.
+fn check_all(target: &Target, set: &AppSet) -> Vec<Verdict> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(8);
+    let chunk = set.binaries.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = set
+            .binaries
+            .chunks(chunk)
+            .map(|bins| {
+                scope.spawn(move || {
+                    bins.iter()
+                        .map(|b| target.check_app(set, b))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
     })
 }
 

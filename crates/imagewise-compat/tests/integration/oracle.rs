@@ -246,7 +246,7 @@ pub fn compare(
         &OpenOptions::default(),
     )
     .unwrap();
-    let target = Target::new(label, Arc::new(tree));
+    let target = Target::new(label, Arc::new(tree), opts);
     let (host_machine, _, _) = readelf(&scratch.host_file("/bin/sh"));
     let mut disagreements = Vec::new();
     let mut verdicts = Vec::new();
@@ -263,7 +263,7 @@ pub fn compare(
         assert!(st.success());
     }
     for b in &set.binaries {
-        let v = target.check_app(set, b, opts);
+        let v = target.check_app(set, b);
         let (ok, text) = match &set.placement {
             Placement::Bundle { .. } => oracle(scratch, None, &b.placed, &host_machine),
             _ => oracle(
@@ -300,7 +300,7 @@ pub fn compare(
 
 fn image_set(root: &Path) -> AppSet {
     let tree = open(&format!("dir:{}", root.display()), &OpenOptions::default()).unwrap();
-    AppSet::image(&tree, &["/".to_string()]).unwrap()
+    AppSet::image(&tree, &["/".to_string()], true).unwrap()
 }
 
 fn reasons_of<'v>(verdicts: &'v [(String, Verdict)], path: &str) -> &'v Verdict {
@@ -492,7 +492,7 @@ fn musl_images_follow_musl_rules_and_refuse_glibc_binaries() {
 fn program(name: &str) -> (PathBuf, AppSet) {
     let p = fixtures().join("compat-bins").join(name);
     let bytes = std::fs::read(&p).unwrap();
-    (p, AppSet::file(name, &bytes, "/opt/app"))
+    (p, AppSet::file(name, &bytes, "/opt/app", true))
 }
 
 #[test]
@@ -583,7 +583,7 @@ fn a_bundle_finds_its_libraries_through_origin_and_skips_another_machine() {
         &OpenOptions::default(),
     )
     .unwrap();
-    let set = AppSet::bundle(Arc::new(tree), "/opt/app").unwrap();
+    let set = AppSet::bundle(Arc::new(tree), "/opt/app", true).unwrap();
     let s = Scratch::new(&f.join("bookworm-rootfs"));
     let (v, d) = compare("bundle on bookworm", &bundle, &set, &s, Options::default());
     assert!(d.is_empty(), "{}", d.join("\n"));
@@ -650,8 +650,8 @@ fn library_versions_and_symbols_of_an_installed_library() {
                 &OpenOptions::default(),
             )
             .unwrap();
-            let t = Target::new("with-symbols", Arc::new(tree));
-            let v = t.check_app(&set, &set.binaries[0], Options { symbols: true });
+            let t = Target::new("with-symbols", Arc::new(tree), Options { symbols: true });
+            let v = t.check_app(&set, &set.binaries[0]);
             assert!(!v.runs);
             assert_eq!(v.reasons[0].code, Code::UndefinedSymbol);
             assert!(
