@@ -77,7 +77,7 @@ impl AppSet {
         let (binaries, skipped) = collect(
             &tree,
             defs,
-            |_| true,
+            loadable_name,
             |p| format!("{at}{p}"),
             |p| p.trim_start_matches('/').to_string(),
         )?;
@@ -118,15 +118,18 @@ impl AppSet {
                 roots.push(e.path.clone());
             }
         }
+        // A file named itself (the command, a --path) is read whatever its mode; in directories
+        // only what could be a program or library.
         let under = |e: &Entry| {
             singles.contains(&e.path)
-                || flat.iter().any(|d| dirname(&e.path) == d)
-                || roots.iter().any(|r| {
-                    r == "/"
-                        || e.path == *r
-                        || (e.path.starts_with(r.as_str())
-                            && e.path.as_bytes().get(r.len()) == Some(&b'/'))
-                })
+                || roots.contains(&e.path)
+                || (loadable_name(e)
+                    && (flat.iter().any(|d| dirname(&e.path) == d)
+                        || roots.iter().any(|r| {
+                            r == "/"
+                                || (e.path.starts_with(r.as_str())
+                                    && e.path.as_bytes().get(r.len()) == Some(&b'/'))
+                        })))
         };
         let (binaries, skipped) = collect(tree, defs, under, |p| p.to_string(), |p| p.to_string())?;
         Ok(AppSet {
@@ -180,7 +183,7 @@ fn collect(
         let picked: Vec<&Entry> = tree
             .entries()
             .iter()
-            .filter(|e| e.kind == EntryKind::File && e.size >= 52 && loadable_name(e) && want(e))
+            .filter(|e| e.kind == EntryKind::File && e.size >= 52 && want(e))
             .collect();
         // One file: None when it is not ELF.
         let read_one = |e: &Entry| -> Option<Result<ElfInfo, String>> {
@@ -225,7 +228,7 @@ fn collect(
     let mut binaries = Vec::new();
     let mut skipped = Vec::new();
     tree.for_each_file(
-        |e| e.size >= 52 && loadable_name(e) && want(e),
+        |e| e.size >= 52 && want(e),
         |e, r| {
             let mut head = [0u8; 4];
             if r.read_exact(&mut head).is_err() || !elf::is_elf(&head) {

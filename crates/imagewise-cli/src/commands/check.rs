@@ -173,6 +173,7 @@ pub(crate) fn run(a: &CheckArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let app = app?;
     let targets = targets?;
     tracing::info!("application and targets opened in {:?}", t0.elapsed());
+    let is_image = matches!(app, AppInput::Image(_));
     let set = app_set(a, app, targets.iter().any(Target::needs_symbols))?;
     tracing::info!(
         "{} application binaries read in {:?}",
@@ -187,7 +188,7 @@ pub(crate) fn run(a: &CheckArgs, global: &Global) -> anyhow::Result<ExitCode> {
                 set.skipped.len(),
                 set.skipped[0].1
             ));
-        } else if a.paths.is_empty() && !Path::new(&a.app).is_file() {
+        } else if is_image && a.paths.is_empty() {
             msg.push_str(" (an image is checked by its entrypoint and PATH directories: name others with --path, or --path / for all)");
         }
         return Err(InputError(msg).into());

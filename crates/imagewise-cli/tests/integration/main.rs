@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod check;
 mod exit_codes;
 mod host_root;
 mod inspect;
