@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 w=$(mktemp -d); trap 'rm -rf "$w"' EXIT
-mkdir -p corpus/tar corpus/oci_archive corpus/disk corpus/rpmdb corpus/inspect corpus/osv
+mkdir -p corpus/tar corpus/oci_archive corpus/disk corpus/rpmdb corpus/inspect corpus/osv corpus/elf
 mkdir -p "$w/root/etc" "$w/root/bin"
 printf 'ID=seed\n' > "$w/root/etc/os-release"
 ln -s os-release "$w/root/etc/link"
@@ -62,3 +62,9 @@ mkdir -p corpus/osv
 printf '%s' '{"id":"DEBIAN-CVE-2099-1","modified":"2024-01-01T00:00:00Z","aliases":["CVE-2099-1"],"severity":[{"type":"CVSS_V3","score":"CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:N/A:N"}],"affected":[{"package":{"ecosystem":"Debian:12","name":"a"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1.0-2"},{"introduced":"2.0"},{"last_affected":"2.5"},{"limit":"*"}]}],"versions":["0.9-1"]}]}' > corpus/osv/debian.json
 printf '%s' '[{"id":"ALPINE-CVE-2099-2","modified":"2024-01-01T00:00:00Z","affected":[{"package":{"ecosystem":"Alpine:v3.20","name":"openssl"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"3.0.2-r2"}]}]}]},{"id":"RLSA-2099:3","modified":"2024-01-01T00:00:00Z","withdrawn":"2024-02-01T00:00:00Z","affected":[{"package":{"ecosystem":"Rocky Linux:9","name":"a"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1:1.0-2.el9"}]}]}]}]' > corpus/osv/array.json
 python3 -c 'import sys, zipfile; z = zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED); [z.write(f, f.split("/")[-1]) for f in sys.argv[2:]]; z.close()' corpus/osv/all.zip corpus/osv/debian.json corpus/osv/array.json
+# elf: small real programs and libraries, and an ld.so.cache.
+mkdir -p corpus/elf
+for f in /bin/true /usr/lib/x86_64-linux-gnu/libdl.so.2 /etc/ld.so.cache; do
+  [ -e "$f" ] && cp -L "$f" "corpus/elf/$(basename "$f")" || true
+done
+

@@ -148,7 +148,10 @@ pub fn parse(bytes: &[u8], defs: bool) -> Result<ElfInfo, String> {
     if bytes.len() < 52 {
         return Err(format!("truncated ELF header ({} bytes)", bytes.len()));
     }
-    let elf = Elf::parse(bytes).map_err(|e| format!("malformed ELF: {e}"))?;
+    // goblin is well fuzzed, but a panic on one hostile file must not take the whole check down.
+    let elf = std::panic::catch_unwind(|| Elf::parse(bytes))
+        .map_err(|_| "malformed ELF (the parser gave up on it)".to_string())?
+        .map_err(|e| format!("malformed ELF: {e}"))?;
     let h = &elf.header;
     let machine = Machine {
         is64: h.e_ident[header::EI_CLASS] == header::ELFCLASS64,

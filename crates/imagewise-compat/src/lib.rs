@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex};
 use imagewise_source::{EntryKind, ImageTree};
 
 pub use app::{AppBinary, AppSet, Placement, DEFAULT_PATH};
-pub use elf::{is_elf, parse as parse_elf, ElfInfo, Kind, Machine};
+pub use elf::{is_elf, parse as parse_elf, read_sparse, ElfInfo, Kind, Machine};
 pub use ldcache::{CacheEntry, LdCache};
 pub use verdict::{Code, How, Loaded, Reason, Verdict};
 pub use view::{Overlay, MAX_ELF};
