@@ -247,3 +247,30 @@ fn images_are_checked_by_their_command_and_path_and_bad_input_is_exit_2() {
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.contains("not a loadable ELF file"), "{out}");
 }
+
+#[test]
+fn the_abi_note_needs_a_kernel_the_image_ships() {
+    // A target with an old kernel's modules and the static program as its shell.
+    let t = tempfile::tempdir().unwrap();
+    for d in [
+        "bin",
+        "lib/modules/2.6.32-5-amd64",
+        "lib/modules/2.6.18-old",
+    ] {
+        std::fs::create_dir_all(t.path().join(d)).unwrap();
+    }
+    std::fs::copy(bin("static"), t.path().join("bin/sh")).unwrap();
+    let target = format!("dir:{}", t.path().display());
+    let (code, out, _) = run(&["check", &bin("static"), "--on", &target]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("needs Linux 3.2.0 or newer (ABI note); the image's kernel is 2.6.32-5-amd64"),
+        "{out}"
+    );
+    // A newer kernel: fine.
+    std::fs::create_dir_all(t.path().join("lib/modules/6.1.0-13-amd64")).unwrap();
+    let (code, out, _) = run(&["check", "--json", &bin("static"), "--on", &target]);
+    assert_eq!(code, 0, "{out}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["summary"]["targets"][0]["kernel"], "6.1.0-13-amd64");
+}
