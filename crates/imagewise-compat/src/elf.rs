@@ -10,6 +10,7 @@ use goblin::elf::sym::{
     STB_GLOBAL, STB_GNU_UNIQUE, STB_WEAK, STT_FILE, STT_GNU_IFUNC, STT_SECTION,
 };
 use goblin::elf::Elf;
+use std::collections::HashMap;
 
 /// `VER_FLG_WEAK` on a version need: its absence is not an error.
 const VER_FLG_WEAK: u16 = 0x2;
@@ -95,10 +96,9 @@ pub struct SymRef {
     pub weak: bool,
 }
 
-/// A defined dynamic symbol.
+/// One definition of a dynamic symbol.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SymDef {
-    pub name: String,
     pub version: Option<String>,
     /// `name@VERSION` (hidden, non-default) rather than `name@@VERSION`.
     pub hidden: bool,
@@ -129,7 +129,8 @@ pub struct ElfInfo {
     pub verdefs: Vec<String>,
     pub has_verdef: bool,
     pub undefined: Vec<SymRef>,
-    pub defined: Vec<SymDef>,
+    /// Defined dynamic symbols by name (only when asked for: see [`parse`]).
+    pub defined: HashMap<String, Vec<SymDef>>,
     /// Oldest Linux kernel supported, from `.note.ABI-tag`.
     pub abi_kernel: Option<[u32; 3]>,
 }
@@ -218,7 +219,7 @@ pub fn parse(bytes: &[u8], defs: bool) -> Result<ElfInfo, String> {
     };
 
     let mut undefined = Vec::new();
-    let mut defined = Vec::new();
+    let mut defined: HashMap<String, Vec<SymDef>> = HashMap::new();
     for (i, sym) in elf.dynsyms.iter().enumerate() {
         if i == 0 || sym.st_name == 0 {
             continue;
@@ -251,8 +252,7 @@ pub fn parse(bytes: &[u8], defs: bool) -> Result<ElfInfo, String> {
             {
                 continue;
             }
-            defined.push(SymDef {
-                name: name.to_string(),
+            defined.entry(name.to_string()).or_default().push(SymDef {
                 version: if idx > 1 {
                     lookup(&def_names, idx)
                 } else {

@@ -1,7 +1,6 @@
 //! The loaders' search and checks, as glibc's `elf/dl-load.c`, `dl-deps.c`, `dl-version.c` and
 //! musl's `ldso/dynlink.c` do them in their list (`ldd`) mode.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::elf::{self, ElfInfo, Kind, Machine};
@@ -1085,7 +1084,7 @@ fn musl_map(s: &mut Session, name: &str, req: usize, sys: &[String]) {
     }
     // A second C library (glibc's or musl's) is replaced by the loader itself.
     if let Ok(i) = info.as_ref() {
-        let defines = |n: &str| i.defined.iter().any(|d| d.name == n);
+        let defines = |n: &str| i.defined.contains_key(n);
         if defines("__libc_start_main") && defines("stdin") {
             return;
         }
@@ -1120,12 +1119,9 @@ fn musl_rpath(rp: &str, origin: &str) -> Option<Vec<String>> {
     )
 }
 
-/// Defined symbols by name: (version, hidden, IFUNC) of each definition.
-type Defs<'a> = HashMap<&'a str, Vec<(Option<&'a str>, bool, bool)>>;
-
 /// musl resolves the large-file `*64` names glibc programs use (`open64`, `readdir64_r`) to its
 /// plain functions when nothing defines them (`get_lfs64` in `ldso/dynlink.c`).
-fn musl_lfs64<'n>(name: &'n str, defs: &Defs) -> &'n str {
+fn musl_lfs64<'n>(name: &'n str, defined: impl Fn(&str) -> bool) -> &'n str {
     const LFS64: &[&str] = &[
         "aio_cancel",
         "aio_error",
@@ -1187,7 +1183,7 @@ fn musl_lfs64<'n>(name: &'n str, defs: &Defs) -> &'n str {
         "__lxstat",
         "__xstat",
     ];
-    if defs.contains_key(name) {
+    if defined(name) {
         return name;
     }
     if name == "readdir64_r" {
@@ -1203,35 +1199,29 @@ fn musl_lfs64<'n>(name: &'n str, defs: &Defs) -> &'n str {
 /// musl matches by name (skipping hidden and IFUNC definitions); glibc also by version, as
 /// `check_match` does.
 fn symbols(s: &mut Session, libc: Libc) {
-    let mut defs: Defs = HashMap::new();
-    for o in &s.objs {
-        let Some(i) = o.elf() else { continue };
-        for d in &i.defined {
-            defs.entry(d.name.as_str()).or_default().push((
-                d.version.as_deref(),
-                d.hidden,
-                d.ifunc,
-            ));
-        }
-    }
+    let loaded: Vec<&ElfInfo> = s.objs.iter().filter_map(Obj::elf).collect();
+    let definitions = |name: &str| {
+        let name = name.to_string();
+        loaded
+            .iter()
+            .flat_map(move |i| i.defined.get(&name).into_iter().flatten())
+    };
     let mut reasons = Vec::new();
     for o in &s.objs {
         let Some(i) = o.elf() else { continue };
         let mut missing: Vec<String> = Vec::new();
         for u in i.undefined.iter().filter(|u| !u.weak) {
             let lookup = match libc {
-                Libc::Musl => musl_lfs64(&u.name, &defs),
+                Libc::Musl => musl_lfs64(&u.name, |n| definitions(n).next().is_some()),
                 Libc::Glibc => u.name.as_str(),
             };
-            let ok = defs.get(lookup).is_some_and(|cands| {
-                cands.iter().any(|(ver, hidden, ifunc)| match libc {
-                    Libc::Musl => !hidden && !ifunc,
-                    Libc::Glibc => match (&u.version, ver) {
-                        (Some(want), Some(have)) => want == have,
-                        (Some(_), None) => !hidden,
-                        (None, _) => !hidden,
-                    },
-                })
+            let ok = definitions(lookup).any(|d| match libc {
+                Libc::Musl => !d.hidden && !d.ifunc,
+                Libc::Glibc => match (&u.version, &d.version) {
+                    (Some(want), Some(have)) => want == have,
+                    (Some(_), None) => !d.hidden,
+                    (None, _) => !d.hidden,
+                },
             });
             if !ok {
                 missing.push(match &u.version {
