@@ -1121,7 +1121,7 @@ fn musl_rpath(rp: &str, origin: &str) -> Option<Vec<String>> {
 
 /// musl resolves the large-file `*64` names glibc programs use (`open64`, `readdir64_r`) to its
 /// plain functions when nothing defines them (`get_lfs64` in `ldso/dynlink.c`).
-fn musl_lfs64<'n>(name: &'n str, defined: impl Fn(&str) -> bool) -> &'n str {
+fn musl_lfs64(name: &str, defined: impl Fn(&str) -> bool) -> &str {
     const LFS64: &[&str] = &[
         "aio_cancel",
         "aio_error",
