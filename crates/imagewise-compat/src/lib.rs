@@ -238,6 +238,29 @@ impl Target {
         }
     }
 
+    /// The release of the image's own glibc (`2.36`): its `libc.so.6` as its loader finds it
+    /// (the cache, then the loader's directories), read from the library's banner.
+    pub fn glibc_version(&self) -> Option<String> {
+        let m = self.arch?;
+        let none = Overlay::None;
+        let view = View {
+            target: &self.tree,
+            overlay: &none,
+        };
+        let loader = view.resolve(glibc_loader(m, 0)?).ok()?;
+        let flags = [1, ldcache::default_flags(m, 0)];
+        let cached = match &self.ld_cache {
+            Ok(Some(c)) => c.lookup("libc.so.6", &flags).map(|e| e.path.clone()),
+            _ => None,
+        };
+        let dirs = self.glibc_dirs(&view, &loader, m);
+        let libc = cached
+            .into_iter()
+            .chain(dirs.system.iter().map(|d| view::join(d, "libc.so.6")))
+            .find_map(|p| view.resolve(&p).ok())?;
+        self.glibc_release(&view, &libc)
+    }
+
     /// Whether binaries checked against this target need their defined symbols parsed.
     pub fn needs_symbols(&self) -> bool {
         self.defs

@@ -56,6 +56,8 @@ struct TargetSummary {
     target: String,
     arch: Option<String>,
     libc: Option<&'static str>,
+    /// The release of its glibc, when it has one.
+    glibc: Option<String>,
     kernel: Option<String>,
     ld_cache: String,
     checked: usize,
@@ -227,6 +229,7 @@ pub(crate) fn run(a: &CheckArgs, global: &Global) -> anyhow::Result<ExitCode> {
             target: reference.clone(),
             arch: target.arch.map(|m| m.name()),
             libc: target.libc.map(|l| l.as_str()),
+            glibc: target.glibc_version(),
             kernel: target.kernel.as_ref().map(|k| k.0.clone()),
             ld_cache: match &target.ld_cache {
                 Ok(Some(c)) => format!("{} entries ({} format)", c.entries.len(), c.layout),
@@ -343,7 +346,10 @@ fn render(
         let verdicts = &results[ti * n..(ti + 1) * n];
         let facts = [
             t.arch.clone(),
-            t.libc.map(str::to_string),
+            match (t.libc, &t.glibc) {
+                (Some("glibc"), Some(v)) => Some(format!("glibc {v}")),
+                (l, _) => l.map(str::to_string),
+            },
             t.kernel.as_ref().map(|k| format!("kernel {k}")),
         ]
         .into_iter()
