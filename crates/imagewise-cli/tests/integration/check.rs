@@ -37,7 +37,7 @@ fn image_on_images_prints_a_summary_and_lists_every_pair_in_json() {
     let (code, out, err) = run(&["check", &trixie, "--on", &bookworm, "--on", &bullseye]);
     assert_eq!(code, 1, "{out}{err}");
     assert!(
-        out.contains(&format!("on {bookworm} (x86_64, glibc)")),
+        out.contains(&format!("on {bookworm} (x86_64, glibc 2.36)")),
         "{out}"
     );
     assert!(
@@ -97,6 +97,12 @@ fn image_on_images_prints_a_summary_and_lists_every_pair_in_json() {
             n as u64
         );
         assert_eq!(t["arch"], "x86_64");
+        let release = if t["target"] == bookworm.as_str() {
+            "2.36"
+        } else {
+            "2.31"
+        };
+        assert_eq!(t["glibc"], release);
         assert!(!t["top_reasons"].as_array().unwrap().is_empty());
     }
     assert_eq!(v["summary"]["all_run"], false);
