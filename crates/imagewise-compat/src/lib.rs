@@ -28,7 +28,7 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::sync::{Arc, Mutex};
 
-use imagewise_source::{EntryKind, ImageTree};
+use imagewise_source::{EntryKind, Format, ImageTree};
 
 pub use app::{AppBinary, AppSet, Placement, DEFAULT_PATH};
 pub use elf::{is_elf, parse as parse_elf, read_sparse, ElfInfo, Kind, Machine};
@@ -144,6 +144,8 @@ pub struct Target {
     files: Mutex<HashMap<String, Parsed>>,
     loaders: Mutex<HashMap<String, Arc<loader::GlibcDirs>>>,
     releases: Mutex<HashMap<String, Option<String>>>,
+    /// Whole bytes of the loaders and C libraries of a layered image, kept from the one pass.
+    raw: HashMap<String, Arc<Vec<u8>>>,
 }
 
 impl std::fmt::Debug for Target {
@@ -222,19 +224,49 @@ impl Target {
                 .map_err(|e| format!("/etc/ld.so.cache: {e}")),
         };
         let conf_dirs = loader::conf_dirs(&view);
+        let defs = opts.symbols || libc == Some(Libc::Musl);
+        // Layered images read a file by decompressing its layer up to it: read every file that
+        // could be a library in one pass instead, once.
+        let mut files = HashMap::new();
+        let mut raw = HashMap::new();
+        if !matches!(tree.info().format, Format::Dir | Format::Disk) {
+            let _ = tree.for_each_file(
+                |e| {
+                    e.size >= 52
+                        && e.size <= MAX_ELF
+                        && e.path.rsplit('/').next().is_some_and(|n| n.contains(".so"))
+                },
+                |e, r| {
+                    let mut bytes = Vec::with_capacity(e.size as usize);
+                    if r.take(MAX_ELF).read_to_end(&mut bytes).is_ok() && elf::is_elf(&bytes) {
+                        let name = e.path.rsplit('/').next().unwrap_or("");
+                        if name.starts_with("ld-")
+                            || name.starts_with("libc.")
+                            || name.starts_with("libc-")
+                        {
+                            raw.insert(e.path.clone(), Arc::new(bytes.clone()));
+                        }
+                        let p: Parsed = Arc::new(elf::parse(&bytes, defs));
+                        files.insert(e.path.clone(), p);
+                    }
+                    Ok(())
+                },
+            );
+        }
         Target {
             reference: reference.to_string(),
             kernel: kernel_of(&tree),
             opts,
-            defs: opts.symbols || libc == Some(Libc::Musl),
+            defs,
             arch,
             libc,
             ld_cache,
             conf_dirs,
             tree,
-            files: Mutex::new(HashMap::new()),
+            files: Mutex::new(files),
             loaders: Mutex::new(HashMap::new()),
             releases: Mutex::new(HashMap::new()),
+            raw,
         }
     }
 
@@ -295,12 +327,20 @@ impl Target {
         {
             return d;
         }
-        let bytes = view.read(f).unwrap_or_default();
+        let bytes = self.raw_bytes(view, f);
         let d = Arc::new(loader::GlibcDirs::from_loader(&bytes, m));
         if let Ok(mut l) = self.loaders.lock() {
             l.insert(f.path.clone(), d.clone());
         }
         d
+    }
+
+    /// A file's whole bytes: from the layered image's pass when kept there.
+    fn raw_bytes(&self, view: &View, f: &Found) -> Vec<u8> {
+        match self.raw.get(&f.path) {
+            Some(b) if f.side == Side::Target => b.as_ref().clone(),
+            _ => view.read(f).unwrap_or_default(),
+        }
     }
 
     /// The release of a glibc `libc.so.6` (`2.31`), from its banner ("… release version 2.31"):
@@ -314,7 +354,7 @@ impl Target {
         {
             return r;
         }
-        let bytes = view.read(f).unwrap_or_default();
+        let bytes = self.raw_bytes(view, f);
         const MARK: &[u8] = b"release version ";
         let r = bytes
             .windows(MARK.len())

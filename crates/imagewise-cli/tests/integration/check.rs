@@ -280,3 +280,36 @@ fn the_abi_note_needs_a_kernel_the_image_ships() {
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["summary"]["targets"][0]["kernel"], "6.1.0-13-amd64");
 }
+
+#[test]
+fn a_layered_target_gives_the_verdicts_of_its_directory() {
+    let f = fixtures();
+    let trixie = dir("trixie-rootfs");
+    let verdicts = |target: &str| {
+        let (_, out, err) = run(&[
+            "check", "--json", "--path", "/usr/bin", &trixie, "--on", target,
+        ]);
+        let v: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {err}"));
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["binary"].as_str().unwrap().to_string(),
+                    r["runs"].as_bool().unwrap(),
+                    r["reasons"].as_array().unwrap().len(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let from_dir = verdicts(&dir("bookworm-rootfs"));
+    assert!(from_dir.len() > 50);
+    for other in [
+        format!("oci:{}", f.join("bookworm-oci").display()),
+        f.join("bookworm.tar.zst").display().to_string(),
+        f.join("bookworm-gpt.qcow2").display().to_string(),
+    ] {
+        assert_eq!(verdicts(&other), from_dir, "{other}");
+    }
+}
