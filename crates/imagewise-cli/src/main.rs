@@ -113,6 +113,7 @@ impl OpenArgs {
                 max_entries: self.max_entries,
             },
             progress: Arc::new(progress::Bar::new(show)),
+            xattrs: true,
         })
     }
 }

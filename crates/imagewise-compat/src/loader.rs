@@ -110,12 +110,12 @@ impl MatchIndices for [u8] {
         &'b self,
         pat: &'b [u8],
     ) -> Box<dyn Iterator<Item = (usize, usize)> + 'b> {
-        Box::new(
-            self.windows(pat.len())
-                .enumerate()
-                .filter(move |(_, w)| *w == pat)
-                .map(move |(i, _)| (i, pat.len())),
-        )
+        let mut from = 0;
+        Box::new(std::iter::from_fn(move || {
+            let at = from + crate::find_bytes(self.get(from..)?, pat)?;
+            from = at + 1;
+            Some((at, pat.len()))
+        }))
     }
 }
 

@@ -59,7 +59,9 @@ pub(crate) fn open(
                         lossy,
                     } => {
                         if failed.is_none() {
-                            if let Err(e) = add(&mut builder, &name, &host, &meta, lossy) {
+                            if let Err(e) =
+                                add(&mut builder, &name, &host, &meta, lossy, opts.xattrs)
+                            {
                                 failed = Some(e);
                             }
                         }
@@ -200,6 +202,7 @@ fn add(
     host: &Path,
     meta: &std::fs::Metadata,
     lossy: bool,
+    read_xattrs: bool,
 ) -> Result<()> {
     let mode = meta.mode();
     let kind = EntryKind::from_mode(mode)
@@ -223,7 +226,7 @@ fn add(
     });
     let mut xattrs = BTreeMap::new();
     // Extended attributes are optional metadata: a filesystem without them is not an error.
-    if let Ok(names) = xattr::list(host) {
+    if let Some(Ok(names)) = read_xattrs.then(|| xattr::list(host)) {
         for n in names {
             if let (Some(key), Ok(Some(v))) = (n.to_str(), xattr::get(host, &n)) {
                 xattrs.insert(key.to_string(), v);

@@ -54,6 +54,9 @@ pub struct OpenOptions {
     pub allow_backing: bool,
     pub limits: Limits,
     pub progress: Arc<dyn Progress>,
+    /// Read extended attributes of a directory's files (default). Callers that never look at
+    /// them (`check`) save a system call or two per entry.
+    pub xattrs: bool,
 }
 
 impl Default for OpenOptions {
@@ -63,6 +66,7 @@ impl Default for OpenOptions {
             allow_backing: false,
             limits: Limits::default(),
             progress: Arc::new(NoProgress),
+            xattrs: true,
         }
     }
 }
@@ -73,6 +77,7 @@ impl std::fmt::Debug for OpenOptions {
             .field("platform", &self.platform)
             .field("allow_backing", &self.allow_backing)
             .field("limits", &self.limits)
+            .field("xattrs", &self.xattrs)
             .finish()
     }
 }

@@ -11,7 +11,7 @@ use clap::Args;
 use imagewise_compat::{AppSet, Code, Options, Target, Verdict};
 use serde::Serialize;
 
-use super::open_image;
+use super::open_image_with;
 use crate::{Global, InputError, OpenArgs};
 
 #[derive(Args)]
@@ -89,6 +89,13 @@ struct Skipped {
     why: String,
 }
 
+/// How images are opened for a check: extended attributes play no part, so they are not read.
+fn open_opts(a: &CheckArgs, global: &Global) -> anyhow::Result<imagewise_source::OpenOptions> {
+    let mut o = a.open.options(global, a.json)?;
+    o.xattrs = false;
+    Ok(o)
+}
+
 /// The application as given, opened but not yet read.
 enum AppInput {
     File { name: String, bytes: Vec<u8> },
@@ -147,11 +154,13 @@ fn open_app(a: &CheckArgs, global: &Global) -> anyhow::Result<AppInput> {
             ))
             .into());
         }
-        let tree = open_image(&format!("dir:{}", a.app), &a.open, global, a.json)?;
+        let tree = open_image_with(&format!("dir:{}", a.app), &open_opts(a, global)?, global)?;
         return Ok(AppInput::Bundle(tree));
     }
-    Ok(AppInput::Image(open_image(
-        &a.app, &a.open, global, a.json,
+    Ok(AppInput::Image(open_image_with(
+        &a.app,
+        &open_opts(a, global)?,
+        global,
     )?))
 }
 
@@ -165,7 +174,7 @@ pub(crate) fn run(a: &CheckArgs, global: &Global) -> anyhow::Result<ExitCode> {
         let targets =
             a.on.iter()
                 .map(|reference| {
-                    let tree = open_image(reference, &a.open, global, a.json)?;
+                    let tree = open_image_with(reference, &open_opts(a, global)?, global)?;
                     Ok(Target::new(reference, Arc::new(tree), opts))
                 })
                 .collect::<anyhow::Result<Vec<Target>>>();

@@ -21,8 +21,16 @@ pub(crate) fn open_image(
     global: &Global,
     json: bool,
 ) -> anyhow::Result<ImageTree> {
-    let opts = args.options(global, json)?;
-    let tree = imagewise_source::open(image, &opts)
+    open_image_with(image, &args.options(global, json)?, global)
+}
+
+/// The same with options already made.
+pub(crate) fn open_image_with(
+    image: &str,
+    opts: &imagewise_source::OpenOptions,
+    global: &Global,
+) -> anyhow::Result<ImageTree> {
+    let tree = imagewise_source::open(image, opts)
         .with_context(|| format!("cannot open image {image}"))?;
     if !global.quiet {
         for w in tree.warnings() {
