@@ -88,12 +88,21 @@ pub struct FileNeeds {
 }
 
 /// An undefined dynamic symbol.
-#[derive(Debug, Clone)]
-pub struct SymRef {
-    pub name: String,
+#[derive(Debug, Clone, Copy)]
+pub struct SymRef<'a> {
+    pub name: &'a str,
     /// The version it asks for (a name from [`FileNeeds`]), if versioned.
-    pub version: Option<String>,
+    pub version: Option<&'a str>,
     pub weak: bool,
+}
+
+/// An undefined symbol as stored: its name in [`ElfInfo`]'s name buffer, its version index.
+#[derive(Debug, Clone, Copy)]
+struct Undef {
+    start: u32,
+    len: u32,
+    version: u16,
+    weak: bool,
 }
 
 /// One definition of a dynamic symbol.
@@ -128,11 +137,36 @@ pub struct ElfInfo {
     /// Version names defined (`.gnu.version_d`), without the base (file name) entry.
     pub verdefs: Vec<String>,
     pub has_verdef: bool,
-    pub undefined: Vec<SymRef>,
+    /// Undefined symbols, their names packed in one buffer (a program has hundreds).
+    undef: Vec<Undef>,
+    undef_names: String,
+    /// Version index → name, for the versions this file needs.
+    need_names: Vec<(u16, String)>,
     /// Defined dynamic symbols by name (only when asked for: see [`parse`]).
     pub defined: HashMap<String, Vec<SymDef>>,
     /// Oldest Linux kernel supported, from `.note.ABI-tag`.
     pub abi_kernel: Option<[u32; 3]>,
+}
+
+impl ElfInfo {
+    /// The undefined dynamic symbols, with the versions they ask for.
+    pub fn undefined(&self) -> impl Iterator<Item = SymRef<'_>> + '_ {
+        self.undef.iter().map(move |u| SymRef {
+            name: self
+                .undef_names
+                .get(u.start as usize..(u.start + u.len) as usize)
+                .unwrap_or(""),
+            version: (u.version > 1)
+                .then(|| {
+                    self.need_names
+                        .iter()
+                        .find(|(i, _)| *i == u.version)
+                        .map(|(_, n)| n.as_str())
+                })
+                .flatten(),
+            weak: u.weak,
+        })
+    }
 }
 
 /// Whether bytes start like an ELF file.
@@ -218,7 +252,8 @@ pub fn parse(bytes: &[u8], defs: bool) -> Result<ElfInfo, String> {
             .map(|(_, n)| n.clone())
     };
 
-    let mut undefined = Vec::new();
+    let mut undef = Vec::new();
+    let mut undef_names = String::new();
     let mut defined: HashMap<String, Vec<SymDef>> = HashMap::new();
     for (i, sym) in elf.dynsyms.iter().enumerate() {
         if i == 0 || sym.st_name == 0 {
@@ -235,15 +270,13 @@ pub fn parse(bytes: &[u8], defs: bool) -> Result<ElfInfo, String> {
             if bind != STB_GLOBAL && bind != STB_WEAK {
                 continue;
             }
-            undefined.push(SymRef {
-                name: name.to_string(),
-                version: if idx > 1 {
-                    lookup(&need_names, idx)
-                } else {
-                    None
-                },
+            undef.push(Undef {
+                start: undef_names.len() as u32,
+                len: name.len() as u32,
+                version: if idx > 1 { idx } else { 0 },
                 weak: bind == STB_WEAK,
             });
+            undef_names.push_str(name);
         } else if defs {
             let ty = sym.st_type();
             if !matches!(bind, STB_GLOBAL | STB_WEAK | STB_GNU_UNIQUE)
@@ -305,7 +338,9 @@ pub fn parse(bytes: &[u8], defs: bool) -> Result<ElfInfo, String> {
         has_verdef: elf.verdef.is_some(),
         needs,
         verdefs,
-        undefined,
+        undef,
+        undef_names,
+        need_names,
         defined,
         abi_kernel,
     })
@@ -315,10 +350,15 @@ pub fn parse(bytes: &[u8], defs: bool) -> Result<ElfInfo, String> {
 /// and sections the loader reads (interpreter, dynamic section, dynamic symbols and strings,
 /// version tables, hash tables, notes), at their offsets in a zero-filled buffer of the file's
 /// size. The rest — code and data, most of a library — is never read; a large zeroed
-/// allocation is mapped lazily, so it costs nothing either. Files without section headers are
+/// allocation is mapped lazily, so it costs nothing either. Ranges close to each other are read
+/// in one go (they sit together at the start of real files). Files without section headers are
 /// read whole.
 pub fn read_sparse(r: &mut dyn imagewise_source::ReadSeek, size: u64) -> std::io::Result<Vec<u8>> {
+    use goblin::elf::program_header::{ProgramHeader, PT_NOTE};
+    use goblin::elf::section_header::*;
     use std::io::SeekFrom;
+    /// Gaps up to this size between wanted ranges are read rather than skipped.
+    const GAP: u64 = 16 << 10;
     let len = usize::try_from(size).unwrap_or(usize::MAX);
     let mut buf = vec![0u8; len];
     let mut fill = |buf: &mut [u8], off: u64, n: u64| -> std::io::Result<()> {
@@ -332,10 +372,15 @@ pub fn read_sparse(r: &mut dyn imagewise_source::ReadSeek, size: u64) -> std::io
         }
         Ok(())
     };
-    fill(&mut buf, 0, 4096)?;
+    let head = 4096.min(size);
+    fill(&mut buf, 0, head)?;
     let Ok(h) = Elf::parse_header(&buf) else {
         return Ok(buf);
     };
+    if h.e_shnum == 0 || h.e_shoff == 0 {
+        fill(&mut buf, head, size - head)?;
+        return Ok(buf);
+    }
     let ctx = goblin::container::Ctx::new(
         if h.e_ident[header::EI_CLASS] == header::ELFCLASS64 {
             goblin::container::Container::Big
@@ -350,24 +395,21 @@ pub fn read_sparse(r: &mut dyn imagewise_source::ReadSeek, size: u64) -> std::io
     );
     let phsize = u64::from(h.e_phnum) * u64::from(h.e_phentsize);
     let shsize = u64::from(h.e_shnum) * u64::from(h.e_shentsize);
-    if h.e_shnum == 0 || h.e_shoff == 0 {
-        fill(&mut buf, 4096, size)?;
-        return Ok(buf);
+    if h.e_phoff.saturating_add(phsize) > head {
+        fill(&mut buf, h.e_phoff, phsize)?;
     }
-    fill(&mut buf, h.e_phoff, phsize)?;
     fill(&mut buf, h.e_shoff, shsize)?;
-    use goblin::elf::program_header::{ProgramHeader, PT_NOTE};
-    use goblin::elf::section_header::*;
+    let mut want: Vec<(u64, u64)> = Vec::new();
     if let Ok(phs) = ProgramHeader::parse(&buf, h.e_phoff as usize, h.e_phnum as usize, ctx) {
         for p in phs
             .iter()
             .filter(|p| matches!(p.p_type, PT_INTERP | PT_DYNAMIC | PT_NOTE))
         {
-            fill(&mut buf, p.p_offset, p.p_filesz)?;
+            want.push((p.p_offset, p.p_offset.saturating_add(p.p_filesz)));
         }
     }
     let Ok(shs) = SectionHeader::parse(&buf, h.e_shoff as usize, h.e_shnum as usize, ctx) else {
-        fill(&mut buf, 4096, size)?;
+        fill(&mut buf, head, size - head)?;
         return Ok(buf);
     };
     let dynstr: Vec<usize> = shs
@@ -375,8 +417,8 @@ pub fn read_sparse(r: &mut dyn imagewise_source::ReadSeek, size: u64) -> std::io
         .filter(|d| d.sh_type == SHT_DYNSYM)
         .map(|d| d.sh_link as usize)
         .collect();
-    let wanted = |i: usize, s: &SectionHeader| {
-        matches!(
+    for (i, s) in shs.iter().enumerate() {
+        let wanted = matches!(
             s.sh_type,
             SHT_DYNSYM
                 | SHT_DYNAMIC
@@ -387,12 +429,24 @@ pub fn read_sparse(r: &mut dyn imagewise_source::ReadSeek, size: u64) -> std::io
                 | SHT_GNU_VERDEF
                 | SHT_GNU_VERNEED
         ) || i == usize::from(h.e_shstrndx)
-            || dynstr.contains(&i)
-    };
-    for (i, s) in shs.iter().enumerate() {
-        if s.sh_type != SHT_NOBITS && wanted(i, s) {
-            fill(&mut buf, s.sh_offset, s.sh_size)?;
+            || dynstr.contains(&i);
+        if wanted && s.sh_type != SHT_NOBITS {
+            want.push((s.sh_offset, s.sh_offset.saturating_add(s.sh_size)));
         }
+    }
+    // Leave out what is read already, merge what is close, read each run once.
+    let shend = h.e_shoff.saturating_add(shsize);
+    want.retain(|&(a, b)| a < b && a < size && !(b <= head || (a >= h.e_shoff && b <= shend)));
+    want.sort_unstable();
+    let mut runs: Vec<(u64, u64)> = Vec::new();
+    for (a, b) in want {
+        match runs.last_mut() {
+            Some(last) if a <= last.1.saturating_add(GAP) => last.1 = last.1.max(b),
+            _ => runs.push((a, b)),
+        }
+    }
+    for (a, b) in runs {
+        fill(&mut buf, a, b - a)?;
     }
     Ok(buf)
 }
@@ -444,9 +498,9 @@ mod tests {
             .needs
             .iter()
             .any(|f| f.versions.iter().any(|v| v.name.starts_with("GLIBC_2."))));
-        assert!(info.undefined.iter().any(|s| s
-            .version
-            .as_deref()
-            .is_some_and(|v| v.starts_with("GLIBC_"))));
+        assert!(info
+            .undefined()
+            .any(|s| s.version.is_some_and(|v| v.starts_with("GLIBC_"))));
+        assert!(info.undefined().any(|s| s.name == "malloc"));
     }
 }

@@ -853,10 +853,9 @@ fn glibc_versions(s: &mut Session) {
             }
             missing.sort_by_key(|v| std::cmp::Reverse(version_key(v)));
             let users: Vec<String> = info
-                .undefined
-                .iter()
-                .filter(|u| u.version.as_deref().is_some_and(|v| missing.contains(&v)))
-                .map(|u| format!("{}@{}", u.name, u.version.as_deref().unwrap_or("")))
+                .undefined()
+                .filter(|u| u.version.is_some_and(|v| missing.contains(&v)))
+                .map(|u| format!("{}@{}", u.name, u.version.unwrap_or("")))
                 .collect();
             let shown: Vec<&str> = users
                 .iter()
@@ -1210,23 +1209,23 @@ fn symbols(s: &mut Session, libc: Libc) {
     for o in &s.objs {
         let Some(i) = o.elf() else { continue };
         let mut missing: Vec<String> = Vec::new();
-        for u in i.undefined.iter().filter(|u| !u.weak) {
+        for u in i.undefined().filter(|u| !u.weak) {
             let lookup = match libc {
-                Libc::Musl => musl_lfs64(&u.name, |n| definitions(n).next().is_some()),
-                Libc::Glibc => u.name.as_str(),
+                Libc::Musl => musl_lfs64(u.name, |n| definitions(n).next().is_some()),
+                Libc::Glibc => u.name,
             };
             let ok = definitions(lookup).any(|d| match libc {
                 Libc::Musl => !d.hidden && !d.ifunc,
-                Libc::Glibc => match (&u.version, &d.version) {
+                Libc::Glibc => match (u.version, &d.version) {
                     (Some(want), Some(have)) => want == have,
                     (Some(_), None) => !d.hidden,
                     (None, _) => !d.hidden,
                 },
             });
             if !ok {
-                missing.push(match &u.version {
+                missing.push(match u.version {
                     Some(v) if libc == Libc::Glibc => format!("{}@{v}", u.name),
-                    _ => u.name.clone(),
+                    _ => u.name.to_string(),
                 });
             }
         }

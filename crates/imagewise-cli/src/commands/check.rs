@@ -47,8 +47,21 @@ pub(crate) struct CheckArgs {
 struct Result_<'a> {
     binary: &'a str,
     target: &'a str,
-    #[serde(flatten)]
-    verdict: &'a Verdict,
+    runs: bool,
+    reasons: &'a [imagewise_compat::Reason],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    notes: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    loader: Option<&'a str>,
+    /// Only with --explain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    loaded: Option<&'a [imagewise_compat::Loaded]>,
+}
+
+#[derive(Serialize)]
+struct Doc<'a> {
+    results: Vec<Result_<'a>>,
+    summary: &'a Summary,
 }
 
 #[derive(Serialize)]
@@ -268,7 +281,7 @@ pub(crate) fn run(a: &CheckArgs, global: &Global) -> anyhow::Result<ExitCode> {
         all_run,
     };
     let n = set.binaries.len();
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if a.json {
         let list: Vec<Result_> = results
             .iter()
@@ -276,22 +289,23 @@ pub(crate) fn run(a: &CheckArgs, global: &Global) -> anyhow::Result<ExitCode> {
             .map(|(i, (t, v))| Result_ {
                 binary: &set.binaries[i % n].path,
                 target: t,
-                verdict: v,
+                runs: v.runs,
+                reasons: &v.reasons,
+                notes: &v.notes,
+                loader: v.loader.as_deref(),
+                loaded: a.explain.then_some(v.loaded.as_slice()),
             })
             .collect();
-        let mut doc = serde_json::json!({ "results": list, "summary": summary });
-        if !a.explain {
-            for r in doc["results"].as_array_mut().into_iter().flatten() {
-                if let Some(o) = r.as_object_mut() {
-                    o.remove("loaded");
-                }
-            }
-        }
+        let doc = Doc {
+            results: list,
+            summary: &summary,
+        };
         serde_json::to_writer_pretty(&mut out, &doc)?;
         writeln!(out)?;
     } else {
         render(&mut out, a, &set, &results, &summary)?;
     }
+    out.flush()?;
     Ok(if all_run {
         ExitCode::SUCCESS
     } else {
