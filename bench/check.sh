@@ -4,13 +4,13 @@
 # the target's own loader (`chroot T LOADER --list BIN`) — and the floor of reading every ELF
 # once (`cat > /dev/null`). Reports median wall time, peak RSS and the speed-up over the loop.
 #
-#   bench/check.sh [APP_ROOTFS] [TARGET_ROOTFS] [RUNS]     (default: trixie on bookworm, 3 runs)
+#   bench/check.sh [APP_ROOTFS] [TARGET_ROOTFS] [RUNS]     (default: trixie on bookworm, 5 runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FIX=${IMAGEWISE_FIXTURES:-/var/cache/imagewise-fixtures}
 APP=${1:-$FIX/trixie-rootfs}
 TARGET=${2:-$FIX/bookworm-rootfs}
-N=${3:-3}
+N=${3:-5}
 bash scripts/install-deps.sh
 bash scripts/fixtures.sh "$FIX" >/dev/null
 cargo build --release -q
