@@ -686,3 +686,66 @@ fn library_versions_and_symbols_of_an_installed_library() {
         all.join("\n")
     );
 }
+
+#[test]
+fn hostile_targets_symlink_loops_a_damaged_cache_and_a_self_including_conf() {
+    let f = fixtures();
+    let s = Scratch::new(&f.join("bookworm-rootfs"));
+    let lib = s.host_path("/usr/lib/x86_64-linux-gnu");
+    // The library the program needs is a symlink to itself; a NEEDED cycle would be next.
+    std::os::unix::fs::symlink("libiwdemo.so.1", lib.join("libiwdemo.so.1")).unwrap();
+    // Garbage where the cache should be, and a configuration that includes itself.
+    std::fs::write(
+        s.host_path("/etc/ld.so.cache"),
+        b"glibc-ld.so.cache1.1\xff\xff\xff\xffjunk",
+    )
+    .unwrap();
+    std::fs::write(
+        s.host_path("/etc/ld.so.conf"),
+        "include /etc/ld.so.conf\ninclude /etc/ld.so.conf.d/*.conf\n/usr/local/lib\n",
+    )
+    .unwrap();
+    let (path, set) = program("needs-missing");
+    let (v, d) = compare(
+        "needs-missing on a hostile bookworm",
+        &path,
+        &set,
+        &s,
+        Options::default(),
+    );
+    assert!(d.is_empty(), "{}", d.join("\n"));
+    assert_eq!(
+        v[0].1.reasons[0].code,
+        Code::LibraryNotFound,
+        "{:?}",
+        v[0].1.reasons
+    );
+    // The loader itself a symlink loop: the interpreter is missing, nothing hangs.
+    let ld = s.host_path("/usr/lib64/ld-linux-x86-64.so.2");
+    std::fs::remove_file(&ld).unwrap();
+    std::os::unix::fs::symlink("ld-linux-x86-64.so.2", &ld).unwrap();
+    let (_, set) = program("hello");
+    let tree = open(
+        &format!("dir:{}", s.root.display()),
+        &OpenOptions::default(),
+    )
+    .unwrap();
+    let t = Target::new("loop", Arc::new(tree), Options::default());
+    assert!(
+        t.ld_cache.is_err(),
+        "a damaged cache is reported, and ignored as ld.so ignores it"
+    );
+    let v = t.check_app(&set, &set.binaries[0]);
+    assert!(!v.runs);
+    assert_eq!(
+        v.reasons[0].code,
+        Code::InterpreterMissing,
+        "{:?}",
+        v.reasons
+    );
+    assert!(
+        v.reasons[0].message.contains("symlink loop"),
+        "{}",
+        v.reasons[0].message
+    );
+}
