@@ -28,7 +28,7 @@ impl GlibcDirs {
     pub fn from_loader(bytes: &[u8], m: Machine) -> GlibcDirs {
         let platform = platform_of(m);
         let mut best: Vec<String> = Vec::new();
-        for (start, _) in bytes.match_indices_of(b"/lib") {
+        for start in find_all(bytes, b"/lib") {
             // The run must start right after a NUL.
             if start == 0 || bytes[start - 1] != 0 {
                 continue;
@@ -52,11 +52,10 @@ impl GlibcDirs {
                 best = run;
             }
         }
-        let lib = bytes
-            .match_indices_of(b"ORIGIN\0PLATFORM\0LIB\0")
-            .next()
-            .and_then(|(at, n)| {
-                let rest = &bytes[at + n..];
+        const DSTS: &[u8] = b"ORIGIN\0PLATFORM\0LIB\0";
+        let lib = crate::find_bytes(bytes, DSTS)
+            .and_then(|at| {
+                let rest = &bytes[at + DSTS.len()..];
                 let end = rest.iter().position(|&b| b == 0)?;
                 std::str::from_utf8(&rest[..end]).ok().map(str::to_string)
             })
@@ -98,25 +97,14 @@ fn platform_of(m: Machine) -> String {
     }
 }
 
-trait MatchIndices {
-    fn match_indices_of<'b>(
-        &'b self,
-        pat: &'b [u8],
-    ) -> Box<dyn Iterator<Item = (usize, usize)> + 'b>;
-}
-
-impl MatchIndices for [u8] {
-    fn match_indices_of<'b>(
-        &'b self,
-        pat: &'b [u8],
-    ) -> Box<dyn Iterator<Item = (usize, usize)> + 'b> {
-        let mut from = 0;
-        Box::new(std::iter::from_fn(move || {
-            let at = from + crate::find_bytes(self.get(from..)?, pat)?;
-            from = at + 1;
-            Some((at, pat.len()))
-        }))
-    }
+/// Every place `pat` occurs in `hay`.
+fn find_all<'b>(hay: &'b [u8], pat: &'b [u8]) -> impl Iterator<Item = usize> + 'b {
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        let at = from + crate::find_bytes(hay.get(from..)?, pat)?;
+        from = at + 1;
+        Some(at)
+    })
 }
 
 /// Directories `/etc/ld.so.conf` names, following `include` globs (`*` in the last component).

@@ -200,17 +200,8 @@ impl<'a> View<'a> {
     /// What the ELF reader needs of a resolved file (see [`crate::elf::read_sparse`]); the
     /// whole file where the format cannot seek.
     pub fn read_elf(&self, f: &Found) -> Result<Vec<u8>, String> {
-        let tree = match (f.side, self.overlay) {
-            (Side::App, Overlay::File { bytes, .. }) => return Ok(bytes.as_ref().clone()),
-            (Side::App, Overlay::Tree { tree, .. }) => tree.as_ref(),
-            _ => self.target,
-        };
-        let path = match (f.side, self.overlay) {
-            (Side::App, Overlay::Tree { at, .. }) => match &f.path[at.len()..] {
-                "" => "/",
-                rel => rel,
-            },
-            _ => f.path.as_str(),
+        let Some((tree, path)) = self.locate(f) else {
+            return self.read(f);
         };
         let size = tree.get(path).map(|e| e.size).unwrap_or(0);
         if size > MAX_ELF {
@@ -223,19 +214,25 @@ impl<'a> View<'a> {
         }
     }
 
+    /// The tree a resolved file lives in and its path there; `None` for the one-file overlay,
+    /// whose bytes are at hand.
+    fn locate<'f>(&self, f: &'f Found) -> Option<(&'a ImageTree, &'f str)> {
+        match (f.side, self.overlay) {
+            (Side::App, Overlay::File { .. }) => None,
+            (Side::App, Overlay::Tree { at, tree }) => {
+                let rel = f.path.get(at.len()..).unwrap_or("");
+                Some((tree.as_ref(), if rel.is_empty() { "/" } else { rel }))
+            }
+            _ => Some((self.target, f.path.as_str())),
+        }
+    }
+
     /// The bytes of a resolved file.
     pub fn read(&self, f: &Found) -> Result<Vec<u8>, String> {
-        match (f.side, self.overlay) {
-            (Side::App, Overlay::File { bytes, .. }) => Ok(bytes.as_ref().clone()),
-            (Side::App, Overlay::Tree { at, tree }) => {
-                let rel = &f.path[at.len()..];
-                tree.read(if rel.is_empty() { "/" } else { rel }, MAX_ELF)
-                    .map_err(|e| e.to_string())
-            }
-            _ => self
-                .target
-                .read(&f.path, MAX_ELF)
-                .map_err(|e| e.to_string()),
+        match (self.locate(f), self.overlay) {
+            (Some((tree, path)), _) => tree.read(path, MAX_ELF).map_err(|e| e.to_string()),
+            (None, Overlay::File { bytes, .. }) => Ok(bytes.as_ref().clone()),
+            (None, _) => Err(format!("{} cannot be read", f.path)),
         }
     }
 }
