@@ -156,6 +156,10 @@ fn loadable_name(e: &Entry) -> bool {
     e.mode & 0o111 != 0 || e.path.rsplit('/').next().is_some_and(|n| n.contains(".so"))
 }
 
+fn too_big(size: u64) -> String {
+    format!("{size} bytes, more than the {MAX_ELF} read")
+}
+
 type Collected = (Vec<AppBinary>, Vec<(String, String)>);
 
 /// Read every regular file `want` selects; keep the ELF ones.
@@ -193,10 +197,7 @@ fn collect(
                 return None;
             }
             if e.size > MAX_ELF {
-                return Some(Err(format!(
-                    "{} bytes, more than the {MAX_ELF} read",
-                    e.size
-                )));
+                return Some(Err(too_big(e.size)));
             }
             let bytes = match r.as_seek() {
                 Some(s) => elf::read_sparse(s, e.size).map_err(|err| err.to_string()),
@@ -225,8 +226,7 @@ fn collect(
         }
         return Ok((binaries, skipped));
     }
-    let mut binaries = Vec::new();
-    let mut skipped = Vec::new();
+    // Layers stream: every selected file in one pass over them.
     tree.for_each_file(
         |e| e.size >= 52 && want(e),
         |e, r| {
@@ -235,29 +235,16 @@ fn collect(
                 return Ok(());
             }
             if e.size > MAX_ELF {
-                skipped.push((
-                    shown(&e.path),
-                    format!("{} bytes, more than the {MAX_ELF} read", e.size),
-                ));
+                keep(e, Err(too_big(e.size)));
                 return Ok(());
             }
             let mut bytes = head.to_vec();
             bytes.reserve(e.size as usize);
-            if let Err(err) = r.take(MAX_ELF).read_to_end(&mut bytes) {
-                skipped.push((shown(&e.path), format!("cannot be read: {err}")));
-                return Ok(());
-            }
-            let info = elf::parse(&bytes, defs);
-            match &info {
-                Ok(i) if matches!(i.kind, Kind::Other(_)) => {
-                    skipped.push((shown(&e.path), not_loadable(i)));
-                }
-                _ => binaries.push(AppBinary {
-                    path: shown(&e.path),
-                    placed: placed(&e.path),
-                    info: Arc::new(info),
-                }),
-            }
+            let info = match r.take(MAX_ELF).read_to_end(&mut bytes) {
+                Ok(_) => elf::parse(&bytes, defs),
+                Err(err) => Err(format!("cannot be read: {err}")),
+            };
+            keep(e, info);
             Ok(())
         },
     )

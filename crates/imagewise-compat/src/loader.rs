@@ -584,18 +584,22 @@ fn glibc_load(s: &mut Session) {
         1,
         ldcache::default_flags(s.machine, s.objs[0].elf().map(|i| i.flags).unwrap_or(0)),
     ];
+    breadth_first(s, |s, name, i| glibc_map(s, name, i, &dirs, &accept));
+}
+
+/// Every `DT_NEEDED` of every loaded object, in load order (objects a need loads are appended
+/// and visited in turn: breadth-first, as both loaders do). The interpreter's needs are its own.
+fn breadth_first(s: &mut Session, mut map: impl FnMut(&mut Session, &str, usize)) {
     let mut i = 0;
     while i < s.objs.len() && s.objs.len() < MAX_OBJECTS {
-        if s.objs[i].how == How::Interpreter {
-            i += 1;
-            continue;
-        }
-        let needed = s.objs[i]
-            .elf()
-            .map(|e| e.needed.clone())
-            .unwrap_or_default();
-        for name in needed {
-            glibc_map(s, &name, i, &dirs, &accept);
+        if s.objs[i].how != How::Interpreter {
+            let needed = s.objs[i]
+                .elf()
+                .map(|e| e.needed.clone())
+                .unwrap_or_default();
+            for name in needed {
+                map(s, &name, i);
+            }
         }
         i += 1;
     }
@@ -941,21 +945,7 @@ fn musl_load(s: &mut Session) {
     };
     // The loader answers to the C library's names.
     s.objs[1].names.push("libc.so".into());
-    let mut i = 0;
-    while i < s.objs.len() && s.objs.len() < MAX_OBJECTS {
-        if s.objs[i].how == How::Interpreter {
-            i += 1;
-            continue;
-        }
-        let needed = s.objs[i]
-            .elf()
-            .map(|e| e.needed.clone())
-            .unwrap_or_default();
-        for name in needed {
-            musl_map(s, &name, i, &sys);
-        }
-        i += 1;
-    }
+    breadth_first(s, |s, name, i| musl_map(s, name, i, &sys));
 }
 
 fn musl_reserved(name: &str) -> bool {
