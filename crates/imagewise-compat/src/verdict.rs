@@ -98,10 +98,6 @@ pub enum How {
     Cache,
     /// The loader's built-in directories (or musl's path file).
     Default,
-    /// Already loaded under this name or as this file.
-    Loaded,
-    /// musl: a name of the C library itself (`libc.so`, `libpthread.so.0`, …).
-    Builtin,
 }
 
 /// One object in the loaded set, in load order.

@@ -298,6 +298,16 @@ pub fn compare(
     (verdicts, disagreements)
 }
 
+/// Zero disagreements with the loader is the bar.
+fn assert_agrees(all: &[String]) {
+    assert!(
+        all.is_empty(),
+        "{} disagreements:\n{}",
+        all.len(),
+        all.join("\n")
+    );
+}
+
 fn image_set(root: &Path) -> AppSet {
     let tree = open(&format!("dir:{}", root.display()), &OpenOptions::default()).unwrap();
     AppSet::image(&tree, &["/".to_string()], true).unwrap()
@@ -343,12 +353,7 @@ fn every_elf_of_trixie_on_bookworm_and_bullseye_agrees_with_the_loader() {
             r.message
         );
     }
-    assert!(
-        all.is_empty(),
-        "{} disagreements:\n{}",
-        all.len(),
-        all.join("\n")
-    );
+    assert_agrees(&all);
 }
 
 #[test]
@@ -372,12 +377,7 @@ fn every_elf_of_bookworm_and_bullseye_on_each_other_agrees_with_the_loader() {
             assert!(runs * 2 > v.len(), "{runs} of {} run", v.len());
         }
     }
-    assert!(
-        all.is_empty(),
-        "{} disagreements:\n{}",
-        all.len(),
-        all.join("\n")
-    );
+    assert_agrees(&all);
 }
 
 #[test]
@@ -432,12 +432,7 @@ fn an_old_format_ld_so_cache_is_what_finds_a_moved_library() {
             .contains("/usr/local/lib/liblz4.so.1"),
         "{r:?}"
     );
-    assert!(
-        all.is_empty(),
-        "{} disagreements:\n{}",
-        all.len(),
-        all.join("\n")
-    );
+    assert_agrees(&all);
 }
 
 #[test]
@@ -480,12 +475,7 @@ fn musl_images_follow_musl_rules_and_refuse_glibc_binaries() {
     all.extend(d);
     let ls = reasons_of(&v, "/usr/bin/ls");
     assert_eq!(ls.reasons[0].message, "glibc binary on a musl image");
-    assert!(
-        all.is_empty(),
-        "{} disagreements:\n{}",
-        all.len(),
-        all.join("\n")
-    );
+    assert_agrees(&all);
 }
 
 /// One of the built programs as a single-file application.
@@ -566,12 +556,7 @@ fn built_programs_static_musl_newer_glibc_missing_soname_other_arch() {
         "x86_64 binary on an aarch64 image"
     );
     assert!(got[&("arm64-busybox", "alpine-arm64")].runs);
-    assert!(
-        all.is_empty(),
-        "{} disagreements:\n{}",
-        all.len(),
-        all.join("\n")
-    );
+    assert_agrees(&all);
 }
 
 #[test]
@@ -679,12 +664,7 @@ fn library_versions_and_symbols_of_an_installed_library() {
             );
         }
     }
-    assert!(
-        all.is_empty(),
-        "{} disagreements:\n{}",
-        all.len(),
-        all.join("\n")
-    );
+    assert_agrees(&all);
 }
 
 #[test]
