@@ -77,6 +77,18 @@ enum Command {
     Check(commands::check::CheckArgs),
     /// Compare two package versions as dpkg, rpm, apk, SemVer or PEP 440 orders them: prints <, = or >.
     Vercmp(commands::vercmp::VercmpArgs),
+    /// Snapshot repository: init, check [--read-data], stats, repair.
+    Repo(commands::store::RepoArgs),
+    /// Signing keys for repositories.
+    Key(commands::store::KeyArgs),
+    /// Store images as deduplicated, signed snapshots; list, show and diff them.
+    Snapshot(commands::store::SnapshotArgs),
+    /// Write a snapshot back: a directory tree with all metadata, or a raw disk image file.
+    Restore(commands::store::RestoreArgs),
+    /// Drop snapshots by a keep policy (per source); `prune` frees the space.
+    Forget(commands::store::ForgetArgs),
+    /// Delete data no snapshot uses; repack partly used packs.
+    Prune(commands::store::PruneArgs),
 }
 
 /// An error whose exit code is 2 (usage or input), as opposed to 3 (internal).
@@ -145,6 +157,12 @@ fn main() -> ExitCode {
         Command::Scan(a) => commands::scan::run(a, &cli.global),
         Command::Vercmp(a) => commands::vercmp::run(a),
         Command::Check(a) => commands::check::run(a, &cli.global),
+        Command::Repo(a) => commands::store::run_repo(a, &cli.global),
+        Command::Key(a) => commands::store::run_key(a),
+        Command::Snapshot(a) => commands::store::run_snapshot(a, &cli.global),
+        Command::Restore(a) => commands::store::run_restore(a, &cli.global),
+        Command::Forget(a) => commands::store::run_forget(a),
+        Command::Prune(a) => commands::store::run_prune(a),
     };
     match result {
         Ok(code) => code,
@@ -157,6 +175,8 @@ fn main() -> ExitCode {
                 c.downcast_ref::<imagewise_source::Error>().is_some()
                     || c.downcast_ref::<imagewise_vuln::VersionError>().is_some()
                     || c.downcast_ref::<InputError>().is_some()
+                    || c.downcast_ref::<imagewise_store::Error>()
+                        .is_some_and(|e| e.is_input())
             });
             ExitCode::from(if input { 2 } else { 3 })
         }

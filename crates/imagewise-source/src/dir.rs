@@ -249,6 +249,7 @@ fn add(
             gid: meta.gid(),
             size,
             mtime: meta.mtime(),
+            mtime_nsec: u32::try_from(meta.mtime_nsec()).unwrap_or(0),
             link,
             device,
             xattrs,

@@ -64,6 +64,10 @@ pub struct Entry {
     pub size: u64,
     /// Modification time, seconds since the Unix epoch.
     pub mtime: i64,
+    /// Nanoseconds part of the modification time (0 where the format keeps whole seconds: ustar
+    /// headers, ext4 inodes without extra fields).
+    #[serde(default)]
+    pub mtime_nsec: u32,
     /// Symlink target as stored, or for a hardlink the path of the group's primary name.
     pub link: Option<String>,
     /// `(major, minor)` of a character or block device.

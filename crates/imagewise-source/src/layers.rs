@@ -272,6 +272,7 @@ fn scan<R: Read>(
         let uid = header.uid().map_err(|e| bad("uid", e))?;
         let gid = header.gid().map_err(|e| bad("gid", e))?;
         let mut mtime = header.mtime().map_err(|e| bad("mtime", e))? as i64;
+        let mut mtime_nsec = 0u32;
         let mut xattrs = BTreeMap::new();
         let mut gnu_sparse: BTreeMap<String, String> = BTreeMap::new();
         if let Some(pax) = member.pax_extensions().map_err(stream_err)? {
@@ -283,13 +284,9 @@ fn scan<R: Read>(
                 } else if let Some(x) = key.strip_prefix("SCHILY.xattr.") {
                     xattrs.insert(x.to_string(), ext.value_bytes().to_vec());
                 } else if key == "mtime" {
-                    if let Some(secs) = ext
-                        .value()
-                        .ok()
-                        .and_then(|v| v.split('.').next())
-                        .and_then(|v| v.parse::<i64>().ok())
-                    {
+                    if let Some((secs, nsec)) = ext.value().ok().and_then(pax_time) {
                         mtime = secs;
+                        mtime_nsec = nsec;
                     }
                 }
             }
@@ -388,6 +385,7 @@ fn scan<R: Read>(
                 gid,
                 size: entry_size,
                 mtime,
+                mtime_nsec,
                 link,
                 device,
                 xattrs,
@@ -605,5 +603,38 @@ impl<R: Seek> Seek for Window<R> {
         self.inner.seek(SeekFrom::Start(self.start + new))?;
         self.pos = new;
         Ok(new)
+    }
+}
+
+/// A PAX time value (`1700000000.123456789`, `-1.5`) as whole seconds and nanoseconds, the
+/// nanoseconds counted forward from the seconds (so `-1.5` is `(-2, 500000000)`, like `timespec`).
+fn pax_time(v: &str) -> Option<(i64, u32)> {
+    let (whole, frac) = v.split_once('.').unwrap_or((v, ""));
+    let secs: i64 = whole.parse().ok()?;
+    if !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let digits: String = frac.chars().chain(std::iter::repeat('0')).take(9).collect();
+    let nsec: u32 = digits.parse().ok()?;
+    if nsec > 0 && whole.starts_with('-') {
+        Some((secs - 1, 1_000_000_000 - nsec))
+    } else {
+        Some((secs, nsec))
+    }
+}
+
+#[cfg(test)]
+mod pax_time_tests {
+    use super::pax_time;
+
+    #[test]
+    fn pax_times() {
+        assert_eq!(pax_time("1700000000"), Some((1_700_000_000, 0)));
+        assert_eq!(pax_time("1700000000.5"), Some((1_700_000_000, 500_000_000)));
+        assert_eq!(pax_time("12.000000001"), Some((12, 1)));
+        assert_eq!(pax_time("12.1234567891"), Some((12, 123_456_789)));
+        assert_eq!(pax_time("-1.5"), Some((-2, 500_000_000)));
+        assert_eq!(pax_time("x"), None);
+        assert_eq!(pax_time("1.x"), None);
     }
 }

@@ -441,6 +441,7 @@ fn implicit_dir(layer: Option<usize>) -> Entry {
         gid: 0,
         size: 0,
         mtime: 0,
+        mtime_nsec: 0,
         link: None,
         device: None,
         xattrs: BTreeMap::new(),

@@ -38,6 +38,7 @@ struct Line<'a> {
     gid: u32,
     size: u64,
     mtime: i64,
+    mtime_nsec: u32,
     link: Option<&'a str>,
     layer: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -111,6 +112,7 @@ pub(crate) fn run(a: &LsArgs, global: &Global) -> anyhow::Result<ExitCode> {
                 gid: e.gid,
                 size: e.size,
                 mtime: e.mtime,
+                mtime_nsec: e.mtime_nsec,
                 link: e.link.as_deref(),
                 layer: e.layer,
                 device: e.device.map(|(a, b)| [a, b]),

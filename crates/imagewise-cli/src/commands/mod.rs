@@ -7,6 +7,7 @@ pub(crate) mod inspect;
 pub(crate) mod ls;
 pub(crate) mod sbom;
 pub(crate) mod scan;
+pub(crate) mod store;
 pub(crate) mod vercmp;
 
 use anyhow::Context;

@@ -59,6 +59,7 @@ struct Inode {
     gid: u32,
     size: u64,
     mtime: i64,
+    mtime_nsec: u32,
     links: u16,
     flags: u32,
     block: [u8; 60],
@@ -334,6 +335,7 @@ impl Ext4 {
                 gid: inode.gid,
                 size,
                 mtime: inode.mtime,
+                mtime_nsec: inode.mtime_nsec,
                 link,
                 device,
                 xattrs,
@@ -437,10 +439,15 @@ impl Inner {
             )));
         }
         let mtime_lo = i64::from(le32(raw, 16) as i32);
-        let mtime = if extra >= 12 {
-            mtime_lo + (i64::from(le32(raw, 136) & 3) << 32)
+        // i_mtime_extra: two epoch bits, then nanoseconds << 2.
+        let (mtime, mtime_nsec) = if extra >= 12 {
+            let x = le32(raw, 136);
+            (
+                mtime_lo + (i64::from(x & 3) << 32),
+                (x >> 2).min(999_999_999),
+            )
         } else {
-            mtime_lo
+            (mtime_lo, 0)
         };
         let mut block = [0u8; 60];
         block.copy_from_slice(&raw[40..100]);
@@ -451,6 +458,7 @@ impl Inner {
             gid: u32::from(le16(raw, 24)) | (u32::from(le16(raw, 122)) << 16),
             size: u64::from(le32(raw, 4)) | (u64::from(le32(raw, 108)) << 32),
             mtime,
+            mtime_nsec,
             links: le16(raw, 26),
             flags: le32(raw, 32),
             block,

@@ -1,0 +1,607 @@
+//! The snapshot store: `repo`, `key`, `snapshot`, `restore`, `forget`, `prune`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use imagewise_store::{
+    CheckOptions, ChunkParams, Compression, CreateOptions, ForgetPolicy, InitOptions, PublicKey,
+    Repo, RestoreOptions, SecretKey,
+};
+use serde_json::json;
+
+use crate::{progress, Global, OpenArgs};
+
+fn bar(global: &Global, json: bool) -> Arc<progress::Bar> {
+    Arc::new(progress::Bar::new(
+        !(global.no_progress || global.quiet || json),
+    ))
+}
+
+fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+fn mib(b: u64) -> String {
+    format!("{:.1} MiB", b as f64 / 1048576.0)
+}
+
+fn open(repo: &Path) -> anyhow::Result<Repo> {
+    Ok(Repo::open(repo)?)
+}
+
+// ---------------------------------------------------------------- repo
+
+#[derive(Args)]
+pub(crate) struct RepoArgs {
+    #[command(subcommand)]
+    command: RepoCommand,
+}
+
+#[derive(Subcommand)]
+enum RepoCommand {
+    /// Create a repository in a new or empty directory.
+    Init(InitArgs),
+    /// Verify the repository: snapshots, signatures, trees, index; --read-data reads every byte.
+    Check(CheckArgs),
+    /// Sizes: snapshots, packs, blobs, deduplication.
+    Stats(RepoOnly),
+    /// Index packs that no index lists (after a lost index file).
+    Repair(RepoOnly),
+}
+
+#[derive(Args)]
+struct InitArgs {
+    repo: PathBuf,
+    /// zstd:LEVEL (-7..22) or none.
+    #[arg(long, default_value = "zstd:3")]
+    compression: String,
+    /// Sign every snapshot with this key (its public half is written to the config).
+    #[arg(long)]
+    sign_key: Option<PathBuf>,
+    /// Average chunk size for files, bytes (min = avg/4, max = avg*4).
+    #[arg(long)]
+    chunk_size: Option<u32>,
+    /// Average chunk size for raw disk images, bytes.
+    #[arg(long)]
+    raw_chunk_size: Option<u32>,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    repo: PathBuf,
+    /// Read and verify every pack and blob, not only the structure.
+    #[arg(long)]
+    read_data: bool,
+    /// Do not count unsigned or wrongly signed snapshots as errors.
+    #[arg(long)]
+    allow_unsigned: bool,
+    /// Verify signatures with this public key instead of the repository's.
+    #[arg(long)]
+    trust_key: Option<PathBuf>,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+pub(crate) struct RepoOnly {
+    repo: PathBuf,
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run_repo(a: &RepoArgs, global: &Global) -> anyhow::Result<ExitCode> {
+    match &a.command {
+        RepoCommand::Init(i) => {
+            let compression: Compression = i.compression.parse().map_err(crate::InputError)?;
+            let public_key = i.sign_key.as_deref().map(PublicKey::load).transpose()?;
+            let opts = InitOptions {
+                compression,
+                public_key,
+                chunker: i.chunk_size.map(ChunkParams::around),
+                raw_chunker: i.raw_chunk_size.map(ChunkParams::around),
+            };
+            let repo = Repo::init(&i.repo, &opts)?;
+            if i.json {
+                print_json(repo.config())?;
+            } else if !global.quiet {
+                println!(
+                    "created repository {} (compression {}, {})",
+                    repo.location(),
+                    repo.config().compression,
+                    match &repo.config().public_key {
+                        Some(k) => format!("snapshots signed by ed25519 key {k}"),
+                        None => "unsigned".into(),
+                    }
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        RepoCommand::Check(c) => {
+            let repo = open(&c.repo)?;
+            let opts = CheckOptions {
+                read_data: c.read_data,
+                allow_unsigned: c.allow_unsigned,
+                trust_key: c.trust_key.as_deref().map(PublicKey::load).transpose()?,
+                progress: bar(global, c.json),
+            };
+            let rep = repo.check(&opts)?;
+            if c.json {
+                print_json(&json!({"ok": rep.ok(), "report": rep}))?;
+            } else {
+                for w in &rep.warnings {
+                    eprintln!("imagewise: warning: {w}");
+                }
+                for e in &rep.errors {
+                    println!("DAMAGED {e}");
+                }
+                println!(
+                    "{}: {} snapshots, {} trees, {} packs, {} blobs{}: {}",
+                    repo.location(),
+                    rep.snapshots,
+                    rep.trees,
+                    rep.packs,
+                    rep.blobs,
+                    if c.read_data {
+                        format!(", {} read and verified", mib(rep.bytes_read))
+                    } else {
+                        String::new()
+                    },
+                    if rep.ok() {
+                        "no errors".to_string()
+                    } else {
+                        format!("{} errors", rep.errors.len())
+                    }
+                );
+            }
+            Ok(if rep.ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        RepoCommand::Stats(r) => {
+            let repo = open(&r.repo)?;
+            let s = repo.stats()?;
+            if r.json {
+                print_json(&s)?;
+            } else {
+                println!("repository   {}", repo.location());
+                println!("snapshots    {}", s.snapshots);
+                println!("packs        {} ({})", s.packs, mib(s.pack_bytes));
+                println!(
+                    "blobs        {} ({} data, {} trees)",
+                    s.blobs, s.data_blobs, s.tree_blobs
+                );
+                println!(
+                    "stored       {} of {} unique bytes",
+                    mib(s.stored_bytes),
+                    mib(s.blob_bytes)
+                );
+                println!(
+                    "snapshots    {} of files in all snapshots",
+                    mib(s.snapshot_bytes)
+                );
+                println!("ratio        {:.2}× (snapshot bytes / pack bytes)", s.ratio);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        RepoCommand::Repair(r) => {
+            let repo = open(&r.repo)?;
+            let n = repo.repair_index()?;
+            if r.json {
+                print_json(&json!({"packs_indexed": n}))?;
+            } else {
+                println!("indexed {n} packs that no index listed");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+// ---------------------------------------------------------------- key
+
+#[derive(Args)]
+pub(crate) struct KeyArgs {
+    #[command(subcommand)]
+    command: KeyCommand,
+}
+
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Make an ed25519 key pair: OUT (secret, mode 0600) and OUT.pub.
+    Generate { out: PathBuf },
+}
+
+pub(crate) fn run_key(a: &KeyArgs) -> anyhow::Result<ExitCode> {
+    match &a.command {
+        KeyCommand::Generate { out } => {
+            let public = imagewise_store::generate_key(out)?;
+            println!(
+                "wrote {} (secret) and {}.pub; public key ed25519:{public}",
+                out.display(),
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+// ---------------------------------------------------------------- snapshot
+
+#[derive(Args)]
+pub(crate) struct SnapshotArgs {
+    #[command(subcommand)]
+    command: SnapshotCommand,
+}
+
+#[derive(Subcommand)]
+enum SnapshotCommand {
+    /// Store an image (any reference: dir, tar, oci, docker-archive, disk) as a new snapshot.
+    Create(CreateArgs),
+    /// List snapshots, oldest first.
+    List(RepoOnly),
+    /// One snapshot's details.
+    Show(ShowArgs),
+    /// What changed between two snapshots.
+    Diff(DiffArgs),
+}
+
+#[derive(Args)]
+struct CreateArgs {
+    repo: PathBuf,
+    image: String,
+    #[arg(long = "tag")]
+    tags: Vec<String>,
+    /// Store a disk image file's own bytes (sparse-aware) instead of its filesystem tree.
+    #[arg(long)]
+    raw: bool,
+    /// Secret key for a repository that signs snapshots.
+    #[arg(long, env = "IMAGEWISE_SIGN_KEY")]
+    sign_key: Option<PathBuf>,
+    /// Compression threads (default: one per CPU).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    open: OpenArgs,
+}
+
+#[derive(Args)]
+struct ShowArgs {
+    repo: PathBuf,
+    #[arg(default_value = "latest")]
+    snapshot: String,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct DiffArgs {
+    repo: PathBuf,
+    a: String,
+    b: String,
+    #[arg(long)]
+    json: bool,
+}
+
+/// The reference as it should be remembered: paths made absolute.
+fn remembered(image: &str) -> String {
+    let (prefix, rest) = match image.split_once(':') {
+        Some((p, r))
+            if ["dir", "tar", "docker-archive", "oci", "oci-archive", "disk"].contains(&p) =>
+        {
+            (format!("{p}:"), r)
+        }
+        _ => (String::new(), image),
+    };
+    match std::fs::canonicalize(rest) {
+        Ok(abs) => format!("{prefix}{}", abs.display()),
+        Err(_) => image.to_string(),
+    }
+}
+
+pub(crate) fn run_snapshot(a: &SnapshotArgs, global: &Global) -> anyhow::Result<ExitCode> {
+    match &a.command {
+        SnapshotCommand::Create(c) => {
+            let repo = open(&c.repo)?;
+            let opts = CreateOptions {
+                source: remembered(&c.image),
+                tags: c.tags.clone(),
+                sign_key: c.sign_key.as_deref().map(SecretKey::load).transpose()?,
+                progress: bar(global, c.json),
+                threads: c.threads,
+            };
+            let rep = if c.raw {
+                let path = c.image.strip_prefix("disk:").unwrap_or(&c.image);
+                repo.create_raw(Path::new(path), &opts)?
+            } else {
+                let tree = super::open_image(&c.image, &c.open, global, c.json)?;
+                repo.create_tree(&tree, &opts)
+                    .with_context(|| format!("storing {}", c.image))?
+            };
+            let s = &rep.snapshot.summary;
+            if c.json {
+                print_json(&json!({
+                    "id": rep.id.hex(),
+                    "files": s.files,
+                    "dirs": s.dirs,
+                    "entries": s.entries,
+                    "bytes": s.bytes,
+                    "bytes_read": s.bytes_read,
+                    "bytes_new": s.bytes_new,
+                    "bytes_stored": s.bytes_stored,
+                    "blobs_new": s.blobs_new,
+                    "duration_s": s.duration_s,
+                    "snapshot": rep.snapshot,
+                }))?;
+            } else if !global.quiet {
+                println!(
+                    "snapshot {} of {}: {} files, {} read, {} new, {} stored, {:.2} s",
+                    rep.id.short(),
+                    rep.snapshot.source,
+                    s.files,
+                    mib(s.bytes_read),
+                    mib(s.bytes_new),
+                    mib(s.bytes_stored),
+                    s.duration_s
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        SnapshotCommand::List(l) => {
+            let repo = open(&l.repo)?;
+            let (snaps, bad) = repo.snapshots()?;
+            for (name, why) in &bad {
+                eprintln!("imagewise: warning: snapshots/{name}: {why}");
+            }
+            if l.json {
+                let v: Vec<_> = snaps
+                    .iter()
+                    .map(|s| json!({"id": s.id.hex(), "snapshot": s.snapshot}))
+                    .collect();
+                print_json(&v)?;
+            } else {
+                println!(
+                    "{:<16}  {:<30}  {:<4}  {:>10}  {:<20}  source",
+                    "id", "time", "kind", "size", "tags"
+                );
+                for s in &snaps {
+                    println!(
+                        "{:<16}  {:<30}  {:<4}  {:>10}  {:<20}  {}",
+                        s.id.short(),
+                        s.snapshot.time,
+                        if s.snapshot.kind == imagewise_store::SnapshotKind::Raw {
+                            "raw"
+                        } else {
+                            "tree"
+                        },
+                        mib(s.snapshot.summary.bytes),
+                        s.snapshot.tags.join(","),
+                        s.snapshot.source
+                    );
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        SnapshotCommand::Show(sh) => {
+            let repo = open(&sh.repo)?;
+            let s = repo.find(&sh.snapshot)?;
+            let signed = format!("{:?}", s.signature_state(repo.config().public_key.as_ref()))
+                .to_lowercase();
+            if sh.json {
+                print_json(
+                    &json!({"id": s.id.hex(), "signature": signed, "snapshot": s.snapshot}),
+                )?;
+            } else {
+                let x = &s.snapshot;
+                println!("id         {}", s.id);
+                println!("time       {}", x.time);
+                println!("source     {} ({})", x.source, x.format);
+                println!("kind       {:?}", x.kind);
+                println!("tags       {}", x.tags.join(", "));
+                println!("host       {}", x.hostname);
+                println!("signature  {signed}");
+                println!(
+                    "files      {} in {} dirs, {} entries",
+                    x.summary.files, x.summary.dirs, x.summary.entries
+                );
+                println!("size       {}", mib(x.summary.bytes));
+                println!(
+                    "added      {} new, {} stored, in {:.2} s",
+                    mib(x.summary.bytes_new),
+                    mib(x.summary.bytes_stored),
+                    x.summary.duration_s
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        SnapshotCommand::Diff(d) => {
+            let repo = open(&d.repo)?;
+            let rep = repo.diff(&d.a, &d.b)?;
+            if d.json {
+                print_json(&rep)?;
+            } else {
+                for c in &rep.changes {
+                    let mark = match c.change {
+                        imagewise_store::ChangeKind::Added => "+",
+                        imagewise_store::ChangeKind::Removed => "-",
+                        imagewise_store::ChangeKind::Changed => "M",
+                        imagewise_store::ChangeKind::Metadata => "m",
+                    };
+                    let size = match (c.size_a, c.size_b) {
+                        (Some(a), Some(b)) if a != b => format!("  {a} → {b} bytes"),
+                        (Some(a), None) | (None, Some(a)) => format!("  {a} bytes"),
+                        _ => String::new(),
+                    };
+                    let what = if c.what.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  ({})", c.what.join(", "))
+                    };
+                    println!("{mark} {}{size}{what}", c.path);
+                }
+                println!(
+                    "{} added ({}), {} removed ({}), {} changed, {} metadata only",
+                    rep.added,
+                    mib(rep.bytes_added),
+                    rep.removed,
+                    mib(rep.bytes_removed),
+                    rep.changed,
+                    rep.metadata_only
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+// ---------------------------------------------------------------- restore, forget, prune
+
+#[derive(Args)]
+pub(crate) struct RestoreArgs {
+    repo: PathBuf,
+    /// Snapshot id, unique prefix, tag or `latest`.
+    snapshot: String,
+    /// A new or empty directory (a new file for a raw snapshot).
+    target: PathBuf,
+    /// Restore only this path and what is under it (repeatable).
+    #[arg(long = "path")]
+    paths: Vec<String>,
+    /// Restore an unsigned or wrongly signed snapshot from a signing repository.
+    #[arg(long)]
+    allow_unsigned: bool,
+    /// Verify the signature with this public key instead of the repository's.
+    #[arg(long)]
+    trust_key: Option<PathBuf>,
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run_restore(a: &RestoreArgs, global: &Global) -> anyhow::Result<ExitCode> {
+    let repo = open(&a.repo)?;
+    let opts = RestoreOptions {
+        paths: a.paths.clone(),
+        allow_unsigned: a.allow_unsigned,
+        trust_key: a.trust_key.as_deref().map(PublicKey::load).transpose()?,
+        progress: bar(global, a.json),
+    };
+    let rep = repo.restore(&a.snapshot, &a.target, &opts)?;
+    if a.json {
+        print_json(&json!({"ok": rep.failures.is_empty(), "report": rep}))?;
+    } else {
+        for (p, why) in &rep.failures {
+            eprintln!("imagewise: error: {p}: NOT RESTORED: {why}");
+        }
+        if !global.quiet {
+            println!(
+                "restored snapshot {} to {}: {} files, {} dirs, {} entries, {} written, {:.2} s{}",
+                &rep.snapshot[..16],
+                a.target.display(),
+                rep.files,
+                rep.dirs,
+                rep.entries,
+                mib(rep.bytes_written),
+                rep.duration_s,
+                if rep.failures.is_empty() {
+                    String::new()
+                } else {
+                    format!("; {} paths FAILED", rep.failures.len())
+                }
+            );
+        }
+    }
+    Ok(if rep.failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+#[derive(Args)]
+pub(crate) struct ForgetArgs {
+    repo: PathBuf,
+    #[arg(long, default_value_t = 0)]
+    keep_last: usize,
+    #[arg(long, default_value_t = 0)]
+    keep_daily: usize,
+    #[arg(long, default_value_t = 0)]
+    keep_weekly: usize,
+    #[arg(long, default_value_t = 0)]
+    keep_monthly: usize,
+    /// Always keep snapshots with this tag (repeatable).
+    #[arg(long = "keep-tag")]
+    keep_tags: Vec<String>,
+    /// Show what would be forgotten; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) fn run_forget(a: &ForgetArgs) -> anyhow::Result<ExitCode> {
+    let repo = open(&a.repo)?;
+    let rep = repo.forget(&ForgetPolicy {
+        keep_last: a.keep_last,
+        keep_daily: a.keep_daily,
+        keep_weekly: a.keep_weekly,
+        keep_monthly: a.keep_monthly,
+        keep_tags: a.keep_tags.clone(),
+        dry_run: a.dry_run,
+    })?;
+    if a.json {
+        print_json(&rep)?;
+    } else {
+        for d in &rep.decisions {
+            println!(
+                "{} {}  {}  {}  {}",
+                if d.keep { "keep  " } else { "forget" },
+                &d.id[..16],
+                d.time,
+                d.source,
+                d.reasons.join(", ")
+            );
+        }
+        println!(
+            "{} kept, {} {}; run `imagewise prune` to free their space",
+            rep.kept,
+            rep.removed,
+            if rep.dry_run {
+                "would be forgotten"
+            } else {
+                "forgotten"
+            }
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn run_prune(a: &RepoOnly) -> anyhow::Result<ExitCode> {
+    let repo = open(&a.repo)?;
+    let rep = repo.prune()?;
+    if a.json {
+        print_json(&rep)?;
+    } else {
+        println!(
+            "{} snapshots kept; packs {} → {} ({} deleted, {} repacked), {} blobs removed, {} → {} in {:.2} s",
+            rep.snapshots,
+            rep.packs_before,
+            rep.packs_after,
+            rep.packs_deleted,
+            rep.packs_repacked,
+            rep.blobs_removed,
+            mib(rep.bytes_before),
+            mib(rep.bytes_after),
+            rep.duration_s
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) type PruneArgs = RepoOnly;

@@ -1,0 +1,612 @@
+//! `snapshot create`: chunk, hash and deduplicate on the calling thread; compress and write
+//! packs on worker threads (each owns its pack); then the index file, then the snapshot.
+//! A snapshot is written only after everything it points to is durable.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use crossbeam_channel::{bounded, Sender};
+use imagewise_source::{Entry, EntryKind, ImageTree, NoProgress, Progress};
+
+use crate::backend::Backend;
+use crate::chunk::{Chunker, Piece};
+use crate::config::Compression;
+use crate::error::{Error, IoContext, Result};
+use crate::id::Id;
+use crate::index;
+use crate::keys::SecretKey;
+use crate::lock;
+use crate::pack::{BlobKind, PackEntry, PackWriter, COMP_NONE, COMP_ZSTD};
+use crate::repo::Repo;
+use crate::snapshot::{self, Snapshot, SnapshotKind, SnapshotSummary};
+use crate::tree::{join, Extent, Node, NodeKind, Tree};
+
+/// Settings for one `snapshot create`.
+pub struct CreateOptions {
+    /// The image reference as the user should see it later.
+    pub source: String,
+    pub tags: Vec<String>,
+    /// Required when the repository has a public key, refused when it has none.
+    pub sign_key: Option<SecretKey>,
+    pub progress: Arc<dyn Progress>,
+    /// Compression threads; 0 = one per CPU.
+    pub threads: usize,
+}
+
+impl Default for CreateOptions {
+    fn default() -> Self {
+        CreateOptions {
+            source: String::new(),
+            tags: Vec::new(),
+            sign_key: None,
+            progress: Arc::new(NoProgress),
+            threads: 0,
+        }
+    }
+}
+
+/// What `snapshot create` made.
+#[derive(Debug, Clone)]
+pub struct CreateReport {
+    pub id: Id,
+    pub snapshot: Snapshot,
+}
+
+struct Job {
+    kind: BlobKind,
+    id: Id,
+    data: Vec<u8>,
+}
+
+type PackList = Vec<(Id, Vec<PackEntry>)>;
+
+/// Deduplicates blobs and feeds new ones to the pack writers.
+struct Session<'r> {
+    repo: &'r Repo,
+    known: HashSet<Id>,
+    tx: Option<Sender<Job>>,
+    workers: Vec<JoinHandle<Result<PackList>>>,
+    sum: SnapshotSummary,
+}
+
+fn worker(
+    backend: Arc<dyn Backend>,
+    rx: crossbeam_channel::Receiver<Job>,
+    compression: Compression,
+    pack_size: u64,
+) -> Result<PackList> {
+    let mut done = Vec::new();
+    let mut pack: Option<PackWriter> = None;
+    let mut zc = match compression {
+        Compression::Zstd(level) => {
+            Some(zstd::bulk::Compressor::new(level).map_err(|e| Error::io("starting zstd", e))?)
+        }
+        Compression::None => None,
+    };
+    let result = (|| {
+        for job in rx {
+            let compressed = match zc.as_mut() {
+                Some(c) => Some(
+                    c.compress(&job.data)
+                        .map_err(|e| Error::io("compressing", e))?,
+                ),
+                None => None,
+            };
+            let (comp, stored) = match &compressed {
+                Some(c) if c.len() < job.data.len() => (COMP_ZSTD, c.as_slice()),
+                _ => (COMP_NONE, job.data.as_slice()),
+            };
+            if pack.is_none() {
+                pack = Some(PackWriter::new(backend.as_ref())?);
+            }
+            let Some(p) = pack.as_mut() else { continue };
+            p.add(job.kind, job.id, comp, job.data.len() as u32, stored)?;
+            if p.size() >= pack_size {
+                if let Some(full) = pack.take() {
+                    done.push(full.finish(backend.as_ref())?);
+                }
+            }
+        }
+        if let Some(p) = pack.take() {
+            if !p.is_empty() {
+                done.push(p.finish(backend.as_ref())?);
+            } else {
+                p.abandon();
+            }
+        }
+        Ok(())
+    })();
+    if let Err(e) = result {
+        if let Some(p) = pack.take() {
+            p.abandon();
+        }
+        return Err(e);
+    }
+    Ok(done)
+}
+
+impl<'r> Session<'r> {
+    fn start(repo: &'r Repo, threads: usize) -> Result<Session<'r>> {
+        let index = repo.load_index()?;
+        let known: HashSet<Id> = index.blobs.keys().copied().collect();
+        let n = if threads == 0 {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        } else {
+            threads
+        };
+        let (tx, rx) = bounded::<Job>(8 * n);
+        let mut workers = Vec::new();
+        for _ in 0..n {
+            let rx = rx.clone();
+            let b = repo.backend.clone();
+            let comp = repo.config.compression;
+            let size = repo.config.pack_size;
+            workers.push(std::thread::spawn(move || worker(b, rx, comp, size)));
+        }
+        Ok(Session {
+            repo,
+            known,
+            tx: Some(tx),
+            workers,
+            sum: SnapshotSummary::default(),
+        })
+    }
+
+    fn add(&mut self, kind: BlobKind, data: &[u8]) -> Result<Id> {
+        let id = Id::of(data);
+        if self.known.insert(id) {
+            self.sum.blobs_new += 1;
+            self.sum.bytes_new += data.len() as u64;
+            let job = Job {
+                kind,
+                id,
+                data: data.to_vec(),
+            };
+            let sent = self.tx.as_ref().map(|tx| tx.send(job));
+            if !matches!(sent, Some(Ok(()))) {
+                // Every worker stopped: its error is reported by finish().
+                return Err(self.stop_workers().err().unwrap_or_else(|| {
+                    Error::damaged("the pack writers stopped without saying why")
+                }));
+            }
+        }
+        Ok(id)
+    }
+
+    fn stop_workers(&mut self) -> Result<PackList> {
+        self.tx = None;
+        let mut packs = Vec::new();
+        let mut first_err = None;
+        for w in self.workers.drain(..) {
+            match w.join() {
+                Ok(Ok(p)) => packs.extend(p),
+                Ok(Err(e)) => {
+                    first_err.get_or_insert(e);
+                }
+                Err(_) => {
+                    first_err.get_or_insert(Error::damaged("a pack writer thread panicked"));
+                }
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(packs),
+        }
+    }
+
+    /// Chunk a stream into extents.
+    fn chunk_stream(
+        &mut self,
+        chunker: &mut Chunker,
+        r: &mut dyn Read,
+        out: &mut Vec<Extent>,
+    ) -> Result<u64> {
+        let mut failed: Option<Error> = None;
+        let read = chunker.run::<std::io::Error>(r, |piece| {
+            match piece {
+                Piece::Zeros(n) => push_hole(out, n),
+                Piece::Data(d) => match self.add(BlobKind::Data, d) {
+                    Ok(id) => out.push(Extent(Some(id), d.len() as u64)),
+                    Err(e) => {
+                        failed = Some(e);
+                        return Err(std::io::Error::other("store failed"));
+                    }
+                },
+            }
+            Ok(())
+        });
+        match (read, failed) {
+            (_, Some(e)) => Err(e),
+            (Err(e), None) => Err(Error::io("reading the image", e)),
+            (Ok(n), None) => Ok(n),
+        }
+    }
+
+    /// Write the index and the snapshot; returns its id.
+    fn finish(
+        mut self,
+        mut snap: Snapshot,
+        key: Option<&SecretKey>,
+        started: Instant,
+    ) -> Result<CreateReport> {
+        let packs = self.stop_workers()?;
+        let backend = self.repo.backend.as_ref();
+        if !packs.is_empty() {
+            index::write(backend, &packs)?;
+        }
+        self.sum.bytes_stored = packs
+            .iter()
+            .flat_map(|(_, es)| es.iter().map(|e| u64::from(e.len)))
+            .sum();
+        self.sum.duration_s = started.elapsed().as_secs_f64();
+        snap.summary = std::mem::take(&mut self.sum);
+        let (id, bytes) = snapshot::encode(&snap, key);
+        backend.write(&format!("snapshots/{}", id.hex()), &bytes, false)?;
+        Ok(CreateReport { id, snapshot: snap })
+    }
+}
+
+impl Drop for Session<'_> {
+    fn drop(&mut self) {
+        self.tx = None;
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+    }
+}
+
+fn push_hole(out: &mut Vec<Extent>, n: u64) {
+    match out.last_mut() {
+        Some(Extent(None, len)) => *len += n,
+        _ => out.push(Extent(None, n)),
+    }
+}
+
+fn node_of(e: &Entry, name: &str) -> Node {
+    let kind = match e.kind {
+        EntryKind::File => NodeKind::File,
+        EntryKind::Dir => NodeKind::Dir,
+        EntryKind::Symlink => NodeKind::Symlink,
+        EntryKind::Hardlink => NodeKind::Hardlink,
+        EntryKind::Char => NodeKind::Char,
+        EntryKind::Block => NodeKind::Block,
+        EntryKind::Fifo => NodeKind::Fifo,
+        EntryKind::Socket => NodeKind::Socket,
+    };
+    Node {
+        name: name.to_string(),
+        kind,
+        mode: e.mode,
+        uid: e.uid,
+        gid: e.gid,
+        mtime: e.mtime,
+        mtime_nsec: e.mtime_nsec,
+        size: match kind {
+            NodeKind::File | NodeKind::Symlink => e.size,
+            _ => 0,
+        },
+        link: e.link.clone(),
+        device: e.device,
+        xattrs: e.xattrs.clone(),
+        content: Vec::new(),
+        subtree: None,
+    }
+}
+
+fn parent_and_name(path: &str) -> (&str, &str) {
+    match path.rfind('/') {
+        Some(0) => ("/", &path[1..]),
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => ("/", path),
+    }
+}
+
+fn check_key(repo: &Repo, key: Option<&SecretKey>) -> Result<()> {
+    match (&repo.config.public_key, key) {
+        (Some(p), Some(k)) if k.public() == *p => Ok(()),
+        (Some(p), Some(k)) => Err(Error::input(format!(
+            "the signing key's public half {} is not the repository's key {p}; use the key the repository was created with",
+            k.public()
+        ))),
+        (Some(p), None) => Err(Error::input(format!(
+            "{} signs every snapshot (key {p}); give the secret key with --sign-key FILE or IMAGEWISE_SIGN_KEY",
+            repo.location()
+        ))),
+        (None, Some(_)) => Err(Error::input(format!(
+            "{} was created without a signing key, so snapshots cannot be signed; leave out --sign-key",
+            repo.location()
+        ))),
+        (None, None) => Ok(()),
+    }
+}
+
+fn now_rfc3339() -> String {
+    jiff::Timestamp::now().to_string()
+}
+
+impl Repo {
+    /// Store an image's merged tree as a new snapshot.
+    pub fn create_tree(&self, tree: &ImageTree, opts: &CreateOptions) -> Result<CreateReport> {
+        check_key(self, opts.sign_key.as_ref())?;
+        let _lock = lock::lock(self.backend.as_ref(), false, "snapshot create")?;
+        let started = Instant::now();
+        let mut s = Session::start(self, opts.threads)?;
+        let total: u64 = tree
+            .entries()
+            .iter()
+            .filter(|e| e.kind == EntryKind::File)
+            .map(|e| e.size)
+            .sum();
+        opts.progress.begin("storing", Some(total));
+        let mut chunker = Chunker::new(self.config.chunker);
+        let mut contents: HashMap<String, Vec<Extent>> = HashMap::new();
+        let mut failed: Option<Error> = None;
+        let mut read_total = 0u64;
+        let walked = tree.for_each_file(
+            |_| true,
+            |e, r| {
+                if failed.is_some() {
+                    return Ok(());
+                }
+                let mut ext = Vec::new();
+                match s.chunk_stream(&mut chunker, r, &mut ext) {
+                    Ok(n) if n == e.size => {
+                        read_total += n;
+                        contents.insert(e.path.clone(), ext);
+                    }
+                    Ok(n) => {
+                        failed = Some(Error::input(format!(
+                            "{}: the image lists {} bytes but {n} were read",
+                            e.path, e.size
+                        )))
+                    }
+                    Err(err) => failed = Some(err),
+                }
+                opts.progress.advance(read_total);
+                Ok(())
+            },
+        );
+        opts.progress.end();
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        walked?;
+        s.sum.bytes_read = read_total;
+        // Nodes by parent directory, then trees from the deepest directory up.
+        let mut children: BTreeMap<String, Vec<Node>> = BTreeMap::new();
+        let mut root_meta = None;
+        for e in tree.entries() {
+            if e.path == "/" {
+                root_meta = Some(node_of(e, "/"));
+                continue;
+            }
+            let (parent, name) = parent_and_name(&e.path);
+            let mut n = node_of(e, name);
+            s.sum.entries += 1;
+            match e.kind {
+                EntryKind::File => {
+                    s.sum.files += 1;
+                    s.sum.bytes += e.size;
+                    n.content = contents.remove(&e.path).ok_or_else(|| {
+                        Error::input(format!("{}: the image did not hand out its bytes", e.path))
+                    })?;
+                }
+                EntryKind::Dir => {
+                    s.sum.dirs += 1;
+                    children.entry(e.path.clone()).or_default();
+                }
+                _ => {}
+            }
+            children.entry(parent.to_string()).or_default().push(n);
+        }
+        // Directories the image implies but does not list get plain 0755 root-owned entries.
+        let listed: HashSet<String> = tree
+            .entries()
+            .iter()
+            .filter(|e| e.kind == EntryKind::Dir)
+            .map(|e| e.path.clone())
+            .collect();
+        let mut missing: Vec<String> = children
+            .keys()
+            .filter(|d| *d != "/" && !listed.contains(*d))
+            .cloned()
+            .collect();
+        while let Some(d) = missing.pop() {
+            let (parent, name) = parent_and_name(&d);
+            let node = Node {
+                name: name.to_string(),
+                kind: NodeKind::Dir,
+                mode: 0o755,
+                uid: 0,
+                gid: 0,
+                mtime: 0,
+                mtime_nsec: 0,
+                size: 0,
+                link: None,
+                device: None,
+                xattrs: BTreeMap::new(),
+                content: Vec::new(),
+                subtree: None,
+            };
+            let p = parent.to_string();
+            if p != "/" && !listed.contains(&p) && !children.contains_key(&p) {
+                missing.push(p.clone());
+            }
+            children.entry(p).or_default().push(node);
+        }
+        let root = s.store_trees(children)?;
+        let mut root_node = root_meta.unwrap_or_else(|| Node {
+            name: "/".into(),
+            kind: NodeKind::Dir,
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+            mtime_nsec: 0,
+            size: 0,
+            link: None,
+            device: None,
+            xattrs: BTreeMap::new(),
+            content: Vec::new(),
+            subtree: None,
+        });
+        root_node.subtree = Some(root);
+        let snap = Snapshot {
+            kind: SnapshotKind::Tree,
+            time: now_rfc3339(),
+            source: opts.source.clone(),
+            format: tree.info().format.as_str().to_string(),
+            tags: opts.tags.clone(),
+            hostname: lock::hostname(),
+            root: root_node,
+            summary: SnapshotSummary::default(),
+        };
+        s.finish(snap, opts.sign_key.as_ref(), started)
+    }
+
+    /// Store a disk image file's bytes (holes skipped, zero runs kept as holes).
+    pub fn create_raw(&self, path: &Path, opts: &CreateOptions) -> Result<CreateReport> {
+        use std::os::unix::fs::MetadataExt;
+        check_key(self, opts.sign_key.as_ref())?;
+        let mut f = File::open(path).ctx(|| format!("opening {}", path.display()))?;
+        let meta = f.metadata().ctx(|| format!("stat {}", path.display()))?;
+        if !meta.is_file() {
+            return Err(Error::input(format!(
+                "{} is not a regular file; --raw stores a disk image file's bytes",
+                path.display()
+            )));
+        }
+        let _lock = lock::lock(self.backend.as_ref(), false, "snapshot create --raw")?;
+        let started = Instant::now();
+        let mut s = Session::start(self, opts.threads)?;
+        let size = meta.len();
+        opts.progress.begin("storing", Some(size));
+        let mut chunker = Chunker::new(self.config.raw_chunker);
+        let mut ext = Vec::new();
+        let mut pos = 0u64;
+        let mut read_total = 0u64;
+        while pos < size {
+            let (data, hole) = data_region(&f, pos, size);
+            if data > pos {
+                push_hole(&mut ext, data - pos);
+            }
+            if data >= size {
+                break;
+            }
+            let end = hole.min(size);
+            f.seek(SeekFrom::Start(data))
+                .ctx(|| format!("seeking in {}", path.display()))?;
+            let mut part = (&mut f).take(end - data);
+            let n = s.chunk_stream(&mut chunker, &mut part, &mut ext)?;
+            if n != end - data {
+                return Err(Error::input(format!(
+                    "{} changed while it was read (ended at {} of {size} bytes)",
+                    path.display(),
+                    data + n
+                )));
+            }
+            read_total += n;
+            pos = end;
+            opts.progress.advance(pos);
+        }
+        opts.progress.end();
+        s.sum.bytes_read = read_total;
+        s.sum.files = 1;
+        s.sum.entries = 1;
+        s.sum.bytes = size;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .filter(|n| !n.is_empty() && n != "." && n != "..")
+            .unwrap_or_else(|| "disk.img".into());
+        let node = Node {
+            name,
+            kind: NodeKind::File,
+            mode: meta.mode() & 0o7777,
+            uid: meta.uid(),
+            gid: meta.gid(),
+            mtime: meta.mtime(),
+            mtime_nsec: u32::try_from(meta.mtime_nsec()).unwrap_or(0),
+            size,
+            link: None,
+            device: None,
+            xattrs: BTreeMap::new(),
+            content: ext,
+            subtree: None,
+        };
+        let mut children = BTreeMap::new();
+        children.insert("/".to_string(), vec![node]);
+        let root = s.store_trees(children)?;
+        let snap = Snapshot {
+            kind: SnapshotKind::Raw,
+            time: now_rfc3339(),
+            source: opts.source.clone(),
+            format: "raw".into(),
+            tags: opts.tags.clone(),
+            hostname: lock::hostname(),
+            root: Node {
+                name: "/".into(),
+                kind: NodeKind::Dir,
+                mode: 0o755,
+                uid: 0,
+                gid: 0,
+                mtime: 0,
+                mtime_nsec: 0,
+                size: 0,
+                link: None,
+                device: None,
+                xattrs: BTreeMap::new(),
+                content: Vec::new(),
+                subtree: Some(root),
+            },
+            summary: SnapshotSummary::default(),
+        };
+        s.finish(snap, opts.sign_key.as_ref(), started)
+    }
+}
+
+impl Session<'_> {
+    /// Store one tree blob per directory, deepest first; returns the root's id.
+    fn store_trees(&mut self, mut children: BTreeMap<String, Vec<Node>>) -> Result<Id> {
+        children.entry("/".into()).or_default();
+        let mut dirs: Vec<String> = children.keys().cloned().collect();
+        dirs.sort_by_key(|d| std::cmp::Reverse(if d == "/" { 0 } else { d.matches('/').count() }));
+        let mut ids: HashMap<String, Id> = HashMap::new();
+        for d in dirs {
+            let mut nodes = children.remove(&d).unwrap_or_default();
+            nodes.sort_by(|a, b| a.name.cmp(&b.name));
+            for n in &mut nodes {
+                if n.kind == NodeKind::Dir {
+                    let full = join(&d, &n.name);
+                    n.subtree = Some(match ids.get(&full) {
+                        Some(id) => *id,
+                        None => self.add(BlobKind::Tree, &Tree::default().encode())?,
+                    });
+                }
+            }
+            let id = self.add(BlobKind::Tree, &Tree { nodes }.encode())?;
+            ids.insert(d, id);
+        }
+        ids.get("/")
+            .copied()
+            .ok_or_else(|| Error::damaged("no root tree was made"))
+    }
+}
+
+/// The next data region at or after `pos`: (start of data, start of the following hole).
+/// Without SEEK_DATA support the whole rest is data.
+fn data_region(f: &File, pos: u64, size: u64) -> (u64, u64) {
+    use rustix::fs::{seek, SeekFrom as RSeek};
+    let data = match seek(f, RSeek::Data(pos)) {
+        Ok(d) => d,
+        Err(rustix::io::Errno::NXIO) => return (size, size),
+        Err(_) => return (pos, size),
+    };
+    let hole = seek(f, RSeek::Hole(data)).unwrap_or(size);
+    (data, hole)
+}

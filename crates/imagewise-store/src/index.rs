@@ -1,0 +1,150 @@
+//! The index: which pack holds each blob. Index files are written by each `snapshot create`
+//! (and rewritten by `prune`); all of them together are the repository's index.
+//!
+//! ```text
+//! magic "IWINDEX1" | per pack: pack id [32] | count u32 LE | count × entry (see pack.rs) with
+//! its offset u64 LE appended | BLAKE3 of everything before [32]
+//! ```
+//! The file's name is the hex of that final hash.
+
+use std::collections::HashMap;
+
+use crate::backend::Backend;
+use crate::error::Result;
+use crate::id::Id;
+use crate::pack::{parse_header, PackEntry};
+
+const MAGIC: &[u8; 8] = b"IWINDEX1";
+const ENTRY: usize = 50;
+
+/// Where one blob is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Loc {
+    /// Index into [`Index::packs`].
+    pub pack: u32,
+    pub entry: PackEntry,
+}
+
+/// All index files, merged.
+#[derive(Default)]
+pub(crate) struct Index {
+    pub packs: Vec<Id>,
+    pack_pos: HashMap<Id, u32>,
+    pub blobs: HashMap<Id, Loc>,
+    /// Every entry of every pack, as listed (a blob stored twice shows in both packs).
+    pub pack_entries: Vec<Vec<PackEntry>>,
+    /// Index files read, by name, with the packs each lists.
+    pub files: Vec<(String, Vec<Id>)>,
+    /// Index files that could not be read, with why.
+    pub damaged: Vec<(String, String)>,
+}
+
+impl Index {
+    pub fn load(backend: &dyn Backend) -> Result<Index> {
+        let mut idx = Index::default();
+        for (name, _) in backend.list("index")? {
+            let bytes = backend.read(&format!("index/{name}"))?;
+            match decode(&bytes, &name) {
+                Ok(packs) => {
+                    let ids = packs.iter().map(|(p, _)| *p).collect();
+                    for (pack, entries) in packs {
+                        idx.add_pack(pack, &entries);
+                    }
+                    idx.files.push((name, ids));
+                }
+                Err(why) => idx.damaged.push((name, why)),
+            }
+        }
+        Ok(idx)
+    }
+
+    pub fn add_pack(&mut self, pack: Id, entries: &[PackEntry]) {
+        let n = self.packs.len() as u32;
+        let p = *self.pack_pos.entry(pack).or_insert_with(|| {
+            self.packs.push(pack);
+            self.pack_entries.push(entries.to_vec());
+            n
+        });
+        for e in entries {
+            self.blobs.entry(e.id).or_insert(Loc { pack: p, entry: *e });
+        }
+    }
+
+    pub fn get(&self, id: &Id) -> Option<(Id, &PackEntry)> {
+        self.blobs
+            .get(id)
+            .map(|l| (self.packs[l.pack as usize], &l.entry))
+    }
+
+    pub fn contains(&self, id: &Id) -> bool {
+        self.blobs.contains_key(id)
+    }
+}
+
+/// Encode packs and their entries as an index file; returns (name, bytes).
+pub(crate) fn encode(packs: &[(Id, Vec<PackEntry>)]) -> (String, Vec<u8>) {
+    let mut out = Vec::new();
+    out.extend_from_slice(MAGIC);
+    for (pack, entries) in packs {
+        out.extend_from_slice(&pack.0);
+        out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+        for e in entries {
+            out.push(e.kind as u8);
+            out.push(e.comp);
+            out.extend_from_slice(&e.id.0);
+            out.extend_from_slice(&e.len.to_le_bytes());
+            out.extend_from_slice(&e.raw_len.to_le_bytes());
+            out.extend_from_slice(&e.offset.to_le_bytes());
+        }
+    }
+    let h = Id::of(&out);
+    out.extend_from_slice(&h.0);
+    (h.hex(), out)
+}
+
+fn decode(b: &[u8], name: &str) -> Result<Vec<(Id, Vec<PackEntry>)>, String> {
+    if b.len() < MAGIC.len() + 32 || &b[..8] != MAGIC {
+        return Err("not an index file (bad magic or too short)".into());
+    }
+    let (body, sum) = b.split_at(b.len() - 32);
+    let h = Id::of(body);
+    if h.0 != sum || h.hex() != name {
+        return Err("its bytes do not match its checksum and name".into());
+    }
+    let mut out = Vec::new();
+    let mut p = &body[8..];
+    while !p.is_empty() {
+        if p.len() < 36 {
+            return Err("ends inside a pack record".into());
+        }
+        let mut pack = [0u8; 32];
+        pack.copy_from_slice(&p[..32]);
+        let n = u32::from_le_bytes([p[32], p[33], p[34], p[35]]) as usize;
+        p = &p[36..];
+        if p.len() < n * ENTRY {
+            return Err("ends inside a blob list".into());
+        }
+        let mut entries = Vec::with_capacity(n);
+        for e in p[..n * ENTRY].chunks_exact(ENTRY) {
+            let mut one = parse_header(
+                &e[..42],
+                u64::from(u32::from_le_bytes([e[34], e[35], e[36], e[37]])),
+            )?;
+            let mut off = [0u8; 8];
+            off.copy_from_slice(&e[42..50]);
+            let mut entry = one.pop().ok_or("empty entry")?;
+            entry.offset = u64::from_le_bytes(off);
+            entries.push(entry);
+        }
+        p = &p[n * ENTRY..];
+        out.push((Id(pack), entries));
+    }
+    Ok(out)
+}
+
+/// Write an index file for these packs (atomic; the name is its hash).
+pub(crate) fn write(backend: &dyn Backend, packs: &[(Id, Vec<PackEntry>)]) -> Result<String> {
+    let (name, bytes) = encode(packs);
+    backend.write(&format!("index/{name}"), &bytes, false)?;
+    Ok(name)
+}

@@ -1,0 +1,270 @@
+//! Opening and creating repositories; snapshots by id, prefix, tag or `latest`; reading blobs.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::backend::{Backend, LocalDir, ReadAt};
+use crate::chunk::ChunkParams;
+use crate::config::{Compression, Config};
+use crate::error::{Error, Result};
+use crate::id::Id;
+use crate::index::Index;
+use crate::keys::PublicKey;
+use crate::pack::{pack_name, unpack_blob, BlobKind};
+use crate::snapshot::{self, StoredSnapshot};
+use crate::tree::Tree;
+
+/// Files that could not be read: (name, why).
+pub type Unreadable = Vec<(String, String)>;
+
+/// Settings for `repo init`.
+#[derive(Debug, Clone, Default)]
+pub struct InitOptions {
+    pub compression: Compression,
+    pub public_key: Option<PublicKey>,
+    /// Chunk sizes for files; default [`ChunkParams::FILES`].
+    pub chunker: Option<ChunkParams>,
+    /// Chunk sizes for raw disk images; default [`ChunkParams::RAW`].
+    pub raw_chunker: Option<ChunkParams>,
+}
+
+/// An open repository.
+pub struct Repo {
+    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) config: Config,
+}
+
+impl std::fmt::Debug for Repo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Repo({})", self.backend.location())
+    }
+}
+
+/// `repo stats`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RepoStats {
+    pub snapshots: usize,
+    pub packs: usize,
+    pub pack_bytes: u64,
+    pub index_files: usize,
+    pub blobs: usize,
+    pub data_blobs: usize,
+    pub tree_blobs: usize,
+    /// Plain bytes of all blobs (each stored once).
+    pub blob_bytes: u64,
+    /// Their compressed size in packs.
+    pub stored_bytes: u64,
+    /// Sum of the apparent sizes of all snapshots' files: what a copy of each would take.
+    pub snapshot_bytes: u64,
+    /// snapshot_bytes / pack_bytes.
+    pub ratio: f64,
+}
+
+impl Repo {
+    /// Create a repository in `path` (a new or empty directory).
+    pub fn init(path: &Path, opts: &InitOptions) -> Result<Repo> {
+        if let Ok(mut rd) = std::fs::read_dir(path) {
+            if rd.next().is_some() {
+                return Err(Error::input(format!(
+                    "{} exists and is not empty; a repository needs a new or empty directory",
+                    path.display()
+                )));
+            }
+        } else if path.exists() {
+            return Err(Error::input(format!(
+                "{} is not a directory",
+                path.display()
+            )));
+        }
+        let chunker = opts.chunker.unwrap_or(ChunkParams::FILES);
+        let raw_chunker = opts.raw_chunker.unwrap_or(ChunkParams::RAW);
+        chunker.validate().map_err(Error::input)?;
+        raw_chunker.validate().map_err(Error::input)?;
+        let local = LocalDir::new(path);
+        local.create_layout()?;
+        let config = Config::new(opts.compression, opts.public_key, chunker, raw_chunker);
+        let bytes = serde_json::to_vec_pretty(&config).unwrap_or_default();
+        local.write("config", &bytes, true)?;
+        Ok(Repo {
+            backend: Arc::new(local),
+            config,
+        })
+    }
+
+    /// Open the repository at `path`.
+    pub fn open(path: &Path) -> Result<Repo> {
+        let local = LocalDir::new(path);
+        if !local.exists() {
+            return Err(Error::input(format!(
+                "{} is not an imagewise repository (no config file); create one with `imagewise repo init {}`",
+                path.display(),
+                path.display()
+            )));
+        }
+        let config = Config::parse(&local.read("config")?, &local.location())?;
+        Ok(Repo {
+            backend: Arc::new(local),
+            config,
+        })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn location(&self) -> String {
+        self.backend.location()
+    }
+
+    /// Every snapshot that reads back, oldest first, and the ones that do not (name, why).
+    pub fn snapshots(&self) -> Result<(Vec<StoredSnapshot>, Unreadable)> {
+        let mut good = Vec::new();
+        let mut bad = Vec::new();
+        for (name, _) in self.backend.list("snapshots")? {
+            let read = self
+                .backend
+                .read(&format!("snapshots/{name}"))
+                .and_then(|b| snapshot::decode(&name, &b));
+            match read {
+                Ok(s) => good.push(s),
+                Err(e) => bad.push((name, e.to_string())),
+            }
+        }
+        good.sort_by(|a, b| a.snapshot.time.cmp(&b.snapshot.time).then(a.id.cmp(&b.id)));
+        Ok((good, bad))
+    }
+
+    /// A snapshot by full id, unique id prefix, tag (the newest with it) or `latest`.
+    pub fn find(&self, spec: &str) -> Result<StoredSnapshot> {
+        let (all, _) = self.snapshots()?;
+        if all.is_empty() {
+            return Err(Error::input(format!(
+                "{} holds no snapshots yet",
+                self.location()
+            )));
+        }
+        if spec == "latest" {
+            return Ok(all.last().cloned().unwrap_or_else(|| unreachable!()));
+        }
+        let hexish = spec.len() >= 4 && spec.bytes().all(|b| b.is_ascii_hexdigit());
+        if hexish {
+            let lower = spec.to_ascii_lowercase();
+            let hits: Vec<&StoredSnapshot> = all
+                .iter()
+                .filter(|s| s.id.hex().starts_with(&lower))
+                .collect();
+            match hits.len() {
+                1 => return Ok(hits[0].clone()),
+                0 => {}
+                n => {
+                    return Err(Error::input(format!(
+                        "{spec} is the start of {n} snapshot ids; give more digits"
+                    )))
+                }
+            }
+        }
+        if let Some(s) = all
+            .iter()
+            .rev()
+            .find(|s| s.snapshot.tags.iter().any(|t| t == spec))
+        {
+            return Ok(s.clone());
+        }
+        Err(Error::input(format!(
+            "no snapshot {spec:?} in {} (give an id, a unique id prefix of 4+ digits, a tag or `latest`; `imagewise snapshot list` shows them)",
+            self.location()
+        )))
+    }
+
+    pub(crate) fn load_index(&self) -> Result<Index> {
+        Index::load(self.backend.as_ref())
+    }
+
+    /// `repo stats`.
+    pub fn stats(&self) -> Result<RepoStats> {
+        let index = self.load_index()?;
+        let (snaps, _) = self.snapshots()?;
+        let packs = self.backend.list("packs")?;
+        let mut st = RepoStats {
+            snapshots: snaps.len(),
+            packs: packs.len(),
+            pack_bytes: packs.iter().map(|p| p.1).sum(),
+            index_files: index.files.len(),
+            blobs: index.blobs.len(),
+            ..RepoStats::default()
+        };
+        for loc in index.blobs.values() {
+            match loc.entry.kind {
+                BlobKind::Data => st.data_blobs += 1,
+                BlobKind::Tree => st.tree_blobs += 1,
+            }
+            st.blob_bytes += u64::from(loc.entry.raw_len);
+            st.stored_bytes += u64::from(loc.entry.len);
+        }
+        st.snapshot_bytes = snaps.iter().map(|s| s.snapshot.summary.bytes).sum();
+        st.ratio = if st.pack_bytes > 0 {
+            st.snapshot_bytes as f64 / st.pack_bytes as f64
+        } else {
+            0.0
+        };
+        Ok(st)
+    }
+}
+
+/// Reads and verifies blobs, keeping a few packs open.
+pub(crate) struct BlobReader<'a> {
+    backend: &'a dyn Backend,
+    pub index: &'a Index,
+    open: HashMap<Id, Box<dyn ReadAt>>,
+}
+
+impl<'a> BlobReader<'a> {
+    pub fn new(repo: &'a Repo, index: &'a Index) -> BlobReader<'a> {
+        BlobReader {
+            backend: repo.backend.as_ref(),
+            index,
+            open: HashMap::new(),
+        }
+    }
+
+    /// The blob's bytes, verified against its id.
+    pub fn read(&mut self, id: &Id) -> Result<Vec<u8>> {
+        let (pack, e) = self.index.get(id).ok_or_else(|| {
+            Error::damaged(format!(
+                "blob {} is not in the index (a lost index file or pack; `imagewise repo check` tells more)",
+                id.short()
+            ))
+        })?;
+        if !self.open.contains_key(&pack) {
+            if self.open.len() >= 32 {
+                self.open.clear();
+            }
+            let f = self.backend.open(&pack_name(&pack)).map_err(|e| {
+                Error::damaged(format!(
+                    "pack {} holding blob {}: {e}",
+                    pack.short(),
+                    id.short()
+                ))
+            })?;
+            self.open.insert(pack, f);
+        }
+        let f = &self.open[&pack];
+        let stored = f.read_at(e.offset, e.len as usize)?;
+        unpack_blob(e, &stored).map_err(|why| {
+            Error::damaged(format!(
+                "blob {} in pack {} at offset {}: {why}",
+                id.short(),
+                pack.short(),
+                e.offset
+            ))
+        })
+    }
+
+    pub fn tree(&mut self, id: &Id) -> Result<Tree> {
+        let b = self.read(id)?;
+        Tree::decode(&b).map_err(|why| Error::damaged(format!("tree {}: {why}", id.short())))
+    }
+}

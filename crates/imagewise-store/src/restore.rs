@@ -1,0 +1,415 @@
+//! `restore`: write a snapshot back as a directory tree (or a raw snapshot as a file) with every
+//! piece of metadata: type, mode, owner, mtime to the nanosecond, xattrs (set after the owner,
+//! since chown clears `security.capability`), hardlinks, devices, fifos, holes, empty dirs.
+//! Every blob is checked against its hash before a byte of it is written.
+
+use std::collections::HashMap;
+use std::fs::{self, OpenOptions, Permissions};
+use std::io::{Seek, SeekFrom, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use imagewise_source::{NoProgress, Progress};
+use serde::Serialize;
+
+use crate::error::{Error, IoContext, Result};
+use crate::id::Id;
+use crate::keys::PublicKey;
+use crate::lock;
+use crate::repo::{BlobReader, Repo};
+use crate::snapshot::{Signed, SnapshotKind, StoredSnapshot};
+use crate::tree::{join, Node, NodeKind};
+
+pub struct RestoreOptions {
+    /// Restore only these paths (and what is under them); empty = everything.
+    pub paths: Vec<String>,
+    /// Restore an unsigned or wrongly signed snapshot of a signing repository anyway.
+    pub allow_unsigned: bool,
+    /// Verify against this key instead of the one in the repository's config.
+    pub trust_key: Option<PublicKey>,
+    pub progress: Arc<dyn Progress>,
+}
+
+impl Default for RestoreOptions {
+    fn default() -> Self {
+        RestoreOptions {
+            paths: Vec::new(),
+            allow_unsigned: false,
+            trust_key: None,
+            progress: Arc::new(NoProgress),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RestoreReport {
+    pub snapshot: String,
+    pub files: u64,
+    pub dirs: u64,
+    pub entries: u64,
+    pub bytes_written: u64,
+    /// Paths that could not be restored, with why. Non-empty means the restore is incomplete.
+    pub failures: Vec<(String, String)>,
+    pub duration_s: f64,
+}
+
+/// Check a snapshot's signature as the options ask; Err when it must not be used.
+pub(crate) fn verify_signature(
+    repo: &Repo,
+    s: &StoredSnapshot,
+    trust: Option<&PublicKey>,
+    allow_unsigned: bool,
+) -> Result<Signed> {
+    let key = trust.or(repo.config.public_key.as_ref());
+    let state = s.signature_state(key);
+    match state {
+        Signed::Missing | Signed::Invalid if !allow_unsigned => Err(Error::damaged(format!(
+            "snapshot {} is {} but {} requires signatures by key {}; refusing it (--allow-unsigned overrides)",
+            s.id.short(),
+            if state == Signed::Missing { "unsigned" } else { "signed by another key or altered" },
+            repo.location(),
+            key.map(|k| k.to_string()).unwrap_or_default()
+        ))),
+        _ => Ok(state),
+    }
+}
+
+struct Ctx<'a> {
+    reader: BlobReader<'a>,
+    filters: Vec<String>,
+    report: RestoreReport,
+    dirs: Vec<(PathBuf, Node)>,
+    links: Vec<(PathBuf, String, String)>,
+    files: HashMap<String, PathBuf>,
+    progress: &'a dyn Progress,
+}
+
+fn normalize(p: &str) -> Result<String> {
+    let mut parts = Vec::new();
+    for c in p.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                return Err(Error::input(format!("--path {p:?}: `..` is not allowed")));
+            }
+            c => parts.push(c),
+        }
+    }
+    Ok(format!("/{}", parts.join("/")))
+}
+
+enum Want {
+    No,
+    /// On the way to a selected path: create the directory, go in.
+    Through,
+    Yes,
+}
+
+fn wanted(filters: &[String], path: &str) -> Want {
+    if filters.is_empty() {
+        return Want::Yes;
+    }
+    let mut through = false;
+    for f in filters {
+        if f == "/" || path == f || path.starts_with(&format!("{f}/")) {
+            return Want::Yes;
+        }
+        if f.starts_with(&format!("{path}/")) {
+            through = true;
+        }
+    }
+    if through {
+        Want::Through
+    } else {
+        Want::No
+    }
+}
+
+impl Repo {
+    /// Restore snapshot `spec` into `target` (a new or empty directory; for a raw snapshot, a
+    /// new file).
+    pub fn restore(
+        &self,
+        spec: &str,
+        target: &Path,
+        opts: &RestoreOptions,
+    ) -> Result<RestoreReport> {
+        let _lock = lock::lock(self.backend.as_ref(), false, "restore")?;
+        let started = Instant::now();
+        let snap = self.find(spec)?;
+        verify_signature(self, &snap, opts.trust_key.as_ref(), opts.allow_unsigned)?;
+        let index = self.load_index()?;
+        let mut ctx = Ctx {
+            reader: BlobReader::new(self, &index),
+            filters: opts
+                .paths
+                .iter()
+                .map(|p| normalize(p))
+                .collect::<Result<_>>()?,
+            report: RestoreReport {
+                snapshot: snap.id.hex(),
+                ..RestoreReport::default()
+            },
+            dirs: Vec::new(),
+            links: Vec::new(),
+            files: HashMap::new(),
+            progress: opts.progress.as_ref(),
+        };
+        let root = snap.snapshot.root.subtree.ok_or_else(|| {
+            Error::damaged(format!("snapshot {} has no root tree", snap.id.short()))
+        })?;
+        opts.progress
+            .begin("restoring", Some(snap.snapshot.summary.bytes));
+        if snap.snapshot.kind == SnapshotKind::Raw {
+            let tree = ctx.reader.tree(&root)?;
+            let node = tree
+                .nodes
+                .first()
+                .filter(|n| n.kind == NodeKind::File && tree.nodes.len() == 1)
+                .ok_or_else(|| {
+                    Error::damaged("a raw snapshot's tree must hold exactly one file")
+                })?;
+            if target.exists() {
+                return Err(Error::input(format!(
+                    "{} exists; a raw snapshot restores to a new file",
+                    target.display()
+                )));
+            }
+            match ctx.file(target, node) {
+                Ok(()) => {
+                    apply_meta(target, node)?;
+                    ctx.report.files = 1;
+                    ctx.report.entries = 1;
+                }
+                Err(e) => {
+                    let _ = fs::remove_file(target);
+                    return Err(e);
+                }
+            }
+        } else {
+            prepare_target(target)?;
+            ctx.dir(&root, target, "/");
+            ctx.finish_links();
+            // Directory metadata last, deepest first, so creating children does not touch it.
+            let dirs = std::mem::take(&mut ctx.dirs);
+            for (host, node) in dirs.iter().rev() {
+                if let Err(e) = apply_meta(host, node) {
+                    ctx.report
+                        .failures
+                        .push((host.display().to_string(), e.to_string()));
+                }
+            }
+            if ctx.filters.is_empty() {
+                apply_meta(target, &snap.snapshot.root)?;
+            }
+        }
+        opts.progress.end();
+        ctx.report.duration_s = started.elapsed().as_secs_f64();
+        Ok(ctx.report)
+    }
+}
+
+fn prepare_target(target: &Path) -> Result<()> {
+    match fs::read_dir(target) {
+        Ok(mut rd) => {
+            if rd.next().is_some() {
+                return Err(Error::input(format!(
+                    "{} is not empty; restore into a new or empty directory",
+                    target.display()
+                )));
+            }
+            Ok(())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            fs::create_dir_all(target).ctx(|| format!("creating {}", target.display()))
+        }
+        Err(e) => Err(Error::io(format!("opening {}", target.display()), e)),
+    }
+}
+
+impl Ctx<'_> {
+    fn fail(&mut self, path: &str, e: impl std::fmt::Display) {
+        self.report.failures.push((path.to_string(), e.to_string()));
+    }
+
+    fn dir(&mut self, id: &Id, host: &Path, path: &str) {
+        let tree = match self.reader.tree(id) {
+            Ok(t) => t,
+            Err(e) => {
+                self.fail(path, format!("directory contents lost: {e}"));
+                return;
+            }
+        };
+        for node in tree.nodes {
+            let p = join(path, &node.name);
+            let want = wanted(&self.filters, &p);
+            if matches!(want, Want::No)
+                || (matches!(want, Want::Through) && node.kind != NodeKind::Dir)
+            {
+                continue;
+            }
+            let h = host.join(&node.name);
+            self.report.entries += 1;
+            let done = match node.kind {
+                NodeKind::Dir => {
+                    match fs::create_dir(&h).ctx(|| format!("creating {}", h.display())) {
+                        Ok(()) => {
+                            self.report.dirs += 1;
+                            if let Some(sub) = node.subtree {
+                                self.dir(&sub, &h, &p);
+                            }
+                            self.dirs.push((h, node));
+                            Ok(())
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                NodeKind::File => {
+                    let r = self.file(&h, &node).and_then(|()| apply_meta(&h, &node));
+                    if r.is_ok() {
+                        self.report.files += 1;
+                        self.files.insert(p.clone(), h);
+                    } else {
+                        let _ = fs::remove_file(&h);
+                    }
+                    r
+                }
+                NodeKind::Hardlink => {
+                    self.links
+                        .push((h, p.clone(), node.link.clone().unwrap_or_default()));
+                    Ok(())
+                }
+                NodeKind::Symlink => {
+                    std::os::unix::fs::symlink(node.link.as_deref().unwrap_or_default(), &h)
+                        .ctx(|| format!("creating symlink {}", h.display()))
+                        .and_then(|()| apply_meta(&h, &node))
+                }
+                NodeKind::Char | NodeKind::Block | NodeKind::Fifo | NodeKind::Socket => {
+                    special(&h, &node).and_then(|()| apply_meta(&h, &node))
+                }
+            };
+            if let Err(e) = done {
+                self.fail(&p, e);
+            }
+        }
+    }
+
+    fn file(&mut self, host: &Path, node: &Node) -> Result<()> {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(host)
+            .ctx(|| format!("creating {}", host.display()))?;
+        let mut pos = 0u64;
+        let mut sparse = false;
+        for e in &node.content {
+            match e.0 {
+                Some(id) => {
+                    let data = self.reader.read(&id)?;
+                    if data.len() as u64 != e.1 {
+                        return Err(Error::damaged(format!(
+                            "chunk {} is {} bytes, the file lists {}",
+                            id.short(),
+                            data.len(),
+                            e.1
+                        )));
+                    }
+                    if sparse {
+                        f.seek(SeekFrom::Start(pos))
+                            .ctx(|| format!("seeking in {}", host.display()))?;
+                        sparse = false;
+                    }
+                    f.write_all(&data)
+                        .ctx(|| format!("writing {}", host.display()))?;
+                    self.report.bytes_written += e.1;
+                }
+                None => sparse = true,
+            }
+            pos += e.1;
+            self.progress.advance(self.report.bytes_written);
+        }
+        if pos != node.size {
+            return Err(Error::damaged(format!(
+                "extents add up to {pos} bytes, the file is {}",
+                node.size
+            )));
+        }
+        f.set_len(node.size)
+            .ctx(|| format!("sizing {}", host.display()))?;
+        Ok(())
+    }
+
+    fn finish_links(&mut self) {
+        let links = std::mem::take(&mut self.links);
+        for (host, path, target) in links {
+            let r = match self.files.get(&target) {
+                Some(primary) => fs::hard_link(primary, &host)
+                    .ctx(|| format!("linking {} to {}", host.display(), primary.display())),
+                None => Err(Error::damaged(format!(
+                    "hardlink to {target}, which was not restored{}",
+                    if self.filters.is_empty() {
+                        ""
+                    } else {
+                        " (restore its path too)"
+                    }
+                ))),
+            };
+            if let Err(e) = r {
+                self.fail(&path, e);
+            }
+        }
+    }
+}
+
+fn special(host: &Path, node: &Node) -> Result<()> {
+    use rustix::fs::{mknodat, FileType, Mode, CWD};
+    let ft = match node.kind {
+        NodeKind::Char => FileType::CharacterDevice,
+        NodeKind::Block => FileType::BlockDevice,
+        NodeKind::Fifo => FileType::Fifo,
+        _ => FileType::Socket,
+    };
+    let (maj, min) = node.device.unwrap_or((0, 0));
+    mknodat(
+        CWD,
+        host,
+        ft,
+        Mode::from_raw_mode(0o600),
+        rustix::fs::makedev(maj, min),
+    )
+    .map_err(|e| {
+        Error::io(
+            format!("creating {} {}", node.kind.as_str(), host.display()),
+            e.into(),
+        )
+    })
+}
+
+/// Owner, then mode, then xattrs, then mtime (each step can undo the one before otherwise).
+fn apply_meta(host: &Path, node: &Node) -> Result<()> {
+    use rustix::fs::{utimensat, AtFlags, Timespec, Timestamps, CWD, UTIME_OMIT};
+    std::os::unix::fs::lchown(host, Some(node.uid), Some(node.gid))
+        .ctx(|| format!("setting the owner of {}", host.display()))?;
+    if node.kind != NodeKind::Symlink {
+        fs::set_permissions(host, Permissions::from_mode(node.mode & 0o7777))
+            .ctx(|| format!("setting the mode of {}", host.display()))?;
+    }
+    for (k, v) in &node.xattrs {
+        xattr::set(host, k, v).ctx(|| format!("setting xattr {k} on {}", host.display()))?;
+    }
+    let times = Timestamps {
+        last_access: Timespec {
+            tv_sec: 0,
+            tv_nsec: UTIME_OMIT,
+        },
+        last_modification: Timespec {
+            tv_sec: node.mtime,
+            tv_nsec: i64::from(node.mtime_nsec),
+        },
+    };
+    utimensat(CWD, host, &times, AtFlags::SYMLINK_NOFOLLOW)
+        .map_err(|e| Error::io(format!("setting the mtime of {}", host.display()), e.into()))
+}
