@@ -19,6 +19,8 @@
 #   sbom-schemas/              the official SPDX 2.3 and CycloneDX 1.5 JSON schemas (from PyPI lib4sbom)
 #   trixie-rootfs/, bullseye-rootfs/   debootstrap minbase of the next and the previous Debian
 #   alpine-arm64-rootfs/       the shared aarch64 Alpine minirootfs, unpacked
+#   bookworm-plus-rootfs/      bookworm-rootfs + curl, ca-certificates, less installed with apt-get
+#                              inside a chroot (the "next version" of an image, for the store)
 #   compat-bins/               programs built here for `check`: static, static-pie, musl, a newer
 #                              glibc symbol, a versioned library (new, old, unversioned), a bundle
 #                              with RUNPATH/RPATH $ORIGIN and a wrong-machine library on its path
@@ -255,5 +257,20 @@ if ! done_mark compat-bins.complete; then
   chmod +x $c/arm64-busybox
   mv compat.tmp compat-bins
   touch compat-bins.complete
+fi
+if ! done_mark bookworm-plus-rootfs.complete; then
+  log "bookworm-plus: bookworm-rootfs + packages installed in a chroot"
+  rm -rf bookworm-plus-rootfs plus.tmp
+  cp -a bookworm-rootfs plus.tmp
+  cp /etc/resolv.conf plus.tmp/etc/resolv.conf
+  mount -t proc proc plus.tmp/proc
+  trap 'umount plus.tmp/proc 2>/dev/null || true' EXIT
+  chroot plus.tmp /bin/sh -c 'export DEBIAN_FRONTEND=noninteractive; apt-get update -qq &&
+    apt-get install -y -qq --no-install-recommends curl ca-certificates less >/dev/null && apt-get clean'
+  umount plus.tmp/proc; trap - EXIT
+  rm -rf plus.tmp/var/lib/apt/lists/* plus.tmp/var/cache/apt/*.bin
+  : > plus.tmp/etc/resolv.conf
+  mv plus.tmp bookworm-plus-rootfs
+  touch bookworm-plus-rootfs.complete
 fi
 log "ready in $out"
