@@ -15,7 +15,7 @@ use crate::id::Id;
 use crate::index::Index;
 use crate::keys::PublicKey;
 use crate::lock;
-use crate::pack::{pack_name, parse_header, unpack_blob, MAGIC};
+use crate::pack::{blob_from_frame, frame_plain, pack_name, parse_header, MAGIC};
 use crate::repo::{BlobReader, Repo};
 use crate::restore::verify_signature;
 use crate::tree::{join, NodeKind};
@@ -133,20 +133,41 @@ impl Repo {
                 .map(|e| e.offset + u64::from(e.len))
                 .max()
                 .unwrap_or(0);
-            let problem = match size {
-                None => Some("the pack is missing".to_string()),
-                Some(s) if s < need + 12 => Some(format!(
-                    "the pack is {s} bytes, too short for what the index lists ({need}+)"
-                )),
-                _ => None,
-            };
-            if let Some(p) = problem {
-                rep.errors
-                    .push(err(Some(name.clone()), None, None, p.clone()));
-                for e in entries {
-                    bad.entry(e.id)
-                        .or_insert_with(|| format!("in pack {}: {p}", pack.short()));
+            match size {
+                None => {
+                    rep.errors.push(err(
+                        Some(name.clone()),
+                        None,
+                        None,
+                        "the pack is missing".into(),
+                    ));
+                    for e in entries {
+                        bad.entry(e.id).or_insert_with(|| {
+                            format!("in pack {}: the pack is missing", pack.short())
+                        });
+                    }
                 }
+                Some(s) if s < need + 12 => {
+                    let cut: Vec<_> = entries
+                        .iter()
+                        .filter(|e| e.offset + u64::from(e.len) > s)
+                        .collect();
+                    rep.errors.push(err(
+                        Some(name.clone()),
+                        None,
+                        None,
+                        format!(
+                            "the pack is {s} bytes, too short for what the index lists ({need} bytes of blobs and a header): truncated, {} blobs cut off",
+                            cut.len()
+                        ),
+                    ));
+                    for e in cut {
+                        bad.entry(e.id).or_insert_with(|| {
+                            format!("in pack {}: cut off (the pack is truncated)", pack.short())
+                        });
+                    }
+                }
+                _ => {}
             }
         }
         for name in on_disk.keys() {
@@ -366,12 +387,22 @@ fn verify_pack(
             "its own header is damaged (the index still locates its blobs)".into(),
         ));
     }
+    // Entries of one group share a frame: decompress it once.
+    let mut last: Option<(u64, Result<Vec<u8>, String>)> = None;
     for en in entries {
         let start = en.offset as usize;
         let end = start + en.len as usize;
-        let why = match bytes.get(start..end) {
-            None => Some("is cut off (the pack is truncated)".to_string()),
-            Some(stored) => unpack_blob(en, stored).err(),
+        if last.as_ref().map(|l| l.0) != Some(en.offset) {
+            let plain = match bytes.get(start..end) {
+                None => Err("is cut off (the pack is truncated)".to_string()),
+                Some(stored) => frame_plain(en, stored),
+            };
+            last = Some((en.offset, plain));
+        }
+        let why = match last.as_ref().map(|l| &l.1) {
+            Some(Ok(plain)) => blob_from_frame(en, plain).err(),
+            Some(Err(e)) => Some(e.clone()),
+            None => None,
         };
         if let Some(why) = why {
             errs.push(err(

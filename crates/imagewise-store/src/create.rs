@@ -21,7 +21,10 @@ use crate::id::Id;
 use crate::index;
 use crate::keys::SecretKey;
 use crate::lock;
-use crate::pack::{BlobKind, PackEntry, PackWriter, COMP_NONE, COMP_ZSTD};
+use crate::pack::{
+    BlobKind, FrameMember, PackEntry, PackWriter, COMP_NONE, COMP_NONE_GROUP, COMP_ZSTD,
+    COMP_ZSTD_GROUP,
+};
 use crate::repo::Repo;
 use crate::snapshot::{self, Snapshot, SnapshotKind, SnapshotSummary};
 use crate::tree::{join, Extent, Node, NodeKind, Tree};
@@ -57,10 +60,10 @@ pub struct CreateReport {
     pub snapshot: Snapshot,
 }
 
-struct Job {
-    kind: BlobKind,
-    id: Id,
-    data: Vec<u8>,
+pub(crate) struct Job {
+    pub kind: BlobKind,
+    pub id: Id,
+    pub data: Vec<u8>,
 }
 
 type PackList = Vec<(Id, Vec<PackEntry>)>;
@@ -74,60 +77,144 @@ struct Session<'r> {
     sum: SnapshotSummary,
 }
 
+/// Blobs up to this size are compressed in groups with their neighbours.
+const GROUP_MAX_BLOB: usize = 64 << 10;
+/// A group is closed once it holds this many plain bytes.
+const GROUP_TARGET: usize = 512 << 10;
+
+/// One compressing pack writer: lone blobs are compressed alone, small ones in groups.
+pub(crate) struct Packer {
+    backend: Arc<dyn Backend>,
+    zc: Option<zstd::bulk::Compressor<'static>>,
+    pack_size: u64,
+    pack: Option<PackWriter>,
+    done: PackList,
+    /// Open groups of data blobs [0] and tree blobs [1]: trees are read while restoring
+    /// everywhere, so they are kept in frames of their own.
+    groups: [(Vec<u8>, Vec<FrameMember>); 2],
+}
+
+impl Packer {
+    pub fn new(
+        backend: Arc<dyn Backend>,
+        compression: Compression,
+        pack_size: u64,
+    ) -> Result<Packer> {
+        let zc = match compression {
+            Compression::Zstd(level) => Some(
+                zstd::bulk::Compressor::new(level).map_err(|e| Error::io("starting zstd", e))?,
+            ),
+            Compression::None => None,
+        };
+        Ok(Packer {
+            backend,
+            zc,
+            pack_size,
+            pack: None,
+            done: Vec::new(),
+            groups: Default::default(),
+        })
+    }
+
+    pub fn add(&mut self, job: Job) -> Result<()> {
+        if self.zc.is_some() && job.data.len() <= GROUP_MAX_BLOB {
+            let g = job.kind as usize;
+            let (plain, members) = &mut self.groups[g];
+            members.push((job.kind, job.id, job.data.len() as u32, plain.len() as u32));
+            plain.extend_from_slice(&job.data);
+            if plain.len() >= GROUP_TARGET {
+                self.flush_group(g)?;
+            }
+            return Ok(());
+        }
+        self.write_lone(job.kind, job.id, &job.data)
+    }
+
+    fn compress(&mut self, plain: &[u8]) -> Result<Option<Vec<u8>>> {
+        match self.zc.as_mut() {
+            Some(c) => {
+                let z = c.compress(plain).map_err(|e| Error::io("compressing", e))?;
+                Ok((z.len() < plain.len()).then_some(z))
+            }
+            None => Ok(None),
+        }
+    }
+
+    fn write_lone(&mut self, kind: BlobKind, id: Id, data: &[u8]) -> Result<()> {
+        let z = self.compress(data)?;
+        let (comp, stored) = match &z {
+            Some(z) => (COMP_ZSTD, z.as_slice()),
+            None => (COMP_NONE, data),
+        };
+        let blobs = [(kind, id, data.len() as u32, 0)];
+        self.frame(comp, &blobs, stored)
+    }
+
+    fn flush_group(&mut self, g: usize) -> Result<()> {
+        let (plain, members) = std::mem::take(&mut self.groups[g]);
+        match members.len() {
+            0 => Ok(()),
+            1 => self.write_lone(members[0].0, members[0].1, &plain),
+            _ => {
+                let z = self.compress(&plain)?;
+                let (comp, stored) = match &z {
+                    Some(z) => (COMP_ZSTD_GROUP, z.as_slice()),
+                    None => (COMP_NONE_GROUP, plain.as_slice()),
+                };
+                self.frame(comp, &members, stored)
+            }
+        }
+    }
+
+    fn frame(&mut self, comp: u8, blobs: &[FrameMember], stored: &[u8]) -> Result<()> {
+        if self.pack.is_none() {
+            self.pack = Some(PackWriter::new(self.backend.as_ref())?);
+        }
+        if let Some(p) = self.pack.as_mut() {
+            p.add_frame(comp, blobs, stored)?;
+            if p.size() >= self.pack_size {
+                if let Some(full) = self.pack.take() {
+                    self.done.push(full.finish(self.backend.as_ref())?);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> Result<PackList> {
+        self.flush_group(0)?;
+        self.flush_group(1)?;
+        if let Some(p) = self.pack.take() {
+            if p.is_empty() {
+                p.abandon();
+            } else {
+                self.done.push(p.finish(self.backend.as_ref())?);
+            }
+        }
+        Ok(self.done)
+    }
+
+    pub fn abandon(mut self) {
+        if let Some(p) = self.pack.take() {
+            p.abandon();
+        }
+    }
+}
+
 fn worker(
     backend: Arc<dyn Backend>,
     rx: crossbeam_channel::Receiver<Job>,
     compression: Compression,
     pack_size: u64,
 ) -> Result<PackList> {
-    let mut done = Vec::new();
-    let mut pack: Option<PackWriter> = None;
-    let mut zc = match compression {
-        Compression::Zstd(level) => {
-            Some(zstd::bulk::Compressor::new(level).map_err(|e| Error::io("starting zstd", e))?)
+    let mut packer = Packer::new(backend, compression, pack_size)?;
+    for job in rx {
+        if let Err(e) = packer.add(job) {
+            packer.abandon();
+            return Err(e);
         }
-        Compression::None => None,
-    };
-    let result = (|| {
-        for job in rx {
-            let compressed = match zc.as_mut() {
-                Some(c) => Some(
-                    c.compress(&job.data)
-                        .map_err(|e| Error::io("compressing", e))?,
-                ),
-                None => None,
-            };
-            let (comp, stored) = match &compressed {
-                Some(c) if c.len() < job.data.len() => (COMP_ZSTD, c.as_slice()),
-                _ => (COMP_NONE, job.data.as_slice()),
-            };
-            if pack.is_none() {
-                pack = Some(PackWriter::new(backend.as_ref())?);
-            }
-            let Some(p) = pack.as_mut() else { continue };
-            p.add(job.kind, job.id, comp, job.data.len() as u32, stored)?;
-            if p.size() >= pack_size {
-                if let Some(full) = pack.take() {
-                    done.push(full.finish(backend.as_ref())?);
-                }
-            }
-        }
-        if let Some(p) = pack.take() {
-            if !p.is_empty() {
-                done.push(p.finish(backend.as_ref())?);
-            } else {
-                p.abandon();
-            }
-        }
-        Ok(())
-    })();
-    if let Err(e) = result {
-        if let Some(p) = pack.take() {
-            p.abandon();
-        }
-        return Err(e);
     }
-    Ok(done)
+    packer.finish()
 }
 
 impl<'r> Session<'r> {
@@ -241,7 +328,7 @@ impl<'r> Session<'r> {
         }
         self.sum.bytes_stored = packs
             .iter()
-            .flat_map(|(_, es)| es.iter().map(|e| u64::from(e.len)))
+            .map(|(_, es)| crate::pack::frame_bytes(es))
             .sum();
         self.sum.duration_s = started.elapsed().as_secs_f64();
         snap.summary = std::mem::take(&mut self.sum);

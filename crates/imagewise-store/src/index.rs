@@ -2,8 +2,8 @@
 //! (and rewritten by `prune`); all of them together are the repository's index.
 //!
 //! ```text
-//! magic "IWINDEX1" | per pack: pack id [32] | count u32 LE | count × entry (see pack.rs) with
-//! its offset u64 LE appended | BLAKE3 of everything before [32]
+//! magic "IWINDEX2" | per pack: pack id [32] | count u32 LE | count × entry (54 bytes, as in
+//! the pack header, see pack.rs) | BLAKE3 of everything before [32]
 //! ```
 //! The file's name is the hex of that final hash.
 
@@ -12,10 +12,9 @@ use std::collections::HashMap;
 use crate::backend::Backend;
 use crate::error::Result;
 use crate::id::Id;
-use crate::pack::{parse_header, PackEntry};
+use crate::pack::{PackEntry, ENTRY};
 
-const MAGIC: &[u8; 8] = b"IWINDEX1";
-const ENTRY: usize = 50;
+const MAGIC: &[u8; 8] = b"IWINDEX2";
 
 /// Where one blob is.
 #[derive(Debug, Clone, Copy)]
@@ -89,12 +88,7 @@ pub(crate) fn encode(packs: &[(Id, Vec<PackEntry>)]) -> (String, Vec<u8>) {
         out.extend_from_slice(&pack.0);
         out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
         for e in entries {
-            out.push(e.kind as u8);
-            out.push(e.comp);
-            out.extend_from_slice(&e.id.0);
-            out.extend_from_slice(&e.len.to_le_bytes());
-            out.extend_from_slice(&e.raw_len.to_le_bytes());
-            out.extend_from_slice(&e.offset.to_le_bytes());
+            e.encode(&mut out);
         }
     }
     let h = Id::of(&out);
@@ -126,15 +120,7 @@ fn decode(b: &[u8], name: &str) -> Result<Vec<(Id, Vec<PackEntry>)>, String> {
         }
         let mut entries = Vec::with_capacity(n);
         for e in p[..n * ENTRY].chunks_exact(ENTRY) {
-            let mut one = parse_header(
-                &e[..42],
-                u64::from(u32::from_le_bytes([e[34], e[35], e[36], e[37]])),
-            )?;
-            let mut off = [0u8; 8];
-            off.copy_from_slice(&e[42..50]);
-            let mut entry = one.pop().ok_or("empty entry")?;
-            entry.offset = u64::from_le_bytes(off);
-            entries.push(entry);
+            entries.push(PackEntry::decode(e)?);
         }
         p = &p[n * ENTRY..];
         out.push((Id(pack), entries));

@@ -2,10 +2,14 @@
 //! describes itself even when every index is lost.
 //!
 //! ```text
-//! blob bytes … | header: N × entry (42 bytes) | header length: u32 LE | magic "IWPACK01"
-//! entry: kind u8 | compression u8 | id [32] | stored length u32 LE | plain length u32 LE
+//! frames … | header: N × entry (54 bytes) | header length: u32 LE | magic "IWPACK02"
+//! entry: kind u8 | compression u8 | id [32] | offset u64 LE | stored length u32 LE |
+//!        plain length u32 LE | offset in the frame u32 LE
 //! ```
-//! Blob offsets follow from the lengths. The pack's name is the BLAKE3 of the whole file.
+//! A frame is one blob compressed alone, or a *group*: several small blobs concatenated and
+//! compressed together (small files compress far better with their neighbours). Every entry of
+//! a group names the same frame (offset, stored length) and where its bytes start inside the
+//! decompressed frame. The pack's name is the BLAKE3 of the whole file.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -15,8 +19,10 @@ use crate::backend::Backend;
 use crate::error::{Error, IoContext, Result};
 use crate::id::Id;
 
-pub(crate) const MAGIC: &[u8; 8] = b"IWPACK01";
-const ENTRY: usize = 42;
+pub(crate) const MAGIC: &[u8; 8] = b"IWPACK02";
+pub(crate) const ENTRY: usize = 54;
+/// A decompressed group frame is never larger than this (groups close at 512 KiB + one blob).
+pub(crate) const MAX_FRAME: usize = 1 << 20;
 
 /// What a blob holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,8 +41,21 @@ impl BlobKind {
     }
 }
 
+/// Stored as is.
 pub(crate) const COMP_NONE: u8 = 0;
+/// zstd, this blob alone.
 pub(crate) const COMP_ZSTD: u8 = 1;
+/// zstd frame of a group of small blobs.
+pub(crate) const COMP_ZSTD_GROUP: u8 = 2;
+/// A group stored uncompressed (it did not shrink).
+pub(crate) const COMP_NONE_GROUP: u8 = 3;
+
+pub(crate) fn is_group(comp: u8) -> bool {
+    comp == COMP_ZSTD_GROUP || comp == COMP_NONE_GROUP
+}
+
+/// A blob in a frame being written: kind, id, plain length, offset in the decompressed frame.
+pub(crate) type FrameMember = (BlobKind, Id, u32, u32);
 
 /// One blob's place in a pack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,9 +63,58 @@ pub(crate) struct PackEntry {
     pub kind: BlobKind,
     pub comp: u8,
     pub id: Id,
+    /// Where its frame starts in the pack, and the frame's stored length.
     pub offset: u64,
     pub len: u32,
     pub raw_len: u32,
+    /// Where the blob starts in its decompressed group frame (0 for a lone blob).
+    pub sub: u32,
+}
+
+impl PackEntry {
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.push(self.kind as u8);
+        out.push(self.comp);
+        out.extend_from_slice(&self.id.0);
+        out.extend_from_slice(&self.offset.to_le_bytes());
+        out.extend_from_slice(&self.len.to_le_bytes());
+        out.extend_from_slice(&self.raw_len.to_le_bytes());
+        out.extend_from_slice(&self.sub.to_le_bytes());
+    }
+
+    pub fn decode(e: &[u8]) -> Result<PackEntry, String> {
+        let u32_at = |i: usize| u32::from_le_bytes([e[i], e[i + 1], e[i + 2], e[i + 3]]);
+        let kind = BlobKind::from_u8(e[0]).ok_or_else(|| format!("unknown blob kind {}", e[0]))?;
+        let comp = e[1];
+        if comp > COMP_NONE_GROUP {
+            return Err(format!("unknown compression {comp}"));
+        }
+        let mut id = [0u8; 32];
+        id.copy_from_slice(&e[2..34]);
+        let mut off = [0u8; 8];
+        off.copy_from_slice(&e[34..42]);
+        let entry = PackEntry {
+            kind,
+            comp,
+            id: Id(id),
+            offset: u64::from_le_bytes(off),
+            len: u32_at(42),
+            raw_len: u32_at(46),
+            sub: u32_at(50),
+        };
+        let grouped_ok = if is_group(comp) {
+            (entry.sub as u64 + entry.raw_len as u64) <= MAX_FRAME as u64
+        } else {
+            entry.sub == 0
+        };
+        if !grouped_ok {
+            return Err(format!(
+                "blob {} has a bad place in its frame",
+                entry.id.short()
+            ));
+        }
+        Ok(entry)
+    }
 }
 
 pub(crate) fn pack_name(id: &Id) -> String {
@@ -82,48 +150,40 @@ impl PackWriter {
         self.entries.is_empty()
     }
 
-    pub fn add(
-        &mut self,
-        kind: BlobKind,
-        id: Id,
-        comp: u8,
-        raw_len: u32,
-        stored: &[u8],
-    ) -> Result<()> {
-        self.write(stored)?;
-        self.entries.push(PackEntry {
-            kind,
-            comp,
-            id,
-            offset: self.size,
-            len: stored.len() as u32,
-            raw_len,
-        });
+    /// Append one frame holding the given blobs: `(kind, id, plain length, offset in frame)`.
+    pub fn add_frame(&mut self, comp: u8, blobs: &[FrameMember], stored: &[u8]) -> Result<()> {
+        self.hasher.update(stored);
+        self.out
+            .write_all(stored)
+            .ctx(|| format!("writing {}", self.path.display()))?;
+        for &(kind, id, raw_len, sub) in blobs {
+            self.entries.push(PackEntry {
+                kind,
+                comp,
+                id,
+                offset: self.size,
+                len: stored.len() as u32,
+                raw_len,
+                sub,
+            });
+        }
         self.size += stored.len() as u64;
         Ok(())
-    }
-
-    fn write(&mut self, b: &[u8]) -> Result<()> {
-        self.hasher.update(b);
-        self.out
-            .write_all(b)
-            .ctx(|| format!("writing {}", self.path.display()))
     }
 
     /// Write the header, sync, and move the pack to its name. Returns its id and entries.
     pub fn finish(mut self, backend: &dyn Backend) -> Result<(Id, Vec<PackEntry>)> {
         let mut header = Vec::with_capacity(self.entries.len() * ENTRY + 12);
         for e in &self.entries {
-            header.push(e.kind as u8);
-            header.push(e.comp);
-            header.extend_from_slice(&e.id.0);
-            header.extend_from_slice(&e.len.to_le_bytes());
-            header.extend_from_slice(&e.raw_len.to_le_bytes());
+            e.encode(&mut header);
         }
         let hlen = header.len() as u32;
         header.extend_from_slice(&hlen.to_le_bytes());
         header.extend_from_slice(MAGIC);
-        self.write(&header)?;
+        self.hasher.update(&header);
+        self.out
+            .write_all(&header)
+            .ctx(|| format!("writing {}", self.path.display()))?;
         let path = self.path.clone();
         let f = self
             .out
@@ -167,57 +227,65 @@ pub(crate) fn read_header(backend: &dyn Backend, id: &Id, size: u64) -> Result<V
     parse_header(&header, size - 12 - hlen).map_err(bad)
 }
 
+/// Entries of a pack header; every frame must lie inside the `data_len` bytes before it.
 pub(crate) fn parse_header(header: &[u8], data_len: u64) -> Result<Vec<PackEntry>, String> {
     let mut out = Vec::with_capacity(header.len() / ENTRY);
-    let mut offset = 0u64;
     for e in header.chunks_exact(ENTRY) {
-        let kind = BlobKind::from_u8(e[0]).ok_or_else(|| format!("unknown blob kind {}", e[0]))?;
-        let comp = e[1];
-        if comp > COMP_ZSTD {
-            return Err(format!("unknown compression {comp}"));
+        let entry = PackEntry::decode(e)?;
+        if entry.offset + u64::from(entry.len) > data_len {
+            return Err(format!(
+                "blob {} lies past the pack's {data_len} bytes of data",
+                entry.id.short()
+            ));
         }
-        let mut id = [0u8; 32];
-        id.copy_from_slice(&e[2..34]);
-        let len = u32::from_le_bytes([e[34], e[35], e[36], e[37]]);
-        let raw_len = u32::from_le_bytes([e[38], e[39], e[40], e[41]]);
-        out.push(PackEntry {
-            kind,
-            comp,
-            id: Id(id),
-            offset,
-            len,
-            raw_len,
-        });
-        offset += u64::from(len);
-    }
-    if offset != data_len {
-        return Err(format!(
-            "header lists {offset} bytes of blobs but the pack holds {data_len}"
-        ));
+        out.push(entry);
     }
     Ok(out)
 }
 
-/// Turn stored bytes back into the blob and check that they hash to its id.
-pub(crate) fn unpack_blob(e: &PackEntry, stored: &[u8]) -> Result<Vec<u8>, String> {
+/// The plain bytes of the frame an entry is in.
+pub(crate) fn frame_plain(e: &PackEntry, stored: &[u8]) -> Result<Vec<u8>, String> {
     if stored.len() != e.len as usize {
         return Err(format!("{} of {} bytes present", stored.len(), e.len));
     }
-    let plain = match e.comp {
-        COMP_NONE => stored.to_vec(),
+    match e.comp {
+        COMP_NONE | COMP_NONE_GROUP => Ok(stored.to_vec()),
         COMP_ZSTD => zstd::bulk::decompress(stored, e.raw_len as usize)
-            .map_err(|err| format!("does not decompress ({err})"))?,
-        c => return Err(format!("unknown compression {c}")),
-    };
-    if plain.len() != e.raw_len as usize {
+            .map_err(|err| format!("does not decompress ({err})")),
+        COMP_ZSTD_GROUP => zstd::bulk::decompress(stored, MAX_FRAME)
+            .map_err(|err| format!("does not decompress ({err})")),
+        c => Err(format!("unknown compression {c}")),
+    }
+}
+
+/// The blob out of its frame's plain bytes, checked against its id.
+pub(crate) fn blob_from_frame(e: &PackEntry, plain: &[u8]) -> Result<Vec<u8>, String> {
+    let (start, end) = (e.sub as usize, e.sub as usize + e.raw_len as usize);
+    let blob = plain.get(start..end).ok_or_else(|| {
+        format!(
+            "its frame holds {} bytes, the blob would end at {end}",
+            plain.len()
+        )
+    })?;
+    if !is_group(e.comp) && plain.len() != e.raw_len as usize {
         return Err(format!(
             "decompresses to {} bytes, not {}",
             plain.len(),
             e.raw_len
         ));
     }
-    if Id::of(&plain) != e.id {
+    if Id::of(blob) != e.id {
         return Err("content does not match its hash".into());
     }
-    Ok(plain)
+    Ok(blob.to_vec())
+}
+
+/// Stored bytes of a pack's frames (a group's frame counted once).
+pub(crate) fn frame_bytes(entries: &[PackEntry]) -> u64 {
+    let mut seen = std::collections::HashSet::new();
+    entries
+        .iter()
+        .filter(|e| seen.insert(e.offset))
+        .map(|e| u64::from(e.len))
+        .sum()
 }

@@ -5,11 +5,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 
+use crate::create::{Job, Packer};
 use crate::error::{Error, Result};
 use crate::id::Id;
 use crate::index::{self, Index};
 use crate::lock;
-use crate::pack::{pack_name, read_header, unpack_blob, PackEntry, PackWriter};
+use crate::pack::{pack_name, read_header, PackEntry};
 use crate::repo::{BlobReader, Repo};
 use crate::tree::NodeKind;
 
@@ -258,34 +259,38 @@ impl Repo {
                 }
             }
         }
-        // Copy the used blobs of partly used packs as stored (checked on the way).
+        // The used blobs of partly used packs go into new packs (read back and checked first).
         let mut written = Vec::new();
         if !repack.is_empty() {
-            let mut w = PackWriter::new(self.backend.as_ref())?;
+            let mut packer = Packer::new(
+                self.backend.clone(),
+                self.config.compression,
+                self.config.pack_size,
+            )?;
+            let mut reader = BlobReader::new(self, &index);
             for (pack, entries) in &repack {
-                let f = self.backend.open(&pack_name(pack))?;
                 for e in entries {
-                    let stored = f.read_at(e.offset, e.len as usize)?;
-                    unpack_blob(e, &stored).map_err(|why| {
+                    let data = reader.read(&e.id).map_err(|why| {
                         Error::damaged(format!(
-                            "pack {}: blob {} {why}; refusing to prune (run `imagewise repo check --read-data`)",
-                            pack.short(),
-                            e.id.short()
+                            "pack {}: {why}; refusing to prune (run `imagewise repo check --read-data`)",
+                            pack.short()
                         ))
+                    });
+                    let data = match data {
+                        Ok(d) => d,
+                        Err(err) => {
+                            packer.abandon();
+                            return Err(err);
+                        }
+                    };
+                    packer.add(Job {
+                        kind: e.kind,
+                        id: e.id,
+                        data,
                     })?;
-                    w.add(e.kind, e.id, e.comp, e.raw_len, &stored)?;
-                    if w.size() >= self.config.pack_size {
-                        let full =
-                            std::mem::replace(&mut w, PackWriter::new(self.backend.as_ref())?);
-                        written.push(full.finish(self.backend.as_ref())?);
-                    }
                 }
             }
-            if w.is_empty() {
-                w.abandon();
-            } else {
-                written.push(w.finish(self.backend.as_ref())?);
-            }
+            written = packer.finish()?;
             rep.packs_repacked = repack.len();
         }
         // New index first, then the old index files, then the packs: a crash at any point

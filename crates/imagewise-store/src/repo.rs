@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::id::Id;
 use crate::index::Index;
 use crate::keys::PublicKey;
-use crate::pack::{pack_name, unpack_blob, BlobKind};
+use crate::pack::{blob_from_frame, frame_plain, is_group, pack_name, BlobKind};
 use crate::snapshot::{self, StoredSnapshot};
 use crate::tree::Tree;
 
@@ -196,13 +196,16 @@ impl Repo {
             blobs: index.blobs.len(),
             ..RepoStats::default()
         };
+        let mut frames = std::collections::HashSet::new();
         for loc in index.blobs.values() {
             match loc.entry.kind {
                 BlobKind::Data => st.data_blobs += 1,
                 BlobKind::Tree => st.tree_blobs += 1,
             }
             st.blob_bytes += u64::from(loc.entry.raw_len);
-            st.stored_bytes += u64::from(loc.entry.len);
+            if frames.insert((loc.pack, loc.entry.offset)) {
+                st.stored_bytes += u64::from(loc.entry.len);
+            }
         }
         st.snapshot_bytes = snaps.iter().map(|s| s.snapshot.summary.bytes).sum();
         st.ratio = if st.pack_bytes > 0 {
@@ -214,11 +217,15 @@ impl Repo {
     }
 }
 
-/// Reads and verifies blobs, keeping a few packs open.
+type FrameKey = ((Id, u64), Arc<Vec<u8>>);
+
+/// Reads and verifies blobs, keeping a few packs open and the last group frames decompressed.
 pub(crate) struct BlobReader<'a> {
     backend: &'a dyn Backend,
     pub index: &'a Index,
     open: HashMap<Id, Box<dyn ReadAt>>,
+    /// (pack, frame offset) → plain bytes, least recently used first.
+    frames: Vec<FrameKey>,
 }
 
 impl<'a> BlobReader<'a> {
@@ -227,6 +234,7 @@ impl<'a> BlobReader<'a> {
             backend: repo.backend.as_ref(),
             index,
             open: HashMap::new(),
+            frames: Vec::new(),
         }
     }
 
@@ -251,16 +259,36 @@ impl<'a> BlobReader<'a> {
             })?;
             self.open.insert(pack, f);
         }
-        let f = &self.open[&pack];
-        let stored = f.read_at(e.offset, e.len as usize)?;
-        unpack_blob(e, &stored).map_err(|why| {
+        let damaged = |why: String| {
             Error::damaged(format!(
                 "blob {} in pack {} at offset {}: {why}",
                 id.short(),
                 pack.short(),
                 e.offset
             ))
-        })
+        };
+        let key = (pack, e.offset);
+        let plain = match self.frames.iter().position(|f| f.0 == key) {
+            Some(i) => {
+                // Most recently used last.
+                let hit = self.frames.remove(i);
+                let plain = hit.1.clone();
+                self.frames.push(hit);
+                plain
+            }
+            None => {
+                let stored = self.open[&pack].read_at(e.offset, e.len as usize)?;
+                let plain = Arc::new(frame_plain(e, &stored).map_err(damaged)?);
+                if is_group(e.comp) {
+                    if self.frames.len() >= 16 {
+                        self.frames.remove(0);
+                    }
+                    self.frames.push((key, plain.clone()));
+                }
+                plain
+            }
+        };
+        blob_from_frame(e, &plain).map_err(damaged)
     }
 
     pub fn tree(&mut self, id: &Id) -> Result<Tree> {

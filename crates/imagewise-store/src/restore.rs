@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::fs::{self, OpenOptions, Permissions};
-use std::io::{Seek, SeekFrom, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -297,14 +296,13 @@ impl Ctx<'_> {
     }
 
     fn file(&mut self, host: &Path, node: &Node) -> Result<()> {
-        let mut f = OpenOptions::new()
+        let f = OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
             .open(host)
             .ctx(|| format!("creating {}", host.display()))?;
         let mut pos = 0u64;
-        let mut sparse = false;
         for e in &node.content {
             match e.0 {
                 Some(id) => {
@@ -317,16 +315,10 @@ impl Ctx<'_> {
                             e.1
                         )));
                     }
-                    if sparse {
-                        f.seek(SeekFrom::Start(pos))
-                            .ctx(|| format!("seeking in {}", host.display()))?;
-                        sparse = false;
-                    }
-                    f.write_all(&data)
-                        .ctx(|| format!("writing {}", host.display()))?;
+                    write_sparse(&f, pos, &data).ctx(|| format!("writing {}", host.display()))?;
                     self.report.bytes_written += e.1;
                 }
-                None => sparse = true,
+                None => {}
             }
             pos += e.1;
             self.progress.advance(self.report.bytes_written);
@@ -362,6 +354,35 @@ impl Ctx<'_> {
             }
         }
     }
+}
+
+/// Write `data` at `pos`, leaving out every piece between 4 KiB boundaries that is all zeros:
+/// what is not written reads back as zeros, and whole blocks of zeros stay holes (as
+/// `cp --sparse=always` does), so a restored file is never less sparse than its original.
+fn write_sparse(f: &std::fs::File, pos: u64, data: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    const BLOCK: u64 = 4096;
+    let mut run_start: Option<usize> = None;
+    let mut i = 0usize;
+    while i < data.len() {
+        let abs = pos + i as u64;
+        let next = ((abs / BLOCK + 1) * BLOCK - pos) as usize;
+        let end = next.min(data.len());
+        let zero = data[i..end].iter().all(|&b| b == 0);
+        match (zero, run_start) {
+            (true, Some(s)) => {
+                f.write_all_at(&data[s..i], pos + s as u64)?;
+                run_start = None;
+            }
+            (false, None) => run_start = Some(i),
+            _ => {}
+        }
+        i = end;
+    }
+    if let Some(s) = run_start {
+        f.write_all_at(&data[s..], pos + s as u64)?;
+    }
+    Ok(())
 }
 
 fn special(host: &Path, node: &Node) -> Result<()> {

@@ -10,6 +10,6 @@ mod host_root;
 mod inspect;
 mod layers;
 mod same_tree;
-mod store;
 mod scan;
+mod store;
 mod support;

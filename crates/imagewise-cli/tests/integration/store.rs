@@ -48,7 +48,11 @@ fn nul_fields(b: &[u8]) -> Vec<String> {
 pub fn manifest(dir: &Path) -> BTreeMap<String, String> {
     let find = tool(
         "find",
-        &[".", "-printf", "%p\\0%y\\0%#m\\0%U\\0%G\\0%s\\0%T@\\0%l\\0%n\\0%i\\0"],
+        &[
+            ".",
+            "-printf",
+            "%p\\0%y\\0%#m\\0%U\\0%G\\0%s\\0%T@\\0%l\\0%n\\0%i\\0",
+        ],
         dir,
     );
     let f = nul_fields(&find);
@@ -56,7 +60,11 @@ pub fn manifest(dir: &Path) -> BTreeMap<String, String> {
     let mut inodes: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for r in f.chunks_exact(10) {
         let (path, kind) = (r[0].clone(), r[1].as_str());
-        let size = if kind == "d" { "-".into() } else { r[5].clone() };
+        let size = if kind == "d" {
+            "-".into()
+        } else {
+            r[5].clone()
+        };
         if kind != "d" && r[8] != "1" {
             inodes.entry(r[9].clone()).or_default().push(path.clone());
         }
@@ -83,10 +91,7 @@ pub fn manifest(dir: &Path) -> BTreeMap<String, String> {
     }
     let sums = tool(
         "bash",
-        &[
-            "-c",
-            "find . -type f -print0 | xargs -0 -r sha256sum -z",
-        ],
+        &["-c", "find . -type f -print0 | xargs -0 -r sha256sum -z"],
         dir,
     );
     for line in sums.split(|&c| c == 0).filter(|l| !l.is_empty()) {
@@ -107,7 +112,11 @@ pub fn manifest(dir: &Path) -> BTreeMap<String, String> {
     for r in nul_fields(&devs).chunks_exact(2) {
         rows.get_mut(&r[0]).unwrap().push(format!("dev={}", r[1]));
     }
-    let xattrs = tool("getfattr", &["-R", "-P", "-d", "-m", "-", "-e", "hex", "."], dir);
+    let xattrs = tool(
+        "getfattr",
+        &["-R", "-P", "-h", "-d", "-m", "-", "-e", "hex", "."],
+        dir,
+    );
     let mut current: Option<String> = None;
     for line in String::from_utf8_lossy(&xattrs).lines() {
         if let Some(p) = line.strip_prefix("# file: ") {
@@ -195,11 +204,23 @@ fn rich_rootfs(dest: &Path) {
 #[test]
 fn round_trip_of_a_real_rootfs_keeps_every_metadata_field() {
     let t = tempfile::tempdir().unwrap();
-    let (src, repo, out) = (t.path().join("src"), t.path().join("repo"), t.path().join("out"));
+    let (src, repo, out) = (
+        t.path().join("src"),
+        t.path().join("repo"),
+        t.path().join("out"),
+    );
     std::fs::create_dir(&src).unwrap();
     rich_rootfs(&src);
     ok(&["repo", "init", s(&repo)]);
-    let made = json(&["snapshot", "create", "--json", "--tag", "rich", s(&repo), s(&src)]);
+    let made = json(&[
+        "snapshot",
+        "create",
+        "--json",
+        "--tag",
+        "rich",
+        s(&repo),
+        s(&src),
+    ]);
     assert!(made["files"].as_u64().unwrap() > 4000);
     assert_eq!(made["bytes_read"], made["bytes"], "{made}");
     let restored = json(&["restore", "--json", s(&repo), "rich", s(&out)]);
@@ -211,13 +232,32 @@ fn round_trip_of_a_real_rootfs_keeps_every_metadata_field() {
     assert!(kib < 1024, "restored sparse file takes {kib} KiB");
     // A second restore of one path only.
     let part = t.path().join("part");
-    ok(&["restore", "--path", "/srv/empty", "--path", "etc/issue", s(&repo), "latest", s(&part)]);
+    ok(&[
+        "restore",
+        "--path",
+        "/srv/empty",
+        "--path",
+        "etc/issue",
+        s(&repo),
+        "latest",
+        s(&part),
+    ]);
     let got: Vec<String> = manifest(&part).into_keys().collect();
     assert_eq!(
         got,
-        [".", "./etc", "./etc/issue", "./srv", "./srv/empty", "./srv/empty/nested"]
+        [
+            ".",
+            "./etc",
+            "./etc/issue",
+            "./srv",
+            "./srv/empty",
+            "./srv/empty/nested"
+        ]
     );
-    assert_eq!(manifest(&part)["./srv/empty"], manifest(&src)["./srv/empty"]);
+    assert_eq!(
+        manifest(&part)["./srv/empty"],
+        manifest(&src)["./srv/empty"]
+    );
 }
 
 #[test]
@@ -227,8 +267,19 @@ fn every_image_format_stores_the_same_content() {
     let repo = t.path().join("repo");
     ok(&["repo", "init", s(&repo)]);
     let mut ids = Vec::new();
-    for reference in ["bookworm-rootfs", "bookworm.tar.zst", "bookworm-oci", "bookworm-gpt.qcow2"] {
-        let v = json(&["snapshot", "create", "--json", s(&repo), s(&f.join(reference))]);
+    for reference in [
+        "bookworm-rootfs",
+        "bookworm.tar.zst",
+        "bookworm-oci",
+        "bookworm-gpt.qcow2",
+    ] {
+        let v = json(&[
+            "snapshot",
+            "create",
+            "--json",
+            s(&repo),
+            s(&f.join(reference)),
+        ]);
         ids.push((reference, v["id"].as_str().unwrap().to_string()));
     }
     // Later formats add almost nothing: the same files are the same chunks.
@@ -236,7 +287,10 @@ fn every_image_format_stores_the_same_content() {
     let first = json(&["snapshot", "show", "--json", s(&repo), &ids[0].1]);
     let total_new = stats["blob_bytes"].as_u64().unwrap();
     let first_new = first["snapshot"]["summary"]["bytes_new"].as_u64().unwrap();
-    assert!(total_new < first_new + (8 << 20), "{total_new} vs {first_new}");
+    assert!(
+        total_new < first_new + (8 << 20),
+        "{total_new} vs {first_new}"
+    );
     for (reference, id) in &ids[1..] {
         let d = json(&["snapshot", "diff", "--json", s(&repo), &ids[0].1, id]);
         let content: Vec<&Value> = d["changes"]
@@ -275,9 +329,15 @@ fn incremental_snapshot_stores_about_the_changed_bytes() {
         "full: {} bytes new of {}; incremental: {new} bytes new, {} stored; files changed or added: {changed} bytes",
         first["bytes_new"], first["bytes"], second["bytes_stored"]
     );
-    assert!(changed > 1 << 20, "the fixture changed only {changed} bytes");
+    assert!(
+        changed > 1 << 20,
+        "the fixture changed only {changed} bytes"
+    );
     // Trees of changed directories come on top; chunks shared with old versions come off.
-    assert!(new <= changed + changed / 10 + (2 << 20), "{new} new for {changed} changed");
+    assert!(
+        new <= changed + changed / 10 + (2 << 20),
+        "{new} new for {changed} changed"
+    );
     assert!(new >= changed / 2, "{new} new for {changed} changed");
     let out = t.path().join("out");
     ok(&["restore", s(&repo), "latest", s(&out)]);
@@ -300,8 +360,20 @@ fn raw_disk_restores_bit_for_bit_and_stays_sparse() {
     assert_eq!(v["bytes"], 400 << 20);
     assert!(v["bytes_read"].as_u64().unwrap() < 100 << 20, "{v}");
     let qcow = f.join("alpine-base.qcow2");
-    let q = json(&["snapshot", "create", "--raw", "--json", "--tag", "q", s(&repo), s(&qcow)]);
-    for (id, orig) in [(v["id"].as_str().unwrap(), disk.as_path()), ("q", qcow.as_path())] {
+    let q = json(&[
+        "snapshot",
+        "create",
+        "--raw",
+        "--json",
+        "--tag",
+        "q",
+        s(&repo),
+        s(&qcow),
+    ]);
+    for (id, orig) in [
+        (v["id"].as_str().unwrap(), disk.as_path()),
+        ("q", qcow.as_path()),
+    ] {
         let out = t.path().join(format!("restored-{}", &id[..1]));
         ok(&["restore", s(&repo), id, s(&out)]);
         sh(&format!("cmp {} {}", orig.display(), out.display()));
@@ -341,7 +413,13 @@ fn kill_9_at_random_moments_never_damages_the_repository() {
     let other = f.join("distroless-rootfs");
     ok(&["snapshot", "create", "--tag", "small", s(&repo), s(&small)]);
     ok(&["snapshot", "create", "--tag", "other", s(&repo), s(&other)]);
-    let big = f.join("bookworm-rootfs");
+    // Three different images, so most rounds have new data to write when the kill comes.
+    let bigs = [
+        f.join("bookworm-rootfs"),
+        f.join("trixie-rootfs"),
+        f.join("bullseye-rootfs"),
+    ];
+    let big = bigs[0].clone();
     // How long an uninterrupted create takes, to spread the kills over it.
     let started = std::time::Instant::now();
     let probe = t.path().join("probe");
@@ -350,23 +428,29 @@ fn kill_9_at_random_moments_never_damages_the_repository() {
     let span = started.elapsed().as_millis() as u64;
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let mut finished = 0;
+    let mut done: Vec<(String, PathBuf)> = Vec::new();
     for round in 0..10 {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        let at = seed % (span + 50);
+        let at = seed % (span * 3 / 4 + 20);
+        let src = &bigs[round % 3];
+        let tag = format!("killed-{}", round % 3);
         let mut child = Command::new(env!("CARGO_BIN_EXE_imagewise"))
-            .args(["snapshot", "create", "--tag", "killed", s(&repo), s(&big)])
+            .args(["snapshot", "create", "--tag", &tag, s(&repo), s(src)])
             .env("IMAGEWISE_NO_PROGRESS", "1")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(at));
-        let _ = Command::new("kill").args(["-9", &child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-9", &child.id().to_string()])
+            .status();
         let status = child.wait().unwrap();
         if status.success() {
             finished += 1;
+            done.push((tag, src.clone()));
         }
         let check = imagewise(&["repo", "check", "--read-data", s(&repo)]);
         assert!(
@@ -378,16 +462,23 @@ fn kill_9_at_random_moments_never_damages_the_repository() {
         restore_and_compare(&repo, "small", &small, t.path());
     }
     restore_and_compare(&repo, "other", &other, t.path());
-    if finished > 0 {
-        restore_and_compare(&repo, "killed", &big, t.path());
+    for (tag, src) in &done {
+        restore_and_compare(&repo, tag, src, t.path());
     }
     eprintln!("10 kills over {span} ms, {finished} creates finished before their kill");
     // What the killed writers left is unreferenced; prune removes it and keeps the rest whole.
     ok(&["prune", s(&repo)]);
-    assert!(std::fs::read_dir(repo.join("tmp")).unwrap().next().is_none());
+    assert!(std::fs::read_dir(repo.join("tmp"))
+        .unwrap()
+        .next()
+        .is_none());
     let check = json(&["repo", "check", "--read-data", "--json", s(&repo)]);
     assert_eq!(check["ok"], true, "{check}");
-    assert_eq!(check["report"]["warnings"].as_array().unwrap().len(), 0, "{check}");
+    assert_eq!(
+        check["report"]["warnings"].as_array().unwrap().len(),
+        0,
+        "{check}"
+    );
     restore_and_compare(&repo, "small", &small, t.path());
 }
 
@@ -409,8 +500,16 @@ fn two_concurrent_creates_both_succeed() {
         let y = sc.spawn(|| spawn(&b, "b"));
         (x.join().unwrap().unwrap(), y.join().unwrap().unwrap())
     });
-    assert!(ra.status.success(), "{}", String::from_utf8_lossy(&ra.stderr));
-    assert!(rb.status.success(), "{}", String::from_utf8_lossy(&rb.stderr));
+    assert!(
+        ra.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ra.stderr)
+    );
+    assert!(
+        rb.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rb.stderr)
+    );
     ok(&["repo", "check", "--read-data", s(&repo)]);
     restore_and_compare(&repo, "a", &a, t.path());
     restore_and_compare(&repo, "b", &b, t.path());
@@ -419,7 +518,9 @@ fn two_concurrent_creates_both_succeed() {
         repo.join("locks/held"),
         format!(
             r#"{{"exclusive":false,"host":"{}","pid":1,"time":"now","command":"snapshot create"}}"#,
-            std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim()
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .unwrap()
+                .trim()
         ),
     )
     .unwrap();
@@ -435,8 +536,15 @@ fn restore_what_check_named(
     sources: &[(String, &str, PathBuf)],
     out: &Path,
 ) {
-    let (id, tag, src) = sources.iter().find(|s| s.0 == hit[0].0).expect("a known snapshot");
-    let named: Vec<String> = hit.iter().filter(|h| &h.0 == id).map(|h| h.1.clone()).collect();
+    let (id, tag, src) = sources
+        .iter()
+        .find(|s| s.0 == hit[0].0)
+        .expect("a known snapshot");
+    let named: Vec<String> = hit
+        .iter()
+        .filter(|h| &h.0 == id)
+        .map(|h| h.1.clone())
+        .collect();
     restore_reports_exactly(repo, tag, src, &named, out);
 }
 
@@ -461,7 +569,12 @@ fn packs(repo: &Path) -> Vec<PathBuf> {
 /// `repo check --read-data` on a damaged repository: exit 1, and the paths it names.
 fn damaged_paths(repo: &Path) -> Vec<(String, String)> {
     let out = imagewise(&["repo", "check", "--read-data", "--json", s(repo)]);
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["ok"], false);
     v["report"]["errors"]
@@ -481,7 +594,12 @@ fn damaged_paths(repo: &Path) -> Vec<(String, String)> {
 /// Restore everything: exit 1, exactly the named paths fail, every other file is intact.
 fn restore_reports_exactly(repo: &Path, snap: &str, original: &Path, named: &[String], out: &Path) {
     let r = imagewise(&["restore", "--json", s(repo), snap, s(out)]);
-    assert_eq!(r.status.code(), Some(1), "{}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(
+        r.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
     let v: Value = serde_json::from_slice(&r.stdout).unwrap();
     let mut failed: Vec<String> = v["report"]["failures"]
         .as_array()
@@ -497,7 +615,10 @@ fn restore_reports_exactly(repo: &Path, snap: &str, original: &Path, named: &[St
     for (p, m) in &mo {
         let abs = p.trim_start_matches('.');
         let hit = |n: &String| abs == n || abs.starts_with(&format!("{n}/"));
-        if p == "." || named.iter().any(hit) {
+        if p == "." {
+            continue;
+        }
+        if named.iter().any(hit) {
             // A damaged file is not left behind; a directory whose listing is lost stays empty.
             if !m.starts_with('d') || !named.iter().any(|n| n == abs) {
                 assert!(!mr.contains_key(p), "{p} restored although damaged");
@@ -527,10 +648,16 @@ fn damage_is_named_and_spares_the_rest() {
     ok(&["snapshot", "create", "--tag", "b", s(&pristine), s(&b)]);
     ok(&["repo", "check", "--read-data", s(&pristine)]);
     let short = |tag: &str| {
-        json(&["snapshot", "show", "--json", s(&pristine), tag])["id"].as_str().unwrap()[..16].to_string()
+        json(&["snapshot", "show", "--json", s(&pristine), tag])["id"]
+            .as_str()
+            .unwrap()[..16]
+            .to_string()
     };
     let snap_a = short("a");
-    let sources = [(snap_a.clone(), "a", a.clone()), (short("b"), "b", b.clone())];
+    let sources = [
+        (snap_a.clone(), "a", a.clone()),
+        (short("b"), "b", b.clone()),
+    ];
 
     // One flipped byte in the middle of the biggest pack.
     let r = damaged_copy(&pristine, "flip");
@@ -549,10 +676,19 @@ fn damage_is_named_and_spares_the_rest() {
     let r = damaged_copy(&pristine, "trunc");
     let p = &packs(&r)[0];
     let len = std::fs::metadata(p).unwrap().len();
-    std::fs::OpenOptions::new().write(true).open(p).unwrap().set_len(len / 2).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(p)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
     let hit = damaged_paths(&r);
     let out = imagewise(&["repo", "check", s(&r)]);
-    assert_eq!(out.status.code(), Some(1), "structure check sees a short pack");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "structure check sees a short pack"
+    );
     assert!(!hit.is_empty());
     restore_what_check_named(&r, &hit, &sources, &t.path().join("out-trunc"));
 
@@ -566,7 +702,11 @@ fn damage_is_named_and_spares_the_rest() {
     assert_eq!(idx.len(), 2, "one index file per create");
     std::fs::remove_file(&idx[0]).unwrap();
     let o = imagewise(&["repo", "check", "--read-data", s(&r)]);
-    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(text.contains("is in no index"), "{text}");
     assert!(!damaged_paths(&r).is_empty());
     ok(&["repo", "repair", s(&r)]);
@@ -579,7 +719,13 @@ fn damage_is_named_and_spares_the_rest() {
     let snap_file = std::fs::read_dir(r.join("snapshots"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with(&snap_a))
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .starts_with(&snap_a)
+        })
         .unwrap();
     let mut sb = std::fs::read(&snap_file).unwrap();
     sb[10] ^= 1;
@@ -598,20 +744,47 @@ fn signed_repositories_refuse_unsigned_and_foreign_snapshots() {
     ok(&["key", "generate", s(&key)]);
     ok(&["key", "generate", s(&other)]);
     assert_eq!(
-        std::fs::metadata(&key).map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777).unwrap(),
+        std::fs::metadata(&key)
+            .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777)
+            .unwrap(),
         0o600
     );
     // A key file is never overwritten.
-    assert_eq!(imagewise(&["key", "generate", s(&key)]).status.code(), Some(2));
+    assert_eq!(
+        imagewise(&["key", "generate", s(&key)]).status.code(),
+        Some(2)
+    );
     let repo = t.path().join("repo");
-    ok(&["repo", "init", "--sign-key", &format!("{}.pub", s(&key)), s(&repo)]);
+    ok(&[
+        "repo",
+        "init",
+        "--sign-key",
+        &format!("{}.pub", s(&key)),
+        s(&repo),
+    ]);
     let src = f.join("alpine-rootfs");
     let no_key = imagewise(&["snapshot", "create", s(&repo), s(&src)]);
     assert_eq!(no_key.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&no_key.stderr).contains("--sign-key"));
-    let wrong = imagewise(&["snapshot", "create", "--sign-key", s(&other), s(&repo), s(&src)]);
+    let wrong = imagewise(&[
+        "snapshot",
+        "create",
+        "--sign-key",
+        s(&other),
+        s(&repo),
+        s(&src),
+    ]);
     assert_eq!(wrong.status.code(), Some(2));
-    ok(&["snapshot", "create", "--sign-key", s(&key), "--tag", "good", s(&repo), s(&src)]);
+    ok(&[
+        "snapshot",
+        "create",
+        "--sign-key",
+        s(&key),
+        "--tag",
+        "good",
+        s(&repo),
+        s(&src),
+    ]);
     ok(&["repo", "check", s(&repo)]);
     let shown = json(&["snapshot", "show", "--json", s(&repo), "good"]);
     assert_eq!(shown["signature"], "valid");
@@ -619,7 +792,14 @@ fn signed_repositories_refuse_unsigned_and_foreign_snapshots() {
     // An unsigned snapshot made elsewhere and copied in.
     let plain = t.path().join("plain");
     ok(&["repo", "init", s(&plain)]);
-    ok(&["snapshot", "create", "--tag", "unsigned", s(&plain), s(&src)]);
+    ok(&[
+        "snapshot",
+        "create",
+        "--tag",
+        "unsigned",
+        s(&plain),
+        s(&src),
+    ]);
     sh(&format!(
         "cp -a {p}/snapshots/. {r}/snapshots/ && cp -a {p}/index/. {r}/index/ && cp -a {p}/packs/. {r}/packs/",
         p = plain.display(),
@@ -635,8 +815,22 @@ fn signed_repositories_refuse_unsigned_and_foreign_snapshots() {
     ok(&["repo", "check", "--allow-unsigned", s(&repo)]);
     // Pinning a key on the command line: the repository's own passes, another does not.
     let pinned = t.path().join("pinned");
-    ok(&["restore", "--trust-key", &format!("{}.pub", s(&key)), s(&repo), "good", s(&pinned)]);
-    let pin_other = imagewise(&["restore", "--trust-key", &format!("{}.pub", s(&other)), s(&repo), "good", s(&t.path().join("p2"))]);
+    ok(&[
+        "restore",
+        "--trust-key",
+        &format!("{}.pub", s(&key)),
+        s(&repo),
+        "good",
+        s(&pinned),
+    ]);
+    let pin_other = imagewise(&[
+        "restore",
+        "--trust-key",
+        &format!("{}.pub", s(&other)),
+        s(&repo),
+        "good",
+        s(&t.path().join("p2")),
+    ]);
     assert_ne!(pin_other.status.code(), Some(0));
     ok(&["restore", "--allow-unsigned", s(&repo), "unsigned", s(&out)]);
     assert_same_tree(&src, &out);
@@ -648,7 +842,14 @@ fn signed_repositories_refuse_unsigned_and_foreign_snapshots() {
     let body = text.lines().next().unwrap();
     let other_repo = t.path().join("other-repo");
     ok(&["repo", "init", "--sign-key", s(&other), s(&other_repo)]);
-    ok(&["snapshot", "create", "--sign-key", s(&other), s(&other_repo), s(&src)]);
+    ok(&[
+        "snapshot",
+        "create",
+        "--sign-key",
+        s(&other),
+        s(&other_repo),
+        s(&src),
+    ]);
     let foreign_sig = std::fs::read_dir(other_repo.join("snapshots"))
         .unwrap()
         .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap())
@@ -692,7 +893,12 @@ fn diff_forget_and_prune() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| (c["path"].as_str().unwrap().into(), c["change"].as_str().unwrap().into()))
+        .map(|c| {
+            (
+                c["path"].as_str().unwrap().into(),
+                c["change"].as_str().unwrap().into(),
+            )
+        })
         .collect();
     got.sort();
     let want: Vec<(String, String)> = [
@@ -715,12 +921,28 @@ fn diff_forget_and_prune() {
         ok(&["snapshot", "create", s(&repo), s(&b)]);
     }
     let before = json(&["repo", "stats", "--json", s(&repo)]);
-    let dry = json(&["forget", "--json", "--keep-last", "1", "--dry-run", s(&repo)]);
+    let dry = json(&[
+        "forget",
+        "--json",
+        "--keep-last",
+        "1",
+        "--dry-run",
+        s(&repo),
+    ]);
     assert_eq!(dry["removed"], 3);
-    assert_eq!(json(&["snapshot", "list", "--json", s(&repo)]).as_array().unwrap().len(), 5);
+    assert_eq!(
+        json(&["snapshot", "list", "--json", s(&repo)])
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
     let forgot = json(&["forget", "--json", "--keep-last", "1", s(&repo)]);
     assert_eq!(forgot["kept"], 2, "the newest of each source: {forgot}");
-    let left: Vec<Value> = json(&["snapshot", "list", "--json", s(&repo)]).as_array().unwrap().clone();
+    let left: Vec<Value> = json(&["snapshot", "list", "--json", s(&repo)])
+        .as_array()
+        .unwrap()
+        .clone();
     assert_eq!(left.len(), 2);
     let pr = json(&["prune", "--json", s(&repo)]);
     let after = json(&["repo", "stats", "--json", s(&repo)]);
@@ -735,7 +957,11 @@ fn diff_forget_and_prune() {
     ok(&["repo", "check", "--read-data", s(&repo)]);
     restore_and_compare(&repo, "latest", &a, t.path());
     let none = imagewise(&["forget", s(&repo)]);
-    assert_eq!(none.status.code(), Some(2), "forget without a keep rule is refused");
+    assert_eq!(
+        none.status.code(),
+        Some(2),
+        "forget without a keep rule is refused"
+    );
 }
 
 #[test]
@@ -748,12 +974,28 @@ fn bad_input_gets_clear_errors() {
     let full = t.path().join("full");
     std::fs::create_dir(&full).unwrap();
     std::fs::write(full.join("x"), "x").unwrap();
-    assert_eq!(imagewise(&["repo", "init", s(&full)]).status.code(), Some(2));
+    assert_eq!(
+        imagewise(&["repo", "init", s(&full)]).status.code(),
+        Some(2)
+    );
     let repo = t.path().join("repo");
     ok(&["repo", "init", s(&repo)]);
-    assert_eq!(imagewise(&["restore", s(&repo), "latest", s(&t.path().join("o"))]).status.code(), Some(2));
     assert_eq!(
-        imagewise(&["repo", "init", "--compression", "lzma", s(&t.path().join("r2"))]).status.code(),
+        imagewise(&["restore", s(&repo), "latest", s(&t.path().join("o"))])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        imagewise(&[
+            "repo",
+            "init",
+            "--compression",
+            "lzma",
+            s(&t.path().join("r2"))
+        ])
+        .status
+        .code(),
         Some(2)
     );
     // A newer format is refused with what to do.

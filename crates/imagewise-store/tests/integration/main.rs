@@ -14,7 +14,11 @@ use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
 enum Item {
-    File { data: Vec<u8>, holes: Vec<(u64, u8)>, len: u64 },
+    File {
+        data: Vec<u8>,
+        holes: Vec<(u64, u8)>,
+        len: u64,
+    },
     Dir,
     Symlink(String),
     Hardlink(usize),
@@ -90,13 +94,22 @@ fn set_meta(p: &Path, s: &Spec, symlink: bool) {
         xattr::set(p, "trusted.iw", x).unwrap();
     }
     let t = rustix::fs::Timestamps {
-        last_access: rustix::fs::Timespec { tv_sec: 0, tv_nsec: 0 },
+        last_access: rustix::fs::Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        },
         last_modification: rustix::fs::Timespec {
             tv_sec: s.mtime.0,
             tv_nsec: i64::from(s.mtime.1),
         },
     };
-    rustix::fs::utimensat(rustix::fs::CWD, p, &t, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).unwrap();
+    rustix::fs::utimensat(
+        rustix::fs::CWD,
+        p,
+        &t,
+        rustix::fs::AtFlags::SYMLINK_NOFOLLOW,
+    )
+    .unwrap();
 }
 
 /// Build the tree; directories' metadata is set last so adding children does not change it.
@@ -179,7 +192,12 @@ fn manifest(root: &Path) -> BTreeMap<String, String> {
         if ft.is_file() {
             let group = inodes.entry(m.ino()).or_insert_with(|| rel.clone()).clone();
             let data = fs::read(&p).unwrap();
-            line += &format!(" size={} nlink={} group={group} b3={}", m.len(), m.nlink(), blake3::hash(&data));
+            line += &format!(
+                " size={} nlink={} group={group} b3={}",
+                m.len(),
+                m.nlink(),
+                blake3::hash(&data)
+            );
         } else if ft.is_symlink() {
             line += &format!(" -> {}", fs::read_link(&p).unwrap().display());
         }
@@ -211,7 +229,7 @@ fn allocated(p: &Path) -> u64 {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
     fn snapshot_then_restore_is_the_identity(specs in prop::collection::vec(spec(), 0..40)) {
