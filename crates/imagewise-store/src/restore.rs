@@ -304,21 +304,19 @@ impl Ctx<'_> {
             .ctx(|| format!("creating {}", host.display()))?;
         let mut pos = 0u64;
         for e in &node.content {
-            match e.0 {
-                Some(id) => {
-                    let data = self.reader.read(&id)?;
-                    if data.len() as u64 != e.1 {
-                        return Err(Error::damaged(format!(
-                            "chunk {} is {} bytes, the file lists {}",
-                            id.short(),
-                            data.len(),
-                            e.1
-                        )));
-                    }
-                    write_sparse(&f, pos, &data).ctx(|| format!("writing {}", host.display()))?;
-                    self.report.bytes_written += e.1;
+            // A hole is left unwritten; set_len below gives the file its full size.
+            if let Some(id) = e.0 {
+                let data = self.reader.read(&id)?;
+                if data.len() as u64 != e.1 {
+                    return Err(Error::damaged(format!(
+                        "chunk {} is {} bytes, the file lists {}",
+                        id.short(),
+                        data.len(),
+                        e.1
+                    )));
                 }
-                None => {}
+                write_sparse(&f, pos, &data).ctx(|| format!("writing {}", host.display()))?;
+                self.report.bytes_written += e.1;
             }
             pos += e.1;
             self.progress.advance(self.report.bytes_written);
