@@ -281,6 +281,18 @@ impl Repo {
                 if clean.contains(&id) {
                     continue;
                 }
+                if crate::tree::too_deep(&path) {
+                    rep.errors.push(err(
+                        None,
+                        Some(short.clone()),
+                        Some(path),
+                        format!(
+                            "nested more than {} directories deep",
+                            crate::tree::MAX_DEPTH
+                        ),
+                    ));
+                    continue;
+                }
                 rep.trees += 1;
                 let tree = match bad.get(&id) {
                     Some(why) => Err(why.clone()),

@@ -16,24 +16,25 @@ pub struct ChunkParams {
 }
 
 impl ChunkParams {
-    /// Files of image trees.
-    pub const FILES: ChunkParams = ChunkParams::around(64 << 10);
-    /// Raw disk images.
-    pub const RAW: ChunkParams = ChunkParams::around(64 << 10);
+    /// Files of image trees: 32 KiB average (8 KiB..128 KiB).
+    pub const FILES: ChunkParams = ChunkParams::around(32 << 10);
+    /// Raw disk images: 16 KiB average (4 KiB..64 KiB), so a filesystem made afresh with the
+    /// same files still shares most chunks with the old one.
+    pub const RAW: ChunkParams = ChunkParams::around(16 << 10);
 
     /// min = avg/4, max = avg*4, as FastCDC's authors suggest.
     pub const fn around(avg: u32) -> ChunkParams {
         ChunkParams {
             min: avg / 4,
             avg,
-            max: avg * 4,
+            max: avg.saturating_mul(4),
         }
     }
 
     pub fn validate(&self) -> Result<(), String> {
         let ok = (256..=(64 << 20)).contains(&self.min)
             && (1024..=(256 << 20)).contains(&self.avg)
-            && (4096..=(1 << 30)).contains(&self.max)
+            && (4096..=(16 << 20)).contains(&self.max)
             && self.min <= self.avg
             && self.avg <= self.max
             && self.min.is_multiple_of(2)
@@ -43,7 +44,7 @@ impl ChunkParams {
             Ok(())
         } else {
             Err(format!(
-                "chunk sizes min {} avg {} max {} are out of range (min ≥ 256, avg ≥ 1 KiB, max ≤ 1 GiB, min ≤ avg ≤ max, even)",
+                "chunk sizes min {} avg {} max {} are out of range (min ≥ 256, avg ≥ 1 KiB, max ≤ 16 MiB, min ≤ avg ≤ max, even)",
                 self.min, self.avg, self.max
             ))
         }

@@ -245,6 +245,13 @@ impl<'r> Session<'r> {
     }
 
     fn add(&mut self, kind: BlobKind, data: &[u8]) -> Result<Id> {
+        if data.len() > crate::pack::MAX_BLOB as usize {
+            return Err(Error::input(format!(
+                "a directory listing of {} MiB is more than the store takes ({} MiB); split the directory",
+                data.len() >> 20,
+                crate::pack::MAX_BLOB >> 20
+            )));
+        }
         let id = Id::of(data);
         if self.known.insert(id) {
             self.sum.blobs_new += 1;

@@ -6,7 +6,7 @@ use serde::Serialize;
 use crate::error::Result;
 use crate::id::Id;
 use crate::repo::{BlobReader, Repo};
-use crate::tree::{join, Node, NodeKind};
+use crate::tree::{join, too_deep, Node, NodeKind, MAX_DEPTH};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -80,6 +80,15 @@ fn differences(a: &Node, b: &Node) -> Vec<&'static str> {
     w
 }
 
+fn deep(path: &str) -> Result<()> {
+    if too_deep(path) {
+        return Err(crate::error::Error::damaged(format!(
+            "{path}: nested more than {MAX_DEPTH} directories deep; not followed"
+        )));
+    }
+    Ok(())
+}
+
 struct Walk<'a> {
     reader: BlobReader<'a>,
     out: Vec<Change>,
@@ -87,6 +96,7 @@ struct Walk<'a> {
 
 impl Walk<'_> {
     fn all(&mut self, id: &Id, path: &str, change: ChangeKind) -> Result<()> {
+        deep(path)?;
         let t = self.reader.tree(id)?;
         for n in &t.nodes {
             self.one(n, &join(path, &n.name), change)?;
@@ -118,6 +128,7 @@ impl Walk<'_> {
         if a == b {
             return Ok(());
         }
+        deep(path)?;
         let ta = self.reader.tree(a)?;
         let tb = self.reader.tree(b)?;
         let (mut i, mut j) = (0, 0);

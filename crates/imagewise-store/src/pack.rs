@@ -21,6 +21,9 @@ use crate::id::Id;
 
 pub(crate) const MAGIC: &[u8; 8] = b"IWPACK02";
 pub(crate) const ENTRY: usize = 54;
+/// No blob is larger than this (chunks are at most 16 MiB; a tree blob this big would list
+/// hundreds of thousands of names in one directory).
+pub(crate) const MAX_BLOB: u32 = 64 << 20;
 /// A decompressed group frame is never larger than this (groups close at 512 KiB + one blob).
 pub(crate) const MAX_FRAME: usize = 1 << 20;
 
@@ -102,6 +105,13 @@ impl PackEntry {
             raw_len: u32_at(46),
             sub: u32_at(50),
         };
+        if entry.raw_len > MAX_BLOB {
+            return Err(format!(
+                "blob {} claims {} bytes, more than any blob",
+                entry.id.short(),
+                entry.raw_len
+            ));
+        }
         let grouped_ok = if is_group(comp) {
             (entry.sub as u64 + entry.raw_len as u64) <= MAX_FRAME as u64
         } else {

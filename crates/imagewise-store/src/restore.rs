@@ -19,7 +19,7 @@ use crate::keys::PublicKey;
 use crate::lock;
 use crate::repo::{BlobReader, Repo};
 use crate::snapshot::{Signed, SnapshotKind, StoredSnapshot};
-use crate::tree::{join, Node, NodeKind};
+use crate::tree::{join, too_deep, Node, NodeKind, MAX_DEPTH};
 
 pub struct RestoreOptions {
     /// Restore only these paths (and what is under them); empty = everything.
@@ -51,6 +51,9 @@ pub struct RestoreReport {
     pub bytes_written: u64,
     /// Paths that could not be restored, with why. Non-empty means the restore is incomplete.
     pub failures: Vec<(String, String)>,
+    /// Owners and privileged xattrs (`security.*`, `trusted.*`) not set because the restore
+    /// did not run as root (as root this is always 0).
+    pub skipped_unprivileged: u64,
     pub duration_s: f64,
 }
 
@@ -64,7 +67,7 @@ pub(crate) fn verify_signature(
     let key = trust.or(repo.config.public_key.as_ref());
     let state = s.signature_state(key);
     match state {
-        Signed::Missing | Signed::Invalid if !allow_unsigned => Err(Error::damaged(format!(
+        Signed::Missing | Signed::Invalid if !allow_unsigned => Err(Error::input(format!(
             "snapshot {} is {} but {} requires signatures by key {}; refusing it (--allow-unsigned overrides)",
             s.id.short(),
             if state == Signed::Missing { "unsigned" } else { "signed by another key or altered" },
@@ -178,7 +181,7 @@ impl Repo {
             }
             match ctx.file(target, node) {
                 Ok(()) => {
-                    apply_meta(target, node)?;
+                    apply_meta(target, node, &mut ctx.report.skipped_unprivileged)?;
                     ctx.report.files = 1;
                     ctx.report.entries = 1;
                 }
@@ -194,14 +197,18 @@ impl Repo {
             // Directory metadata last, deepest first, so creating children does not touch it.
             let dirs = std::mem::take(&mut ctx.dirs);
             for (host, node) in dirs.iter().rev() {
-                if let Err(e) = apply_meta(host, node) {
+                if let Err(e) = apply_meta(host, node, &mut ctx.report.skipped_unprivileged) {
                     ctx.report
                         .failures
                         .push((host.display().to_string(), e.to_string()));
                 }
             }
             if ctx.filters.is_empty() {
-                apply_meta(target, &snap.snapshot.root)?;
+                apply_meta(
+                    target,
+                    &snap.snapshot.root,
+                    &mut ctx.report.skipped_unprivileged,
+                )?;
             }
         }
         opts.progress.end();
@@ -234,6 +241,13 @@ impl Ctx<'_> {
     }
 
     fn dir(&mut self, id: &Id, host: &Path, path: &str) {
+        if too_deep(path) {
+            self.fail(
+                path,
+                format!("nested more than {MAX_DEPTH} directories deep; not followed"),
+            );
+            return;
+        }
         let tree = match self.reader.tree(id) {
             Ok(t) => t,
             Err(e) => {
@@ -266,7 +280,9 @@ impl Ctx<'_> {
                     }
                 }
                 NodeKind::File => {
-                    let r = self.file(&h, &node).and_then(|()| apply_meta(&h, &node));
+                    let r = self.file(&h, &node).and_then(|()| {
+                        apply_meta(&h, &node, &mut self.report.skipped_unprivileged)
+                    });
                     if r.is_ok() {
                         self.report.files += 1;
                         self.files.insert(p.clone(), h);
@@ -283,10 +299,11 @@ impl Ctx<'_> {
                 NodeKind::Symlink => {
                     std::os::unix::fs::symlink(node.link.as_deref().unwrap_or_default(), &h)
                         .ctx(|| format!("creating symlink {}", h.display()))
-                        .and_then(|()| apply_meta(&h, &node))
+                        .and_then(|()| apply_meta(&h, &node, &mut self.report.skipped_unprivileged))
                 }
                 NodeKind::Char | NodeKind::Block | NodeKind::Fifo | NodeKind::Socket => {
-                    special(&h, &node).and_then(|()| apply_meta(&h, &node))
+                    special(&h, &node)
+                        .and_then(|()| apply_meta(&h, &node, &mut self.report.skipped_unprivileged))
                 }
             };
             if let Err(e) = done {
@@ -407,17 +424,32 @@ fn special(host: &Path, node: &Node) -> Result<()> {
     })
 }
 
+/// True when an error is "only root may do that" and we are not root: the step is skipped
+/// and counted rather than failing the restore.
+fn unprivileged(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::PermissionDenied && !rustix::process::geteuid().is_root()
+}
+
 /// Owner, then mode, then xattrs, then mtime (each step can undo the one before otherwise).
-fn apply_meta(host: &Path, node: &Node) -> Result<()> {
+fn apply_meta(host: &Path, node: &Node, skipped: &mut u64) -> Result<()> {
     use rustix::fs::{utimensat, AtFlags, Timespec, Timestamps, CWD, UTIME_OMIT};
-    std::os::unix::fs::lchown(host, Some(node.uid), Some(node.gid))
-        .ctx(|| format!("setting the owner of {}", host.display()))?;
+    match std::os::unix::fs::lchown(host, Some(node.uid), Some(node.gid)) {
+        Err(e) if unprivileged(&e) => {
+            *skipped += 1;
+        }
+        r => r.ctx(|| format!("setting the owner of {}", host.display()))?,
+    }
     if node.kind != NodeKind::Symlink {
         fs::set_permissions(host, Permissions::from_mode(node.mode & 0o7777))
             .ctx(|| format!("setting the mode of {}", host.display()))?;
     }
     for (k, v) in &node.xattrs {
-        xattr::set(host, k, v).ctx(|| format!("setting xattr {k} on {}", host.display()))?;
+        match xattr::set(host, k, v) {
+            Err(e) if unprivileged(&e) => {
+                *skipped += 1;
+            }
+            r => r.ctx(|| format!("setting xattr {k} on {}", host.display()))?,
+        }
     }
     let times = Timestamps {
         last_access: Timespec {

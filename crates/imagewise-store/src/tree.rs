@@ -154,6 +154,15 @@ impl Tree {
     }
 }
 
+/// Directories nested deeper than this are refused (a hostile repository could nest trees far
+/// beyond any real filesystem and exhaust the stack).
+pub(crate) const MAX_DEPTH: usize = 4096;
+
+/// True when `path` is nested too deep to follow.
+pub(crate) fn too_deep(path: &str) -> bool {
+    path.bytes().filter(|&b| b == b'/').count() > MAX_DEPTH
+}
+
 /// Join a directory path and a name (`/` + `etc` = `/etc`).
 pub(crate) fn join(dir: &str, name: &str) -> String {
     if dir == "/" {

@@ -499,6 +499,12 @@ pub(crate) fn run_restore(a: &RestoreArgs, global: &Global) -> anyhow::Result<Ex
         for (p, why) in &rep.failures {
             eprintln!("imagewise: error: {p}: NOT RESTORED: {why}");
         }
+        if rep.skipped_unprivileged > 0 {
+            eprintln!(
+                "imagewise: warning: not running as root: {} owners and security/trusted xattrs were not set (restore as root for an exact copy)",
+                rep.skipped_unprivileged
+            );
+        }
         if !global.quiet {
             println!(
                 "restored snapshot {} to {}: {} files, {} dirs, {} entries, {} written, {:.2} s{}",
