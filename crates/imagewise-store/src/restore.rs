@@ -7,7 +7,8 @@ use std::collections::HashMap;
 use std::fs::{self, OpenOptions, Permissions};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use imagewise_source::{NoProgress, Progress};
@@ -15,6 +16,7 @@ use serde::Serialize;
 
 use crate::error::{Error, IoContext, Result};
 use crate::id::Id;
+use crate::index::Index;
 use crate::keys::PublicKey;
 use crate::lock;
 use crate::repo::{BlobReader, Repo};
@@ -85,7 +87,7 @@ struct Ctx<'a> {
     dirs: Vec<(PathBuf, Node)>,
     links: Vec<(PathBuf, String, String)>,
     files: HashMap<String, PathBuf>,
-    progress: &'a dyn Progress,
+    pending: Vec<Pending>,
 }
 
 fn normalize(p: &str) -> Result<String> {
@@ -157,7 +159,7 @@ impl Repo {
             dirs: Vec::new(),
             links: Vec::new(),
             files: HashMap::new(),
-            progress: opts.progress.as_ref(),
+            pending: Vec::new(),
         };
         let root = snap.snapshot.root.subtree.ok_or_else(|| {
             Error::damaged(format!("snapshot {} has no root tree", snap.id.short()))
@@ -179,7 +181,16 @@ impl Repo {
                     target.display()
                 )));
             }
-            match ctx.file(target, node) {
+            let written = AtomicU64::new(0);
+            let r = write_file(
+                &mut ctx.reader,
+                target,
+                node,
+                &written,
+                opts.progress.as_ref(),
+            );
+            ctx.report.bytes_written = written.into_inner();
+            match r {
                 Ok(()) => {
                     apply_meta(target, node, &mut ctx.report.skipped_unprivileged)?;
                     ctx.report.files = 1;
@@ -193,6 +204,15 @@ impl Repo {
         } else {
             prepare_target(target)?;
             ctx.dir(&root, target, "/");
+            let pending = std::mem::take(&mut ctx.pending);
+            let written = AtomicU64::new(0);
+            let (ok, failed, skipped) =
+                write_files(self, &index, &pending, &written, opts.progress.as_ref());
+            ctx.report.bytes_written = written.into_inner();
+            ctx.report.files = ok.len() as u64;
+            ctx.report.skipped_unprivileged += skipped;
+            ctx.files.extend(ok);
+            ctx.report.failures.extend(failed);
             ctx.finish_links();
             // Directory metadata last, deepest first, so creating children does not touch it.
             let dirs = std::mem::take(&mut ctx.dirs);
@@ -212,6 +232,7 @@ impl Repo {
             }
         }
         opts.progress.end();
+        ctx.report.failures.sort();
         ctx.report.duration_s = started.elapsed().as_secs_f64();
         Ok(ctx.report)
     }
@@ -280,16 +301,8 @@ impl Ctx<'_> {
                     }
                 }
                 NodeKind::File => {
-                    let r = self.file(&h, &node).and_then(|()| {
-                        apply_meta(&h, &node, &mut self.report.skipped_unprivileged)
-                    });
-                    if r.is_ok() {
-                        self.report.files += 1;
-                        self.files.insert(p.clone(), h);
-                    } else {
-                        let _ = fs::remove_file(&h);
-                    }
-                    r
+                    self.pending.push((h, p.clone(), node));
+                    Ok(())
                 }
                 NodeKind::Hardlink => {
                     self.links
@@ -312,43 +325,6 @@ impl Ctx<'_> {
         }
     }
 
-    fn file(&mut self, host: &Path, node: &Node) -> Result<()> {
-        let f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(host)
-            .ctx(|| format!("creating {}", host.display()))?;
-        let mut pos = 0u64;
-        for e in &node.content {
-            // A hole is left unwritten; set_len below gives the file its full size.
-            if let Some(id) = e.0 {
-                let data = self.reader.read(&id)?;
-                if data.len() as u64 != e.1 {
-                    return Err(Error::damaged(format!(
-                        "chunk {} is {} bytes, the file lists {}",
-                        id.short(),
-                        data.len(),
-                        e.1
-                    )));
-                }
-                write_sparse(&f, pos, &data).ctx(|| format!("writing {}", host.display()))?;
-                self.report.bytes_written += e.1;
-            }
-            pos += e.1;
-            self.progress.advance(self.report.bytes_written);
-        }
-        if pos != node.size {
-            return Err(Error::damaged(format!(
-                "extents add up to {pos} bytes, the file is {}",
-                node.size
-            )));
-        }
-        f.set_len(node.size)
-            .ctx(|| format!("sizing {}", host.display()))?;
-        Ok(())
-    }
-
     fn finish_links(&mut self) {
         let links = std::mem::take(&mut self.links);
         for (host, path, target) in links {
@@ -369,6 +345,104 @@ impl Ctx<'_> {
             }
         }
     }
+}
+
+/// Write one file's content (holes left as holes) and size it; counts bytes into `written`.
+fn write_file(
+    reader: &mut BlobReader<'_>,
+    host: &Path,
+    node: &Node,
+    written: &AtomicU64,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(host)
+        .ctx(|| format!("creating {}", host.display()))?;
+    let mut pos = 0u64;
+    for e in &node.content {
+        // A hole is left unwritten; set_len below gives the file its full size.
+        if let Some(id) = e.0 {
+            let data = reader.read(&id)?;
+            if data.len() as u64 != e.1 {
+                return Err(Error::damaged(format!(
+                    "chunk {} is {} bytes, the file lists {}",
+                    id.short(),
+                    data.len(),
+                    e.1
+                )));
+            }
+            write_sparse(&f, pos, &data).ctx(|| format!("writing {}", host.display()))?;
+            let done = written.fetch_add(e.1, Ordering::Relaxed) + e.1;
+            progress.advance(done);
+        }
+        pos += e.1;
+    }
+    if pos != node.size {
+        return Err(Error::damaged(format!(
+            "extents add up to {pos} bytes, the file is {}",
+            node.size
+        )));
+    }
+    f.set_len(node.size)
+        .ctx(|| format!("sizing {}", host.display()))?;
+    Ok(())
+}
+
+/// A file waiting to be written: host path, snapshot path, node.
+type Pending = (PathBuf, String, Node);
+
+/// What the file writers did: restored (path, host), failed (path, why), owners skipped.
+type Written = (Vec<(String, PathBuf)>, Vec<(String, String)>, u64);
+
+/// Write files on several threads, each taking runs of neighbouring files (which share packs
+/// and compression groups), each with its own pack handles and frame cache.
+fn write_files(
+    repo: &Repo,
+    index: &Index,
+    pending: &[Pending],
+    written: &AtomicU64,
+    progress: &dyn Progress,
+) -> Written {
+    const RUN: usize = 32;
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(8);
+    let next = AtomicUsize::new(0);
+    let out: Mutex<Written> = Mutex::new((Vec::new(), Vec::new(), 0));
+    std::thread::scope(|sc| {
+        for _ in 0..threads {
+            sc.spawn(|| {
+                let mut reader = BlobReader::new(repo, index);
+                let mut mine: Written = (Vec::new(), Vec::new(), 0);
+                loop {
+                    let start = next.fetch_add(RUN, Ordering::Relaxed);
+                    if start >= pending.len() {
+                        break;
+                    }
+                    for (host, path, node) in &pending[start..(start + RUN).min(pending.len())] {
+                        let r = write_file(&mut reader, host, node, written, progress)
+                            .and_then(|()| apply_meta(host, node, &mut mine.2));
+                        match r {
+                            Ok(()) => mine.0.push((path.clone(), host.clone())),
+                            Err(e) => {
+                                let _ = fs::remove_file(host);
+                                mine.1.push((path.clone(), e.to_string()));
+                            }
+                        }
+                    }
+                }
+                if let Ok(mut o) = out.lock() {
+                    o.0.extend(mine.0);
+                    o.1.extend(mine.1);
+                    o.2 += mine.2;
+                }
+            });
+        }
+    });
+    out.into_inner().unwrap_or_default()
 }
 
 /// Write `data` at `pos`, leaving out every piece between 4 KiB boundaries that is all zeros:
