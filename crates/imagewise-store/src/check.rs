@@ -100,7 +100,7 @@ fn err(
 
 impl Repo {
     pub fn check(&self, opts: &CheckOptions) -> Result<CheckReport> {
-        let _lock = lock::lock(self.backend.as_ref(), false, "repo check")?;
+        let _lock = lock::read_lock(self.backend.as_ref(), "repo check")?;
         let started = Instant::now();
         let mut rep = CheckReport::default();
         let index = self.load_index()?;

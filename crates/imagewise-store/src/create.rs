@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
@@ -74,6 +75,8 @@ struct Session<'r> {
     known: HashSet<Id>,
     tx: Option<Sender<Job>>,
     workers: Vec<JoinHandle<Result<PackList>>>,
+    /// Set when the snapshot is given up, so workers throw their open packs away.
+    aborted: Arc<AtomicBool>,
     sum: SnapshotSummary,
 }
 
@@ -206,6 +209,7 @@ fn worker(
     rx: crossbeam_channel::Receiver<Job>,
     compression: Compression,
     pack_size: u64,
+    aborted: Arc<AtomicBool>,
 ) -> Result<PackList> {
     let mut packer = Packer::new(backend, compression, pack_size)?;
     for job in rx {
@@ -213,6 +217,11 @@ fn worker(
             packer.abandon();
             return Err(e);
         }
+    }
+    if aborted.load(Ordering::SeqCst) {
+        // The snapshot failed: its last packs would only be garbage for prune.
+        packer.abandon();
+        return Ok(Vec::new());
     }
     packer.finish()
 }
@@ -228,18 +237,21 @@ impl<'r> Session<'r> {
         };
         let (tx, rx) = bounded::<Job>(8 * n);
         let mut workers = Vec::new();
+        let aborted = Arc::new(AtomicBool::new(false));
         for _ in 0..n {
             let rx = rx.clone();
             let b = repo.backend.clone();
             let comp = repo.config.compression;
             let size = repo.config.pack_size;
-            workers.push(std::thread::spawn(move || worker(b, rx, comp, size)));
+            let ab = aborted.clone();
+            workers.push(std::thread::spawn(move || worker(b, rx, comp, size, ab)));
         }
         Ok(Session {
             repo,
             known,
             tx: Some(tx),
             workers,
+            aborted,
             sum: SnapshotSummary::default(),
         })
     }
@@ -263,7 +275,8 @@ impl<'r> Session<'r> {
             };
             let sent = self.tx.as_ref().map(|tx| tx.send(job));
             if !matches!(sent, Some(Ok(()))) {
-                // Every worker stopped: its error is reported by finish().
+                // Every worker stopped: report the first one's error.
+                self.aborted.store(true, Ordering::SeqCst);
                 return Err(self.stop_workers().err().unwrap_or_else(|| {
                     Error::damaged("the pack writers stopped without saying why")
                 }));
@@ -347,6 +360,8 @@ impl<'r> Session<'r> {
 
 impl Drop for Session<'_> {
     fn drop(&mut self) {
+        // Still running here means finish() was not reached: the snapshot failed.
+        self.aborted.store(true, Ordering::SeqCst);
         self.tx = None;
         for w in self.workers.drain(..) {
             let _ = w.join();

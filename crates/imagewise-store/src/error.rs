@@ -11,12 +11,10 @@ pub enum Error {
     Damaged(String),
     #[error("{0}")]
     Locked(String),
-    #[error("{what}: {source}")]
-    Io {
-        what: String,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The OS error is part of the message (not a `source`, so `{:#}` chains do not print it
+    /// twice).
+    #[error("{what}: {err}")]
+    Io { what: String, err: std::io::Error },
     #[error("reading the image: {0}")]
     Source(#[from] imagewise_source::Error),
 }
@@ -27,7 +25,7 @@ impl Error {
     pub(crate) fn io(what: impl std::fmt::Display, source: std::io::Error) -> Error {
         Error::Io {
             what: what.to_string(),
-            source,
+            err: source,
         }
     }
 

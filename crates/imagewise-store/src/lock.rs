@@ -38,6 +38,22 @@ fn alive(pid: u32) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
+/// A shared lock for a command that only reads: on a repository this process cannot write (a
+/// read-only mount, another user's files) it goes on without one, saying so.
+pub(crate) fn read_lock<'a>(backend: &'a dyn Backend, command: &str) -> Result<Option<Lock<'a>>> {
+    match lock(backend, false, command) {
+        Ok(l) => Ok(Some(l)),
+        Err(Error::Io { what, err }) => {
+            tracing::warn!(
+                "cannot write a lock into {} ({what}: {err}); reading without one: a concurrent prune could remove data under this {command}",
+                backend.location()
+            );
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Take a lock, failing with who holds a conflicting one.
 pub(crate) fn lock<'a>(
     backend: &'a dyn Backend,

@@ -251,6 +251,12 @@ impl Repo {
                 delete.push(*pack);
             }
         }
+        let lost = used.iter().filter(|id| !kept_blobs.contains(id)).count();
+        if lost > 0 {
+            return Err(Error::damaged(format!(
+                "{lost} blobs that snapshots use are in no pack on disk; refusing to prune (run `imagewise repo check` to see which snapshots are damaged, `imagewise repo repair` if an index file was lost)"
+            )));
+        }
         let indexed: HashSet<String> = index.packs.iter().map(pack_name).collect();
         for (name, _) in &on_disk {
             if !indexed.contains(&format!("packs/{name}")) {

@@ -140,7 +140,7 @@ impl Repo {
         target: &Path,
         opts: &RestoreOptions,
     ) -> Result<RestoreReport> {
-        let _lock = lock::lock(self.backend.as_ref(), false, "restore")?;
+        let _lock = lock::read_lock(self.backend.as_ref(), "restore")?;
         let started = Instant::now();
         let snap = self.find(spec)?;
         verify_signature(self, &snap, opts.trust_key.as_ref(), opts.allow_unsigned)?;

@@ -714,6 +714,22 @@ fn damage_is_named_and_spares_the_rest() {
     restore_and_compare(&r, "a", &a, t.path());
     restore_and_compare(&r, "b", &b, t.path());
 
+    // A deleted pack: check names it; prune refuses to make things worse and deletes nothing.
+    let r = damaged_copy(&pristine, "nopack");
+    std::fs::remove_file(&packs(&r)[0]).unwrap();
+    let o = imagewise(&["repo", "check", s(&r)]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("the pack is missing"));
+    let before = packs(&r).len();
+    let p = imagewise(&["prune", s(&r)]);
+    assert_ne!(p.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&p.stderr).contains("refusing to prune"),
+        "{}",
+        String::from_utf8_lossy(&p.stderr)
+    );
+    assert_eq!(packs(&r).len(), before);
+
     // A damaged snapshot file is named too; the other snapshot still restores.
     let r = damaged_copy(&pristine, "snapfile");
     let snap_file = std::fs::read_dir(r.join("snapshots"))
@@ -962,6 +978,40 @@ fn diff_forget_and_prune() {
         Some(2),
         "forget without a keep rule is refused"
     );
+}
+
+#[test]
+fn a_read_only_repository_can_be_checked_and_restored() {
+    let f = fixtures();
+    let t = tempfile::tempdir().unwrap();
+    let (repo, ro) = (t.path().join("repo"), t.path().join("ro"));
+    ok(&["repo", "init", s(&repo)]);
+    ok(&["snapshot", "create", s(&repo), s(&f.join("alpine-rootfs"))]);
+    std::fs::create_dir(&ro).unwrap();
+    sh(&format!(
+        "mount --bind -o ro {} {}",
+        repo.display(),
+        ro.display()
+    ));
+    let checked = imagewise(&["repo", "check", "--read-data", s(&ro)]);
+    let out = t.path().join("out");
+    let restored = imagewise(&["restore", s(&ro), "latest", s(&out)]);
+    let created = imagewise(&["snapshot", "create", s(&ro), s(&f.join("alpine-rootfs"))]);
+    sh(&format!("umount {}", ro.display()));
+    assert!(
+        checked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    assert!(String::from_utf8_lossy(&checked.stderr).contains("reading without one"));
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+    assert_same_tree(&f.join("alpine-rootfs"), &out);
+    assert_ne!(created.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&created.stderr).contains("Read-only file system"));
 }
 
 #[test]
