@@ -8,6 +8,7 @@
 //! `prune` removes. docs/store.md describes the format byte for byte.
 
 mod backend;
+mod browse;
 mod check;
 mod chunk;
 mod config;

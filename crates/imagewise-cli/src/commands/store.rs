@@ -250,6 +250,20 @@ enum SnapshotCommand {
     Show(ShowArgs),
     /// What changed between two snapshots.
     Diff(DiffArgs),
+    /// List the entries of a snapshot (or of one directory in it).
+    Ls(LsArgs),
+}
+
+#[derive(Args)]
+struct LsArgs {
+    repo: PathBuf,
+    /// Snapshot id, unique prefix, tag or `latest`.
+    snapshot: String,
+    /// A directory or file in the snapshot.
+    #[arg(default_value = "/")]
+    path: String,
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -419,6 +433,37 @@ pub(crate) fn run_snapshot(a: &SnapshotArgs, global: &Global) -> anyhow::Result<
                     mib(x.summary.bytes_stored),
                     x.summary.duration_s
                 );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        SnapshotCommand::Ls(l) => {
+            let repo = open(&l.repo)?;
+            let entries = repo.list(&l.snapshot, &l.path)?;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            for (path, n) in &entries {
+                use std::io::Write;
+                if l.json {
+                    let line = json!({"path": path, "node": n});
+                    writeln!(out, "{line}")?;
+                } else {
+                    let when = jiff::Timestamp::from_second(n.mtime)
+                        .map(|t| t.strftime("%Y-%m-%d %H:%M").to_string())
+                        .unwrap_or_else(|_| n.mtime.to_string());
+                    let target = n
+                        .link
+                        .as_deref()
+                        .map(|l| format!(" -> {l}"))
+                        .unwrap_or_default();
+                    writeln!(
+                        out,
+                        "{:<8} {:04o} {:>6} {:>6} {:>12} {when} {path}{target}",
+                        n.kind.as_str(),
+                        n.mode,
+                        n.uid,
+                        n.gid,
+                        n.size
+                    )?;
+                }
             }
             Ok(ExitCode::SUCCESS)
         }

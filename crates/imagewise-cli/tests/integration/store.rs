@@ -223,6 +223,38 @@ fn round_trip_of_a_real_rootfs_keeps_every_metadata_field() {
     ]);
     assert!(made["files"].as_u64().unwrap() > 4000);
     assert_eq!(made["bytes_read"], made["bytes"], "{made}");
+    // `snapshot ls` lists every path of the source, and one directory on its own.
+    let listed: Vec<String> =
+        String::from_utf8(ok(&["snapshot", "ls", "--json", s(&repo), "rich"]))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["path"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+    let mut from_find: Vec<String> = manifest(&src)
+        .into_keys()
+        .map(|p| {
+            if p == "." {
+                "/".to_string()
+            } else {
+                p[1..].to_string()
+            }
+        })
+        .collect();
+    let mut sorted = listed.clone();
+    sorted.sort();
+    from_find.sort();
+    assert_eq!(sorted, from_find);
+    let one = String::from_utf8(ok(&["snapshot", "ls", s(&repo), "rich", "/srv/empty"])).unwrap();
+    assert_eq!(one.lines().count(), 2, "{one}");
+    assert!(
+        one.lines().nth(1).unwrap().ends_with("/srv/empty/nested"),
+        "{one}"
+    );
     let restored = json(&["restore", "--json", s(&repo), "rich", s(&out)]);
     assert_eq!(restored["ok"], true, "{restored}");
     assert_same_tree(&src, &out);
