@@ -377,16 +377,7 @@ fn push_hole(out: &mut Vec<Extent>, n: u64) {
 }
 
 fn node_of(e: &Entry, name: &str) -> Node {
-    let kind = match e.kind {
-        EntryKind::File => NodeKind::File,
-        EntryKind::Dir => NodeKind::Dir,
-        EntryKind::Symlink => NodeKind::Symlink,
-        EntryKind::Hardlink => NodeKind::Hardlink,
-        EntryKind::Char => NodeKind::Char,
-        EntryKind::Block => NodeKind::Block,
-        EntryKind::Fifo => NodeKind::Fifo,
-        EntryKind::Socket => NodeKind::Socket,
-    };
+    let kind = e.kind;
     Node {
         name: name.to_string(),
         kind,
@@ -527,21 +518,7 @@ impl Repo {
             .collect();
         while let Some(d) = missing.pop() {
             let (parent, name) = parent_and_name(&d);
-            let node = Node {
-                name: name.to_string(),
-                kind: NodeKind::Dir,
-                mode: 0o755,
-                uid: 0,
-                gid: 0,
-                mtime: 0,
-                mtime_nsec: 0,
-                size: 0,
-                link: None,
-                device: None,
-                xattrs: BTreeMap::new(),
-                content: Vec::new(),
-                subtree: None,
-            };
+            let node = Node::plain_dir(name);
             let p = parent.to_string();
             if p != "/" && !listed.contains(&p) && !children.contains_key(&p) {
                 missing.push(p.clone());
@@ -549,21 +526,7 @@ impl Repo {
             children.entry(p).or_default().push(node);
         }
         let root = s.store_trees(children)?;
-        let mut root_node = root_meta.unwrap_or_else(|| Node {
-            name: "/".into(),
-            kind: NodeKind::Dir,
-            mode: 0o755,
-            uid: 0,
-            gid: 0,
-            mtime: 0,
-            mtime_nsec: 0,
-            size: 0,
-            link: None,
-            device: None,
-            xattrs: BTreeMap::new(),
-            content: Vec::new(),
-            subtree: None,
-        });
+        let mut root_node = root_meta.unwrap_or_else(|| Node::plain_dir("/"));
         root_node.subtree = Some(root);
         let snap = Snapshot {
             kind: SnapshotKind::Tree,
@@ -659,19 +622,8 @@ impl Repo {
             tags: opts.tags.clone(),
             hostname: lock::hostname(),
             root: Node {
-                name: "/".into(),
-                kind: NodeKind::Dir,
-                mode: 0o755,
-                uid: 0,
-                gid: 0,
-                mtime: 0,
-                mtime_nsec: 0,
-                size: 0,
-                link: None,
-                device: None,
-                xattrs: BTreeMap::new(),
-                content: Vec::new(),
                 subtree: Some(root),
+                ..Node::plain_dir("/")
             },
             summary: SnapshotSummary::default(),
         };

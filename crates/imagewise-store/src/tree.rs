@@ -9,34 +9,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::id::Id;
 
-/// What a node is (the same kinds as an image entry).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NodeKind {
-    File,
-    Dir,
-    Symlink,
-    Hardlink,
-    Char,
-    Block,
-    Fifo,
-    Socket,
-}
-
-impl NodeKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NodeKind::File => "file",
-            NodeKind::Dir => "dir",
-            NodeKind::Symlink => "symlink",
-            NodeKind::Hardlink => "hardlink",
-            NodeKind::Char => "char",
-            NodeKind::Block => "block",
-            NodeKind::Fifo => "fifo",
-            NodeKind::Socket => "socket",
-        }
-    }
-}
+/// What a node is: the same kinds, with the same names, as an image entry.
+pub use imagewise_source::EntryKind as NodeKind;
 
 /// A piece of a file: `[id, length]` for stored bytes, `[null, length]` for zeros.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +46,28 @@ pub struct Node {
     pub content: Vec<Extent>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subtree: Option<Id>,
+}
+
+impl Node {
+    /// A directory the image implies but does not list (or the root of a raw snapshot):
+    /// mode 0755, owned by root, mtime 0.
+    pub(crate) fn plain_dir(name: &str) -> Node {
+        Node {
+            name: name.to_string(),
+            kind: NodeKind::Dir,
+            mode: 0o755,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+            mtime_nsec: 0,
+            size: 0,
+            link: None,
+            device: None,
+            xattrs: BTreeMap::new(),
+            content: Vec::new(),
+            subtree: None,
+        }
+    }
 }
 
 fn is_zero32(v: &u32) -> bool {
