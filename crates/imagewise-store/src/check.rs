@@ -17,7 +17,7 @@ use crate::keys::PublicKey;
 use crate::lock;
 use crate::pack::{blob_from_frame, frame_plain, pack_name, parse_header, MAGIC};
 use crate::repo::{BlobReader, Repo};
-use crate::restore::verify_signature;
+use crate::snapshot::verify_signature;
 use crate::tree::{join, NodeKind};
 
 pub struct CheckOptions {

@@ -20,7 +20,7 @@ use crate::index::Index;
 use crate::keys::PublicKey;
 use crate::lock;
 use crate::repo::{BlobReader, Repo};
-use crate::snapshot::{Signed, SnapshotKind, StoredSnapshot};
+use crate::snapshot::{verify_signature, SnapshotKind};
 use crate::tree::{join, too_deep, Node, NodeKind, MAX_DEPTH};
 
 pub struct RestoreOptions {
@@ -57,27 +57,6 @@ pub struct RestoreReport {
     /// did not run as root (as root this is always 0).
     pub skipped_unprivileged: u64,
     pub duration_s: f64,
-}
-
-/// Check a snapshot's signature as the options ask; Err when it must not be used.
-pub(crate) fn verify_signature(
-    repo: &Repo,
-    s: &StoredSnapshot,
-    trust: Option<&PublicKey>,
-    allow_unsigned: bool,
-) -> Result<Signed> {
-    let key = trust.or(repo.config.public_key.as_ref());
-    let state = s.signature_state(key);
-    match state {
-        Signed::Missing | Signed::Invalid if !allow_unsigned => Err(Error::input(format!(
-            "snapshot {} is {} but {} requires signatures by key {}; refusing it (--allow-unsigned overrides)",
-            s.id.short(),
-            if state == Signed::Missing { "unsigned" } else { "signed by another key or altered" },
-            repo.location(),
-            key.map(|k| k.to_string()).unwrap_or_default()
-        ))),
-        _ => Ok(state),
-    }
 }
 
 struct Ctx<'a> {

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::id::Id;
 use crate::keys::{PublicKey, SecretKey};
+use crate::repo::Repo;
 use crate::tree::Node;
 
 /// What was stored: an image's merged tree, or a disk image's bytes.
@@ -137,4 +138,25 @@ pub(crate) fn decode(name: &str, bytes: &[u8]) -> Result<StoredSnapshot> {
         body: body.to_vec(),
         signature,
     })
+}
+
+/// Check a snapshot's signature as the options ask; Err when it must not be used.
+pub(crate) fn verify_signature(
+    repo: &Repo,
+    s: &StoredSnapshot,
+    trust: Option<&PublicKey>,
+    allow_unsigned: bool,
+) -> Result<Signed> {
+    let key = trust.or(repo.config.public_key.as_ref());
+    let state = s.signature_state(key);
+    match state {
+        Signed::Missing | Signed::Invalid if !allow_unsigned => Err(Error::input(format!(
+            "snapshot {} is {} but {} requires signatures by key {}; refusing it (--allow-unsigned overrides)",
+            s.id.short(),
+            if state == Signed::Missing { "unsigned" } else { "signed by another key or altered" },
+            repo.location(),
+            key.map(|k| k.to_string()).unwrap_or_default()
+        ))),
+        _ => Ok(state),
+    }
 }
