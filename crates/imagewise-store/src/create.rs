@@ -59,6 +59,8 @@ impl Default for CreateOptions {
 pub struct CreateReport {
     pub id: Id,
     pub snapshot: Snapshot,
+    /// Files that changed while they were read (a live system): stored as read.
+    pub warnings: Vec<String>,
 }
 
 pub(crate) struct Job {
@@ -354,7 +356,11 @@ impl<'r> Session<'r> {
         snap.summary = std::mem::take(&mut self.sum);
         let (id, bytes) = snapshot::encode(&snap, key);
         backend.write(&format!("snapshots/{}", id.hex()), &bytes, false)?;
-        Ok(CreateReport { id, snapshot: snap })
+        Ok(CreateReport {
+            id,
+            snapshot: snap,
+            warnings: Vec::new(),
+        })
     }
 }
 
@@ -444,7 +450,8 @@ impl Repo {
             .sum();
         opts.progress.begin("storing", Some(total));
         let mut chunker = Chunker::new(self.config.chunker);
-        let mut contents: HashMap<String, Vec<Extent>> = HashMap::new();
+        let mut contents: HashMap<String, (Vec<Extent>, u64)> = HashMap::new();
+        let mut warnings = Vec::new();
         let mut failed: Option<Error> = None;
         let mut read_total = 0u64;
         let walked = tree.for_each_file(
@@ -455,15 +462,17 @@ impl Repo {
                 }
                 let mut ext = Vec::new();
                 match s.chunk_stream(&mut chunker, r, &mut ext) {
-                    Ok(n) if n == e.size => {
-                        read_total += n;
-                        contents.insert(e.path.clone(), ext);
-                    }
                     Ok(n) => {
-                        failed = Some(Error::input(format!(
-                            "{}: the image lists {} bytes but {n} were read",
-                            e.path, e.size
-                        )))
+                        if n != e.size {
+                            // A live tree (a running system's /): the file grew or shrank
+                            // between listing and reading. Keep what was read, and say so.
+                            warnings.push(format!(
+                                "{}: changed while it was read ({} bytes listed, {n} stored)",
+                                e.path, e.size
+                            ));
+                        }
+                        read_total += n;
+                        contents.insert(e.path.clone(), (ext, n));
                     }
                     Err(err) => failed = Some(err),
                 }
@@ -490,11 +499,13 @@ impl Repo {
             s.sum.entries += 1;
             match e.kind {
                 EntryKind::File => {
-                    s.sum.files += 1;
-                    s.sum.bytes += e.size;
-                    n.content = contents.remove(&e.path).ok_or_else(|| {
+                    let (ext, read) = contents.remove(&e.path).ok_or_else(|| {
                         Error::input(format!("{}: the image did not hand out its bytes", e.path))
                     })?;
+                    s.sum.files += 1;
+                    s.sum.bytes += read;
+                    n.size = read;
+                    n.content = ext;
                 }
                 EntryKind::Dir => {
                     s.sum.dirs += 1;
@@ -538,7 +549,9 @@ impl Repo {
             root: root_node,
             summary: SnapshotSummary::default(),
         };
-        s.finish(snap, opts.sign_key.as_ref(), started)
+        let mut made = s.finish(snap, opts.sign_key.as_ref(), started)?;
+        made.warnings = warnings;
+        Ok(made)
     }
 
     /// Store a disk image file's bytes (holes skipped, zero runs kept as holes).

@@ -341,6 +341,11 @@ pub(crate) fn run_snapshot(a: &SnapshotArgs, global: &Global) -> anyhow::Result<
                     .with_context(|| format!("storing {}", c.image))?
             };
             let s = &rep.snapshot.summary;
+            if !global.quiet {
+                for w in &rep.warnings {
+                    eprintln!("imagewise: warning: {w}");
+                }
+            }
             if c.json {
                 print_json(&json!({
                     "id": rep.id.hex(),
@@ -353,6 +358,7 @@ pub(crate) fn run_snapshot(a: &SnapshotArgs, global: &Global) -> anyhow::Result<
                     "bytes_stored": s.bytes_stored,
                     "blobs_new": s.blobs_new,
                     "duration_s": s.duration_s,
+                    "warnings": rep.warnings,
                     "snapshot": rep.snapshot,
                 }))?;
             } else if !global.quiet {

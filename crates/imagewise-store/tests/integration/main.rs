@@ -341,3 +341,57 @@ proptest! {
         }
     }
 }
+
+/// A live tree changes under the reader: what was read is stored, with a warning, never a
+/// half-written snapshot or an error that loses the rest.
+#[test]
+fn files_that_change_while_read_are_stored_as_read() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    fs::create_dir(&src).unwrap();
+    fs::write(src.join("log"), b"first line\n").unwrap();
+    fs::write(src.join("shrinks"), vec![b'x'; 10_000]).unwrap();
+    fs::write(src.join("steady"), b"steady\n").unwrap();
+    let tree =
+        imagewise_source::open(&format!("dir:{}", src.display()), &OpenOptions::default()).unwrap();
+    // After listing, before reading.
+    fs::OpenOptions::new()
+        .append(true)
+        .open(src.join("log"))
+        .unwrap()
+        .write_all(b"second line\n")
+        .unwrap();
+    fs::write(src.join("shrinks"), b"short").unwrap();
+    let repo = Repo::init(&t.path().join("repo"), &InitOptions::default()).unwrap();
+    let made = repo.create_tree(&tree, &CreateOptions::default()).unwrap();
+    assert_eq!(made.warnings.len(), 2, "{:?}", made.warnings);
+    assert!(made
+        .warnings
+        .iter()
+        .any(|w| w.starts_with("/log: changed while it was read")));
+    let out = t.path().join("out");
+    let rep = repo
+        .restore("latest", &out, &RestoreOptions::default())
+        .unwrap();
+    assert!(rep.failures.is_empty());
+    for name in ["log", "shrinks", "steady"] {
+        let got = fs::read(out.join(name)).unwrap();
+        let now = fs::read(src.join(name)).unwrap();
+        // Whatever the reader saw is a consistent prefix of the file as it is now, or all of it.
+        assert!(
+            now.starts_with(&got) || got.starts_with(&now),
+            "{name}: {got:?} vs {now:?}"
+        );
+        assert_eq!(
+            fs::metadata(out.join(name)).unwrap().len(),
+            got.len() as u64
+        );
+    }
+    let check = repo
+        .check(&imagewise_store::CheckOptions {
+            read_data: true,
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(check.ok(), "{:?}", check.errors);
+}
