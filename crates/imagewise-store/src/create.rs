@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use crossbeam_channel::{bounded, Sender};
-use imagewise_source::{Entry, EntryKind, ImageTree, NoProgress, Progress};
+use imagewise_source::{Entry, EntryKind, Format, ImageTree, NoProgress, Progress};
 
 use crate::backend::Backend;
 use crate::chunk::{Chunker, Piece};
@@ -309,12 +309,14 @@ impl<'r> Session<'r> {
     }
 
     /// Chunk a stream into extents.
+    /// Chunk a stream into extents. The outer error is the store's; the inner one is the
+    /// stream's own (the caller decides whether an unreadable file ends the snapshot).
     fn chunk_stream(
         &mut self,
         chunker: &mut Chunker,
         r: &mut dyn Read,
         out: &mut Vec<Extent>,
-    ) -> Result<u64> {
+    ) -> Result<std::io::Result<u64>> {
         let mut failed: Option<Error> = None;
         let read = chunker.run::<std::io::Error>(r, |piece| {
             match piece {
@@ -329,10 +331,9 @@ impl<'r> Session<'r> {
             }
             Ok(())
         });
-        match (read, failed) {
-            (_, Some(e)) => Err(e),
-            (Err(e), None) => Err(Error::io("reading the image", e)),
-            (Ok(n), None) => Ok(n),
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(read),
         }
     }
 
@@ -452,39 +453,78 @@ impl Repo {
         let mut chunker = Chunker::new(self.config.chunker);
         let mut contents: HashMap<String, (Vec<Extent>, u64)> = HashMap::new();
         let mut warnings = Vec::new();
-        let mut failed: Option<Error> = None;
         let mut read_total = 0u64;
-        let walked = tree.for_each_file(
-            |_| true,
-            |e, r| {
-                if failed.is_some() {
+        // Files of a live directory tree that vanished or could not be read: left out, named.
+        let mut skipped: HashSet<String> = HashSet::new();
+        let mut one = |e: &Entry, r: Result<&mut dyn Read, String>, live: bool| -> Result<()> {
+            let r = match r {
+                Ok(r) => r,
+                Err(why) => {
+                    warnings.push(format!(
+                        "{}: left out, it could not be opened ({why})",
+                        e.path
+                    ));
+                    skipped.insert(e.path.clone());
                     return Ok(());
                 }
-                let mut ext = Vec::new();
-                match s.chunk_stream(&mut chunker, r, &mut ext) {
-                    Ok(n) => {
-                        if n != e.size {
-                            // A live tree (a running system's /): the file grew or shrank
-                            // between listing and reading. Keep what was read, and say so.
-                            warnings.push(format!(
-                                "{}: changed while it was read ({} bytes listed, {n} stored)",
-                                e.path, e.size
-                            ));
-                        }
-                        read_total += n;
-                        contents.insert(e.path.clone(), (ext, n));
+            };
+            let mut ext = Vec::new();
+            match s.chunk_stream(&mut chunker, r, &mut ext)? {
+                Ok(n) => {
+                    if n != e.size {
+                        // A live tree (a running system's /): the file grew or shrank between
+                        // listing and reading. Keep what was read, and say so.
+                        warnings.push(format!(
+                            "{}: changed while it was read ({} bytes listed, {n} stored)",
+                            e.path, e.size
+                        ));
                     }
-                    Err(err) => failed = Some(err),
+                    read_total += n;
+                    contents.insert(e.path.clone(), (ext, n));
                 }
-                opts.progress.advance(read_total);
-                Ok(())
-            },
-        );
-        opts.progress.end();
-        if let Some(e) = failed {
-            return Err(e);
+                Err(err) if live => {
+                    warnings.push(format!(
+                        "{}: left out, it could not be read ({err})",
+                        e.path
+                    ));
+                    skipped.insert(e.path.clone());
+                }
+                Err(err) => return Err(Error::io(format!("reading {} in the image", e.path), err)),
+            }
+            opts.progress.advance(read_total);
+            Ok(())
+        };
+        if tree.info().format == Format::Dir {
+            // A directory may be a live system: a file that vanished or cannot be read is
+            // left out with a warning instead of failing the whole snapshot.
+            for e in tree.entries().iter().filter(|e| e.kind == EntryKind::File) {
+                match tree.open(&e.path) {
+                    Ok(mut r) => one(e, Ok(&mut r), true)?,
+                    Err(err) => one(e, Err(err.to_string()), true)?,
+                }
+            }
+        } else {
+            // Archives and disks: one pass (a compressed layer is streamed once); any read
+            // error is the image's damage and ends the snapshot.
+            let mut failed: Option<Error> = None;
+            let walked = tree.for_each_file(
+                |_| true,
+                |e, r| {
+                    if failed.is_none() {
+                        if let Err(err) = one(e, Ok(r), false) {
+                            failed = Some(err);
+                        }
+                    }
+                    Ok(())
+                },
+            );
+            if let Some(e) = failed {
+                opts.progress.end();
+                return Err(e);
+            }
+            walked?;
         }
-        walked?;
+        opts.progress.end();
         s.sum.bytes_read = read_total;
         // Nodes by parent directory, then trees from the deepest directory up.
         let mut children: BTreeMap<String, Vec<Node>> = BTreeMap::new();
@@ -492,6 +532,12 @@ impl Repo {
         for e in tree.entries() {
             if e.path == "/" {
                 root_meta = Some(node_of(e, "/"));
+                continue;
+            }
+            let gone = |p: &str| skipped.contains(p);
+            if gone(&e.path)
+                || (e.kind == EntryKind::Hardlink && e.link.as_deref().is_some_and(gone))
+            {
                 continue;
             }
             let (parent, name) = parent_and_name(&e.path);
@@ -587,7 +633,9 @@ impl Repo {
             f.seek(SeekFrom::Start(data))
                 .ctx(|| format!("seeking in {}", path.display()))?;
             let mut part = (&mut f).take(end - data);
-            let n = s.chunk_stream(&mut chunker, &mut part, &mut ext)?;
+            let n = s
+                .chunk_stream(&mut chunker, &mut part, &mut ext)?
+                .ctx(|| format!("reading {}", path.display()))?;
             if n != end - data {
                 return Err(Error::input(format!(
                     "{} changed while it was read (ended at {} of {size} bytes)",

@@ -352,6 +352,7 @@ fn files_that_change_while_read_are_stored_as_read() {
     fs::write(src.join("log"), b"first line\n").unwrap();
     fs::write(src.join("shrinks"), vec![b'x'; 10_000]).unwrap();
     fs::write(src.join("steady"), b"steady\n").unwrap();
+    fs::write(src.join("vanishes"), b"soon gone\n").unwrap();
     let tree =
         imagewise_source::open(&format!("dir:{}", src.display()), &OpenOptions::default()).unwrap();
     // After listing, before reading.
@@ -362,9 +363,14 @@ fn files_that_change_while_read_are_stored_as_read() {
         .write_all(b"second line\n")
         .unwrap();
     fs::write(src.join("shrinks"), b"short").unwrap();
+    fs::remove_file(src.join("vanishes")).unwrap();
     let repo = Repo::init(&t.path().join("repo"), &InitOptions::default()).unwrap();
     let made = repo.create_tree(&tree, &CreateOptions::default()).unwrap();
-    assert_eq!(made.warnings.len(), 2, "{:?}", made.warnings);
+    assert_eq!(made.warnings.len(), 3, "{:?}", made.warnings);
+    assert!(made
+        .warnings
+        .iter()
+        .any(|w| w.starts_with("/vanishes: left out")));
     assert!(made
         .warnings
         .iter()
@@ -374,6 +380,7 @@ fn files_that_change_while_read_are_stored_as_read() {
         .restore("latest", &out, &RestoreOptions::default())
         .unwrap();
     assert!(rep.failures.is_empty());
+    assert!(!out.join("vanishes").exists());
     for name in ["log", "shrinks", "steady"] {
         let got = fs::read(out.join(name)).unwrap();
         let now = fs::read(src.join(name)).unwrap();
