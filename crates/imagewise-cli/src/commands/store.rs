@@ -78,14 +78,27 @@ struct CheckArgs {
     /// Read and verify every pack and blob, not only the structure.
     #[arg(long)]
     read_data: bool,
-    /// Do not count unsigned or wrongly signed snapshots as errors.
+    #[command(flatten)]
+    signatures: Signatures,
+    #[arg(long)]
+    json: bool,
+}
+
+/// Which snapshots a signing repository's readers accept.
+#[derive(Args)]
+struct Signatures {
+    /// Accept unsigned or wrongly signed snapshots (restore them; do not count them as errors).
     #[arg(long)]
     allow_unsigned: bool,
     /// Verify signatures with this public key instead of the repository's.
     #[arg(long)]
     trust_key: Option<PathBuf>,
-    #[arg(long)]
-    json: bool,
+}
+
+impl Signatures {
+    fn trust_key(&self) -> anyhow::Result<Option<PublicKey>> {
+        Ok(self.trust_key.as_deref().map(PublicKey::load).transpose()?)
+    }
 }
 
 #[derive(Args)]
@@ -126,8 +139,8 @@ pub(crate) fn run_repo(a: &RepoArgs, global: &Global) -> anyhow::Result<ExitCode
             let repo = open(&c.repo)?;
             let opts = CheckOptions {
                 read_data: c.read_data,
-                allow_unsigned: c.allow_unsigned,
-                trust_key: c.trust_key.as_deref().map(PublicKey::load).transpose()?,
+                allow_unsigned: c.signatures.allow_unsigned,
+                trust_key: c.signatures.trust_key()?,
                 progress: bar(global, c.json),
             };
             let rep = repo.check(&opts)?;
@@ -525,12 +538,8 @@ pub(crate) struct RestoreArgs {
     /// Restore only this path and what is under it (repeatable).
     #[arg(long = "path")]
     paths: Vec<String>,
-    /// Restore an unsigned or wrongly signed snapshot from a signing repository.
-    #[arg(long)]
-    allow_unsigned: bool,
-    /// Verify the signature with this public key instead of the repository's.
-    #[arg(long)]
-    trust_key: Option<PathBuf>,
+    #[command(flatten)]
+    signatures: Signatures,
     #[arg(long)]
     json: bool,
 }
@@ -539,8 +548,8 @@ pub(crate) fn run_restore(a: &RestoreArgs, global: &Global) -> anyhow::Result<Ex
     let repo = open(&a.repo)?;
     let opts = RestoreOptions {
         paths: a.paths.clone(),
-        allow_unsigned: a.allow_unsigned,
-        trust_key: a.trust_key.as_deref().map(PublicKey::load).transpose()?,
+        allow_unsigned: a.signatures.allow_unsigned,
+        trust_key: a.signatures.trust_key()?,
         progress: bar(global, a.json),
     };
     let rep = repo.restore(&a.snapshot, &a.target, &opts)?;
