@@ -68,6 +68,7 @@ struct InitArgs {
     /// Average chunk size for raw disk images, bytes.
     #[arg(long)]
     raw_chunk_size: Option<u32>,
+    /// Print the result as JSON (docs/store.md).
     #[arg(long)]
     json: bool,
 }
@@ -80,6 +81,7 @@ struct CheckArgs {
     read_data: bool,
     #[command(flatten)]
     signatures: Signatures,
+    /// Print the result as JSON (docs/store.md).
     #[arg(long)]
     json: bool,
 }
@@ -104,6 +106,7 @@ impl Signatures {
 #[derive(Args)]
 pub(crate) struct RepoOnly {
     repo: PathBuf,
+    /// Print the result as JSON (docs/store.md).
     #[arg(long)]
     json: bool,
 }
@@ -275,6 +278,7 @@ struct LsArgs {
     /// A directory or file in the snapshot.
     #[arg(default_value = "/")]
     path: String,
+    /// Print the result as JSON (docs/store.md).
     #[arg(long)]
     json: bool,
 }
@@ -294,6 +298,7 @@ struct CreateArgs {
     /// Compression threads (default: one per CPU).
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// Print the result as JSON (docs/store.md).
     #[arg(long)]
     json: bool,
     #[command(flatten)]
@@ -305,6 +310,7 @@ struct ShowArgs {
     repo: PathBuf,
     #[arg(default_value = "latest")]
     snapshot: String,
+    /// Print the result as JSON (docs/store.md).
     #[arg(long)]
     json: bool,
 }
@@ -314,6 +320,7 @@ struct DiffArgs {
     repo: PathBuf,
     a: String,
     b: String,
+    /// Print the result as JSON (docs/store.md).
     #[arg(long)]
     json: bool,
 }
@@ -540,6 +547,7 @@ pub(crate) struct RestoreArgs {
     paths: Vec<String>,
     #[command(flatten)]
     signatures: Signatures,
+    /// Print the result as JSON (docs/store.md).
     #[arg(long)]
     json: bool,
 }
@@ -607,6 +615,7 @@ pub(crate) struct ForgetArgs {
     /// Show what would be forgotten; change nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Print the result as JSON (docs/store.md).
     #[arg(long)]
     json: bool,
 }
