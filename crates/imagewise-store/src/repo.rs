@@ -147,7 +147,9 @@ impl Repo {
             )));
         }
         if spec == "latest" {
-            return Ok(all.last().cloned().unwrap_or_else(|| unreachable!()));
+            if let Some(newest) = all.last() {
+                return Ok(newest.clone());
+            }
         }
         let hexish = spec.len() >= 4 && spec.bytes().all(|b| b.is_ascii_hexdigit());
         if hexish {
