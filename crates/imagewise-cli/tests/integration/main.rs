@@ -6,6 +6,7 @@
 
 mod check;
 mod exit_codes;
+mod golden;
 mod host_root;
 mod inspect;
 mod layers;

@@ -53,7 +53,7 @@ fn next_update(v: &str) -> String {
     }
 }
 
-fn rec(id: &str, eco: &str, name: &str, events: Value) -> Value {
+pub(crate) fn rec(id: &str, eco: &str, name: &str, events: Value) -> Value {
     let purl = if eco.starts_with("Debian") {
         format!("pkg:deb/debian/{name}?arch=source")
     } else {
@@ -75,7 +75,7 @@ fn rec(id: &str, eco: &str, name: &str, events: Value) -> Value {
     })
 }
 
-fn write_json(dir: &Path, v: &Value) {
+pub(crate) fn write_json(dir: &Path, v: &Value) {
     let name = format!("{}.json", v["id"].as_str().unwrap());
     std::fs::write(dir.join(name), serde_json::to_vec_pretty(v).unwrap()).unwrap();
 }
