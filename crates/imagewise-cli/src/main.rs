@@ -9,6 +9,8 @@ use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 use imagewise_source::{Limits, OpenOptions, Platform};
+use imagewise_store::SnapshotSource;
+use imagewise_types::{ErrorKind, HasKind};
 
 #[derive(Parser)]
 #[command(
@@ -54,6 +56,14 @@ pub(crate) struct OpenArgs {
     /// Refuse an image with more entries than this.
     #[arg(long, env = "IMAGEWISE_MAX_ENTRIES", default_value_t = Limits::default().max_entries)]
     max_entries: u64,
+    /// For snapshot: images: read snapshots that are unsigned or signed by another key from a
+    /// repository that signs.
+    #[arg(long, env = "IMAGEWISE_ALLOW_UNSIGNED", value_parser = clap::builder::BoolishValueParser::new())]
+    allow_unsigned: bool,
+    /// For snapshot: images: verify signatures with this public key instead of the
+    /// repository's.
+    #[arg(long, env = "IMAGEWISE_TRUST_KEY")]
+    trust_key: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -91,7 +101,7 @@ enum Command {
     Prune(commands::store::PruneArgs),
 }
 
-/// An error whose exit code is 2 (usage or input), as opposed to 3 (internal).
+/// A usage error the command itself finds (exit code 2).
 #[derive(Debug)]
 pub(crate) struct InputError(pub String);
 
@@ -126,6 +136,14 @@ impl OpenArgs {
             },
             progress: Arc::new(progress::Bar::new(show)),
             xattrs: true,
+            snapshots: Some(Arc::new(SnapshotSource {
+                allow_unsigned: self.allow_unsigned,
+                trust_key: self
+                    .trust_key
+                    .as_deref()
+                    .map(imagewise_store::PublicKey::load)
+                    .transpose()?,
+            })),
         })
     }
 }
@@ -171,16 +189,34 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             let _ = writeln!(std::io::stderr(), "imagewise: error: {e:#}");
-            let input = e.chain().any(|c| {
-                c.downcast_ref::<imagewise_source::Error>().is_some()
-                    || c.downcast_ref::<imagewise_vuln::VersionError>().is_some()
-                    || c.downcast_ref::<InputError>().is_some()
-                    || c.downcast_ref::<imagewise_store::Error>()
-                        .is_some_and(|e| e.is_input())
-            });
-            ExitCode::from(if input { 2 } else { 3 })
+            ExitCode::from(error_kind(&e).exit_code())
         }
     }
+}
+
+/// What kind of failure an error is: the first library error in its chain says. An error no
+/// library made (a failed write to stdout, say) is the operating system's; anything else
+/// unclassified is a bug.
+fn error_kind(e: &anyhow::Error) -> ErrorKind {
+    for c in e.chain() {
+        let kind = if let Some(x) = c.downcast_ref::<imagewise_source::Error>() {
+            x.kind()
+        } else if let Some(x) = c.downcast_ref::<imagewise_store::Error>() {
+            x.kind()
+        } else if let Some(x) = c.downcast_ref::<imagewise_vuln::DbError>() {
+            x.kind()
+        } else if let Some(x) = c.downcast_ref::<imagewise_vuln::VersionError>() {
+            x.kind()
+        } else if c.downcast_ref::<InputError>().is_some() {
+            ErrorKind::Usage
+        } else if c.downcast_ref::<std::io::Error>().is_some() {
+            ErrorKind::Io
+        } else {
+            continue;
+        };
+        return kind;
+    }
+    ErrorKind::Internal
 }
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {

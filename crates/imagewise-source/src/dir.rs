@@ -10,9 +10,9 @@ use std::path::{Path, PathBuf};
 use crate::entry::{Entry, EntryKind};
 use crate::error::{Error, Result};
 use crate::info::{Format, ImageInfo};
-use crate::progress::Progress;
 use crate::tree::{Backend, Content, FileReader, ImageTree, RawEntry, TreeBuilder};
 use crate::OpenOptions;
+use imagewise_types::Progress;
 
 const O_NOFOLLOW: i32 = 0o400000;
 

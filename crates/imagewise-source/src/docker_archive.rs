@@ -12,10 +12,10 @@ use crate::info::{Format, ImageInfo};
 use crate::layers::LayerSource;
 use crate::oci::{build_layered, read_verified, MAX_DOCUMENT};
 use crate::platform::Platform;
-use crate::progress::Progress;
 use crate::store::Store;
 use crate::tree::ImageTree;
 use crate::OpenOptions;
+use imagewise_types::Progress;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase")]

@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use imagewise_types::{ErrorKind, HasKind};
+
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -56,6 +58,53 @@ pub enum Error {
     /// The reference string itself is malformed.
     #[error("invalid image reference {reference:?}: {detail}")]
     Reference { reference: String, detail: String },
+
+    /// A failure of a tree provided by another crate (a stored snapshot), with its kind;
+    /// `detail` names what failed.
+    #[error("{detail}")]
+    External {
+        what: String,
+        kind: ErrorKind,
+        detail: String,
+    },
+}
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Io { source, .. } => match source.kind() {
+                std::io::ErrorKind::NotFound => ErrorKind::NotFound,
+                _ => ErrorKind::Io,
+            },
+            Error::Corrupt { .. } | Error::DigestMismatch { .. } => ErrorKind::Corrupt,
+            Error::Unsupported { .. } => ErrorKind::Unsupported,
+            Error::Unsafe { .. } => ErrorKind::UnsafeInput,
+            Error::LimitExceeded { .. } => ErrorKind::LimitExceeded,
+            Error::NotFound { .. } | Error::Path { .. } => ErrorKind::NotFound,
+            Error::Reference { .. } => ErrorKind::Usage,
+            Error::External { kind, .. } => *kind,
+        }
+    }
+}
+
+/// The error a [`crate::TreeProvider`]'s reader returns (inside an `std::io::Error`) to say what
+/// kind of failure it met: reading a provided file then fails with that kind, not as a corrupt
+/// image.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct ProvidedError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+impl ProvidedError {
+    /// Wrap for returning from `Read::read`.
+    pub fn io(kind: ErrorKind, message: impl Into<String>) -> std::io::Error {
+        std::io::Error::other(ProvidedError {
+            kind,
+            message: message.into(),
+        })
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -68,7 +117,7 @@ impl Error {
         }
     }
 
-    pub(crate) fn corrupt(what: impl Into<String>, detail: impl Into<String>) -> Error {
+    pub fn corrupt(what: impl Into<String>, detail: impl Into<String>) -> Error {
         Error::Corrupt {
             what: what.into(),
             detail: detail.into(),
@@ -109,6 +158,13 @@ impl Error {
         if let Some(inner) = e.get_ref() {
             if let Some(limit) = inner.downcast_ref::<crate::limits::LimitHit>() {
                 return limit.to_error(what);
+            }
+            if let Some(p) = inner.downcast_ref::<ProvidedError>() {
+                return Error::External {
+                    what: what.to_string(),
+                    kind: p.kind,
+                    detail: p.message.clone(),
+                };
             }
         }
         let text = e.to_string();

@@ -16,6 +16,8 @@ pub enum Format {
     Oci,
     OciArchive,
     Disk,
+    /// A tree snapshot of an imagewise repository.
+    Snapshot,
 }
 
 impl Format {
@@ -27,6 +29,7 @@ impl Format {
             Format::Oci => "oci",
             Format::OciArchive => "oci-archive",
             Format::Disk => "disk",
+            Format::Snapshot => "snapshot",
         }
     }
 }
@@ -91,7 +94,8 @@ pub struct ImageInfo {
 }
 
 impl ImageInfo {
-    pub(crate) fn new(reference: &str, format: Format, location: PathBuf) -> ImageInfo {
+    /// What a reader of `format` found at `location`: no layers, configuration or tags yet.
+    pub fn new(reference: &str, format: Format, location: PathBuf) -> ImageInfo {
         ImageInfo {
             reference: reference.to_string(),
             format,

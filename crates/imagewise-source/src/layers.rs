@@ -12,10 +12,10 @@ use crate::entry::{Entry, EntryKind};
 use crate::error::{Error, Result};
 use crate::info::LayerInfo;
 use crate::limits::Limits;
-use crate::progress::Progress;
 use crate::sparse::{self, SparseReader};
 use crate::tar_guard::TarGuard;
 use crate::tree::{Content, FileReader, RawEntry, Sparse, TreeBuilder};
+use imagewise_types::Progress;
 
 /// One layer blob: where it is, how it is compressed, the digest it must have.
 #[derive(Debug, Clone)]
@@ -158,7 +158,7 @@ pub(crate) fn index_layer(
             index,
             src,
             &mut info,
-            &crate::progress::NoProgress,
+            &imagewise_types::NoProgress,
             &stream_err,
         )?;
     }

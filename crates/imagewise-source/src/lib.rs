@@ -26,7 +26,7 @@ mod limits;
 mod oci;
 mod path;
 mod platform;
-mod progress;
+mod provided;
 mod reference;
 mod sparse;
 mod store;
@@ -37,12 +37,13 @@ use std::sync::Arc;
 
 pub use compression::Compression;
 pub use entry::{Entry, EntryKind};
-pub use error::{Error, Result};
+pub use error::{Error, ProvidedError, Result};
+pub use imagewise_types::{ErrorKind, HasKind, NoProgress, Progress};
 pub use info::{DiskInfo, Format, ImageInfo, LayerInfo, PartitionInfo};
 pub use limits::Limits;
 pub use platform::Platform;
-pub use progress::{NoProgress, Progress};
-pub use reference::ImageRef;
+pub use provided::{SnapshotOpener, TreeProvider};
+pub use reference::{detect, ImageRef, Transport};
 pub use tree::{FileReader, ImageTree, ReadSeek};
 
 /// How to open an image.
@@ -57,6 +58,9 @@ pub struct OpenOptions {
     /// Read extended attributes of a directory's files (default). Callers that never look at
     /// them (`check`) save a system call or two per entry.
     pub xattrs: bool,
+    /// Opens `snapshot:` references (the store crate's `SnapshotSource`); without one they are
+    /// refused.
+    pub snapshots: Option<Arc<dyn SnapshotOpener>>,
 }
 
 impl Default for OpenOptions {
@@ -67,6 +71,7 @@ impl Default for OpenOptions {
             limits: Limits::default(),
             progress: Arc::new(NoProgress),
             xattrs: true,
+            snapshots: None,
         }
     }
 }
@@ -78,20 +83,23 @@ impl std::fmt::Debug for OpenOptions {
             .field("allow_backing", &self.allow_backing)
             .field("limits", &self.limits)
             .field("xattrs", &self.xattrs)
+            .field("snapshots", &self.snapshots.is_some())
             .finish()
     }
 }
 
 /// Open an image reference (see [`ImageRef`] for the forms) into a merged, read-only tree.
 pub fn open(reference: &str, opts: &OpenOptions) -> Result<ImageTree> {
-    let r = ImageRef::parse(reference)?;
+    let r = ImageRef::parse(reference)?.resolve()?;
     open_ref(reference, &r, opts)
 }
 
-/// Open an already parsed reference; `reference` is the text used in messages.
+/// Open a parsed reference; `reference` is the text used in messages. A bare path is detected
+/// here; other paths are taken as parsed (see [`ImageRef::resolve`] for paths with `:` in them).
 pub fn open_ref(reference: &str, r: &ImageRef, opts: &OpenOptions) -> Result<ImageTree> {
     let progress = opts.progress.as_ref();
     match r {
+        ImageRef::Bare(p) => open_ref(reference, &reference::detect(p)?, opts),
         ImageRef::Dir(p) => {
             if !p.is_dir() {
                 return Err(Error::not_found(
@@ -148,5 +156,12 @@ pub fn open_ref(reference: &str, r: &ImageRef, opts: &OpenOptions) -> Result<Ima
         ImageRef::Disk { path, partition } => {
             disk::open(reference, path, *partition, opts, progress)
         }
+        ImageRef::Snapshot { repo, snapshot } => match &opts.snapshots {
+            Some(opener) => opener.open(reference, repo, snapshot.as_deref(), opts),
+            None => Err(Error::unsupported(
+                reference,
+                "snapshot: references need a snapshot store to read them (OpenOptions::snapshots); this program opens none",
+            )),
+        },
     }
 }

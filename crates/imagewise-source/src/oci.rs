@@ -14,10 +14,10 @@ use crate::error::{Error, Result};
 use crate::info::{Format, ImageInfo};
 use crate::layers::{self, LayerSource, Layers};
 use crate::platform::Platform;
-use crate::progress::Progress;
 use crate::store::Store;
 use crate::tree::{Backend, ImageTree, TreeBuilder};
 use crate::OpenOptions;
+use imagewise_types::Progress;
 
 /// JSON documents (index, manifest, config) larger than this are refused.
 pub(crate) const MAX_DOCUMENT: u64 = 16 << 20;

@@ -1,5 +1,12 @@
-//! Image references, skopeo-style: `dir:`, `tar:`, `docker-archive:PATH[:repo:tag]`,
-//! `oci:PATH[:tag]`, `oci-archive:PATH[:tag]`, `disk:PATH[#N]`; a bare path is detected.
+//! Image references, skopeo-style: `dir:PATH`, `tar:PATH`, `docker-archive:PATH[:repo:tag]`,
+//! `oci:PATH[:tag]`, `oci-archive:PATH[:tag]`, `disk:PATH[#N]`, `snapshot:REPO[@SNAP]`; a bare
+//! path is detected by its content.
+//!
+//! [`ImageRef::parse`] reads only the string (skopeo's rule: the path ends at the first `:`
+//! after the transport, or `#` for a disk; a snapshot's repository ends at the last `@`), and
+//! its `Display` gives the same string back. [`ImageRef::resolve`] is the one step that looks at
+//! the filesystem: it detects what a bare path is, and lets a path that itself contains `:`
+//! (or `#`) keep its selector, taking the shortest prefix that exists.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -8,6 +15,57 @@ use crate::compression::Compression;
 use crate::error::{Error, Result};
 use crate::store;
 
+/// The transports, each with its prefix: the one list every caller uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    Dir,
+    Tar,
+    DockerArchive,
+    Oci,
+    OciArchive,
+    Disk,
+    Snapshot,
+}
+
+impl Transport {
+    pub const ALL: [Transport; 7] = [
+        Transport::Dir,
+        Transport::Tar,
+        Transport::DockerArchive,
+        Transport::Oci,
+        Transport::OciArchive,
+        Transport::Disk,
+        Transport::Snapshot,
+    ];
+
+    /// The name before the `:` (`docker-archive`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Dir => "dir",
+            Transport::Tar => "tar",
+            Transport::DockerArchive => "docker-archive",
+            Transport::Oci => "oci",
+            Transport::OciArchive => "oci-archive",
+            Transport::Disk => "disk",
+            Transport::Snapshot => "snapshot",
+        }
+    }
+
+    /// The transport a reference names, if it starts with one (`oci:x` → `Oci`); a bare path
+    /// (even one with a `:` in it) names none.
+    pub fn of(reference: &str) -> Option<Transport> {
+        let (t, _) = reference.split_once(':')?;
+        Transport::ALL.into_iter().find(|x| x.name() == t)
+    }
+}
+
+impl std::fmt::Display for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A parsed image reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageRef {
     Dir(PathBuf),
@@ -28,11 +86,18 @@ pub enum ImageRef {
         path: PathBuf,
         partition: Option<u32>,
     },
+    /// A stored snapshot: `repo` a repository location as written (a directory, or a URL such
+    /// as `s3://bucket/prefix`), `snapshot` an id, a unique id prefix, a tag or `latest`.
+    Snapshot {
+        repo: String,
+        snapshot: Option<String>,
+    },
+    /// A path without a transport: [`ImageRef::resolve`] tells what it is.
+    Bare(PathBuf),
 }
 
 impl ImageRef {
-    /// Parse a reference; a bare path is looked at (without reading more than headers) to tell
-    /// its format.
+    /// Parse a reference from its text alone (no I/O).
     pub fn parse(reference: &str) -> Result<ImageRef> {
         let bad = |detail: String| Error::Reference {
             reference: reference.to_string(),
@@ -41,87 +106,207 @@ impl ImageRef {
         if reference.is_empty() {
             return Err(bad("empty reference; give a path or TRANSPORT:PATH".into()));
         }
-        let Some((transport, rest)) = reference.split_once(':') else {
-            return detect(Path::new(reference));
+        let Some(transport) = Transport::of(reference) else {
+            return Ok(ImageRef::Bare(PathBuf::from(reference)));
         };
-        let r = match transport {
-            "dir" => ImageRef::Dir(existing(rest, reference)?),
-            "tar" => ImageRef::Tar(existing(rest, reference)?),
-            "docker-archive" => {
-                let (path, tag) = split_selector(rest, ':', reference)?;
+        let rest = &reference[transport.name().len() + 1..];
+        if rest.is_empty() {
+            return Err(bad(format!(
+                "no path after {transport}: (write {transport}:PATH)"
+            )));
+        }
+        let split = |sep: char| match rest.split_once(sep) {
+            Some((p, sel)) if !p.is_empty() => {
+                (PathBuf::from(p), (!sel.is_empty()).then(|| sel.to_string()))
+            }
+            _ => (PathBuf::from(rest), None),
+        };
+        Ok(match transport {
+            Transport::Dir => ImageRef::Dir(PathBuf::from(rest)),
+            Transport::Tar => ImageRef::Tar(PathBuf::from(rest)),
+            Transport::DockerArchive => {
+                let (path, tag) = split(':');
                 ImageRef::DockerArchive { path, tag }
             }
-            "oci" => {
-                let (path, tag) = split_selector(rest, ':', reference)?;
+            Transport::Oci => {
+                let (path, tag) = split(':');
                 ImageRef::Oci { path, tag }
             }
-            "oci-archive" => {
-                let (path, tag) = split_selector(rest, ':', reference)?;
+            Transport::OciArchive => {
+                let (path, tag) = split(':');
                 ImageRef::OciArchive { path, tag }
             }
-            "disk" => {
-                let (path, part) = split_selector(rest, '#', reference)?;
-                let partition = part
-                    .map(|p| {
-                        p.parse::<u32>().map_err(|_| {
-                            bad(format!(
-                                "partition {p:?} is not a number (disk:PATH#N, N from 1)"
-                            ))
-                        })
-                    })
-                    .transpose()?;
-                ImageRef::Disk { path, partition }
+            Transport::Disk => match split('#') {
+                // Not a partition number: `#` is part of the file name (resolve tells).
+                (path, Some(part)) => match part.parse::<u32>() {
+                    Ok(n) => ImageRef::Disk {
+                        path,
+                        partition: Some(n),
+                    },
+                    Err(_) => ImageRef::Disk {
+                        path: PathBuf::from(rest),
+                        partition: None,
+                    },
+                },
+                (path, None) => ImageRef::Disk {
+                    path,
+                    partition: None,
+                },
+            },
+            Transport::Snapshot => {
+                let (repo, snapshot) = match rest.rsplit_once('@') {
+                    Some((r, s)) if !r.is_empty() && !s.contains('/') => {
+                        (r, (!s.is_empty()).then(|| s.to_string()))
+                    }
+                    _ => (rest, None),
+                };
+                ImageRef::Snapshot {
+                    repo: repo.to_string(),
+                    snapshot,
+                }
             }
-            // Not a transport: a bare path that happens to contain ':'.
-            _ => return detect(Path::new(reference)),
-        };
-        Ok(r)
+        })
     }
 
-    pub fn path(&self) -> &Path {
+    /// The transport; `None` for a bare path not yet resolved.
+    pub fn transport(&self) -> Option<Transport> {
+        Some(match self {
+            ImageRef::Dir(_) => Transport::Dir,
+            ImageRef::Tar(_) => Transport::Tar,
+            ImageRef::DockerArchive { .. } => Transport::DockerArchive,
+            ImageRef::Oci { .. } => Transport::Oci,
+            ImageRef::OciArchive { .. } => Transport::OciArchive,
+            ImageRef::Disk { .. } => Transport::Disk,
+            ImageRef::Snapshot { .. } => Transport::Snapshot,
+            ImageRef::Bare(_) => return None,
+        })
+    }
+
+    /// The file or directory on this host; `None` for a snapshot (its repository may be
+    /// anywhere).
+    pub fn path(&self) -> Option<&Path> {
         match self {
-            ImageRef::Dir(p) | ImageRef::Tar(p) => p,
+            ImageRef::Dir(p) | ImageRef::Tar(p) | ImageRef::Bare(p) => Some(p),
             ImageRef::DockerArchive { path, .. }
             | ImageRef::Oci { path, .. }
             | ImageRef::OciArchive { path, .. }
-            | ImageRef::Disk { path, .. } => path,
+            | ImageRef::Disk { path, .. } => Some(path),
+            ImageRef::Snapshot { .. } => None,
+        }
+    }
+
+    /// Look at the filesystem: a bare path becomes the format its content shows; a path that
+    /// does not exist as parsed but whose longer prefix does (a file name with `:` or `#` in
+    /// it) takes that prefix; a missing file is an error. Snapshots are left as they are (their
+    /// store resolves them).
+    pub fn resolve(self) -> Result<ImageRef> {
+        let reference = self.to_string();
+        let rest = || &reference[reference.find(':').map_or(0, |i| i + 1)..];
+        Ok(match self {
+            ImageRef::Bare(p) => detect(&p)?,
+            ImageRef::Dir(p) => ImageRef::Dir(existing(p)?),
+            ImageRef::Tar(p) => ImageRef::Tar(existing(p)?),
+            ImageRef::DockerArchive { path, tag } => {
+                let (path, tag) = longer_path(path, tag, rest(), ':')?;
+                ImageRef::DockerArchive { path, tag }
+            }
+            ImageRef::Oci { path, tag } => {
+                let (path, tag) = longer_path(path, tag, rest(), ':')?;
+                ImageRef::Oci { path, tag }
+            }
+            ImageRef::OciArchive { path, tag } => {
+                let (path, tag) = longer_path(path, tag, rest(), ':')?;
+                ImageRef::OciArchive { path, tag }
+            }
+            ImageRef::Disk { path, partition } => {
+                let sel = partition.map(|p| p.to_string());
+                let (path, sel) = longer_path(path, sel, rest(), '#')?;
+                let partition = sel.map(|p| self::partition(&p, &reference)).transpose()?;
+                ImageRef::Disk { path, partition }
+            }
+            s @ ImageRef::Snapshot { .. } => s,
+        })
+    }
+}
+
+impl std::fmt::Display for ImageRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sel = |f: &mut std::fmt::Formatter<'_>, sep: char, s: &Option<String>| match s {
+            Some(s) => write!(f, "{sep}{s}"),
+            None => Ok(()),
+        };
+        match self {
+            ImageRef::Bare(p) => write!(f, "{}", p.display()),
+            ImageRef::Dir(p) | ImageRef::Tar(p) => {
+                write!(
+                    f,
+                    "{}:{}",
+                    self.transport().map_or("", |t| t.name()),
+                    p.display()
+                )
+            }
+            ImageRef::DockerArchive { path, tag }
+            | ImageRef::Oci { path, tag }
+            | ImageRef::OciArchive { path, tag } => {
+                let t = self.transport().map_or("", |t| t.name());
+                write!(f, "{t}:{}", path.display())?;
+                sel(f, ':', tag)
+            }
+            ImageRef::Disk { path, partition } => {
+                write!(f, "disk:{}", path.display())?;
+                sel(f, '#', &partition.map(|p| p.to_string()))
+            }
+            ImageRef::Snapshot { repo, snapshot } => {
+                write!(f, "snapshot:{repo}")?;
+                sel(f, '@', snapshot)
+            }
         }
     }
 }
 
-fn existing(p: &str, reference: &str) -> Result<PathBuf> {
-    let path = PathBuf::from(p);
-    if p.is_empty() {
-        return Err(Error::Reference {
-            reference: reference.to_string(),
-            detail: "no path after the transport".into(),
-        });
-    }
+fn partition(p: &str, reference: &str) -> Result<u32> {
+    p.parse::<u32>().map_err(|_| Error::Reference {
+        reference: reference.to_string(),
+        detail: format!("partition {p:?} is not a number (disk:PATH#N, N from 1)"),
+    })
+}
+
+fn existing(path: PathBuf) -> Result<PathBuf> {
     if !path.exists() {
-        return Err(Error::not_found(p, "no such file or directory"));
+        return Err(Error::not_found(
+            path.display().to_string(),
+            "no such file or directory",
+        ));
     }
     Ok(path)
 }
 
-/// Split `PATH[<sep>SELECTOR]` where PATH itself may contain `sep`: the shortest prefix that
-/// exists on disk is the path.
-fn split_selector(rest: &str, sep: char, reference: &str) -> Result<(PathBuf, Option<String>)> {
+/// `rest` is `PATH[<sep>SELECTOR]` as written, parsed as (`path`, `sel`). If that path does not
+/// exist, the path may itself contain `sep`: the shortest prefix of `rest` that exists is the
+/// path, the remainder the selector (the whole of `rest` when it names a file).
+fn longer_path(
+    path: PathBuf,
+    sel: Option<String>,
+    rest: &str,
+    sep: char,
+) -> Result<(PathBuf, Option<String>)> {
+    if path.exists() {
+        return Ok((path, sel));
+    }
     if Path::new(rest).exists() {
         return Ok((PathBuf::from(rest), None));
     }
     for (i, _) in rest.match_indices(sep) {
-        let (p, sel) = (&rest[..i], &rest[i + 1..]);
+        let (p, s) = (&rest[..i], &rest[i + 1..]);
         if !p.is_empty() && Path::new(p).exists() {
-            if sel.is_empty() {
-                return Ok((PathBuf::from(p), None));
-            }
-            return Ok((PathBuf::from(p), Some(sel.to_string())));
+            return Ok((PathBuf::from(p), (!s.is_empty()).then(|| s.to_string())));
         }
     }
-    existing(rest, reference).map(|p| (p, None))
+    existing(path).map(|p| (p, sel))
 }
 
-fn detect(path: &Path) -> Result<ImageRef> {
+/// What a bare path is, by its content (reads at most a few headers).
+pub fn detect(path: &Path) -> Result<ImageRef> {
     let shown = path.display().to_string();
     let meta = std::fs::metadata(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
@@ -209,13 +394,96 @@ pub(crate) fn is_tar_header(block: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    fn resolved(s: &str) -> Result<ImageRef> {
+        ImageRef::parse(s)?.resolve()
+    }
+
+    #[test]
+    fn parse_reads_only_the_text_and_display_gives_it_back() {
+        let cases: &[(&str, ImageRef)] = &[
+            ("dir:/x", ImageRef::Dir("/x".into())),
+            ("tar:a.tar", ImageRef::Tar("a.tar".into())),
+            (
+                "docker-archive:a.tar:debian:12",
+                ImageRef::DockerArchive {
+                    path: "a.tar".into(),
+                    tag: Some("debian:12".into()),
+                },
+            ),
+            (
+                "oci:/no/such/layout:v1",
+                ImageRef::Oci {
+                    path: "/no/such/layout".into(),
+                    tag: Some("v1".into()),
+                },
+            ),
+            (
+                "oci-archive:o.tar",
+                ImageRef::OciArchive {
+                    path: "o.tar".into(),
+                    tag: None,
+                },
+            ),
+            (
+                "disk:d.qcow2#2",
+                ImageRef::Disk {
+                    path: "d.qcow2".into(),
+                    partition: Some(2),
+                },
+            ),
+            (
+                "snapshot:/srv/golden@v41",
+                ImageRef::Snapshot {
+                    repo: "/srv/golden".into(),
+                    snapshot: Some("v41".into()),
+                },
+            ),
+            (
+                "snapshot:s3://bucket/prefix",
+                ImageRef::Snapshot {
+                    repo: "s3://bucket/prefix".into(),
+                    snapshot: None,
+                },
+            ),
+            (
+                "snapshot:/a@b/repo",
+                ImageRef::Snapshot {
+                    repo: "/a@b/repo".into(),
+                    snapshot: None,
+                },
+            ),
+            (
+                "./img:with:colons.tar",
+                ImageRef::Bare("./img:with:colons.tar".into()),
+            ),
+            ("s3://bucket", ImageRef::Bare("s3://bucket".into())),
+        ];
+        for (text, want) in cases {
+            let got = ImageRef::parse(text).unwrap();
+            assert_eq!(&got, want, "{text}");
+            assert_eq!(got.to_string(), *text, "Display of {text}");
+            assert_eq!(ImageRef::parse(&got.to_string()).unwrap(), got);
+        }
+        for t in Transport::ALL {
+            assert_eq!(Transport::of(&format!("{t}:x")), Some(t));
+        }
+    }
+
+    #[test]
+    fn bad_references_are_refused_by_parse() {
+        for bad in ["", "dir:", "tar:", "snapshot:"] {
+            let e = ImageRef::parse(bad).unwrap_err();
+            assert!(matches!(e, Error::Reference { .. }), "{bad}: {e}");
+        }
+    }
+
     #[test]
     fn selectors_split_after_the_existing_path() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("img:with:colons.tar");
         std::fs::write(&f, b"x").unwrap();
         let s = f.display().to_string();
-        let r = ImageRef::parse(&format!("docker-archive:{s}:debian:12")).unwrap();
+        let r = resolved(&format!("docker-archive:{s}:debian:12")).unwrap();
         assert_eq!(
             r,
             ImageRef::DockerArchive {
@@ -223,7 +491,7 @@ mod tests {
                 tag: Some("debian:12".into())
             }
         );
-        let r = ImageRef::parse(&format!("docker-archive:{s}")).unwrap();
+        let r = resolved(&format!("docker-archive:{s}")).unwrap();
         assert_eq!(
             r,
             ImageRef::DockerArchive {
@@ -231,7 +499,7 @@ mod tests {
                 tag: None
             }
         );
-        let r = ImageRef::parse(&format!("disk:{s}#2")).unwrap();
+        let r = resolved(&format!("disk:{s}#2")).unwrap();
         assert_eq!(
             r,
             ImageRef::Disk {
@@ -239,9 +507,8 @@ mod tests {
                 partition: Some(2)
             }
         );
-        assert!(ImageRef::parse(&format!("disk:{s}#two")).is_err());
-        assert!(ImageRef::parse("oci:/does/not/exist:latest").is_err());
-        assert!(ImageRef::parse("").is_err());
+        assert!(resolved(&format!("disk:{s}#two")).is_err());
+        assert!(resolved("oci:/does/not/exist:latest").is_err());
     }
 
     #[test]
@@ -249,9 +516,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("junk");
         std::fs::write(&f, vec![7u8; 10_000]).unwrap();
-        let e = ImageRef::parse(f.to_str().unwrap())
-            .unwrap_err()
-            .to_string();
+        let e = resolved(f.to_str().unwrap()).unwrap_err().to_string();
         assert!(e.contains("cannot tell what this is"), "{e}");
     }
 }

@@ -31,6 +31,8 @@ pub(crate) enum Content {
     Ext4 {
         inode: u32,
     },
+    /// A file of a provided tree, by the provider's key.
+    Provided(u64),
 }
 
 /// How a tar member's data maps onto the file.
@@ -455,6 +457,8 @@ pub(crate) enum Backend {
     Dir(PathBuf),
     Layers(crate::layers::Layers),
     Ext4(crate::disk::ext4::Ext4),
+    /// Another crate's store of files (a snapshot).
+    Provided(std::sync::Arc<dyn crate::provided::TreeProvider>),
 }
 
 /// A file's bytes. Seekable for directories, uncompressed tar layers and disks; a forward-only
@@ -641,6 +645,9 @@ impl ImageTree {
             (Backend::Dir(_), Content::HostPath(p)) => crate::dir::open_file(p, e),
             (Backend::Layers(l), Content::Tar { .. }) => l.open(c, e),
             (Backend::Ext4(fs), Content::Ext4 { inode }) => fs.open_file(*inode, e.size),
+            (Backend::Provided(p), Content::Provided(key)) => {
+                Ok(FileReader::stream(p.open(*key, e)?))
+            }
             _ => Err(Error::path(&e.path, "has no readable content")),
         }
     }
@@ -671,6 +678,23 @@ impl ImageTree {
 }
 
 impl ImageTree {
+    /// A tree from entries already merged and sorted (checked by the caller).
+    pub(crate) fn from_parts(
+        entries: Vec<Entry>,
+        contents: Vec<Content>,
+        backend: Backend,
+        info: ImageInfo,
+        warnings: Vec<String>,
+    ) -> ImageTree {
+        ImageTree {
+            entries,
+            contents,
+            backend,
+            info,
+            warnings,
+        }
+    }
+
     /// Forget layer indexes (a plain tarball is not a layered image).
     pub(crate) fn clear_layers(&mut self) {
         for e in &mut self.entries {

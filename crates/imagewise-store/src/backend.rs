@@ -150,7 +150,7 @@ impl Backend for LocalDir {
                 // link() fails if the name exists: no window where a second writer wins.
                 fs::hard_link(&tmp, &dest).map_err(|e| {
                     if e.kind() == std::io::ErrorKind::AlreadyExists {
-                        Error::input(format!("{} already exists", dest.display()))
+                        Error::Exists(format!("{} already exists", dest.display()))
                     } else {
                         Error::io(format!("creating {}", dest.display()), e)
                     }

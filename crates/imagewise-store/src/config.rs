@@ -118,13 +118,13 @@ impl Config {
             ))
         })?;
         if v.get("format").and_then(|f| f.as_str()) != Some(FORMAT_NAME) {
-            return Err(Error::input(format!(
+            return Err(Error::not_found(format!(
                 "{location} is not an imagewise repository (its config has no \"format\": \"{FORMAT_NAME}\")"
             )));
         }
         let version = v.get("version").and_then(|f| f.as_u64()).unwrap_or(0);
         if version > u64::from(FORMAT_VERSION) {
-            return Err(Error::input(format!(
+            return Err(Error::Unsupported(format!(
                 "{location} uses repository format {version}; this imagewise reads up to {FORMAT_VERSION}: upgrade imagewise"
             )));
         }

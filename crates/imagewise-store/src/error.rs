@@ -1,16 +1,37 @@
-//! Errors: what went wrong, with the repository path or the input named.
+//! Errors: what went wrong, with the repository path or the input named, and its
+//! [`ErrorKind`] for whoever decides an exit code, an HTTP status or a retry.
 
-/// A store error. `Input` is the user's to fix (bad arguments, a missing repository, a wrong
-/// key); `Damaged` means the repository's bytes are not what was written; `Locked` means another
-/// process holds a conflicting lock; `Io` is the operating system's answer.
+use imagewise_source::{ErrorKind, HasKind};
+
+/// A store error.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
+    /// The user's to fix: bad arguments, a wrong key, a target that is not empty.
     #[error("{0}")]
     Input(String),
+    /// What was named is not there: a repository, a snapshot, a path in a snapshot.
+    #[error("{0}")]
+    NotFound(String),
+    /// The repository's bytes are not what was written.
     #[error("{0}")]
     Damaged(String),
+    /// A repository or a feature this build does not read (a newer format, a location scheme
+    /// without a backend).
+    #[error("{0}")]
+    Unsupported(String),
+    /// A snapshot whose signature does not check out, where signatures are required.
+    #[error("{0}")]
+    Untrusted(String),
+    /// Another process holds a conflicting lock.
     #[error("{0}")]
     Locked(String),
+    /// A file that must be created exactly once already exists (a conditional create lost).
+    #[error("{0}")]
+    Exists(String),
+    /// A backend failure that may pass (a timeout, a throttled or unreachable server).
+    #[error("{0}")]
+    Transient(String),
     /// The OS error is part of the message (not a `source`, so `{:#}` chains do not print it
     /// twice).
     #[error("{what}: {err}")]
@@ -33,13 +54,39 @@ impl Error {
         Error::Input(msg.into())
     }
 
+    pub(crate) fn not_found(msg: impl Into<String>) -> Error {
+        Error::NotFound(msg.into())
+    }
+
     pub(crate) fn damaged(msg: impl Into<String>) -> Error {
         Error::Damaged(msg.into())
     }
 
-    /// True when the user can fix this by changing the command (exit code 2).
-    pub fn is_input(&self) -> bool {
-        matches!(self, Error::Input(_) | Error::Locked(_) | Error::Source(_))
+    /// Whether the same call may succeed later.
+    pub fn retryable(&self) -> bool {
+        self.kind().retryable()
+    }
+}
+
+impl HasKind for Error {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Input(_) => ErrorKind::Usage,
+            Error::NotFound(_) => ErrorKind::NotFound,
+            Error::Damaged(_) => ErrorKind::Damaged,
+            Error::Unsupported(_) => ErrorKind::Unsupported,
+            Error::Untrusted(_) => ErrorKind::UnsafeInput,
+            Error::Locked(_) | Error::Exists(_) => ErrorKind::Conflict,
+            Error::Transient(_) => ErrorKind::Transient,
+            Error::Io { err, .. } => match err.kind() {
+                std::io::ErrorKind::NotFound => ErrorKind::NotFound,
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::Interrupted => {
+                    ErrorKind::Transient
+                }
+                _ => ErrorKind::Io,
+            },
+            Error::Source(e) => e.kind(),
+        }
     }
 }
 

@@ -8,7 +8,6 @@
 //! `prune` removes. docs/store.md describes the format byte for byte.
 
 mod backend;
-mod browse;
 mod check;
 mod chunk;
 mod config;
@@ -16,6 +15,7 @@ mod create;
 mod diff;
 mod error;
 mod id;
+mod image;
 mod index;
 mod keys;
 mod lock;
@@ -34,9 +34,10 @@ pub use create::{CreateOptions, CreateReport};
 pub use diff::{Change, ChangeKind, DiffReport};
 pub use error::{Error, Result};
 pub use id::Id;
+pub use image::SnapshotSource;
 pub use keys::{generate_key, PublicKey, SecretKey};
 pub use prune::{ForgetPolicy, ForgetReport, PruneReport};
-pub use repo::{InitOptions, Repo, RepoStats, Unreadable};
+pub use repo::{InitOptions, Location, Repo, RepoStats, Unreadable};
 pub use restore::{RestoreOptions, RestoreReport};
 pub use snapshot::{Signed, Snapshot, SnapshotKind, SnapshotSummary, StoredSnapshot};
 pub use tree::{Extent, Node, NodeKind, Tree};

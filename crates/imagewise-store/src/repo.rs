@@ -20,6 +20,43 @@ use crate::tree::Tree;
 /// Files that could not be read: (name, why).
 pub type Unreadable = Vec<(String, String)>;
 
+/// Where a repository lives, as a user writes it: a local directory, or (refused until a
+/// backend exists for it) a URL such as `s3://bucket/prefix`. Parsed here and nowhere else, so
+/// that no command takes `s3://bucket` for a directory named `s3:`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Location {
+    Local(std::path::PathBuf),
+}
+
+impl Location {
+    pub fn parse(s: &str) -> Result<Location> {
+        if s.is_empty() {
+            return Err(Error::input("empty repository location; give a directory"));
+        }
+        if let Some((scheme, _)) = s.split_once("://") {
+            let plain = !scheme.is_empty()
+                && scheme
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'-' || b == b'.');
+            if plain {
+                return Err(Error::Unsupported(format!(
+                    "repository location {s:?}: {scheme}:// repositories are not supported by this build of imagewise; give a local directory (write ./{s} for a directory of that name)"
+                )));
+            }
+        }
+        Ok(Location::Local(std::path::PathBuf::from(s)))
+    }
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Local(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
 /// Settings for `repo init`.
 #[derive(Debug, Clone, Default)]
 pub struct InitOptions {
@@ -64,6 +101,13 @@ pub struct RepoStats {
 }
 
 impl Repo {
+    /// Create a repository at a location string (see [`Location::parse`]).
+    pub fn init_location(location: &str, opts: &InitOptions) -> Result<Repo> {
+        match Location::parse(location)? {
+            Location::Local(p) => Repo::init(&p, opts),
+        }
+    }
+
     /// Create a repository in `path` (a new or empty directory).
     pub fn init(path: &Path, opts: &InitOptions) -> Result<Repo> {
         if let Ok(mut rd) = std::fs::read_dir(path) {
@@ -96,19 +140,26 @@ impl Repo {
 
     /// Open the repository at `path`.
     pub fn open(path: &Path) -> Result<Repo> {
-        let local = LocalDir::new(path);
-        if !local.exists() {
-            return Err(Error::input(format!(
-                "{} is not an imagewise repository (no config file); create one with `imagewise repo init {}`",
-                path.display(),
-                path.display()
+        Repo::open_with(Arc::new(LocalDir::new(path)))
+    }
+
+    /// Open the repository a location string names (see [`Location::parse`]).
+    pub fn open_location(location: &str) -> Result<Repo> {
+        match Location::parse(location)? {
+            Location::Local(p) => Repo::open(&p),
+        }
+    }
+
+    /// Open the repository behind any backend.
+    pub fn open_with(backend: Arc<dyn Backend>) -> Result<Repo> {
+        if !backend.exists() {
+            let at = backend.location();
+            return Err(Error::not_found(format!(
+                "{at} is not an imagewise repository (no config file); create one with `imagewise repo init {at}`"
             )));
         }
-        let config = Config::parse(&local.read("config")?, &local.location())?;
-        Ok(Repo {
-            backend: Arc::new(local),
-            config,
-        })
+        let config = Config::parse(&backend.read("config")?, &backend.location())?;
+        Ok(Repo { backend, config })
     }
 
     pub fn config(&self) -> &Config {
@@ -141,7 +192,7 @@ impl Repo {
     pub fn find(&self, spec: &str) -> Result<StoredSnapshot> {
         let (all, _) = self.snapshots()?;
         if all.is_empty() {
-            return Err(Error::input(format!(
+            return Err(Error::not_found(format!(
                 "{} holds no snapshots yet",
                 self.location()
             )));
@@ -175,7 +226,7 @@ impl Repo {
         {
             return Ok(s.clone());
         }
-        Err(Error::input(format!(
+        Err(Error::not_found(format!(
             "no snapshot {spec:?} in {} (give an id, a unique id prefix of 4+ digits, a tag or `latest`; `imagewise snapshot list` shows them)",
             self.location()
         )))
@@ -221,19 +272,41 @@ impl Repo {
 
 type FrameKey = ((Id, u64), Arc<Vec<u8>>);
 
+/// The index a [`BlobReader`] looks blobs up in: borrowed for one command, shared by the
+/// readers of a snapshot opened as an image.
+pub(crate) enum IndexRef<'a> {
+    Borrowed(&'a Index),
+    Shared(Arc<Index>),
+}
+
+impl std::ops::Deref for IndexRef<'_> {
+    type Target = Index;
+
+    fn deref(&self) -> &Index {
+        match self {
+            IndexRef::Borrowed(i) => i,
+            IndexRef::Shared(i) => i,
+        }
+    }
+}
+
 /// Reads and verifies blobs, keeping a few packs open and the last group frames decompressed.
 pub(crate) struct BlobReader<'a> {
-    backend: &'a dyn Backend,
-    pub index: &'a Index,
+    backend: Arc<dyn Backend>,
+    index: IndexRef<'a>,
     open: HashMap<Id, Box<dyn ReadAt>>,
     /// (pack, frame offset) → plain bytes, least recently used first.
     frames: Vec<FrameKey>,
 }
 
 impl<'a> BlobReader<'a> {
-    pub fn new(repo: &'a Repo, index: &'a Index) -> BlobReader<'a> {
+    pub fn new(repo: &Repo, index: &'a Index) -> BlobReader<'a> {
+        BlobReader::with(repo.backend.clone(), IndexRef::Borrowed(index))
+    }
+
+    pub fn with(backend: Arc<dyn Backend>, index: IndexRef<'a>) -> BlobReader<'a> {
         BlobReader {
-            backend: repo.backend.as_ref(),
+            backend,
             index,
             open: HashMap::new(),
             frames: Vec::new(),

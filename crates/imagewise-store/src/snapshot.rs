@@ -150,7 +150,7 @@ pub(crate) fn verify_signature(
     let key = trust.or(repo.config.public_key.as_ref());
     let state = s.signature_state(key);
     match state {
-        Signed::Missing | Signed::Invalid if !allow_unsigned => Err(Error::input(format!(
+        Signed::Missing | Signed::Invalid if !allow_unsigned => Err(Error::Untrusted(format!(
             "snapshot {} is {} but {} requires signatures by key {}; refusing it (--allow-unsigned overrides)",
             s.id.short(),
             if state == Signed::Missing { "unsigned" } else { "signed by another key or altered" },

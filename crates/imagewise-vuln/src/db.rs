@@ -30,6 +30,7 @@ pub const DB_FILE: &str = "osv.sqlite3";
 pub const MAX_DETAILS: usize = 2000;
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DbError {
     #[error("no vulnerability database at {0}: run `imagewise db import OSV_ZIP_OR_DIR` first, or point --db at one")]
     Missing(PathBuf),
@@ -47,6 +48,37 @@ pub enum DbError {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+impl imagewise_types::HasKind for DbError {
+    fn kind(&self) -> imagewise_types::ErrorKind {
+        use imagewise_types::ErrorKind;
+        match self {
+            DbError::Missing(_) => ErrorKind::NotFound,
+            DbError::NewerFormat { .. } => ErrorKind::Unsupported,
+            DbError::NotADatabase { .. } => ErrorKind::Usage,
+            DbError::Sqlite { source, .. } => match source.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                    ErrorKind::Conflict
+                }
+                Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase) => {
+                    ErrorKind::Corrupt
+                }
+                Some(
+                    rusqlite::ErrorCode::CannotOpen
+                    | rusqlite::ErrorCode::ReadOnly
+                    | rusqlite::ErrorCode::PermissionDenied
+                    | rusqlite::ErrorCode::DiskFull
+                    | rusqlite::ErrorCode::SystemIoFailure,
+                ) => ErrorKind::Io,
+                _ => ErrorKind::Internal,
+            },
+            DbError::Io { source, .. } => match source.kind() {
+                std::io::ErrorKind::NotFound => ErrorKind::NotFound,
+                _ => ErrorKind::Io,
+            },
+        }
+    }
 }
 
 /// The default database directory: `$XDG_DATA_HOME/imagewise/osv`, else

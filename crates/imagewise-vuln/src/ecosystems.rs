@@ -68,6 +68,15 @@ pub enum EcosystemError {
     Unsupported(String),
 }
 
+impl imagewise_types::HasKind for EcosystemError {
+    fn kind(&self) -> imagewise_types::ErrorKind {
+        match self {
+            EcosystemError::Unknown(_) => imagewise_types::ErrorKind::Usage,
+            EcosystemError::Unsupported(_) => imagewise_types::ErrorKind::Unsupported,
+        }
+    }
+}
+
 /// The base name of an OSV ecosystem string: `Debian:12` → `Debian`.
 pub fn base_name(osv_ecosystem: &str) -> &str {
     osv_ecosystem
@@ -131,6 +140,12 @@ pub enum DistroError {
     Unknown(String),
     #[error("cannot scan OS packages: {id} has no VERSION_ID in os-release, so its OSV release ecosystem ({family}:<release>) is unknown")]
     NoRelease { id: String, family: &'static str },
+}
+
+impl imagewise_types::HasKind for DistroError {
+    fn kind(&self) -> imagewise_types::ErrorKind {
+        imagewise_types::ErrorKind::Unsupported
+    }
 }
 
 /// `major` of `9.4`; `major.minor` of `3.20.3`.

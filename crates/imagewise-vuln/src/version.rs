@@ -47,6 +47,12 @@ pub struct VersionError {
     pub reason: String,
 }
 
+impl imagewise_types::HasKind for VersionError {
+    fn kind(&self) -> imagewise_types::ErrorKind {
+        imagewise_types::ErrorKind::Usage
+    }
+}
+
 impl VersionError {
     pub(crate) fn new(ecosystem: &'static str, version: &str, reason: &str) -> Self {
         VersionError {

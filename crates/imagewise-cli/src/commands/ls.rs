@@ -50,16 +50,35 @@ struct Line<'a> {
 }
 
 pub(crate) fn run(a: &LsArgs, global: &Global) -> anyhow::Result<ExitCode> {
-    let tree = super::open_image(&a.image, &a.open, global, a.json)?;
-    let root = match &a.path {
+    list(
+        &a.image,
+        a.path.as_deref(),
+        a.json,
+        a.digest,
+        &a.open,
+        global,
+    )
+}
+
+/// List `image` (under `path`), as text or JSON lines, with digests if asked.
+pub(crate) fn list(
+    image: &str,
+    path: Option<&str>,
+    json: bool,
+    digest: bool,
+    open: &OpenArgs,
+    global: &Global,
+) -> anyhow::Result<ExitCode> {
+    let tree = super::open_image(image, open, global, json)?;
+    let root = match path {
         Some(p) => tree
             .resolve(p, true)
-            .with_context(|| format!("cannot list {p} in {}", a.image))?,
+            .with_context(|| format!("cannot list {p} in {image}"))?,
         None => &tree.entries()[0],
     };
     let entries: Vec<&Entry> = tree.subtree(root).collect();
     let mut digests: HashMap<String, String> = HashMap::new();
-    if a.digest {
+    if digest {
         // The files listed, and the primary names of listed hardlinks wherever they are.
         let mut wanted: std::collections::HashSet<&str> = entries
             .iter()
@@ -93,7 +112,7 @@ pub(crate) fn run(a: &LsArgs, global: &Global) -> anyhow::Result<ExitCode> {
                 Ok(())
             },
         )
-        .with_context(|| format!("reading files of {}", a.image))?;
+        .with_context(|| format!("reading files of {image}"))?;
     }
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -103,7 +122,7 @@ pub(crate) fn run(a: &LsArgs, global: &Global) -> anyhow::Result<ExitCode> {
             (EntryKind::Hardlink, Some(l)) => digests.get(l),
             _ => digests.get(&e.path),
         };
-        if a.json {
+        if json {
             let line = Line {
                 path: &e.path,
                 kind: e.kind.as_str(),

@@ -29,8 +29,8 @@ fn mib(b: u64) -> String {
     format!("{:.1} MiB", b as f64 / 1048576.0)
 }
 
-fn open(repo: &Path) -> anyhow::Result<Repo> {
-    Ok(Repo::open(repo)?)
+fn open(repo: &str) -> anyhow::Result<Repo> {
+    Ok(Repo::open_location(repo)?)
 }
 
 // ---------------------------------------------------------------- repo
@@ -55,7 +55,8 @@ enum RepoCommand {
 
 #[derive(Args)]
 struct InitArgs {
-    repo: PathBuf,
+    /// The repository: a directory.
+    repo: String,
     /// zstd:LEVEL (-7..22) or none.
     #[arg(long, default_value = "zstd:3")]
     compression: String,
@@ -75,7 +76,8 @@ struct InitArgs {
 
 #[derive(Args)]
 struct CheckArgs {
-    repo: PathBuf,
+    /// The repository: a directory.
+    repo: String,
     /// Read and verify every pack and blob, not only the structure.
     #[arg(long)]
     read_data: bool,
@@ -105,7 +107,8 @@ impl Signatures {
 
 #[derive(Args)]
 pub(crate) struct RepoOnly {
-    repo: PathBuf,
+    /// The repository: a directory.
+    repo: String,
     /// Print the result as JSON (docs/store.md).
     #[arg(long)]
     json: bool,
@@ -122,7 +125,7 @@ pub(crate) fn run_repo(a: &RepoArgs, global: &Global) -> anyhow::Result<ExitCode
                 chunker: i.chunk_size.map(ChunkParams::around),
                 raw_chunker: i.raw_chunk_size.map(ChunkParams::around),
             };
-            let repo = Repo::init(&i.repo, &opts)?;
+            let repo = Repo::init_location(&i.repo, &opts)?;
             if i.json {
                 print_json(repo.config())?;
             } else if !global.quiet {
@@ -266,26 +269,30 @@ enum SnapshotCommand {
     Show(ShowArgs),
     /// What changed between two snapshots.
     Diff(DiffArgs),
-    /// List the entries of a snapshot (or of one directory in it).
+    /// List the entries of a snapshot (or of one directory in it): the same as
+    /// `imagewise ls snapshot:REPO@SNAP [PATH]`.
     Ls(LsArgs),
 }
 
 #[derive(Args)]
 struct LsArgs {
-    repo: PathBuf,
+    /// The repository: a directory.
+    repo: String,
     /// Snapshot id, unique prefix, tag or `latest`.
     snapshot: String,
     /// A directory or file in the snapshot.
-    #[arg(default_value = "/")]
-    path: String,
-    /// Print the result as JSON (docs/store.md).
+    path: Option<String>,
+    /// JSON lines, as `imagewise ls --json` (docs/ls-json.md).
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    open: OpenArgs,
 }
 
 #[derive(Args)]
 struct CreateArgs {
-    repo: PathBuf,
+    /// The repository: a directory.
+    repo: String,
     image: String,
     #[arg(long = "tag")]
     tags: Vec<String>,
@@ -307,7 +314,8 @@ struct CreateArgs {
 
 #[derive(Args)]
 struct ShowArgs {
-    repo: PathBuf,
+    /// The repository: a directory.
+    repo: String,
     #[arg(default_value = "latest")]
     snapshot: String,
     /// Print the result as JSON (docs/store.md).
@@ -317,7 +325,8 @@ struct ShowArgs {
 
 #[derive(Args)]
 struct DiffArgs {
-    repo: PathBuf,
+    /// The repository: a directory.
+    repo: String,
     a: String,
     b: String,
     /// Print the result as JSON (docs/store.md).
@@ -463,35 +472,8 @@ pub(crate) fn run_snapshot(a: &SnapshotArgs, global: &Global) -> anyhow::Result<
             Ok(ExitCode::SUCCESS)
         }
         SnapshotCommand::Ls(l) => {
-            let repo = open(&l.repo)?;
-            let entries = repo.list(&l.snapshot, &l.path)?;
-            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            for (path, n) in &entries {
-                use std::io::Write;
-                if l.json {
-                    let line = json!({"path": path, "node": n});
-                    writeln!(out, "{line}")?;
-                } else {
-                    let when = jiff::Timestamp::from_second(n.mtime)
-                        .map(|t| t.strftime("%Y-%m-%d %H:%M").to_string())
-                        .unwrap_or_else(|_| n.mtime.to_string());
-                    let target = n
-                        .link
-                        .as_deref()
-                        .map(|l| format!(" -> {l}"))
-                        .unwrap_or_default();
-                    writeln!(
-                        out,
-                        "{:<8} {:04o} {:>6} {:>6} {:>12} {when} {path}{target}",
-                        n.kind.as_str(),
-                        n.mode,
-                        n.uid,
-                        n.gid,
-                        n.size
-                    )?;
-                }
-            }
-            Ok(ExitCode::SUCCESS)
+            let image = format!("snapshot:{}@{}", l.repo, l.snapshot);
+            super::ls::list(&image, l.path.as_deref(), l.json, false, &l.open, global)
         }
         SnapshotCommand::Diff(d) => {
             let repo = open(&d.repo)?;
@@ -537,7 +519,8 @@ pub(crate) fn run_snapshot(a: &SnapshotArgs, global: &Global) -> anyhow::Result<
 
 #[derive(Args)]
 pub(crate) struct RestoreArgs {
-    repo: PathBuf,
+    /// The repository: a directory.
+    repo: String,
     /// Snapshot id, unique prefix, tag or `latest`.
     snapshot: String,
     /// A new or empty directory (a new file for a raw snapshot).
@@ -600,7 +583,8 @@ pub(crate) fn run_restore(a: &RestoreArgs, global: &Global) -> anyhow::Result<Ex
 
 #[derive(Args)]
 pub(crate) struct ForgetArgs {
-    repo: PathBuf,
+    /// The repository: a directory.
+    repo: String,
     #[arg(long, default_value_t = 0)]
     keep_last: usize,
     #[arg(long, default_value_t = 0)]

@@ -49,7 +49,8 @@ impl Redact {
     }
 
     fn add(&mut self, text: &str, placeholder: &str) {
-        self.strings.push((text.to_string(), placeholder.to_string()));
+        self.strings
+            .push((text.to_string(), placeholder.to_string()));
         self.strings
             .sort_by_key(|(a, _)| std::cmp::Reverse(a.len()));
     }
@@ -91,8 +92,7 @@ impl Redact {
                                 | "pack_bytes"
                                 | "ratio"
                                 | "last_import"
-                        ) || k.ends_with("_seconds")
-                            && !x.is_null();
+                        ) || k.ends_with("_seconds") && !x.is_null();
                         let x = if volatile {
                             json!("<redacted>")
                         } else {
@@ -129,7 +129,10 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> (Value, i32) {
                 .filter(|l| !l.is_empty())
                 .map(|l| {
                     serde_json::from_slice(l).unwrap_or_else(|e| {
-                        panic!("imagewise {args:?}: not JSON ({e}): {}", String::from_utf8_lossy(l))
+                        panic!(
+                            "imagewise {args:?}: not JSON ({e}): {}",
+                            String::from_utf8_lossy(l)
+                        )
                     })
                 })
                 .collect(),
@@ -189,7 +192,10 @@ fn compare(set: &str, docs: &BTreeMap<&str, Value>, fingerprint: Option<&str>) -
     for (name, v) in docs {
         let path = dir.join(format!("{name}.json"));
         let Ok(text) = std::fs::read_to_string(&path) else {
-            diffs.push(format!("{}: missing (IMAGEWISE_BLESS=1 records it)", path.display()));
+            diffs.push(format!(
+                "{}: missing (IMAGEWISE_BLESS=1 records it)",
+                path.display()
+            ));
             continue;
         };
         let want: Value = serde_json::from_str(&text).unwrap();
@@ -290,7 +296,10 @@ fn alpine_documents_are_unchanged() {
     let mut docs: BTreeMap<&str, Value> = BTreeMap::new();
     docs.insert("ls", document(&["ls", "--json", "--digest", &amd], &[], &r));
     docs.insert("inspect", document(&["inspect", "--json", &amd], &[], &r));
-    docs.insert("inspect-arm64", document(&["inspect", "--json", &arm], &[], &r));
+    docs.insert(
+        "inspect-arm64",
+        document(&["inspect", "--json", &arm], &[], &r),
+    );
     docs.insert(
         "sbom-spdx",
         document(&["sbom", "--format", "spdx-json", &amd], &epoch, &r),
@@ -299,17 +308,39 @@ fn alpine_documents_are_unchanged() {
         "sbom-cyclonedx",
         document(&["sbom", "--format", "cyclonedx-json", &amd], &epoch, &r),
     );
-    docs.insert("scan", document(&["scan", "--json", "--db", &db, &amd], &[], &r));
-    docs.insert("scan-sarif", document(&["scan", "--sarif", "--db", &db, &amd], &[], &r));
-    docs.insert("db-status", document(&["db", "status", "--json", "--db", &db], &[], &r));
+    docs.insert(
+        "scan",
+        document(&["scan", "--json", "--db", &db, &amd], &[], &r),
+    );
+    docs.insert(
+        "scan-sarif",
+        document(&["scan", "--sarif", "--db", &db, &amd], &[], &r),
+    );
+    docs.insert(
+        "db-status",
+        document(&["db", "status", "--json", "--db", &db], &[], &r),
+    );
     docs.insert(
         "check",
-        document(&["check", "--json", &amd, "--on", &amd, "--on", &arm], &[], &r),
+        document(
+            &["check", "--json", &amd, "--on", &amd, "--on", &arm],
+            &[],
+            &r,
+        ),
     );
     docs.insert(
         "check-explain",
         document(
-            &["check", "--json", "--explain", "--path", "/bin/busybox", &amd, "--on", &old],
+            &[
+                "check",
+                "--json",
+                "--explain",
+                "--path",
+                "/bin/busybox",
+                &amd,
+                "--on",
+                &old,
+            ],
             &[],
             &r,
         ),
@@ -318,18 +349,37 @@ fn alpine_documents_are_unchanged() {
     // The store: two snapshots, and everything that reads them.
     let repo = s(&t.path().join("repo"));
     let (init, _) = run(&["repo", "init", "--json", &repo], &[]);
-    r.add(init["id"].as_str().expect("init --json names the repository id"), "$REPO_ID");
+    r.add(
+        init["id"]
+            .as_str()
+            .expect("init --json names the repository id"),
+        "$REPO_ID",
+    );
     docs.insert("repo-init", r.value(&init));
-    let (a, _) = run(&["snapshot", "create", "--json", &repo, &old, "--tag", "a"], &[]);
-    let (b, _) = run(&["snapshot", "create", "--json", &repo, &amd, "--tag", "b"], &[]);
+    let (a, _) = run(
+        &["snapshot", "create", "--json", &repo, &old, "--tag", "a"],
+        &[],
+    );
+    let (b, _) = run(
+        &["snapshot", "create", "--json", &repo, &amd, "--tag", "b"],
+        &[],
+    );
     for (snap, name) in [(&a, "$SNAP_A"), (&b, "$SNAP_B")] {
-        let id = snap["id"].as_str().expect("create --json names the snapshot id");
+        let id = snap["id"]
+            .as_str()
+            .expect("create --json names the snapshot id");
         r.add(id, name);
         r.add(&id[..8], &format!("{name}_SHORT"));
     }
     docs.insert("snapshot-create", r.value(&json!({"a": a, "b": b})));
-    docs.insert("snapshot-list", document(&["snapshot", "list", "--json", &repo], &[], &r));
-    docs.insert("snapshot-show", document(&["snapshot", "show", "--json", &repo, "b"], &[], &r));
+    docs.insert(
+        "snapshot-list",
+        document(&["snapshot", "list", "--json", &repo], &[], &r),
+    );
+    docs.insert(
+        "snapshot-show",
+        document(&["snapshot", "show", "--json", &repo, "b"], &[], &r),
+    );
     docs.insert(
         "snapshot-ls",
         document(&["snapshot", "ls", "--json", &repo, "b", "/etc"], &[], &r),
@@ -338,7 +388,10 @@ fn alpine_documents_are_unchanged() {
         "snapshot-diff",
         document(&["snapshot", "diff", "--json", &repo, "a", "b"], &[], &r),
     );
-    docs.insert("repo-stats", document(&["repo", "stats", "--json", &repo], &[], &r));
+    docs.insert(
+        "repo-stats",
+        document(&["repo", "stats", "--json", &repo], &[], &r),
+    );
     let mut check = document(&["repo", "check", "--json", "--read-data", &repo], &[], &r);
     check["output"]["report"]["bytes_read"] = json!("<redacted: the packs' size>");
     docs.insert("repo-check", check);
@@ -349,7 +402,11 @@ fn alpine_documents_are_unchanged() {
     );
     docs.insert(
         "forget",
-        document(&["forget", "--json", "--keep-last", "1", "--dry-run", &repo], &[], &r),
+        document(
+            &["forget", "--json", "--keep-last", "1", "--dry-run", &repo],
+            &[],
+            &r,
+        ),
     );
 
     let diffs = compare("alpine", &docs, None);
@@ -363,21 +420,24 @@ fn bookworm_documents_are_unchanged() {
     let root = f.join("bookworm-rootfs");
     let status = std::fs::read(root.join("var/lib/dpkg/status")).unwrap();
     let fingerprint = sha256_hex(&status);
-    let r = Redact::new(&[
-        (&s(&f), "$FIXTURES"),
-        (&s(t.path()), "$TMP"),
-    ]);
+    let r = Redact::new(&[(&s(&f), "$FIXTURES"), (&s(t.path()), "$TMP")]);
     let dir = format!("dir:{}", s(&root));
     let db = s(&osv_db(t.path()));
     let epoch = [("SOURCE_DATE_EPOCH", "1700000000")];
     let mut docs: BTreeMap<&str, Value> = BTreeMap::new();
-    docs.insert("ls-etc-apt", document(&["ls", "--json", &dir, "/etc/apt"], &[], &r));
+    docs.insert(
+        "ls-etc-apt",
+        document(&["ls", "--json", &dir, "/etc/apt"], &[], &r),
+    );
     docs.insert("inspect", document(&["inspect", "--json", &dir], &[], &r));
     docs.insert(
         "sbom-spdx",
         document(&["sbom", "--format", "spdx-json", &dir], &epoch, &r),
     );
-    docs.insert("scan", document(&["scan", "--json", "--db", &db, &dir], &[], &r));
+    docs.insert(
+        "scan",
+        document(&["scan", "--json", "--db", &db, &dir], &[], &r),
+    );
     docs.insert(
         "check",
         document(

@@ -15,8 +15,8 @@ use crate::disk::BlockDev;
 use crate::entry::{Entry, EntryKind};
 use crate::error::{Error, Result};
 use crate::limits::Limits;
-use crate::progress::Progress;
 use crate::tree::{Content, FileReader, RawEntry, TreeBuilder};
+use imagewise_types::Progress;
 
 const ROOT_INO: u32 = 2;
 const EXTENTS_FL: u32 = 0x80000;

@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::info::{DiskInfo, Format, ImageInfo, PartitionInfo};
-use crate::progress::Progress;
 use crate::tree::{Backend, ImageTree};
 use crate::OpenOptions;
+use imagewise_types::Progress;
 
 /// Random-access, read-only bytes of a disk (or a window of one).
 pub(crate) trait BlockDev: Send + Sync {

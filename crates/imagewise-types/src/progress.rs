@@ -1,6 +1,7 @@
-//! Progress reporting for long opens. The library only calls this trait; the CLI draws it.
+//! Progress reporting for long operations. Libraries only call this trait; the CLI draws it
+//! (indicatif on a terminal, nothing with `--json` or `--no-progress`).
 
-/// Receives progress of one stream at a time (a layer, a tarball, a disk walk).
+/// Receives progress of one stream at a time (a layer, a tarball, a disk walk, a snapshot).
 pub trait Progress: Send + Sync {
     /// A new stream starts; `total` is its size in bytes where known.
     fn begin(&self, label: &str, total: Option<u64>);
