@@ -3,9 +3,9 @@
 //! every order are scanned against whatever was stored.
 #![no_main]
 
-use imagewise_vuln::{import_paths, scan, Database, Distro, Ecosystem, Installed};
+use imagewise_vuln::{import_paths, scan, Database, Distro, VersionOrder, Installed};
 
-fn pkg(order: Ecosystem, name: &str, version: &str) -> Installed {
+fn pkg(order: VersionOrder, name: &str, version: &str) -> Installed {
     Installed {
         order,
         name: name.into(),
@@ -29,9 +29,9 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let db = Database::open(&db_dir).expect("reopen db");
     let _ = db.status();
     for (id, version, order) in [
-        ("debian", "12", Ecosystem::Dpkg),
-        ("alpine", "3.20.3", Ecosystem::Apk),
-        ("rocky", "9.4", Ecosystem::Rpm),
+        ("debian", "12", VersionOrder::Dpkg),
+        ("alpine", "3.20.3", VersionOrder::Apk),
+        ("rocky", "9.4", VersionOrder::Rpm),
     ] {
         let distro = Distro {
             id: id.into(),

@@ -207,10 +207,17 @@ fn error_kind(e: &anyhow::Error) -> ErrorKind {
             x.kind()
         } else if let Some(x) = c.downcast_ref::<imagewise_vuln::VersionError>() {
             x.kind()
+        } else if let Some(x) = c.downcast_ref::<imagewise_vuln::IgnoreError>() {
+            x.kind()
+        } else if let Some(x) = c.downcast_ref::<imagewise_compat::Error>() {
+            x.kind()
         } else if c.downcast_ref::<InputError>().is_some() {
             ErrorKind::Usage
-        } else if c.downcast_ref::<std::io::Error>().is_some() {
-            ErrorKind::Io
+        } else if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            // A provided tree's reader (a stored snapshot) says what kind of failure it met.
+            io.get_ref()
+                .and_then(|inner| inner.downcast_ref::<imagewise_source::ProvidedError>())
+                .map_or(ErrorKind::Io, |p| p.kind)
         } else {
             continue;
         };

@@ -13,7 +13,7 @@ use imagewise_source::{Entry, EntryKind, Format, ImageTree};
 
 use crate::elf::{self, ElfInfo, Kind};
 use crate::view::{dirname, join, Overlay, View, MAX_ELF};
-use crate::{Target, Verdict};
+use crate::{Error, Target, Verdict};
 
 /// The `PATH` an image runs its command with when its config names none.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -72,7 +72,7 @@ impl AppSet {
     }
 
     /// Every ELF file of a directory tree, the tree placed at `at`.
-    pub fn bundle(tree: Arc<ImageTree>, at: &str, defs: bool) -> Result<AppSet, String> {
+    pub fn bundle(tree: Arc<ImageTree>, at: &str, defs: bool) -> Result<AppSet, Error> {
         let at = at.trim_end_matches('/').to_string();
         let (binaries, skipped) = collect(
             &tree,
@@ -91,7 +91,7 @@ impl AppSet {
     /// An image's binaries: every ELF under `paths`, or when none are given, the entrypoint /
     /// command (through a script's `#!` interpreter) and every ELF directly in its `PATH`
     /// directories.
-    pub fn image(tree: &ImageTree, paths: &[String], defs: bool) -> Result<AppSet, String> {
+    pub fn image(tree: &ImageTree, paths: &[String], defs: bool) -> Result<AppSet, Error> {
         let mut roots: Vec<String> = Vec::new();
         let mut singles: BTreeSet<String> = BTreeSet::new();
         let mut flat: Vec<String> = Vec::new();
@@ -112,9 +112,10 @@ impl AppSet {
             }
         } else {
             for p in paths {
-                let e = tree
-                    .resolve(p, true)
-                    .map_err(|e| format!("--path {p}: {e}"))?;
+                let e = tree.resolve(p, true).map_err(|source| Error::Path {
+                    path: p.clone(),
+                    source,
+                })?;
                 roots.push(e.path.clone());
             }
         }
@@ -169,7 +170,7 @@ fn collect(
     want: impl Fn(&Entry) -> bool,
     placed: impl Fn(&str) -> String,
     shown: impl Fn(&str) -> String,
-) -> Result<Collected, String> {
+) -> Result<Collected, Error> {
     let mut binaries = Vec::new();
     let mut skipped = Vec::new();
     let mut keep = |e: &Entry, info: Result<ElfInfo, String>| match &info {
@@ -247,8 +248,7 @@ fn collect(
             keep(e, info);
             Ok(())
         },
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     Ok((binaries, skipped))
 }
 

@@ -10,6 +10,7 @@ use goblin::elf::sym::{
     STB_GLOBAL, STB_GNU_UNIQUE, STB_WEAK, STT_FILE, STT_GNU_IFUNC, STT_SECTION,
 };
 use goblin::elf::Elf;
+use imagewise_types::{Arch, ElfMachine};
 use std::collections::HashMap;
 
 /// `VER_FLG_WEAK` on a version need: its absence is not an error.
@@ -28,35 +29,25 @@ pub struct Machine {
 }
 
 impl Machine {
-    /// The name `uname -m` gives this machine (`x86_64`, `aarch64`, …).
+    /// The architecture. The float ABI of 32-bit ARM is not part of what a loader matches on
+    /// (it is in `e_flags`); such a machine is taken as Debian's `armhf`.
+    pub fn arch(self) -> Arch {
+        const EF_ARM_ABI_FLOAT_HARD: u32 = 0x400;
+        Arch::from_elf(ElfMachine {
+            machine: self.machine,
+            is64: self.is64,
+            little: self.little,
+            flags: if self.machine == header::EM_ARM {
+                EF_ARM_ABI_FLOAT_HARD
+            } else {
+                0
+            },
+        })
+    }
+
+    /// The architecture as every report spells it (Debian's: `amd64`, `arm64`, …).
     pub fn name(self) -> String {
-        let n = match (self.machine, self.is64, self.little) {
-            (header::EM_X86_64, true, _) => "x86_64",
-            (header::EM_X86_64, false, _) => "x32",
-            (header::EM_386, _, _) => "i386",
-            (header::EM_AARCH64, true, true) => "aarch64",
-            (header::EM_AARCH64, true, false) => "aarch64_be",
-            (header::EM_ARM, false, _) => "arm",
-            (header::EM_RISCV, true, _) => "riscv64",
-            (header::EM_RISCV, false, _) => "riscv32",
-            (header::EM_PPC64, true, true) => "ppc64le",
-            (header::EM_PPC64, true, false) => "ppc64",
-            (header::EM_PPC, false, _) => "ppc",
-            (header::EM_S390, true, _) => "s390x",
-            (header::EM_MIPS, true, true) => "mips64el",
-            (header::EM_MIPS, true, false) => "mips64",
-            (header::EM_MIPS, false, true) => "mipsel",
-            (header::EM_MIPS, false, false) => "mips",
-            (258, true, _) => "loongarch64",
-            (m, is64, little) => {
-                return format!(
-                    "ELF machine {m} ({}-bit {})",
-                    if is64 { 64 } else { 32 },
-                    if little { "LE" } else { "BE" }
-                )
-            }
-        };
-        n.to_string()
+        self.arch().to_string()
     }
 }
 

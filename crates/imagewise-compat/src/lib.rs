@@ -19,8 +19,10 @@
 
 mod app;
 mod elf;
+mod error;
 mod ldcache;
 mod loader;
+mod report;
 mod verdict;
 mod view;
 
@@ -32,7 +34,9 @@ use imagewise_source::{EntryKind, Format, ImageTree};
 
 pub use app::{AppBinary, AppSet, Placement, DEFAULT_PATH};
 pub use elf::{is_elf, parse as parse_elf, read_sparse, ElfInfo, Kind, Machine};
+pub use error::Error;
 pub use ldcache::{CacheEntry, LdCache};
+pub use report::{check_all, CheckReport, CheckResult, Skipped, Summary, TargetSummary, TopReason};
 pub use verdict::{Code, How, Loaded, Reason, Verdict};
 pub use view::{Overlay, MAX_ELF};
 
@@ -45,35 +49,9 @@ pub struct Options {
     pub symbols: bool,
 }
 
-/// Which C library a loader or image has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Libc {
-    Glibc,
-    Musl,
-}
-
-impl Libc {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Libc::Glibc => "glibc",
-            Libc::Musl => "musl",
-        }
-    }
-
-    /// The C library a `PT_INTERP` path belongs to.
-    pub fn of_interp(interp: &str) -> Libc {
-        if interp
-            .rsplit('/')
-            .next()
-            .unwrap_or("")
-            .starts_with("ld-musl-")
-        {
-            Libc::Musl
-        } else {
-            Libc::Glibc
-        }
-    }
-}
+/// Which C library a loader or image has (never `None` here: a target without one has no
+/// `libc` at all).
+pub use imagewise_types::LibcKind as Libc;
 
 /// The glibc loader path for a machine (`sysdeps/*/ldsodefs.h`, `gnu/lib-names.h`).
 fn glibc_loader(m: Machine, e_flags: u32) -> Option<&'static str> {

@@ -93,7 +93,7 @@ fn platform_of(m: Machine) -> String {
     match m.machine {
         EM_386 => "i686".into(),
         EM_ARM => "v7l".into(),
-        _ => m.name(),
+        _ => m.arch().uname().to_string(),
     }
 }
 
@@ -532,18 +532,19 @@ pub fn check(
         How::Interpreter,
     );
     match libc {
-        Libc::Glibc => {
+        Libc::Musl => {
+            v.notes.push("musl loader".into());
+            musl_load(&mut s);
+            symbols(&mut s, Libc::Musl);
+        }
+        // Every loader that is not musl's is glibc's (`Libc::of_interp`).
+        Libc::Glibc | Libc::None => {
             v.notes.push("glibc loader".into());
             glibc_load(&mut s);
             glibc_versions(&mut s);
             if opts.symbols {
                 symbols(&mut s, Libc::Glibc);
             }
-        }
-        Libc::Musl => {
-            v.notes.push("musl loader".into());
-            musl_load(&mut s);
-            symbols(&mut s, Libc::Musl);
         }
     }
     v.reasons.append(&mut s.reasons);
@@ -1190,11 +1191,11 @@ fn symbols(s: &mut Session, libc: Libc) {
         for u in i.undefined().filter(|u| !u.weak) {
             let lookup = match libc {
                 Libc::Musl => musl_lfs64(u.name, |n| definitions(n).next().is_some()),
-                Libc::Glibc => u.name,
+                Libc::Glibc | Libc::None => u.name,
             };
             let ok = definitions(lookup).any(|d| match libc {
                 Libc::Musl => !d.hidden && !d.ifunc,
-                Libc::Glibc => match (u.version, &d.version) {
+                Libc::Glibc | Libc::None => match (u.version, &d.version) {
                     (Some(want), Some(have)) => want == have,
                     (Some(_), None) => !d.hidden,
                     (None, _) => !d.hidden,

@@ -130,7 +130,7 @@ pub(crate) fn detect(
     };
     let arch = if let Some((a, v)) = &config {
         detail.source = Some("oci-config".into());
-        Some(elf::debian_from_oci(a, v.as_deref()))
+        Some(imagewise_types::Arch::from_oci(a, v.as_deref()).to_string())
     } else if let Some((a, _)) = detail.elf.iter().max_by_key(|(_, n)| **n) {
         detail.source = Some("elf".into());
         Some(a.clone())

@@ -5,6 +5,7 @@
 use goblin::container::{Container, Ctx, Endian};
 use goblin::elf::program_header::{ProgramHeader, PT_INTERP};
 use goblin::elf::{header, Elf};
+use imagewise_types::{Arch, ElfMachine};
 
 /// The leading bytes read of each sampled binary: header plus program headers and interpreter.
 pub(crate) const HEAD_BYTES: u64 = 4096;
@@ -25,7 +26,13 @@ pub(crate) fn head(bytes: &[u8]) -> Option<ElfHead> {
     let h = Elf::parse_header(bytes).ok()?;
     let is64 = h.e_ident[header::EI_CLASS] == header::ELFCLASS64;
     let little = h.e_ident[header::EI_DATA] == header::ELFDATA2LSB;
-    let arch = debian_arch(h.e_machine, is64, little, h.e_flags);
+    let arch = Arch::from_elf(ElfMachine {
+        machine: h.e_machine,
+        is64,
+        little,
+        flags: h.e_flags,
+    })
+    .to_string();
     let ctx = Ctx::new(
         if is64 {
             Container::Big
@@ -52,43 +59,6 @@ pub(crate) fn head(bytes: &[u8]) -> Option<ElfHead> {
         }
     }
     Some(ElfHead { arch, interp })
-}
-
-/// Debian's name for an ELF machine.
-pub(crate) fn debian_arch(machine: u16, is64: bool, little: bool, flags: u32) -> String {
-    const EF_ARM_ABI_FLOAT_HARD: u32 = 0x400;
-    let name = match (machine, is64, little) {
-        (header::EM_X86_64, true, _) => "amd64",
-        (header::EM_X86_64, false, _) => "x32",
-        (header::EM_386, _, _) => "i386",
-        (header::EM_AARCH64, true, true) => "arm64",
-        (header::EM_ARM, false, true) if flags & EF_ARM_ABI_FLOAT_HARD != 0 => "armhf",
-        (header::EM_ARM, false, true) => "armel",
-        (header::EM_RISCV, true, _) => "riscv64",
-        (header::EM_PPC64, true, true) => "ppc64el",
-        (header::EM_PPC64, true, false) => "ppc64",
-        (header::EM_PPC, false, _) => "powerpc",
-        (header::EM_S390, true, _) => "s390x",
-        (header::EM_MIPS, true, true) => "mips64el",
-        (header::EM_MIPS, false, true) => "mipsel",
-        (header::EM_MIPS, _, false) => "mips",
-        (258, true, _) => "loong64",
-        _ => return format!("elf-machine-{machine}"),
-    };
-    name.to_string()
-}
-
-/// The OCI architecture (+ variant) as Debian names it.
-pub(crate) fn debian_from_oci(arch: &str, variant: Option<&str>) -> String {
-    match (arch, variant) {
-        ("arm", Some("v5" | "v6")) => "armel".into(),
-        ("arm", _) => "armhf".into(),
-        ("386", _) => "i386".into(),
-        ("ppc64le", _) => "ppc64el".into(),
-        ("mips64le", _) => "mips64el".into(),
-        ("mipsle", _) => "mipsel".into(),
-        (other, _) => other.into(),
-    }
 }
 
 /// The `GLIBC_x.y[.z]` symbol versions a library defines (its `.gnu.version_d`), sorted.
@@ -137,24 +107,6 @@ pub(crate) fn after<'a>(bytes: &'a [u8], marker: &'a [u8]) -> impl Iterator<Item
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn arch_names() {
-        assert_eq!(debian_arch(header::EM_X86_64, true, true, 0), "amd64");
-        assert_eq!(debian_arch(header::EM_AARCH64, true, true, 0), "arm64");
-        assert_eq!(
-            debian_arch(header::EM_ARM, false, true, 0x0500_0400),
-            "armhf"
-        );
-        assert_eq!(
-            debian_arch(header::EM_ARM, false, true, 0x0500_0200),
-            "armel"
-        );
-        assert_eq!(debian_arch(header::EM_PPC64, true, true, 0), "ppc64el");
-        assert_eq!(debian_arch(9999, true, true, 0), "elf-machine-9999");
-        assert_eq!(debian_from_oci("arm", Some("v7")), "armhf");
-        assert_eq!(debian_from_oci("arm64", Some("v8")), "arm64");
-    }
 
     #[test]
     fn not_elf_or_truncated() {

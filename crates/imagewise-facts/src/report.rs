@@ -87,14 +87,7 @@ pub struct ArchDetail {
     pub mixed: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LibcKind {
-    Glibc,
-    Musl,
-    /// No C library: static binaries only, or nothing to run.
-    None,
-}
+pub use imagewise_types::LibcKind;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Libc {
@@ -113,23 +106,7 @@ pub struct Libc {
     pub max_symbol_version: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Ecosystem {
-    Apk,
-    Dpkg,
-    Rpm,
-}
-
-impl Ecosystem {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Ecosystem::Apk => "apk",
-            Ecosystem::Dpkg => "dpkg",
-            Ecosystem::Rpm => "rpm",
-        }
-    }
-}
+pub use imagewise_types::Ecosystem;
 
 /// One installed package.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

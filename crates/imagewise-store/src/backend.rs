@@ -1,41 +1,174 @@
-//! Where a repository's files live. Every file is written once under its final name and never
-//! changed; [`Backend::put`] makes a file appear whole or not at all.
+//! Where a repository's files live. A backend stores whole objects keyed by
+//! ([`FileKind`], name) — no host paths — and every one is written once under its final name
+//! and never changed: [`Backend::write`] and [`Backend::commit`] make an object appear whole or
+//! not at all, and `exclusive` writes are conditional creates (exactly one of several concurrent
+//! writers wins; the others get [`Error::Exists`]). Reads are whole or ranged, listings come in
+//! pages. The local directory ([`LocalDir`]) and memory ([`MemoryBackend`]) implement it here;
+//! an S3-compatible store fits the same calls (`PutObject` with `If-None-Match: *`, ranged
+//! `GetObject`, `ListObjectsV2` with a start-after key). Every implementation must pass
+//! [`crate::conformance::run`].
 
+use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use crate::error::{Error, IoContext, Result};
 
-/// Storage for a repository's files, by relative name (`packs/ab/<id>`, `index/<id>`, …).
-/// The local directory is the one implementation today; an S3-compatible store fits the same
-/// calls (put whole objects, ranged reads, list by prefix, delete).
+/// The kinds of file a repository holds; each kind is a namespace of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FileKind {
+    /// The one `config` file (name `config`).
+    Config,
+    /// Pack files, named by the BLAKE3 id of their bytes (hex).
+    Pack,
+    /// Index files, named by the hash of their content.
+    Index,
+    /// Snapshots, named by their id.
+    Snapshot,
+    /// Locks, named at random.
+    Lock,
+}
+
+impl FileKind {
+    pub const ALL: [FileKind; 5] = [
+        FileKind::Config,
+        FileKind::Pack,
+        FileKind::Index,
+        FileKind::Snapshot,
+        FileKind::Lock,
+    ];
+
+    /// Where the object sits relative to a repository's root, in the layout docs/store.md
+    /// describes (`packs/ab/<id>`, `index/<name>`): what messages name, and the local
+    /// directory's file names.
+    pub fn path(self, name: &str) -> String {
+        match self {
+            FileKind::Config => "config".into(),
+            FileKind::Pack => format!("packs/{}/{name}", name.get(..2).unwrap_or("00")),
+            FileKind::Index => format!("index/{name}"),
+            FileKind::Snapshot => format!("snapshots/{name}"),
+            FileKind::Lock => format!("locks/{name}"),
+        }
+    }
+}
+
+/// A file being built on this host before it becomes an object (a pack): written, then handed
+/// to [`Backend::commit`]. Dropped uncommitted, it is deleted.
+pub struct Staged {
+    file: File,
+    path: PathBuf,
+    keep: bool,
+}
+
+impl Staged {
+    fn new(dir: &Path) -> Result<Staged> {
+        let path = dir.join(format!("{}.tmp", random_name()));
+        let file = OpenOptions::new()
+            .write(true)
+            .read(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .ctx(|| format!("creating {}", path.display()))?;
+        Ok(Staged {
+            file,
+            path,
+            keep: false,
+        })
+    }
+
+    /// The open file, to write the object's bytes into.
+    pub fn file(&mut self) -> &mut File {
+        &mut self.file
+    }
+
+    /// For messages.
+    pub fn describe(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    /// The whole staged content, from the start.
+    fn bytes(&mut self) -> Result<Vec<u8>> {
+        let mut out = Vec::new();
+        self.file
+            .seek(SeekFrom::Start(0))
+            .and_then(|_| self.file.read_to_end(&mut out))
+            .ctx(|| format!("reading {}", self.path.display()))?;
+        Ok(out)
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Storage for a repository's objects.
 pub trait Backend: Send + Sync {
     /// A human name for messages (`/srv/repo`, `s3://bucket/prefix`).
     fn location(&self) -> String;
-    /// The whole file.
-    fn read(&self, name: &str) -> Result<Vec<u8>>;
-    /// `len` bytes at `offset`; fewer only if the file is shorter (a damaged repository).
-    fn read_at(&self, name: &str, offset: u64, len: usize) -> Result<Vec<u8>>;
-    /// Write a small file atomically; fails if it exists and `exclusive` is set.
-    fn write(&self, name: &str, bytes: &[u8], exclusive: bool) -> Result<()>;
-    /// Move a finished local temp file (from [`Backend::temp_file`]) to `name` atomically.
-    fn put(&self, temp: &Path, name: &str) -> Result<()>;
-    /// A new local temp file for building a pack; removed by the caller on failure.
-    fn temp_file(&self) -> Result<(PathBuf, File)>;
-    /// Names and sizes of the files in a directory (`packs` lists the whole `packs/*/` level).
-    fn list(&self, dir: &str) -> Result<Vec<(String, u64)>>;
-    fn size(&self, name: &str) -> Result<Option<u64>>;
-    fn remove(&self, name: &str) -> Result<()>;
-    fn exists(&self) -> bool;
-    /// An open file for many ranged reads (packs during restore and check).
-    fn open(&self, name: &str) -> Result<Box<dyn ReadAt>>;
+    /// The whole object; [`Error::NotFound`] when there is none.
+    fn read(&self, kind: FileKind, name: &str) -> Result<Vec<u8>>;
+    /// `len` bytes at `offset`; fewer only if the object is shorter.
+    fn read_at(&self, kind: FileKind, name: &str, offset: u64, len: usize) -> Result<Vec<u8>>;
+    /// Write a small object whole. `exclusive`: only if no object of that name exists
+    /// ([`Error::Exists`] otherwise, the existing object untouched); else it replaces one.
+    fn write(&self, kind: FileKind, name: &str, bytes: &[u8], exclusive: bool) -> Result<()>;
+    /// A local file to build a large object in.
+    fn stage(&self) -> Result<Staged>;
+    /// Make a staged file the object `name`, whole or not at all.
+    fn commit(&self, staged: Staged, kind: FileKind, name: &str) -> Result<()>;
+    /// Up to `limit` objects of a kind whose names sort after `after`, in name order, with
+    /// their sizes. Fewer than `limit` means the listing is complete.
+    fn list(&self, kind: FileKind, after: Option<&str>, limit: usize)
+        -> Result<Vec<(String, u64)>>;
+    /// The object's size; `None` when there is none.
+    fn size(&self, kind: FileKind, name: &str) -> Result<Option<u64>>;
+    /// Delete an object; deleting one that is not there is no error.
+    fn remove(&self, kind: FileKind, name: &str) -> Result<()>;
+    /// Delete what interrupted writers left behind in the staging area.
+    fn clean_staging(&self) -> Result<()> {
+        Ok(())
+    }
+    /// An object for many ranged reads (packs during restore and check).
+    fn open(&self, kind: FileKind, name: &str) -> Result<Box<dyn ReadAt>>;
 }
 
-/// Ranged reads of one open file.
+/// Every object of a kind, page by page.
+pub fn list_all(b: &dyn Backend, kind: FileKind) -> Result<Vec<(String, u64)>> {
+    const PAGE: usize = 1000;
+    let mut out: Vec<(String, u64)> = Vec::new();
+    loop {
+        let after = out.last().map(|l| l.0.clone());
+        let page = b.list(kind, after.as_deref(), PAGE)?;
+        let done = page.len() < PAGE;
+        // Each page must start after the last: a listing that does not advance is a broken
+        // backend, not an endless repository.
+        if let (Some(a), Some(first)) = (&after, page.first()) {
+            if first.0 <= *a {
+                return Err(Error::damaged(format!(
+                    "{}: listing {kind:?} objects after {a:?} returned {:?} again; the store does not page as it should",
+                    b.location(),
+                    first.0
+                )));
+            }
+        }
+        out.extend(page);
+        if done {
+            return Ok(out);
+        }
+    }
+}
+
+/// Ranged reads of one object.
 pub trait ReadAt: Send {
-    /// `len` bytes at `offset`; fewer only at the end of the file.
+    /// `len` bytes at `offset`; fewer only at the end of the object.
     fn read_at(&self, offset: u64, len: usize) -> Result<Vec<u8>>;
 }
 
@@ -77,22 +210,36 @@ impl LocalDir {
         &self.root
     }
 
-    fn path(&self, name: &str) -> PathBuf {
-        self.root.join(name)
+    fn path(&self, kind: FileKind, name: &str) -> PathBuf {
+        self.root.join(kind.path(name))
+    }
+
+    fn dir(kind: FileKind) -> &'static str {
+        match kind {
+            FileKind::Config => "",
+            FileKind::Pack => "packs",
+            FileKind::Index => "index",
+            FileKind::Snapshot => "snapshots",
+            FileKind::Lock => "locks",
+        }
     }
 
     /// Create the repository's directories (`packs/00` … `packs/ff`, `index`, `snapshots`,
     /// `locks`, `tmp`).
     pub fn create_layout(&self) -> Result<()> {
         for d in ["index", "snapshots", "locks", "tmp", "packs"] {
-            let p = self.path(d);
+            let p = self.root.join(d);
             fs::create_dir_all(&p).ctx(|| format!("creating {}", p.display()))?;
         }
         for i in 0..=255u8 {
-            let p = self.path(&format!("packs/{i:02x}"));
+            let p = self.root.join(format!("packs/{i:02x}"));
             fs::create_dir_all(&p).ctx(|| format!("creating {}", p.display()))?;
         }
         sync_dir(&self.root)
+    }
+
+    fn not_found(&self, kind: FileKind, name: &str) -> Error {
+        Error::not_found(format!("{} has no {}", self.location(), kind.path(name)))
     }
 }
 
@@ -102,7 +249,7 @@ fn sync_dir(dir: &Path) -> Result<()> {
         .ctx(|| format!("syncing directory {}", dir.display()))
 }
 
-fn random_name() -> String {
+pub(crate) fn random_name() -> String {
     let mut b = [0u8; 12];
     // Falls back to time and pid if the OS has no random source; names only need to differ.
     if getrandom::fill(&mut b).is_err() {
@@ -116,19 +263,35 @@ fn random_name() -> String {
     hex::encode(b)
 }
 
+/// Names only of plain objects: nothing a hostile repository could use to climb out.
+fn plain(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 impl Backend for LocalDir {
     fn location(&self) -> String {
         self.root.display().to_string()
     }
 
-    fn read(&self, name: &str) -> Result<Vec<u8>> {
-        let p = self.path(name);
-        fs::read(&p).ctx(|| format!("reading {}", p.display()))
+    fn read(&self, kind: FileKind, name: &str) -> Result<Vec<u8>> {
+        let p = self.path(kind, name);
+        match fs::read(&p) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(self.not_found(kind, name)),
+            r => r.ctx(|| format!("reading {}", p.display())),
+        }
     }
 
-    fn read_at(&self, name: &str, offset: u64, len: usize) -> Result<Vec<u8>> {
-        let p = self.path(name);
-        let mut f = File::open(&p).ctx(|| format!("opening {}", p.display()))?;
+    fn read_at(&self, kind: FileKind, name: &str, offset: u64, len: usize) -> Result<Vec<u8>> {
+        let p = self.path(kind, name);
+        let mut f = match File::open(&p) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(self.not_found(kind, name))
+            }
+            r => r.ctx(|| format!("opening {}", p.display()))?,
+        };
         f.seek(SeekFrom::Start(offset))
             .ctx(|| format!("seeking in {}", p.display()))?;
         let mut buf = Vec::with_capacity(len);
@@ -138,67 +301,69 @@ impl Backend for LocalDir {
         Ok(buf)
     }
 
-    fn write(&self, name: &str, bytes: &[u8], exclusive: bool) -> Result<()> {
-        let (tmp, mut f) = self.temp_file()?;
-        let result = (|| {
-            f.write_all(bytes)
-                .and_then(|_| f.sync_all())
-                .ctx(|| format!("writing {}", tmp.display()))?;
-            drop(f);
-            let dest = self.path(name);
-            if exclusive {
-                // link() fails if the name exists: no window where a second writer wins.
-                fs::hard_link(&tmp, &dest).map_err(|e| {
-                    if e.kind() == std::io::ErrorKind::AlreadyExists {
-                        Error::Exists(format!("{} already exists", dest.display()))
-                    } else {
-                        Error::io(format!("creating {}", dest.display()), e)
-                    }
-                })?;
-                let _ = fs::remove_file(&tmp);
-            } else {
-                fs::rename(&tmp, &dest).ctx(|| format!("renaming to {}", dest.display()))?;
-            }
-            sync_dir(dest.parent().unwrap_or(&self.root))
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
+    fn write(&self, kind: FileKind, name: &str, bytes: &[u8], exclusive: bool) -> Result<()> {
+        let mut staged = self.stage()?;
+        staged
+            .file
+            .write_all(bytes)
+            .and_then(|_| staged.file.sync_all())
+            .ctx(|| format!("writing {}", staged.path.display()))?;
+        let dest = self.path(kind, name);
+        if exclusive {
+            // link() fails if the name exists: no window where a second writer wins.
+            fs::hard_link(&staged.path, &dest).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    Error::Exists(format!("{} already exists", dest.display()))
+                } else {
+                    Error::io(format!("creating {}", dest.display()), e)
+                }
+            })?;
+        } else {
+            fs::rename(&staged.path, &dest).ctx(|| format!("renaming to {}", dest.display()))?;
+            staged.keep = true;
         }
-        result
+        sync_dir(dest.parent().unwrap_or(&self.root))
     }
 
-    fn put(&self, temp: &Path, name: &str) -> Result<()> {
-        let dest = self.path(name);
+    fn stage(&self) -> Result<Staged> {
+        Staged::new(&self.root.join("tmp"))
+    }
+
+    fn commit(&self, mut staged: Staged, kind: FileKind, name: &str) -> Result<()> {
+        let dest = self.path(kind, name);
         if let Some(parent) = dest.parent() {
             if !parent.is_dir() {
                 fs::create_dir_all(parent).ctx(|| format!("creating {}", parent.display()))?;
             }
         }
-        File::open(temp)
-            .and_then(|f| f.sync_all())
-            .ctx(|| format!("syncing {}", temp.display()))?;
-        fs::rename(temp, &dest).ctx(|| format!("renaming to {}", dest.display()))?;
+        staged
+            .file
+            .sync_all()
+            .ctx(|| format!("syncing {}", staged.path.display()))?;
+        fs::rename(&staged.path, &dest).ctx(|| format!("renaming to {}", dest.display()))?;
+        staged.keep = true;
         sync_dir(dest.parent().unwrap_or(&self.root))
     }
 
-    fn temp_file(&self) -> Result<(PathBuf, File)> {
-        let p = self.path(&format!("tmp/{}.tmp", random_name()));
-        let f = OpenOptions::new()
-            .write(true)
-            .read(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&p)
-            .ctx(|| format!("creating {}", p.display()))?;
-        Ok((p, f))
-    }
-
-    fn list(&self, dir: &str) -> Result<Vec<(String, u64)>> {
+    fn list(
+        &self,
+        kind: FileKind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, u64)>> {
+        if kind == FileKind::Config {
+            let size = self.size(kind, "config")?;
+            return Ok(size
+                .filter(|_| after.is_none_or(|a| a < "config"))
+                .map(|s| ("config".to_string(), s))
+                .into_iter()
+                .take(limit)
+                .collect());
+        }
+        let base = self.root.join(LocalDir::dir(kind));
+        let mut dirs = vec![base.clone()];
         let mut out = Vec::new();
-        let base = self.path(dir);
-        let mut dirs = vec![(base.clone(), String::new())];
-        let nested = dir == "packs";
-        while let Some((d, prefix)) = dirs.pop() {
+        while let Some(d) = dirs.pop() {
             let rd = match fs::read_dir(&d) {
                 Ok(rd) => rd,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound && d != base => continue,
@@ -210,19 +375,21 @@ impl Backend for LocalDir {
                 let meta = ent
                     .metadata()
                     .ctx(|| format!("stat {}", ent.path().display()))?;
-                if meta.is_dir() && nested && prefix.is_empty() {
-                    dirs.push((ent.path(), format!("{name}/")));
-                } else if meta.is_file() {
-                    out.push((format!("{prefix}{name}"), meta.len()));
+                if meta.is_dir() && kind == FileKind::Pack && d == base {
+                    dirs.push(ent.path());
+                } else if meta.is_file() && plain(&name) && after.is_none_or(|a| name.as_str() > a)
+                {
+                    out.push((name, meta.len()));
                 }
             }
         }
         out.sort();
+        out.truncate(limit);
         Ok(out)
     }
 
-    fn size(&self, name: &str) -> Result<Option<u64>> {
-        let p = self.path(name);
+    fn size(&self, kind: FileKind, name: &str) -> Result<Option<u64>> {
+        let p = self.path(kind, name);
         match fs::metadata(&p) {
             Ok(m) => Ok(Some(m.len())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -230,8 +397,8 @@ impl Backend for LocalDir {
         }
     }
 
-    fn remove(&self, name: &str) -> Result<()> {
-        let p = self.path(name);
+    fn remove(&self, kind: FileKind, name: &str) -> Result<()> {
+        let p = self.path(kind, name);
         match fs::remove_file(&p) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -239,13 +406,144 @@ impl Backend for LocalDir {
         }
     }
 
-    fn exists(&self) -> bool {
-        self.path("config").is_file()
+    fn clean_staging(&self) -> Result<()> {
+        let tmp = self.root.join("tmp");
+        let rd = match fs::read_dir(&tmp) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io(format!("listing {}", tmp.display()), e)),
+        };
+        for ent in rd {
+            let p = ent.ctx(|| format!("listing {}", tmp.display()))?.path();
+            match fs::remove_file(&p) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    return Err(Error::io(format!("removing {}", p.display()), e))
+                }
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
-    fn open(&self, name: &str) -> Result<Box<dyn ReadAt>> {
-        let path = self.path(name);
-        let file = File::open(&path).ctx(|| format!("opening {}", path.display()))?;
+    fn open(&self, kind: FileKind, name: &str) -> Result<Box<dyn ReadAt>> {
+        let path = self.path(kind, name);
+        let file = match File::open(&path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(self.not_found(kind, name))
+            }
+            r => r.ctx(|| format!("opening {}", path.display()))?,
+        };
         Ok(Box::new(LocalFile { file, path }))
+    }
+}
+
+type Objects = BTreeMap<(FileKind, String), Arc<Vec<u8>>>;
+
+/// A repository in memory: for tests, and for trying a command on a copy.
+#[derive(Debug, Default)]
+pub struct MemoryBackend {
+    objects: Mutex<Objects>,
+    /// Where staged files are built.
+    staging: Option<PathBuf>,
+}
+
+impl MemoryBackend {
+    pub fn new() -> MemoryBackend {
+        MemoryBackend::default()
+    }
+
+    fn objects(&self) -> Result<std::sync::MutexGuard<'_, Objects>> {
+        self.objects
+            .lock()
+            .map_err(|_| Error::Transient("the in-memory repository's lock is poisoned".into()))
+    }
+
+    fn get(&self, kind: FileKind, name: &str) -> Result<Arc<Vec<u8>>> {
+        self.objects()?
+            .get(&(kind, name.to_string()))
+            .cloned()
+            .ok_or_else(|| Error::not_found(format!("memory: has no {}", kind.path(name))))
+    }
+}
+
+struct MemoryObject(Arc<Vec<u8>>);
+
+impl ReadAt for MemoryObject {
+    fn read_at(&self, offset: u64, len: usize) -> Result<Vec<u8>> {
+        let start = usize::try_from(offset)
+            .unwrap_or(usize::MAX)
+            .min(self.0.len());
+        let end = start.saturating_add(len).min(self.0.len());
+        Ok(self.0[start..end].to_vec())
+    }
+}
+
+impl Backend for MemoryBackend {
+    fn location(&self) -> String {
+        "memory:".into()
+    }
+
+    fn read(&self, kind: FileKind, name: &str) -> Result<Vec<u8>> {
+        Ok(self.get(kind, name)?.as_ref().clone())
+    }
+
+    fn read_at(&self, kind: FileKind, name: &str, offset: u64, len: usize) -> Result<Vec<u8>> {
+        MemoryObject(self.get(kind, name)?).read_at(offset, len)
+    }
+
+    fn write(&self, kind: FileKind, name: &str, bytes: &[u8], exclusive: bool) -> Result<()> {
+        let mut objects = self.objects()?;
+        let key = (kind, name.to_string());
+        if exclusive && objects.contains_key(&key) {
+            return Err(Error::Exists(format!(
+                "memory: {} already exists",
+                kind.path(name)
+            )));
+        }
+        objects.insert(key, Arc::new(bytes.to_vec()));
+        Ok(())
+    }
+
+    fn stage(&self) -> Result<Staged> {
+        let dir = self.staging.clone().unwrap_or_else(std::env::temp_dir);
+        Staged::new(&dir)
+    }
+
+    fn commit(&self, mut staged: Staged, kind: FileKind, name: &str) -> Result<()> {
+        let bytes = staged.bytes()?;
+        self.objects()?
+            .insert((kind, name.to_string()), Arc::new(bytes));
+        Ok(())
+    }
+
+    fn list(
+        &self,
+        kind: FileKind,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, u64)>> {
+        Ok(self
+            .objects()?
+            .iter()
+            .filter(|((k, n), _)| *k == kind && after.is_none_or(|a| n.as_str() > a))
+            .take(limit)
+            .map(|((_, n), v)| (n.clone(), v.len() as u64))
+            .collect())
+    }
+
+    fn size(&self, kind: FileKind, name: &str) -> Result<Option<u64>> {
+        Ok(self
+            .objects()?
+            .get(&(kind, name.to_string()))
+            .map(|v| v.len() as u64))
+    }
+
+    fn remove(&self, kind: FileKind, name: &str) -> Result<()> {
+        self.objects()?.remove(&(kind, name.to_string()));
+        Ok(())
+    }
+
+    fn open(&self, kind: FileKind, name: &str) -> Result<Box<dyn ReadAt>> {
+        Ok(Box::new(MemoryObject(self.get(kind, name)?)))
     }
 }

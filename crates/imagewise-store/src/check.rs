@@ -10,6 +10,7 @@ use std::time::Instant;
 use imagewise_source::{NoProgress, Progress};
 use serde::Serialize;
 
+use crate::backend::{list_all, FileKind};
 use crate::error::Result;
 use crate::id::Id;
 use crate::index::Index;
@@ -84,6 +85,23 @@ impl CheckReport {
     }
 }
 
+/// A report with its verdict on top: `repo check --json` and `restore --json` print
+/// `{"ok": …, "report": …}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Outcome<'a, T> {
+    pub ok: bool,
+    pub report: &'a T,
+}
+
+impl CheckReport {
+    pub fn outcome(&self) -> Outcome<'_, CheckReport> {
+        Outcome {
+            ok: self.ok(),
+            report: self,
+        }
+    }
+}
+
 fn err(
     file: Option<String>,
     snapshot: Option<String>,
@@ -100,7 +118,7 @@ fn err(
 
 impl Repo {
     pub fn check(&self, opts: &CheckOptions) -> Result<CheckReport> {
-        let _lock = lock::read_lock(self.backend.as_ref(), "repo check")?;
+        let _lock = lock::read_lock(&self.backend, "repo check")?;
         let started = Instant::now();
         let mut rep = CheckReport::default();
         let index = self.load_index()?;
@@ -112,21 +130,18 @@ impl Repo {
                 format!("{why}; `imagewise repo repair` rebuilds the index from the packs"),
             ));
         }
-        let on_disk: HashMap<String, u64> = self
-            .backend
-            .list("packs")?
+        let on_disk: HashMap<String, u64> = list_all(self.backend.as_ref(), FileKind::Pack)?
             .into_iter()
-            .filter(|(n, _)| n.len() == 67)
+            .filter(|(n, _)| n.len() == 64)
             .collect();
         rep.packs = on_disk.len();
         rep.blobs = index.blobs.len();
         // Blobs that cannot be read back, with why.
         let mut bad: HashMap<Id, String> = HashMap::new();
-        let indexed: HashSet<String> = index.packs.iter().map(pack_name).collect();
+        let indexed: HashSet<String> = index.packs.iter().map(Id::hex).collect();
         for (i, pack) in index.packs.iter().enumerate() {
             let name = pack_name(pack);
-            let short = name.trim_start_matches("packs/").to_string();
-            let size = on_disk.get(short.as_str()).copied();
+            let size = on_disk.get(&pack.hex()).copied();
             let entries = &index.pack_entries[i];
             let need = entries
                 .iter()
@@ -171,9 +186,10 @@ impl Repo {
             }
         }
         for name in on_disk.keys() {
-            if !indexed.contains(&format!("packs/{name}")) {
+            if !indexed.contains(name) {
                 rep.warnings.push(format!(
-                    "packs/{name} is in no index (left by an interrupted write, or its index was lost): `imagewise repo repair` indexes it, `imagewise prune` removes it when unused"
+                    "{} is in no index (left by an interrupted write, or its index was lost): `imagewise repo repair` indexes it, `imagewise prune` removes it when unused",
+                    FileKind::Pack.path(name)
                 ));
             }
         }
@@ -198,12 +214,7 @@ impl Repo {
             .packs
             .iter()
             .enumerate()
-            .filter_map(|(i, p)| {
-                let n = pack_name(p);
-                on_disk
-                    .get(n.trim_start_matches("packs/"))
-                    .map(|s| (i, *p, *s))
-            })
+            .filter_map(|(i, p)| on_disk.get(&p.hex()).map(|s| (i, *p, *s)))
             .collect();
         let total: u64 = work.iter().map(|w| w.2).sum();
         progress.begin("verifying", Some(total));
@@ -365,7 +376,7 @@ fn verify_pack(
     let mut errs = Vec::new();
     let mut bads = HashMap::new();
     let entries = &index.pack_entries[pi];
-    let bytes = match repo.backend.read(&name) {
+    let bytes = match repo.backend.read(FileKind::Pack, &pack.hex()) {
         Ok(b) => b,
         Err(e) => {
             for en in entries {

@@ -14,7 +14,7 @@ use std::time::Instant;
 use crossbeam_channel::{bounded, Sender};
 use imagewise_source::{Entry, EntryKind, Format, ImageTree, NoProgress, Progress};
 
-use crate::backend::Backend;
+use crate::backend::{Backend, FileKind};
 use crate::chunk::{Chunker, Piece};
 use crate::config::Compression;
 use crate::error::{Error, IoContext, Result};
@@ -61,6 +61,29 @@ pub struct CreateReport {
     pub snapshot: Snapshot,
     /// Files that changed while they were read (a live system): stored as read.
     pub warnings: Vec<String>,
+}
+
+/// `snapshot create --json`: the id (hex), the summary's figures at the top level, the warnings
+/// and the snapshot.
+impl serde::Serialize for CreateReport {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let m = &self.snapshot.summary;
+        let mut st = s.serialize_struct("CreateReport", 12)?;
+        st.serialize_field("id", &self.id.hex())?;
+        st.serialize_field("files", &m.files)?;
+        st.serialize_field("dirs", &m.dirs)?;
+        st.serialize_field("entries", &m.entries)?;
+        st.serialize_field("bytes", &m.bytes)?;
+        st.serialize_field("bytes_read", &m.bytes_read)?;
+        st.serialize_field("bytes_new", &m.bytes_new)?;
+        st.serialize_field("bytes_stored", &m.bytes_stored)?;
+        st.serialize_field("blobs_new", &m.blobs_new)?;
+        st.serialize_field("duration_s", &m.duration_s)?;
+        st.serialize_field("warnings", &self.warnings)?;
+        st.serialize_field("snapshot", &self.snapshot)?;
+        st.end()
+    }
 }
 
 pub(crate) struct Job {
@@ -356,7 +379,7 @@ impl<'r> Session<'r> {
         self.sum.duration_s = started.elapsed().as_secs_f64();
         snap.summary = std::mem::take(&mut self.sum);
         let (id, bytes) = snapshot::encode(&snap, key);
-        backend.write(&format!("snapshots/{}", id.hex()), &bytes, false)?;
+        backend.write(FileKind::Snapshot, &id.hex(), &bytes, false)?;
         Ok(CreateReport {
             id,
             snapshot: snap,
@@ -440,7 +463,7 @@ impl Repo {
     /// Store an image's merged tree as a new snapshot.
     pub fn create_tree(&self, tree: &ImageTree, opts: &CreateOptions) -> Result<CreateReport> {
         check_key(self, opts.sign_key.as_ref())?;
-        let _lock = lock::lock(self.backend.as_ref(), false, "snapshot create")?;
+        let _lock = lock::lock(&self.backend, false, "snapshot create")?;
         let started = Instant::now();
         let mut s = Session::start(self, opts.threads)?;
         let total: u64 = tree
@@ -612,7 +635,7 @@ impl Repo {
                 path.display()
             )));
         }
-        let _lock = lock::lock(self.backend.as_ref(), false, "snapshot create --raw")?;
+        let _lock = lock::lock(&self.backend, false, "snapshot create --raw")?;
         let started = Instant::now();
         let mut s = Session::start(self, opts.threads)?;
         let size = meta.len();

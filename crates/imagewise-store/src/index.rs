@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-use crate::backend::Backend;
+use crate::backend::{list_all, Backend, FileKind};
 use crate::error::Result;
 use crate::id::Id;
 use crate::pack::{PackEntry, ENTRY};
@@ -41,8 +41,8 @@ pub(crate) struct Index {
 impl Index {
     pub fn load(backend: &dyn Backend) -> Result<Index> {
         let mut idx = Index::default();
-        for (name, _) in backend.list("index")? {
-            let bytes = backend.read(&format!("index/{name}"))?;
+        for (name, _) in list_all(backend, FileKind::Index)? {
+            let bytes = backend.read(FileKind::Index, &name)?;
             match decode(&bytes, &name) {
                 Ok(packs) => {
                     let ids = packs.iter().map(|(p, _)| *p).collect();
@@ -131,6 +131,6 @@ fn decode(b: &[u8], name: &str) -> Result<Vec<(Id, Vec<PackEntry>)>, String> {
 /// Write an index file for these packs (atomic; the name is its hash).
 pub(crate) fn write(backend: &dyn Backend, packs: &[(Id, Vec<PackEntry>)]) -> Result<String> {
     let (name, bytes) = encode(packs);
-    backend.write(&format!("index/{name}"), &bytes, false)?;
+    backend.write(FileKind::Index, &name, &bytes, false)?;
     Ok(name)
 }

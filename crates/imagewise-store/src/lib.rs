@@ -11,6 +11,7 @@ mod backend;
 mod check;
 mod chunk;
 mod config;
+pub mod conformance;
 mod create;
 mod diff;
 mod error;
@@ -26,8 +27,8 @@ mod restore;
 mod snapshot;
 mod tree;
 
-pub use backend::{Backend, LocalDir};
-pub use check::{CheckOptions, CheckReport, Damage};
+pub use backend::{list_all, Backend, FileKind, LocalDir, MemoryBackend, ReadAt, Staged};
+pub use check::{CheckOptions, CheckReport, Damage, Outcome};
 pub use chunk::ChunkParams;
 pub use config::{Compression, Config, FORMAT_VERSION};
 pub use create::{CreateOptions, CreateReport};
@@ -36,10 +37,10 @@ pub use error::{Error, Result};
 pub use id::Id;
 pub use image::SnapshotSource;
 pub use keys::{generate_key, PublicKey, SecretKey};
-pub use prune::{ForgetPolicy, ForgetReport, PruneReport};
+pub use prune::{ForgetPolicy, ForgetReport, PruneReport, RepairReport};
 pub use repo::{InitOptions, Location, Repo, RepoStats, Unreadable};
 pub use restore::{RestoreOptions, RestoreReport};
-pub use snapshot::{Signed, Snapshot, SnapshotKind, SnapshotSummary, StoredSnapshot};
+pub use snapshot::{Signed, Snapshot, SnapshotKind, SnapshotShow, SnapshotSummary, StoredSnapshot};
 pub use tree::{Extent, Node, NodeKind, Tree};
 
 /// Where long operations report how far they are (bytes done of a total).

@@ -13,9 +13,8 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::PathBuf;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, FileKind, Staged};
 use crate::error::{Error, IoContext, Result};
 use crate::id::Id;
 
@@ -127,13 +126,14 @@ impl PackEntry {
     }
 }
 
+/// Where a pack sits in a repository (`packs/ab/<id>`): what messages name.
 pub(crate) fn pack_name(id: &Id) -> String {
-    format!("packs/{:02x}/{}", id.0[0], id.hex())
+    FileKind::Pack.path(&id.hex())
 }
 
-/// Writes one pack to a temp file, then moves it in place.
+/// Writes one pack to a staged file, then commits it under its id.
 pub(crate) struct PackWriter {
-    path: PathBuf,
+    staged: Staged,
     out: BufWriter<File>,
     hasher: blake3::Hasher,
     entries: Vec<PackEntry>,
@@ -142,9 +142,13 @@ pub(crate) struct PackWriter {
 
 impl PackWriter {
     pub fn new(backend: &dyn Backend) -> Result<PackWriter> {
-        let (path, f) = backend.temp_file()?;
+        let mut staged = backend.stage()?;
+        let f = staged
+            .file()
+            .try_clone()
+            .ctx(|| format!("opening {}", staged.describe()))?;
         Ok(PackWriter {
-            path,
+            staged,
             out: BufWriter::with_capacity(1 << 20, f),
             hasher: blake3::Hasher::new(),
             entries: Vec::new(),
@@ -165,7 +169,7 @@ impl PackWriter {
         self.hasher.update(stored);
         self.out
             .write_all(stored)
-            .ctx(|| format!("writing {}", self.path.display()))?;
+            .ctx(|| format!("writing {}", self.staged.describe()))?;
         for &(kind, id, raw_len, sub) in blobs {
             self.entries.push(PackEntry {
                 kind,
@@ -193,35 +197,30 @@ impl PackWriter {
         self.hasher.update(&header);
         self.out
             .write_all(&header)
-            .ctx(|| format!("writing {}", self.path.display()))?;
-        let path = self.path.clone();
+            .ctx(|| format!("writing {}", self.staged.describe()))?;
+        let what = self.staged.describe();
         let f = self
             .out
             .into_inner()
-            .map_err(|e| Error::io(format!("writing {}", path.display()), e.into_error()))?;
+            .map_err(|e| Error::io(format!("writing {what}"), e.into_error()))?;
         drop(f);
         let id = Id(*self.hasher.finalize().as_bytes());
-        if let Err(e) = backend.put(&path, &pack_name(&id)) {
-            let _ = std::fs::remove_file(&path);
-            return Err(e);
-        }
+        backend.commit(self.staged, FileKind::Pack, &id.hex())?;
         Ok((id, self.entries))
     }
 
     /// Throw the unfinished pack away.
-    pub fn abandon(self) {
-        let _ = std::fs::remove_file(&self.path);
-    }
+    pub fn abandon(self) {}
 }
 
 /// Parse a pack's own header from its tail bytes and total size.
 pub(crate) fn read_header(backend: &dyn Backend, id: &Id, size: u64) -> Result<Vec<PackEntry>> {
-    let name = pack_name(id);
+    let name = id.hex();
     let bad = |why: String| Error::damaged(format!("pack {}: {why}", id.short()));
     if size < 12 {
         return Err(bad(format!("only {size} bytes, too short for a pack")));
     }
-    let tail = backend.read_at(&name, size - 12, 12)?;
+    let tail = backend.read_at(FileKind::Pack, &name, size - 12, 12)?;
     if tail.len() != 12 || &tail[4..] != MAGIC {
         return Err(bad(
             "no pack trailer at its end (truncated or overwritten)".into()
@@ -233,7 +232,7 @@ pub(crate) fn read_header(backend: &dyn Backend, id: &Id, size: u64) -> Result<V
             "header length {hlen} does not fit a {size}-byte pack"
         )));
     }
-    let header = backend.read_at(&name, size - 12 - hlen, hlen as usize)?;
+    let header = backend.read_at(FileKind::Pack, &name, size - 12 - hlen, hlen as usize)?;
     parse_header(&header, size - 12 - hlen).map_err(bad)
 }
 

@@ -5,12 +5,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 
+use crate::backend::{list_all, FileKind};
 use crate::create::{Job, Packer};
 use crate::error::{Error, Result};
 use crate::id::Id;
 use crate::index::{self, Index};
 use crate::lock;
-use crate::pack::{pack_name, read_header, PackEntry};
+use crate::pack::{read_header, PackEntry};
 use crate::repo::{BlobReader, Repo};
 use crate::tree::NodeKind;
 
@@ -57,6 +58,13 @@ pub struct PruneReport {
     pub duration_s: f64,
 }
 
+/// `repo repair --json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RepairReport {
+    /// Packs that no index listed, now indexed from their own headers.
+    pub packs_indexed: usize,
+}
+
 impl Repo {
     pub fn forget(&self, policy: &ForgetPolicy) -> Result<ForgetReport> {
         if policy.keep_last + policy.keep_daily + policy.keep_weekly + policy.keep_monthly == 0
@@ -66,7 +74,7 @@ impl Repo {
                 "forget needs a --keep-last, --keep-daily, --keep-weekly, --keep-monthly or --keep-tag; refusing to forget every snapshot",
             ));
         }
-        let _lock = lock::lock(self.backend.as_ref(), true, "forget")?;
+        let _lock = lock::lock(&self.backend, true, "forget")?;
         let (snaps, _) = self.snapshots()?;
         let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (i, s) in snaps.iter().enumerate() {
@@ -123,7 +131,7 @@ impl Repo {
             }
             let keep = !reasons[i].is_empty();
             if !keep && !policy.dry_run {
-                self.backend.remove(&format!("snapshots/{}", s.id.hex()))?;
+                self.backend.remove(FileKind::Snapshot, &s.id.hex())?;
             }
             decisions.push(ForgetDecision {
                 id: s.id.hex(),
@@ -178,17 +186,16 @@ impl Repo {
 
     /// Index packs that no index file lists (after a lost index file or an interrupted write).
     /// Returns how many packs were indexed.
-    pub fn repair_index(&self) -> Result<usize> {
-        let _lock = lock::lock(self.backend.as_ref(), true, "repo repair")?;
+    pub fn repair_index(&self) -> Result<RepairReport> {
+        let _lock = lock::lock(&self.backend, true, "repo repair")?;
         let index = self.load_index()?;
-        let known: HashSet<String> = index.packs.iter().map(pack_name).collect();
+        let known: HashSet<String> = index.packs.iter().map(Id::hex).collect();
         let mut found = Vec::new();
-        for (name, size) in self.backend.list("packs")? {
-            let full = format!("packs/{name}");
-            if known.contains(&full) {
+        for (name, size) in list_all(self.backend.as_ref(), FileKind::Pack)? {
+            if known.contains(&name) {
                 continue;
             }
-            let Some(id) = name.split('/').nth(1).and_then(Id::parse) else {
+            let Some(id) = Id::parse(&name) else {
                 continue;
             };
             match read_header(self.backend.as_ref(), &id, size) {
@@ -200,13 +207,15 @@ impl Repo {
             index::write(self.backend.as_ref(), &found)?;
         }
         for (name, _) in &index.damaged {
-            self.backend.remove(&format!("index/{name}"))?;
+            self.backend.remove(FileKind::Index, name)?;
         }
-        Ok(found.len())
+        Ok(RepairReport {
+            packs_indexed: found.len(),
+        })
     }
 
     pub fn prune(&self) -> Result<PruneReport> {
-        let _lock = lock::lock(self.backend.as_ref(), true, "prune")?;
+        let _lock = lock::lock(&self.backend, true, "prune")?;
         let started = std::time::Instant::now();
         let index = self.load_index()?;
         if let Some((name, why)) = index.damaged.first() {
@@ -215,7 +224,7 @@ impl Repo {
             )));
         }
         let (nsnaps, used) = self.used_blobs(&index)?;
-        let on_disk = self.backend.list("packs")?;
+        let on_disk = list_all(self.backend.as_ref(), FileKind::Pack)?;
         let sizes: HashMap<String, u64> = on_disk.iter().cloned().collect();
         let mut rep = PruneReport {
             snapshots: nsnaps,
@@ -230,7 +239,7 @@ impl Repo {
         // Packs whose every blob is used (and not kept elsewhere) stay as they are.
         for (i, pack) in index.packs.iter().enumerate() {
             let entries = &index.pack_entries[i];
-            if !sizes.contains_key(pack_name(pack).trim_start_matches("packs/")) {
+            if !sizes.contains_key(&pack.hex()) {
                 continue; // missing: nothing to keep or delete
             }
             let wanted: Vec<PackEntry> = entries
@@ -257,10 +266,10 @@ impl Repo {
                 "{lost} blobs that snapshots use are in no pack on disk; refusing to prune (run `imagewise repo check` to see which snapshots are damaged, `imagewise repo repair` if an index file was lost)"
             )));
         }
-        let indexed: HashSet<String> = index.packs.iter().map(pack_name).collect();
+        let indexed: HashSet<String> = index.packs.iter().map(Id::hex).collect();
         for (name, _) in &on_disk {
-            if !indexed.contains(&format!("packs/{name}")) {
-                if let Some(id) = name.split('/').nth(1).and_then(Id::parse) {
+            if !indexed.contains(name) {
+                if let Some(id) = Id::parse(name) {
                     delete.push(id);
                 }
             }
@@ -306,17 +315,15 @@ impl Repo {
         let new_name = index::write(self.backend.as_ref(), &all)?;
         for (name, _) in &index.files {
             if *name != new_name {
-                self.backend.remove(&format!("index/{name}"))?;
+                self.backend.remove(FileKind::Index, name)?;
             }
         }
         for p in &delete {
-            self.backend.remove(&pack_name(p))?;
+            self.backend.remove(FileKind::Pack, &p.hex())?;
         }
         rep.packs_deleted = delete.len();
-        for (name, _) in self.backend.list("tmp")? {
-            self.backend.remove(&format!("tmp/{name}"))?;
-        }
-        let after = self.backend.list("packs")?;
+        self.backend.clean_staging()?;
+        let after = list_all(self.backend.as_ref(), FileKind::Pack)?;
         rep.packs_after = after.len();
         rep.bytes_after = after.iter().map(|p| p.1).sum();
         rep.duration_s = started.elapsed().as_secs_f64();

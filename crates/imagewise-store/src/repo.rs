@@ -6,14 +6,14 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::backend::{Backend, LocalDir, ReadAt};
+use crate::backend::{list_all, Backend, FileKind, LocalDir, ReadAt};
 use crate::chunk::ChunkParams;
 use crate::config::{Compression, Config};
 use crate::error::{Error, Result};
 use crate::id::Id;
 use crate::index::Index;
 use crate::keys::PublicKey;
-use crate::pack::{blob_from_frame, frame_plain, is_group, pack_name, BlobKind};
+use crate::pack::{blob_from_frame, frame_plain, is_group, BlobKind};
 use crate::snapshot::{self, StoredSnapshot};
 use crate::tree::Tree;
 
@@ -123,19 +123,22 @@ impl Repo {
                 path.display()
             )));
         }
+        let local = LocalDir::new(path);
+        local.create_layout()?;
+        Repo::init_with(Arc::new(local), opts)
+    }
+
+    /// Create a repository in an empty backend: its config, written once (a second init of
+    /// the same backend fails with [`Error::Exists`]).
+    pub fn init_with(backend: Arc<dyn Backend>, opts: &InitOptions) -> Result<Repo> {
         let chunker = opts.chunker.unwrap_or(ChunkParams::FILES);
         let raw_chunker = opts.raw_chunker.unwrap_or(ChunkParams::RAW);
         chunker.validate().map_err(Error::input)?;
         raw_chunker.validate().map_err(Error::input)?;
-        let local = LocalDir::new(path);
-        local.create_layout()?;
         let config = Config::new(opts.compression, opts.public_key, chunker, raw_chunker);
         let bytes = serde_json::to_vec_pretty(&config).unwrap_or_default();
-        local.write("config", &bytes, true)?;
-        Ok(Repo {
-            backend: Arc::new(local),
-            config,
-        })
+        backend.write(FileKind::Config, "config", &bytes, true)?;
+        Ok(Repo { backend, config })
     }
 
     /// Open the repository at `path`.
@@ -152,13 +155,16 @@ impl Repo {
 
     /// Open the repository behind any backend.
     pub fn open_with(backend: Arc<dyn Backend>) -> Result<Repo> {
-        if !backend.exists() {
+        if backend.size(FileKind::Config, "config")?.is_none() {
             let at = backend.location();
             return Err(Error::not_found(format!(
                 "{at} is not an imagewise repository (no config file); create one with `imagewise repo init {at}`"
             )));
         }
-        let config = Config::parse(&backend.read("config")?, &backend.location())?;
+        let config = Config::parse(
+            &backend.read(FileKind::Config, "config")?,
+            &backend.location(),
+        )?;
         Ok(Repo { backend, config })
     }
 
@@ -174,10 +180,10 @@ impl Repo {
     pub fn snapshots(&self) -> Result<(Vec<StoredSnapshot>, Unreadable)> {
         let mut good = Vec::new();
         let mut bad = Vec::new();
-        for (name, _) in self.backend.list("snapshots")? {
+        for (name, _) in list_all(self.backend.as_ref(), FileKind::Snapshot)? {
             let read = self
                 .backend
-                .read(&format!("snapshots/{name}"))
+                .read(FileKind::Snapshot, &name)
                 .and_then(|b| snapshot::decode(&name, &b));
             match read {
                 Ok(s) => good.push(s),
@@ -240,7 +246,7 @@ impl Repo {
     pub fn stats(&self) -> Result<RepoStats> {
         let index = self.load_index()?;
         let (snaps, _) = self.snapshots()?;
-        let packs = self.backend.list("packs")?;
+        let packs = list_all(self.backend.as_ref(), FileKind::Pack)?;
         let mut st = RepoStats {
             snapshots: snaps.len(),
             packs: packs.len(),
@@ -325,13 +331,16 @@ impl<'a> BlobReader<'a> {
             if self.open.len() >= 32 {
                 self.open.clear();
             }
-            let f = self.backend.open(&pack_name(&pack)).map_err(|e| {
-                Error::damaged(format!(
-                    "pack {} holding blob {}: {e}",
-                    pack.short(),
-                    id.short()
-                ))
-            })?;
+            let f = self
+                .backend
+                .open(FileKind::Pack, &pack.hex())
+                .map_err(|e| {
+                    Error::damaged(format!(
+                        "pack {} holding blob {}: {e}",
+                        pack.short(),
+                        id.short()
+                    ))
+                })?;
             self.open.insert(pack, f);
         }
         let damaged = |why: String| {

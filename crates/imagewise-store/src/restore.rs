@@ -59,6 +59,20 @@ pub struct RestoreReport {
     pub duration_s: f64,
 }
 
+impl RestoreReport {
+    /// Every path restored.
+    pub fn ok(&self) -> bool {
+        self.failures.is_empty()
+    }
+
+    pub fn outcome(&self) -> crate::check::Outcome<'_, RestoreReport> {
+        crate::check::Outcome {
+            ok: self.ok(),
+            report: self,
+        }
+    }
+}
+
 struct Ctx<'a> {
     reader: BlobReader<'a>,
     filters: Vec<String>,
@@ -119,7 +133,7 @@ impl Repo {
         target: &Path,
         opts: &RestoreOptions,
     ) -> Result<RestoreReport> {
-        let _lock = lock::read_lock(self.backend.as_ref(), "restore")?;
+        let _lock = lock::read_lock(&self.backend, "restore")?;
         let started = Instant::now();
         let snap = self.find(spec)?;
         verify_signature(self, &snap, opts.trust_key.as_ref(), opts.allow_unsigned)?;

@@ -63,7 +63,8 @@ pub struct StoredSnapshot {
 }
 
 /// How a snapshot's signature checks out against the repository's key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Signed {
     /// The repository has no key; nothing to check.
     NotRequired,
@@ -72,7 +73,35 @@ pub enum Signed {
     Invalid,
 }
 
+/// `snapshot list --json`: the id (hex) and the snapshot.
+impl Serialize for StoredSnapshot {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("StoredSnapshot", 2)?;
+        st.serialize_field("id", &self.id.hex())?;
+        st.serialize_field("snapshot", &self.snapshot)?;
+        st.end()
+    }
+}
+
+/// `snapshot show --json`: a snapshot with how its signature checks out.
+#[derive(Debug, Clone, Serialize)]
+pub struct SnapshotShow {
+    pub id: String,
+    pub signature: Signed,
+    pub snapshot: Snapshot,
+}
+
 impl StoredSnapshot {
+    /// What `snapshot show` prints, the signature checked against `key`.
+    pub fn show(&self, key: Option<&PublicKey>) -> SnapshotShow {
+        SnapshotShow {
+            id: self.id.hex(),
+            signature: self.signature_state(key),
+            snapshot: self.snapshot.clone(),
+        }
+    }
+
     pub fn signature_state(&self, key: Option<&PublicKey>) -> Signed {
         match (key, &self.signature) {
             (None, _) => Signed::NotRequired,

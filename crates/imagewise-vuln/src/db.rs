@@ -43,7 +43,8 @@ pub enum DbError {
         path: PathBuf,
         source: rusqlite::Error,
     },
-    #[error("{path}: {source}")]
+    /// The OS error follows in the cause chain.
+    #[error("{}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
@@ -403,6 +404,23 @@ impl Database {
     }
 
     /// The newest `modified` time of the records, as a timestamp.
+    /// A warning when the database holds no records, or (with `max_age_days`) when its newest
+    /// record is older than that, naming its age.
+    pub fn staleness(&self, max_age_days: Option<u32>) -> Result<Option<String>, DbError> {
+        let Some(newest) = self.newest_modified()? else {
+            return Ok(Some("the vulnerability database holds no records".into()));
+        };
+        let Some(max) = max_age_days else {
+            return Ok(None);
+        };
+        let days = jiff::Timestamp::now().duration_since(newest).as_secs() / 86_400;
+        Ok((days > i64::from(max)).then(|| {
+            format!(
+                "the vulnerability data is {days} days old (newest record modified {newest}); import fresh OSV data: results miss everything published since"
+            )
+        }))
+    }
+
     pub fn newest_modified(&self) -> Result<Option<jiff::Timestamp>, DbError> {
         // Kept in `meta` by every import, so this is no table scan.
         let newest: Option<i64> = self

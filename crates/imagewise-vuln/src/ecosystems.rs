@@ -5,58 +5,58 @@
 //! (`Debian:12`, `Alpine:v3.20`, `Ubuntu:22.04:LTS`, `Rocky Linux:9`). The base names are those
 //! of the OSV schema's ecosystem list (`osv-schema/ecosystems.txt`).
 
-use crate::version::Ecosystem;
+use crate::version::VersionOrder;
 
 /// Every base name the OSV schema defines, with the version order imagewise compares it in
 /// (`None`: a valid OSV ecosystem whose order imagewise does not implement).
-const OSV_ECOSYSTEMS: &[(&str, Option<Ecosystem>)] = &[
-    ("AlmaLinux", Some(Ecosystem::Rpm)),
-    ("Alpaquita", Some(Ecosystem::Apk)),
-    ("Alpine", Some(Ecosystem::Apk)),
+const OSV_ECOSYSTEMS: &[(&str, Option<VersionOrder>)] = &[
+    ("AlmaLinux", Some(VersionOrder::Rpm)),
+    ("Alpaquita", Some(VersionOrder::Apk)),
+    ("Alpine", Some(VersionOrder::Apk)),
     ("Android", None),
-    ("Azure Linux", Some(Ecosystem::Rpm)),
-    ("BellSoft Hardened Containers", Some(Ecosystem::Apk)),
+    ("Azure Linux", Some(VersionOrder::Rpm)),
+    ("BellSoft Hardened Containers", Some(VersionOrder::Apk)),
     ("Bioconductor", None),
     ("Bitnami", None),
-    ("Chainguard", Some(Ecosystem::Apk)),
+    ("Chainguard", Some(VersionOrder::Apk)),
     ("CleanStart", None),
     ("ConanCenter", None),
     ("CRAN", None),
-    ("crates.io", Some(Ecosystem::Semver)),
-    ("Debian", Some(Ecosystem::Dpkg)),
+    ("crates.io", Some(VersionOrder::Semver)),
+    ("Debian", Some(VersionOrder::Dpkg)),
     ("Docker Hardened Images", None),
     ("Echo", None),
     ("FreeBSD", None),
     ("GHC", None),
     ("GIT", None),
     ("GitHub Actions", None),
-    ("Go", Some(Ecosystem::Semver)),
+    ("Go", Some(VersionOrder::Semver)),
     ("Hackage", None),
     ("Hex", None),
     ("Julia", None),
     ("Linux", None),
-    ("Mageia", Some(Ecosystem::Rpm)),
+    ("Mageia", Some(VersionOrder::Rpm)),
     ("Maven", None),
-    ("MinimOS", Some(Ecosystem::Apk)),
-    ("npm", Some(Ecosystem::Semver)),
+    ("MinimOS", Some(VersionOrder::Apk)),
+    ("npm", Some(VersionOrder::Semver)),
     ("NuGet", None),
     ("opam", None),
-    ("openEuler", Some(Ecosystem::Rpm)),
-    ("openSUSE", Some(Ecosystem::Rpm)),
+    ("openEuler", Some(VersionOrder::Rpm)),
+    ("openSUSE", Some(VersionOrder::Rpm)),
     ("OSS-Fuzz", None),
     ("Packagist", None),
-    ("Photon OS", Some(Ecosystem::Rpm)),
+    ("Photon OS", Some(VersionOrder::Rpm)),
     ("Pub", None),
-    ("PyPI", Some(Ecosystem::Pep440)),
-    ("Red Hat", Some(Ecosystem::Rpm)),
-    ("Rocky Linux", Some(Ecosystem::Rpm)),
+    ("PyPI", Some(VersionOrder::Pep440)),
+    ("Red Hat", Some(VersionOrder::Rpm)),
+    ("Rocky Linux", Some(VersionOrder::Rpm)),
     ("Root", None),
     ("RubyGems", None),
-    ("SUSE", Some(Ecosystem::Rpm)),
+    ("SUSE", Some(VersionOrder::Rpm)),
     ("SwiftURL", None),
-    ("Ubuntu", Some(Ecosystem::Dpkg)),
+    ("Ubuntu", Some(VersionOrder::Dpkg)),
     ("VSCode", None),
-    ("Wolfi", Some(Ecosystem::Apk)),
+    ("Wolfi", Some(VersionOrder::Apk)),
 ];
 
 /// Why an OSV ecosystem string cannot be matched.
@@ -85,7 +85,7 @@ pub fn base_name(osv_ecosystem: &str) -> &str {
 }
 
 /// The version order of an OSV ecosystem string such as `Debian:12` or `PyPI`.
-pub fn version_order(osv_ecosystem: &str) -> Result<Ecosystem, EcosystemError> {
+pub fn version_order(osv_ecosystem: &str) -> Result<VersionOrder, EcosystemError> {
     let base = base_name(osv_ecosystem);
     match OSV_ECOSYSTEMS.iter().find(|(n, _)| *n == base) {
         Some((_, Some(order))) => Ok(*order),
@@ -94,16 +94,7 @@ pub fn version_order(osv_ecosystem: &str) -> Result<Ecosystem, EcosystemError> {
     }
 }
 
-/// The distribution an image says it is (from os-release).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Distro {
-    /// os-release `ID` (`debian`, `alpine`, `rocky`, …).
-    pub id: String,
-    /// os-release `ID_LIKE`.
-    pub id_like: Vec<String>,
-    /// os-release `VERSION_ID` (`12`, `3.20.3`, `9.4`).
-    pub version_id: Option<String>,
-}
+pub use imagewise_types::Distro;
 
 /// Which OSV ecosystems hold a distribution's advisories.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,7 +105,7 @@ pub struct DistroEcosystems {
     /// matches `Red Hat:enterprise_linux:9::appstream`).
     pub prefixes: Vec<String>,
     /// The version order of its packages.
-    pub order: Ecosystem,
+    pub order: VersionOrder,
 }
 
 impl DistroEcosystems {
@@ -153,13 +144,13 @@ fn leading(v: &str, parts: usize) -> String {
     v.split('.').take(parts).collect::<Vec<_>>().join(".")
 }
 
-impl Distro {
-    /// The OSV ecosystems of this distribution release, as osv.dev names them.
-    pub fn osv_ecosystems(&self) -> Result<DistroEcosystems, DistroError> {
-        let ver = self.version_id.as_deref().filter(|v| !v.is_empty());
+impl DistroEcosystems {
+    /// The OSV ecosystems of a distribution release, as osv.dev names them.
+    pub fn of(distro: &Distro) -> Result<DistroEcosystems, DistroError> {
+        let ver = distro.version_id.as_deref().filter(|v| !v.is_empty());
         let need = |family: &'static str| {
             ver.ok_or_else(|| DistroError::NoRelease {
-                id: self.id.clone(),
+                id: distro.id.clone(),
                 family,
             })
         };
@@ -173,8 +164,8 @@ impl Distro {
             prefixes: vec![p],
             order,
         };
-        use Ecosystem::*;
-        Ok(match self.id.as_str() {
+        use VersionOrder::*;
+        Ok(match distro.id.as_str() {
             "debian" => exact(
                 Dpkg,
                 vec![format!("Debian:{}", leading(need("Debian")?, 1))],
@@ -244,12 +235,11 @@ mod tests {
     use super::*;
 
     fn eco(id: &str, v: &str) -> Result<DistroEcosystems, DistroError> {
-        Distro {
+        DistroEcosystems::of(&Distro {
             id: id.into(),
             id_like: vec![],
             version_id: Some(v.into()),
-        }
-        .osv_ecosystems()
+        })
     }
 
     #[test]
@@ -268,25 +258,28 @@ mod tests {
         let rh = eco("rhel", "9.4").unwrap();
         assert!(rh.covers("Red Hat:enterprise_linux:9::appstream"));
         assert!(!rh.covers("Red Hat:enterprise_linux:8::appstream"));
-        assert_eq!(rh.order, Ecosystem::Rpm);
+        assert_eq!(rh.order, VersionOrder::Rpm);
         assert!(matches!(eco("plan9", "4"), Err(DistroError::Unknown(_))));
         let sid = Distro {
             id: "debian".into(),
             ..Default::default()
         };
         assert!(matches!(
-            sid.osv_ecosystems(),
+            DistroEcosystems::of(&sid),
             Err(DistroError::NoRelease { .. })
         ));
     }
 
     #[test]
     fn ecosystem_names_to_orders() {
-        assert_eq!(version_order("Debian:12"), Ok(Ecosystem::Dpkg));
-        assert_eq!(version_order("Ubuntu:Pro:22.04:LTS"), Ok(Ecosystem::Dpkg));
-        assert_eq!(version_order("Alpine:v3.20"), Ok(Ecosystem::Apk));
-        assert_eq!(version_order("Rocky Linux:9"), Ok(Ecosystem::Rpm));
-        assert_eq!(version_order("PyPI"), Ok(Ecosystem::Pep440));
+        assert_eq!(version_order("Debian:12"), Ok(VersionOrder::Dpkg));
+        assert_eq!(
+            version_order("Ubuntu:Pro:22.04:LTS"),
+            Ok(VersionOrder::Dpkg)
+        );
+        assert_eq!(version_order("Alpine:v3.20"), Ok(VersionOrder::Apk));
+        assert_eq!(version_order("Rocky Linux:9"), Ok(VersionOrder::Rpm));
+        assert_eq!(version_order("PyPI"), Ok(VersionOrder::Pep440));
         assert!(matches!(
             version_order("Maven"),
             Err(EcosystemError::Unsupported(_))

@@ -18,6 +18,20 @@ pub struct Rule {
     pub line: usize,
 }
 
+/// A line of an ignore file that is not a rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {detail}")]
+pub struct IgnoreError {
+    pub line: usize,
+    pub detail: String,
+}
+
+impl imagewise_types::HasKind for IgnoreError {
+    fn kind(&self) -> imagewise_types::ErrorKind {
+        imagewise_types::ErrorKind::Usage
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IgnoreRules {
     pub rules: Vec<Rule>,
@@ -25,7 +39,7 @@ pub struct IgnoreRules {
 
 impl IgnoreRules {
     /// Parse an ignore file; the error names the line and what is wrong with it.
-    pub fn parse(text: &str) -> Result<IgnoreRules, String> {
+    pub fn parse(text: &str) -> Result<IgnoreRules, IgnoreError> {
         let mut rules = Vec::new();
         for (i, raw) in text.lines().enumerate() {
             let line = raw.split('#').next().unwrap_or_default().trim();
@@ -44,15 +58,18 @@ impl IgnoreRules {
                 match w.split_once('=') {
                     Some(("package", p)) if !p.is_empty() => rule.package = Some(p.to_string()),
                     Some(("until", d)) => {
-                        rule.until = Some(d.parse().map_err(|_| {
-                            format!("line {}: until={d} is not a date (YYYY-MM-DD)", i + 1)
+                        rule.until = Some(d.parse().map_err(|_| IgnoreError {
+                            line: i + 1,
+                            detail: format!("until={d} is not a date (YYYY-MM-DD)"),
                         })?)
                     }
                     _ => {
-                        return Err(format!(
-                            "line {}: {w:?} is not understood; a rule is `ID [package=NAME] [until=YYYY-MM-DD]`",
-                            i + 1
-                        ))
+                        return Err(IgnoreError {
+                            line: i + 1,
+                            detail: format!(
+                                "{w:?} is not understood; a rule is `ID [package=NAME] [until=YYYY-MM-DD]`"
+                            ),
+                        })
                     }
                 }
             }

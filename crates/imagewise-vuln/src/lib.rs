@@ -2,18 +2,19 @@
 //! ecosystem (the ground every advisory match stands on), OSV records with the schema's rule for
 //! whether a version is affected, an offline database of them ([`Database`], filled by
 //! [`import_paths`]), and matching of installed packages by source package ([`scan`]).
-//! It knows nothing of image formats: callers hand it a [`Distro`] and [`Installed`] packages.
+//! It knows nothing of image formats: [`scan_image`] takes the facts `inspect` found, and
+//! [`scan`] a [`Distro`] and [`Installed`] packages.
 //!
 //! ```
-//! use imagewise_vuln::{compare, Ecosystem};
+//! use imagewise_vuln::{compare, VersionOrder};
 //! use std::cmp::Ordering;
 //!
 //! // A Debian backport is older than the release it was backported from.
-//! assert_eq!(compare(Ecosystem::Dpkg, "1.2-1~bpo12+1", "1.2-1")?, Ordering::Less);
+//! assert_eq!(compare(VersionOrder::Dpkg, "1.2-1~bpo12+1", "1.2-1")?, Ordering::Less);
 //! // An rpm pre-release sorts before the release.
-//! assert_eq!(compare(Ecosystem::Rpm, "2.0~rc1-1", "2.0-1")?, Ordering::Less);
+//! assert_eq!(compare(VersionOrder::Rpm, "2.0~rc1-1", "2.0-1")?, Ordering::Less);
 //! // apk: a post-release snapshot sorts after the plain version.
-//! assert_eq!(compare(Ecosystem::Apk, "1.0_p1-r0", "1.0-r0")?, Ordering::Greater);
+//! assert_eq!(compare(VersionOrder::Apk, "1.0_p1-r0", "1.0-r0")?, Ordering::Greater);
 //! # Ok::<(), imagewise_vuln::VersionError>(())
 //! ```
 
@@ -24,6 +25,7 @@ mod ecosystems;
 mod ignore;
 mod import;
 mod osv;
+mod report;
 mod rpm;
 mod scan;
 mod severity;
@@ -36,10 +38,11 @@ pub use db::{
 };
 pub use dpkg::DpkgVersion;
 pub use ecosystems::{version_order, Distro, DistroEcosystems, DistroError, EcosystemError};
-pub use ignore::{IgnoreRules, Rule};
+pub use ignore::{IgnoreError, IgnoreRules, Rule};
 pub use import::{import_paths, MAX_DOCUMENT};
 pub use osv::{Affected, Event, OsvRecord, Package, Range, RangeType, Reference, Severity};
+pub use report::{id_with_alias, scan_image, ScanOptions, ScanReport};
 pub use rpm::{rpmvercmp, RpmVersion};
 pub use scan::{scan, Finding, FixState, Installed, ScanResult};
 pub use severity::{rate, score_vector, CvssScore, Level, Rated};
-pub use version::{compare, Ecosystem, VersionError};
+pub use version::{compare, VersionError, VersionOrder};

@@ -8,7 +8,7 @@ use std::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
 
-use crate::version::{compare, Ecosystem, VersionError};
+use crate::version::{compare, VersionError, VersionOrder};
 
 /// The fields of an OSV record that matching uses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -125,7 +125,7 @@ impl Event {
 }
 
 /// Order two event versions; `introduced: "0"` is below everything and `limit: "*"` above.
-fn cmp_event(eco: Ecosystem, a: &Event, b: &Event) -> Result<Ordering, VersionError> {
+fn cmp_event(eco: VersionOrder, a: &Event, b: &Event) -> Result<Ordering, VersionError> {
     // (rank, …): 0 for introduced "0", 2 for limit "*", 1 for a real version.
     let rank = |e: &Event| match (e.introduced.as_deref(), e.limit.as_deref()) {
         (Some("0"), _) => 0,
@@ -144,10 +144,10 @@ fn cmp_event(eco: Ecosystem, a: &Event, b: &Event) -> Result<Ordering, VersionEr
 
 impl Range {
     /// Is `version` inside this range? `None` for a `GIT` range, which versions cannot answer.
-    pub fn includes(&self, eco: Ecosystem, version: &str) -> Result<Option<bool>, VersionError> {
+    pub fn includes(&self, eco: VersionOrder, version: &str) -> Result<Option<bool>, VersionError> {
         let eco = match self.kind {
             RangeType::Git => return Ok(None),
-            RangeType::Semver => Ecosystem::Semver,
+            RangeType::Semver => VersionOrder::Semver,
             RangeType::Ecosystem => eco,
         };
         // Sort with a comparator that can fail: check every version first.
@@ -186,10 +186,10 @@ impl Range {
 impl Range {
     /// Check the range as the schema requires: each event sets exactly one field, a version
     /// range has an `introduced` event, and every version is one `eco` can order.
-    pub fn validate(&self, eco: Ecosystem) -> Result<(), String> {
+    pub fn validate(&self, eco: VersionOrder) -> Result<(), String> {
         let eco = match self.kind {
             RangeType::Git => return Ok(()),
-            RangeType::Semver => Ecosystem::Semver,
+            RangeType::Semver => VersionOrder::Semver,
             RangeType::Ecosystem => eco,
         };
         if !self.events.iter().any(|e| e.introduced.is_some()) {
@@ -216,7 +216,7 @@ impl Range {
 
 impl Affected {
     /// Check every range and listed version against `eco`'s version syntax.
-    pub fn validate(&self, eco: Ecosystem) -> Result<(), String> {
+    pub fn validate(&self, eco: VersionOrder) -> Result<(), String> {
         for r in &self.ranges {
             r.validate(eco)?;
         }
@@ -227,7 +227,7 @@ impl Affected {
     }
 
     /// Does this entry cover `version` of its package (compared with `eco`'s rules)?
-    pub fn includes(&self, eco: Ecosystem, version: &str) -> Result<bool, VersionError> {
+    pub fn includes(&self, eco: VersionOrder, version: &str) -> Result<bool, VersionError> {
         for r in &self.ranges {
             if r.includes(eco, version)? == Some(true) {
                 return Ok(true);
@@ -242,14 +242,18 @@ impl Affected {
     }
 
     /// The lowest `fixed` version above `version` in a range that covers it: what to upgrade to.
-    pub fn fixed_in(&self, eco: Ecosystem, version: &str) -> Result<Option<String>, VersionError> {
+    pub fn fixed_in(
+        &self,
+        eco: VersionOrder,
+        version: &str,
+    ) -> Result<Option<String>, VersionError> {
         let mut best: Option<&str> = None;
         for r in &self.ranges {
             if r.includes(eco, version)? != Some(true) {
                 continue;
             }
             let eco = if r.kind == RangeType::Semver {
-                Ecosystem::Semver
+                VersionOrder::Semver
             } else {
                 eco
             };
@@ -282,7 +286,7 @@ mod tests {
             r#"{"package":{"ecosystem":"Debian:12","name":"openssl"},
                 "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"3.0.11-1~deb12u1"}]}]}"#,
         );
-        let e = Ecosystem::Dpkg;
+        let e = VersionOrder::Dpkg;
         assert!(a.includes(e, "3.0.9-1").unwrap());
         assert!(a.includes(e, "3.0.11-1~deb12u0").unwrap());
         assert!(!a.includes(e, "3.0.11-1~deb12u1").unwrap());
@@ -305,7 +309,7 @@ mod tests {
                 {"type":"GIT","events":[{"introduced":"deadbeef"}]}],
                "versions":["0.9"]}"#,
         );
-        let e = Ecosystem::Apk;
+        let e = VersionOrder::Apk;
         for (v, want) in [
             ("0.8", false),
             ("0.9", true),
@@ -338,7 +342,7 @@ mod tests {
             r#"{"ranges":[{"type":"ECOSYSTEM","events":[
                   {"limit":"*"},{"fixed":"1.0"},{"introduced":"0"},{"introduced":"2.0"}]}]}"#,
         );
-        let e = Ecosystem::Apk;
+        let e = VersionOrder::Apk;
         assert!(a.includes(e, "0.5").unwrap());
         assert!(!a.includes(e, "1.5").unwrap());
         assert!(a.includes(e, "3.0").unwrap());
@@ -349,8 +353,8 @@ mod tests {
         let a = affected(
             r#"{"ranges":[{"type":"SEMVER","events":[{"introduced":"1.0.0-rc.1"},{"fixed":"1.0.1"}]}]}"#,
         );
-        assert!(a.includes(Ecosystem::Dpkg, "1.0.0").unwrap());
-        assert!(!a.includes(Ecosystem::Dpkg, "1.0.0-beta.9").unwrap());
+        assert!(a.includes(VersionOrder::Dpkg, "1.0.0").unwrap());
+        assert!(!a.includes(VersionOrder::Dpkg, "1.0.0-beta.9").unwrap());
     }
 
     #[test]
@@ -358,7 +362,7 @@ mod tests {
         let a = affected(
             r#"{"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"1.0_bogus"}]}]}"#,
         );
-        assert!(a.includes(Ecosystem::Apk, "0.5").is_err());
+        assert!(a.includes(VersionOrder::Apk, "0.5").is_err());
     }
 
     #[test]
@@ -370,10 +374,10 @@ mod tests {
         )
         .unwrap();
         assert!(r.affected[0]
-            .includes(Ecosystem::Apk, "1.36.1-r28")
+            .includes(VersionOrder::Apk, "1.36.1-r28")
             .unwrap());
         assert!(!r.affected[0]
-            .includes(Ecosystem::Apk, "1.36.1-r29")
+            .includes(VersionOrder::Apk, "1.36.1-r29")
             .unwrap());
         assert!(
             serde_json::from_str::<OsvRecord>(r#"{"id":"X"}"#).is_err(),

@@ -15,13 +15,13 @@ use crate::db::{Database, DbError};
 use crate::ecosystems::{Distro, DistroEcosystems};
 use crate::osv::{Affected, OsvRecord};
 use crate::severity::{rate, Level, Rated};
-use crate::version::Ecosystem;
+use crate::version::VersionOrder;
 
 /// An installed package as the image's package database records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Installed {
     /// Whose version order: `Dpkg`, `Apk` or `Rpm`.
-    pub order: Ecosystem,
+    pub order: VersionOrder,
     pub name: String,
     /// The full version (dpkg `[epoch:]upstream[-revision]`, apk `x.y-rN`, rpm `[E:]V-R`).
     pub version: String,
@@ -89,7 +89,7 @@ impl ScanResult {
 /// What to look up for one installed package: (name, version) pairs.
 fn queries(p: &Installed) -> Vec<(String, String)> {
     match p.order {
-        Ecosystem::Rpm => {
+        VersionOrder::Rpm => {
             let with_epoch = |v: &str| match p.epoch {
                 Some(e) => format!("{e}:{v}"),
                 None => v.to_string(),
@@ -101,7 +101,7 @@ fn queries(p: &Installed) -> Vec<(String, String)> {
             }
             q
         }
-        Ecosystem::Apk => vec![(p.source_name.clone(), p.version.clone())],
+        VersionOrder::Apk => vec![(p.source_name.clone(), p.version.clone())],
         _ => vec![(p.source_name.clone(), p.source_version.clone())],
     }
 }
@@ -128,7 +128,7 @@ pub fn scan(db: &Database, distro: &Distro, packages: &[Installed]) -> Result<Sc
             .push("no installed packages were found, so nothing could be matched".into());
         return Ok(result);
     }
-    let wanted: DistroEcosystems = match distro.osv_ecosystems() {
+    let wanted: DistroEcosystems = match DistroEcosystems::of(distro) {
         Ok(e) => e,
         Err(e) => {
             result.problems.push(e.to_string());

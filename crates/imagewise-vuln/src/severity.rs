@@ -8,71 +8,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::osv::{Affected, OsvRecord};
 
-/// Qualitative severity, lowest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    /// No rating anywhere in the record.
-    Unknown,
-    /// Rated but not worth fixing on its own (Debian `unimportant`, Ubuntu `negligible`, CVSS 0).
-    Negligible,
-    Low,
-    Medium,
-    High,
-    Critical,
-}
+pub use imagewise_types::Level;
 
-impl Level {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Unknown => "unknown",
-            Level::Negligible => "negligible",
-            Level::Low => "low",
-            Level::Medium => "medium",
-            Level::High => "high",
-            Level::Critical => "critical",
-        }
-    }
-
-    /// A distribution's word for a rating; `None` for "not yet assigned" and the like.
-    pub fn from_word(w: &str) -> Option<Level> {
-        Some(match w.trim().to_ascii_lowercase().as_str() {
-            "critical" => Level::Critical,
-            "high" | "important" => Level::High,
-            "medium" | "moderate" => Level::Medium,
-            "low" => Level::Low,
-            "negligible" | "unimportant" | "none" => Level::Negligible,
-            _ => return None,
-        })
-    }
-
-    fn from_cvss(s: cvss::Severity) -> Level {
-        match s {
-            cvss::Severity::None => Level::Negligible,
-            cvss::Severity::Low => Level::Low,
-            cvss::Severity::Medium => Level::Medium,
-            cvss::Severity::High => Level::High,
-            cvss::Severity::Critical => Level::Critical,
-        }
-    }
-}
-
-impl std::str::FromStr for Level {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "unknown" => Ok(Level::Unknown),
-            _ => Level::from_word(s).ok_or_else(|| {
-                format!("unknown severity {s:?}; use negligible, low, medium, high or critical")
-            }),
-        }
-    }
-}
-
-impl std::fmt::Display for Level {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+fn level_of_cvss(s: cvss::Severity) -> Level {
+    match s {
+        cvss::Severity::None => Level::Negligible,
+        cvss::Severity::Low => Level::Low,
+        cvss::Severity::Medium => Level::Medium,
+        cvss::Severity::High => Level::High,
+        cvss::Severity::Critical => Level::Critical,
     }
 }
 
@@ -111,7 +55,7 @@ pub fn score_vector(kind: &str, vector: &str) -> Option<CvssScore> {
         kind: kind.to_string(),
         vector: vector.trim().to_string(),
         score,
-        level: Level::from_cvss(parsed.severity()),
+        level: level_of_cvss(parsed.severity()),
     })
 }
 

@@ -8,10 +8,10 @@ use crate::apk::ApkVersion;
 use crate::dpkg::DpkgVersion;
 use crate::rpm::RpmVersion;
 
-/// Package ecosystems with a version order of their own.
+/// The version orders of package ecosystems: the OS package managers' own, SemVer and PEP 440.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Ecosystem {
+pub enum VersionOrder {
     Dpkg,
     Rpm,
     Apk,
@@ -21,16 +21,26 @@ pub enum Ecosystem {
     Pep440,
 }
 
-impl std::str::FromStr for Ecosystem {
+impl From<imagewise_types::Ecosystem> for VersionOrder {
+    fn from(e: imagewise_types::Ecosystem) -> VersionOrder {
+        match e {
+            imagewise_types::Ecosystem::Apk => VersionOrder::Apk,
+            imagewise_types::Ecosystem::Dpkg => VersionOrder::Dpkg,
+            imagewise_types::Ecosystem::Rpm => VersionOrder::Rpm,
+        }
+    }
+}
+
+impl std::str::FromStr for VersionOrder {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
-            "dpkg" | "deb" | "debian" => Ok(Ecosystem::Dpkg),
-            "rpm" => Ok(Ecosystem::Rpm),
-            "apk" | "alpine" => Ok(Ecosystem::Apk),
-            "semver" => Ok(Ecosystem::Semver),
-            "pep440" | "pypi" => Ok(Ecosystem::Pep440),
+            "dpkg" | "deb" | "debian" => Ok(VersionOrder::Dpkg),
+            "rpm" => Ok(VersionOrder::Rpm),
+            "apk" | "alpine" => Ok(VersionOrder::Apk),
+            "semver" => Ok(VersionOrder::Semver),
+            "pep440" | "pypi" => Ok(VersionOrder::Pep440),
             _ => Err(format!(
                 "unknown ecosystem {s:?}; use dpkg, rpm, apk, semver or pep440"
             )),
@@ -64,19 +74,19 @@ impl VersionError {
 }
 
 /// Compare two versions of `ecosystem` exactly as its package manager does.
-pub fn compare(ecosystem: Ecosystem, a: &str, b: &str) -> Result<Ordering, VersionError> {
+pub fn compare(ecosystem: VersionOrder, a: &str, b: &str) -> Result<Ordering, VersionError> {
     Ok(match ecosystem {
-        Ecosystem::Dpkg => DpkgVersion::parse(a)?.cmp(&DpkgVersion::parse(b)?),
-        Ecosystem::Rpm => RpmVersion::parse(a)?.compare(&RpmVersion::parse(b)?),
-        Ecosystem::Apk => ApkVersion::parse(a)?.compare(&ApkVersion::parse(b)?),
-        Ecosystem::Semver => {
+        VersionOrder::Dpkg => DpkgVersion::parse(a)?.cmp(&DpkgVersion::parse(b)?),
+        VersionOrder::Rpm => RpmVersion::parse(a)?.compare(&RpmVersion::parse(b)?),
+        VersionOrder::Apk => ApkVersion::parse(a)?.compare(&ApkVersion::parse(b)?),
+        VersionOrder::Semver => {
             let p = |v: &str| {
                 semver::Version::parse(v)
                     .map_err(|e| VersionError::new("semver", v, &e.to_string()))
             };
             p(a)?.cmp_precedence(&p(b)?)
         }
-        Ecosystem::Pep440 => {
+        VersionOrder::Pep440 => {
             let p = |v: &str| {
                 v.parse::<pep440_rs::Version>()
                     .map_err(|e| VersionError::new("pep440", v, &e.to_string()))
@@ -108,12 +118,12 @@ mod tests {
             "2.1.1",
         ];
         for w in chain.windows(2) {
-            assert_eq!(compare(Ecosystem::Semver, w[0], w[1]), Ok(Less), "{w:?}");
+            assert_eq!(compare(VersionOrder::Semver, w[0], w[1]), Ok(Less), "{w:?}");
         }
         assert_eq!(
-            compare(Ecosystem::Semver, "1.0.0+build.1", "1.0.0+build.2"),
+            compare(VersionOrder::Semver, "1.0.0+build.1", "1.0.0+build.2"),
             Ok(Equal)
         );
-        assert!(compare(Ecosystem::Semver, "1.0", "1.0.0").is_err());
+        assert!(compare(VersionOrder::Semver, "1.0", "1.0.0").is_err());
     }
 }

@@ -24,7 +24,7 @@ pub(crate) struct DbLocation {
     db: Option<PathBuf>,
     /// Warn when the newest record is older than this many days.
     #[arg(long, default_value_t = 7)]
-    max_age_days: u32,
+    pub(crate) max_age_days: u32,
 }
 
 impl DbLocation {
@@ -39,29 +39,7 @@ impl DbLocation {
     }
 
     pub(crate) fn open(&self) -> anyhow::Result<Database> {
-        Database::open(&self.dir()?).map_err(db_input)
-    }
-
-    /// A warning when the data is older than `--max-age-days`, naming its age.
-    pub(crate) fn staleness(&self, db: &Database) -> anyhow::Result<Option<String>> {
-        let Some(newest) = db.newest_modified().map_err(db_input)? else {
-            return Ok(Some("the vulnerability database holds no records".into()));
-        };
-        let age = jiff::Timestamp::now().duration_since(newest);
-        let days = age.as_secs() / 86_400;
-        Ok((days > i64::from(self.max_age_days)).then(|| {
-            format!(
-                "the vulnerability data is {days} days old (newest record modified {newest}); import fresh OSV data: results miss everything published since"
-            )
-        }))
-    }
-}
-
-/// Database errors that the user can fix (missing, newer format, foreign file) exit 2.
-pub(crate) fn db_input(e: imagewise_vuln::DbError) -> anyhow::Error {
-    match e {
-        imagewise_vuln::DbError::Sqlite { .. } | imagewise_vuln::DbError::Io { .. } => e.into(),
-        other => InputError(other.to_string()).into(),
+        Ok(Database::open(&self.dir()?)?)
     }
 }
 
@@ -103,7 +81,7 @@ pub(crate) fn run(a: &DbArgs, global: &Global) -> anyhow::Result<ExitCode> {
 
 fn import(a: &ImportArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let dir = a.db.dir()?;
-    let mut db = Database::create(&dir).map_err(db_input)?;
+    let mut db = Database::create(&dir)?;
     let bar = crate::progress::Bar::new(!(global.no_progress || global.quiet || a.json));
     bar.begin("importing OSV records", None);
     let paths: Vec<&Path> = a.paths.iter().map(PathBuf::as_path).collect();
@@ -178,8 +156,8 @@ fn render_import(r: &ImportReport, path: &Path, secs: f64, all: bool) -> String 
 
 fn status(a: &StatusArgs) -> anyhow::Result<ExitCode> {
     let db = a.db.open()?;
-    let st = db.status().map_err(db_input)?;
-    let stale = a.db.staleness(&db)?;
+    let st = db.status()?;
+    let stale = db.staleness(Some(a.db.max_age_days))?;
     if a.json {
         let mut v = serde_json::to_value(&st)?;
         v["stale"] = serde_json::json!(stale.is_some());

@@ -10,7 +10,6 @@ use imagewise_store::{
     CheckOptions, ChunkParams, Compression, CreateOptions, ForgetPolicy, InitOptions, PublicKey,
     Repo, RestoreOptions, SecretKey,
 };
-use serde_json::json;
 
 use crate::{progress, Global, OpenArgs};
 
@@ -151,7 +150,7 @@ pub(crate) fn run_repo(a: &RepoArgs, global: &Global) -> anyhow::Result<ExitCode
             };
             let rep = repo.check(&opts)?;
             if c.json {
-                print_json(&json!({"ok": rep.ok(), "report": rep}))?;
+                print_json(&rep.outcome())?;
             } else {
                 for w in &rep.warnings {
                     eprintln!("imagewise: warning: {w}");
@@ -212,11 +211,11 @@ pub(crate) fn run_repo(a: &RepoArgs, global: &Global) -> anyhow::Result<ExitCode
         }
         RepoCommand::Repair(r) => {
             let repo = open(&r.repo)?;
-            let n = repo.repair_index()?;
+            let rep = repo.repair_index()?;
             if r.json {
-                print_json(&json!({"packs_indexed": n}))?;
+                print_json(&rep)?;
             } else {
-                println!("indexed {n} packs that no index listed");
+                println!("indexed {} packs that no index listed", rep.packs_indexed);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -336,13 +335,9 @@ struct DiffArgs {
 
 /// The reference as it should be remembered: paths made absolute.
 fn remembered(image: &str) -> String {
-    let (prefix, rest) = match image.split_once(':') {
-        Some((p, r))
-            if ["dir", "tar", "docker-archive", "oci", "oci-archive", "disk"].contains(&p) =>
-        {
-            (format!("{p}:"), r)
-        }
-        _ => (String::new(), image),
+    let (prefix, rest) = match imagewise_source::Transport::of(image) {
+        Some(t) => (format!("{t}:"), &image[t.name().len() + 1..]),
+        None => (String::new(), image),
     };
     match std::fs::canonicalize(rest) {
         Ok(abs) => format!("{prefix}{}", abs.display()),
@@ -376,20 +371,7 @@ pub(crate) fn run_snapshot(a: &SnapshotArgs, global: &Global) -> anyhow::Result<
                 }
             }
             if c.json {
-                print_json(&json!({
-                    "id": rep.id.hex(),
-                    "files": s.files,
-                    "dirs": s.dirs,
-                    "entries": s.entries,
-                    "bytes": s.bytes,
-                    "bytes_read": s.bytes_read,
-                    "bytes_new": s.bytes_new,
-                    "bytes_stored": s.bytes_stored,
-                    "blobs_new": s.blobs_new,
-                    "duration_s": s.duration_s,
-                    "warnings": rep.warnings,
-                    "snapshot": rep.snapshot,
-                }))?;
+                print_json(&rep)?;
             } else if !global.quiet {
                 println!(
                     "snapshot {} of {}: {} files, {} read, {} new, {} stored, {:.2} s",
@@ -411,11 +393,7 @@ pub(crate) fn run_snapshot(a: &SnapshotArgs, global: &Global) -> anyhow::Result<
                 eprintln!("imagewise: warning: snapshots/{name}: {why}");
             }
             if l.json {
-                let v: Vec<_> = snaps
-                    .iter()
-                    .map(|s| json!({"id": s.id.hex(), "snapshot": s.snapshot}))
-                    .collect();
-                print_json(&v)?;
+                print_json(&snaps)?;
             } else {
                 println!(
                     "{:<16}  {:<30}  {:<4}  {:>10}  {:<20}  source",
@@ -441,13 +419,15 @@ pub(crate) fn run_snapshot(a: &SnapshotArgs, global: &Global) -> anyhow::Result<
         }
         SnapshotCommand::Show(sh) => {
             let repo = open(&sh.repo)?;
-            let s = repo.find(&sh.snapshot)?;
-            let signed = format!("{:?}", s.signature_state(repo.config().public_key.as_ref()))
-                .to_lowercase();
+            let s = repo
+                .find(&sh.snapshot)?
+                .show(repo.config().public_key.as_ref());
+            let signed = serde_json::to_value(s.signature)?
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             if sh.json {
-                print_json(
-                    &json!({"id": s.id.hex(), "signature": signed, "snapshot": s.snapshot}),
-                )?;
+                print_json(&s)?;
             } else {
                 let x = &s.snapshot;
                 println!("id         {}", s.id);
@@ -545,7 +525,7 @@ pub(crate) fn run_restore(a: &RestoreArgs, global: &Global) -> anyhow::Result<Ex
     };
     let rep = repo.restore(&a.snapshot, &a.target, &opts)?;
     if a.json {
-        print_json(&json!({"ok": rep.failures.is_empty(), "report": rep}))?;
+        print_json(&rep.outcome())?;
     } else {
         for (p, why) in &rep.failures {
             eprintln!("imagewise: error: {p}: NOT RESTORED: {why}");

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use imagewise_vuln::{compare, Ecosystem};
+use imagewise_vuln::{compare, VersionOrder};
 use serde::Serialize;
 
 #[derive(Args)]
@@ -11,7 +11,7 @@ pub(crate) struct VercmpArgs {
     /// Whose rules: dpkg (Debian, Ubuntu), rpm (RHEL, Fedora, SUSE), apk (Alpine), semver
     /// (npm, Cargo, Go) or pep440 (PyPI).
     #[arg(long, short)]
-    ecosystem: Ecosystem,
+    ecosystem: VersionOrder,
     /// The first version.
     a: String,
     /// The second version.
@@ -23,7 +23,7 @@ pub(crate) struct VercmpArgs {
 
 #[derive(Serialize)]
 struct Report<'a> {
-    ecosystem: Ecosystem,
+    ecosystem: VersionOrder,
     a: &'a str,
     b: &'a str,
     order: &'static str,

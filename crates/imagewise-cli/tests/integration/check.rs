@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::support::{fixtures, imagewise};
+use crate::support::{fixtures, imagewise, ok, shared};
 
 fn run(args: &[&str]) -> (i32, String, String) {
     let out = imagewise(args);
@@ -37,7 +37,7 @@ fn image_on_images_prints_a_summary_and_lists_every_pair_in_json() {
     let (code, out, err) = run(&["check", &trixie, "--on", &bookworm, "--on", &bullseye]);
     assert_eq!(code, 1, "{out}{err}");
     assert!(
-        out.contains(&format!("on {bookworm} (x86_64, glibc 2.36)")),
+        out.contains(&format!("on {bookworm} (amd64, glibc 2.36)")),
         "{out}"
     );
     assert!(
@@ -96,7 +96,7 @@ fn image_on_images_prints_a_summary_and_lists_every_pair_in_json() {
             t["run"].as_u64().unwrap() + t["wont_run"].as_u64().unwrap(),
             n as u64
         );
-        assert_eq!(t["arch"], "x86_64");
+        assert_eq!(t["arch"], "amd64");
         let release = if t["target"] == bookworm.as_str() {
             "2.36"
         } else {
@@ -146,7 +146,7 @@ fn single_programs_say_why_they_do_not_run() {
         "{out}"
     );
     let (_, out, _) = run(&["check", &bin("arm64-busybox"), "--on", &bookworm]);
-    assert!(out.contains("aarch64 binary on an x86_64 image"), "{out}");
+    assert!(out.contains("arm64 binary on an amd64 image"), "{out}");
 }
 
 #[test]
@@ -157,7 +157,7 @@ fn a_bundle_is_placed_whole_and_explained() {
     assert_eq!(code, 1, "{out}{err}");
     assert!(
         out.contains("wrong/libiwdemo.so.1: won't run")
-            && out.contains("aarch64 binary on an x86_64 image"),
+            && out.contains("arm64 binary on an amd64 image"),
         "{out}"
     );
     assert!(out.contains("bin/app-skip: runs"), "{out}");
@@ -311,5 +311,29 @@ fn a_layered_target_gives_the_verdicts_of_its_directory() {
         f.join("bookworm-gpt.qcow2").display().to_string(),
     ] {
         assert_eq!(verdicts(&other), from_dir, "{other}");
+    }
+}
+
+#[test]
+fn inspect_and_check_spell_an_images_architecture_the_same() {
+    let alpine = shared().join("alpine");
+    for (file, want) in [
+        ("alpine-minirootfs-3.20.3-x86_64.tar.gz", "amd64"),
+        ("alpine-minirootfs-3.20.3-aarch64.tar.gz", "arm64"),
+    ] {
+        let image = alpine.join(file).display().to_string();
+        let inspected: Value = serde_json::from_slice(&ok(&["inspect", "--json", &image])).unwrap();
+        let out = imagewise(&[
+            "check",
+            "--json",
+            "--path",
+            "/bin/busybox",
+            &image,
+            "--on",
+            &image,
+        ]);
+        let checked: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(inspected["arch"], want, "{file}");
+        assert_eq!(checked["summary"]["targets"][0]["arch"], want, "{file}");
     }
 }

@@ -113,3 +113,130 @@ fn vercmp_prints_the_order_and_refuses_invalid_versions() {
         "unknown ecosystem",
     );
 }
+
+/// One case per `ErrorKind` the command line can meet, with the exit code DESIGN.md gives it
+/// (0 ok, 1 the answer is no or stored data is damaged, 2 usage or input, 3 bugs only) and the
+/// words the message must carry. `Transient` needs a network backend and `Internal` a bug:
+/// those two are checked on `ErrorKind` itself below.
+#[test]
+fn every_error_kind_has_its_exit_code() {
+    use imagewise_types::ErrorKind;
+    let f = fixtures();
+    let t = tempfile::tempdir().unwrap();
+    let p = |name: &str| t.path().join(name).display().to_string();
+    let alpine = f.join("alpine-rootfs").display().to_string();
+
+    // A repository with one snapshot, a copy of it with its data pack damaged, and a lock held
+    // by a live process (this test) of this host.
+    let repo = p("repo");
+    crate::support::ok(&["repo", "init", &repo]);
+    crate::support::ok(&["snapshot", "create", "--tag", "a", &repo, &alpine]);
+    let damaged = p("damaged");
+    assert!(std::process::Command::new("cp")
+        .args(["-a", &repo, &damaged])
+        .status()
+        .unwrap()
+        .success());
+    let pack = crate::store::packs(std::path::Path::new(&damaged))[0].clone();
+    let mut bytes = std::fs::read(&pack).unwrap();
+    for i in (0..bytes.len()).step_by(97) {
+        bytes[i] ^= 0x55;
+    }
+    std::fs::write(&pack, bytes).unwrap();
+    let locked = p("locked");
+    crate::support::ok(&["repo", "init", &locked]);
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let lock = serde_json::json!({
+        "exclusive": true, "host": host.trim(), "pid": std::process::id(),
+        "time": "2026-01-01T00:00:00Z", "command": "prune"
+    });
+    std::fs::write(format!("{locked}/locks/held"), lock.to_string()).unwrap();
+    // Keys: the snapshot is checked against a key that did not sign it.
+    let (key, other) = (p("key"), p("other"));
+    crate::support::ok(&["key", "generate", &key]);
+    crate::support::ok(&["key", "generate", &other]);
+    let signed = p("signed");
+    crate::support::ok(&["repo", "init", "--sign-key", &format!("{key}.pub"), &signed]);
+    crate::support::ok(&["snapshot", "create", "--sign-key", &key, &signed, &alpine]);
+    std::fs::write(p("bad.tar.gz"), b"\x1f\x8b\x08\x00garbage, not deflate").unwrap();
+
+    let snap = |r: &str| format!("snapshot:{r}");
+    let other_pub = format!("{other}.pub");
+    let cases: Vec<(ErrorKind, Vec<String>, &str)> = vec![
+        (
+            ErrorKind::Usage,
+            vec!["ls".into(), "tar:".into()],
+            "no path after tar:",
+        ),
+        (
+            ErrorKind::Corrupt,
+            vec!["ls".into(), format!("tar:{}", p("bad.tar.gz"))],
+            "is corrupt",
+        ),
+        (
+            ErrorKind::Damaged,
+            vec!["cat".into(), snap(&damaged), "/etc/alpine-release".into()],
+            // Whichever blob the damage reaches first (a tree or the file's chunk) is named.
+            "in pack",
+        ),
+        (
+            ErrorKind::Unsupported,
+            vec!["ls".into(), "snapshot:s3://bucket/golden".into()],
+            "not supported by this build",
+        ),
+        (
+            ErrorKind::UnsafeInput,
+            vec!["ls".into(), "--trust-key".into(), other_pub, snap(&signed)],
+            "refusing it",
+        ),
+        (
+            ErrorKind::LimitExceeded,
+            vec![
+                "ls".into(),
+                "--max-entries".into(),
+                "3".into(),
+                alpine.clone(),
+            ],
+            "--max-entries",
+        ),
+        (
+            ErrorKind::NotFound,
+            vec!["ls".into(), p("nothing")],
+            "no such file",
+        ),
+        (
+            ErrorKind::Conflict,
+            vec![
+                "snapshot".into(),
+                "create".into(),
+                locked.clone(),
+                alpine.clone(),
+            ],
+            "is locked by `prune`",
+        ),
+        (
+            ErrorKind::Io,
+            vec![
+                "key".into(),
+                "generate".into(),
+                "/proc/imagewise-key".into(),
+            ],
+            "creating /proc/imagewise-key",
+        ),
+    ];
+    for (kind, args, needle) in &cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        fails_with(&args, i32::from(kind.exit_code()), needle);
+    }
+    // The two kinds no command line here can provoke.
+    assert_eq!(ErrorKind::Transient.exit_code(), 2);
+    assert!(ErrorKind::Transient.retryable());
+    assert_eq!(ErrorKind::Internal.exit_code(), 3);
+    // Every kind is covered once: the table above and these two.
+    let mut seen: Vec<ErrorKind> = cases.iter().map(|c| c.0).collect();
+    seen.extend([ErrorKind::Transient, ErrorKind::Internal]);
+    seen.sort();
+    assert_eq!(seen, ErrorKind::ALL.to_vec());
+    // Damaged stored data is the one input failure that exits 1.
+    assert_eq!(ErrorKind::Damaged.exit_code(), 1);
+}

@@ -12,5 +12,6 @@ mod inspect;
 mod layers;
 mod same_tree;
 mod scan;
+mod snapshot_source;
 mod store;
 mod support;

@@ -160,11 +160,11 @@ fn assert_same_tree(a: &Path, b: &Path) {
     assert!(ma.len() > 1, "empty manifest of {}", a.display());
 }
 
-fn json(args: &[&str]) -> Value {
+pub(crate) fn json(args: &[&str]) -> Value {
     serde_json::from_slice(&ok(args)).expect("JSON")
 }
 
-fn s(p: &Path) -> &str {
+pub(crate) fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
@@ -587,7 +587,7 @@ fn damaged_copy(pristine: &Path, name: &str) -> PathBuf {
     d
 }
 
-fn packs(repo: &Path) -> Vec<PathBuf> {
+pub(crate) fn packs(repo: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = walkdir::WalkDir::new(repo.join("packs"))
         .into_iter()
         .map(|e| e.unwrap())
@@ -599,7 +599,7 @@ fn packs(repo: &Path) -> Vec<PathBuf> {
 }
 
 /// `repo check --read-data` on a damaged repository: exit 1, and the paths it names.
-fn damaged_paths(repo: &Path) -> Vec<(String, String)> {
+pub(crate) fn damaged_paths(repo: &Path) -> Vec<(String, String)> {
     let out = imagewise(&["repo", "check", "--read-data", "--json", s(repo)]);
     assert_eq!(
         out.status.code(),

@@ -2,6 +2,8 @@
 //! so owners, devices and every mode bit can be set).
 #![allow(clippy::unwrap_used)]
 
+mod backends;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{Seek, SeekFrom, Write};

@@ -5,8 +5,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use imagewise_vuln::{
-    import_paths, scan, Database, DbError, Distro, Ecosystem, FixState, ImportReport, Installed,
-    Level,
+    import_paths, scan, Database, DbError, Distro, FixState, ImportReport, Installed, Level,
+    VersionOrder,
 };
 use serde_json::{json, Value};
 
@@ -43,7 +43,7 @@ fn import(db_dir: &Path, paths: &[&Path]) -> ImportReport {
 
 fn deb(name: &str, version: &str, src: &str, src_version: &str) -> Installed {
     Installed {
-        order: Ecosystem::Dpkg,
+        order: VersionOrder::Dpkg,
         name: name.into(),
         version: version.into(),
         source_name: src.into(),
@@ -457,7 +457,7 @@ fn rpm_matches_by_source_rpm_with_epoch_and_unknown_distros_say_so() {
         version_id: Some("9.3".into()),
     };
     let libs = |epoch: Option<u64>, vr: &str| Installed {
-        order: Ecosystem::Rpm,
+        order: VersionOrder::Rpm,
         name: "openssl-libs".into(),
         version: match epoch {
             Some(e) => format!("{e}:{vr}"),

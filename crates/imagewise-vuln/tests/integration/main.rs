@@ -11,7 +11,7 @@ use std::cmp::Ordering;
 use std::path::PathBuf;
 use std::process::Command;
 
-use imagewise_vuln::{compare, Ecosystem};
+use imagewise_vuln::{compare, VersionOrder};
 
 /// xorshift64*: deterministic, so a failure reproduces.
 struct Rng(u64);
@@ -145,7 +145,7 @@ fn dpkg_order_matches_dpkg_compare_versions() {
     let mut bad = Vec::new();
     let mut n = 0;
     for (a, b) in pairs(dpkg_version, 0x5eed_d9c6, 1500) {
-        let Ok(ours) = compare(Ecosystem::Dpkg, &a, &b) else {
+        let Ok(ours) = compare(VersionOrder::Dpkg, &a, &b) else {
             // dpkg must refuse it too.
             let st = Command::new("dpkg")
                 .args(["--compare-versions", &a, "eq", &b])
@@ -187,7 +187,7 @@ fn rpm_order_matches_rpm_vercmp() {
     let ps = pairs(rpm_version, 0x05ee_d2b3, 1500);
     let ps: Vec<(String, String)> = ps
         .into_iter()
-        .filter(|(a, b)| compare(Ecosystem::Rpm, a, b).is_ok())
+        .filter(|(a, b)| compare(VersionOrder::Rpm, a, b).is_ok())
         .collect();
     // One rpm run for all pairs: a Lua loop over rpm.vercmp.
     let list: Vec<String> = ps.iter().map(|(a, b)| format!("{{'{a}','{b}'}}")).collect();
@@ -216,7 +216,7 @@ fn rpm_order_matches_rpm_vercmp() {
     assert_eq!(results.len(), ps.len());
     let mut bad = Vec::new();
     for ((a, b), theirs) in ps.iter().zip(results) {
-        let ours = compare(Ecosystem::Rpm, a, b).unwrap();
+        let ours = compare(VersionOrder::Rpm, a, b).unwrap();
         if ours != theirs.cmp(&0) {
             bad.push(format!(
                 "{a} ? {b}: rpm {} imagewise {}",
@@ -263,7 +263,7 @@ fn apk_order_and_validity_match_apk_version() {
         // `--`, or a version like `-r0` reads as an option.
         let valid = |v: &str| apk(&["version", "-c", "--", v]).status.success();
         let (va, vb) = (valid(&a), valid(&b));
-        match compare(Ecosystem::Apk, &a, &b) {
+        match compare(VersionOrder::Apk, &a, &b) {
             Ok(ours) => {
                 if !(va && vb) {
                     bad.push(format!("{a:?} {b:?}: we accept, apk -c says {va} {vb}"));
@@ -310,7 +310,7 @@ fn pep440_version(r: &mut Rng) -> String {
 fn pep440_order_matches_python_packaging() {
     let ps: Vec<(String, String)> = pairs(pep440_version, 0x05ee_d440, 1500)
         .into_iter()
-        .filter(|(a, b)| compare(Ecosystem::Pep440, a, b).is_ok())
+        .filter(|(a, b)| compare(VersionOrder::Pep440, a, b).is_ok())
         .collect();
     // pip vendors `packaging`, the reference implementation of PEP 440.
     let script = "import sys\nfrom pip._vendor.packaging.version import Version as V\n\
@@ -342,7 +342,7 @@ fn pep440_order_matches_python_packaging() {
     assert_eq!(theirs.len(), ps.len());
     let mut bad = Vec::new();
     for ((a, b), t) in ps.iter().zip(theirs) {
-        let ours = compare(Ecosystem::Pep440, a, b).unwrap();
+        let ours = compare(VersionOrder::Pep440, a, b).unwrap();
         if ours != t.cmp(&0) {
             bad.push(format!(
                 "{a} ? {b}: packaging {} imagewise {}",

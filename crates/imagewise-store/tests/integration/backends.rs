@@ -1,0 +1,175 @@
+//! The backend seam: the conformance suite on every backend here, and a whole repository (create,
+//! check, read as an image, restore, forget, prune) in memory, which no host path can reach.
+
+use std::sync::Arc;
+
+use imagewise_source::OpenOptions;
+use imagewise_store::{
+    conformance, Backend, CheckOptions, CreateOptions, FileKind, ForgetPolicy, InitOptions,
+    LocalDir, MemoryBackend, Repo, RestoreOptions,
+};
+
+#[test]
+fn every_backend_passes_the_conformance_suite() {
+    let dirs = tempfile::tempdir().unwrap();
+    let n = std::sync::atomic::AtomicUsize::new(0);
+    let local = || -> Arc<dyn Backend> {
+        let root = dirs.path().join(format!(
+            "r{}",
+            n.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        let b = LocalDir::new(&root);
+        b.create_layout().unwrap();
+        Arc::new(b)
+    };
+    let failures = conformance::run(&local);
+    assert!(
+        failures.is_empty(),
+        "local directory:\n{}",
+        failures.join("\n")
+    );
+    let failures = conformance::run(&|| Arc::new(MemoryBackend::new()) as Arc<dyn Backend>);
+    assert!(failures.is_empty(), "memory:\n{}", failures.join("\n"));
+}
+
+#[test]
+fn a_repository_lives_whole_in_memory() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir_all(src.join("etc/app")).unwrap();
+    std::fs::write(src.join("etc/os-release"), b"ID=demo\nVERSION_ID=1\n").unwrap();
+    let big: Vec<u8> = (0..2_000_000u32).map(|i| (i * 31 % 255) as u8).collect();
+    std::fs::write(src.join("etc/app/big"), &big).unwrap();
+    std::fs::hard_link(src.join("etc/app/big"), src.join("etc/app/same")).unwrap();
+    std::os::unix::fs::symlink("big", src.join("etc/app/link")).unwrap();
+
+    let mem: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
+    let repo = Repo::init_with(mem.clone(), &InitOptions::default()).unwrap();
+    assert!(Repo::init_with(mem.clone(), &InitOptions::default()).is_err());
+    let tree =
+        imagewise_source::open(&format!("dir:{}", src.display()), &OpenOptions::default()).unwrap();
+    let opts = CreateOptions {
+        tags: vec!["v1".into()],
+        ..CreateOptions::default()
+    };
+    repo.create_tree(&tree, &opts).unwrap();
+    repo.create_tree(&tree, &CreateOptions::default()).unwrap();
+    assert!(!mem.list(FileKind::Pack, None, 10).unwrap().is_empty());
+    let check = repo
+        .check(&CheckOptions {
+            read_data: true,
+            ..CheckOptions::default()
+        })
+        .unwrap();
+    assert!(check.ok(), "{:?}", check.errors);
+
+    // Read as an image, straight from memory.
+    let reopened = Repo::open_with(mem.clone()).unwrap();
+    let image = reopened
+        .image_tree(
+            "snapshot:memory",
+            "v1",
+            None,
+            false,
+            &OpenOptions::default(),
+        )
+        .unwrap();
+    assert_eq!(image.read("/etc/app/link", 1 << 22).unwrap(), big);
+    assert_eq!(image.read("/etc/app/same", 1 << 22).unwrap(), big);
+    assert_eq!(image.entries().len(), tree.entries().len());
+
+    // Restore to disk, exactly.
+    let out = t.path().join("out");
+    let rep = reopened
+        .restore("v1", &out, &RestoreOptions::default())
+        .unwrap();
+    assert!(rep.failures.is_empty(), "{:?}", rep.failures);
+    assert_eq!(super::manifest(&src), super::manifest(&out));
+
+    // Forget one, prune: what is left still checks out.
+    reopened
+        .forget(&ForgetPolicy {
+            keep_last: 1,
+            ..ForgetPolicy::default()
+        })
+        .unwrap();
+    reopened.prune().unwrap();
+    let check = reopened
+        .check(&CheckOptions {
+            read_data: true,
+            ..CheckOptions::default()
+        })
+        .unwrap();
+    assert!(check.ok(), "{:?}", check.errors);
+    assert_eq!(reopened.snapshots().unwrap().0.len(), 1);
+}
+
+/// A backend that gets conditional creates and paging wrong: the suite must say so.
+struct Careless(MemoryBackend);
+
+impl Backend for Careless {
+    fn location(&self) -> String {
+        self.0.location()
+    }
+    fn read(&self, k: FileKind, n: &str) -> imagewise_store::Result<Vec<u8>> {
+        self.0.read(k, n)
+    }
+    fn read_at(&self, k: FileKind, n: &str, o: u64, l: usize) -> imagewise_store::Result<Vec<u8>> {
+        self.0.read_at(k, n, o, l)
+    }
+    fn write(
+        &self,
+        k: FileKind,
+        n: &str,
+        b: &[u8],
+        _exclusive: bool,
+    ) -> imagewise_store::Result<()> {
+        self.0.write(k, n, b, false)
+    }
+    fn stage(&self) -> imagewise_store::Result<imagewise_store::Staged> {
+        self.0.stage()
+    }
+    fn commit(
+        &self,
+        s: imagewise_store::Staged,
+        k: FileKind,
+        n: &str,
+    ) -> imagewise_store::Result<()> {
+        self.0.commit(s, k, n)
+    }
+    fn list(
+        &self,
+        k: FileKind,
+        _after: Option<&str>,
+        l: usize,
+    ) -> imagewise_store::Result<Vec<(String, u64)>> {
+        self.0.list(k, None, l)
+    }
+    fn size(&self, k: FileKind, n: &str) -> imagewise_store::Result<Option<u64>> {
+        self.0.size(k, n)
+    }
+    fn remove(&self, k: FileKind, n: &str) -> imagewise_store::Result<()> {
+        self.0.remove(k, n)
+    }
+    fn open(
+        &self,
+        k: FileKind,
+        n: &str,
+    ) -> imagewise_store::Result<Box<dyn imagewise_store::ReadAt>> {
+        self.0.open(k, n)
+    }
+}
+
+#[test]
+fn the_suite_fails_a_careless_backend() {
+    let failures =
+        conformance::run(&|| Arc::new(Careless(MemoryBackend::new())) as Arc<dyn Backend>);
+    let text = failures.join("\n");
+    for case in [
+        "conditional create",
+        "concurrent conditional creates",
+        "kinds and pages",
+    ] {
+        assert!(text.contains(case), "the suite passed {case:?}: {text}");
+    }
+}
