@@ -3,30 +3,30 @@
 //! type `check --json` prints field for field (docs/check.md).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::verdict::{Code, Loaded, Reason, Verdict};
+use crate::verdict::{Code, Reason, Verdict};
 use crate::{AppSet, Error, Target};
 
-/// One binary on one target.
+/// One binary on one target: its verdict (what the loader would load only when explained).
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckResult {
     /// The binary as the application names it (its path in the bundle or image).
     pub binary: String,
     /// The target's reference.
     pub target: String,
-    pub runs: bool,
-    /// Why it won't run, most fundamental first; empty when it runs.
-    pub reasons: Vec<Reason>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub notes: Vec<String>,
-    /// The program interpreter it was checked with.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub loader: Option<String>,
-    /// What the loader would load, and how each was found (only when explained).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub loaded: Option<Vec<Loaded>>,
+    #[serde(flatten)]
+    pub verdict: Verdict,
+}
+
+impl std::ops::Deref for CheckResult {
+    type Target = Verdict;
+
+    fn deref(&self) -> &Verdict {
+        &self.verdict
+    }
 }
 
 /// A target: what it is and how the application fared on it.
@@ -108,15 +108,14 @@ pub fn check_all(
     for target in targets {
         let verdicts = on_every_core(target, set);
         summaries.push(summarize(target, &verdicts));
-        for (b, v) in set.binaries.iter().zip(verdicts) {
+        for (b, mut verdict) in set.binaries.iter().zip(verdicts) {
+            if !explain {
+                verdict.loaded.clear();
+            }
             results.push(CheckResult {
                 binary: b.path.clone(),
                 target: target.reference.clone(),
-                runs: v.runs,
-                reasons: v.reasons,
-                notes: v.notes,
-                loader: v.loader,
-                loaded: explain.then_some(v.loaded),
+                verdict,
             });
         }
     }
@@ -218,4 +217,113 @@ fn reason_key(r: &Reason) -> String {
         Code::UndefinedSymbol => "undefined symbols".into(),
         _ => r.message.clone(),
     }
+}
+
+/// Binaries listed per target in the human output (all with --explain).
+const SHOW_BINARIES: usize = 25;
+
+impl CheckReport {
+    /// Per target: what it is, the binaries that won't run (all of them with `explain`, with
+    /// what the loader would load) and the most common reasons.
+    pub fn render_text(&self, explain: bool) -> String {
+        let mut s = String::new();
+        let _ = render(&mut s, explain, self);
+        s
+    }
+}
+
+fn render(out: &mut String, explain: bool, report: &CheckReport) -> std::fmt::Result {
+    let summary = &report.summary;
+    let n = summary.binaries;
+    let single = n == 1;
+    for (ti, t) in summary.targets.iter().enumerate() {
+        let verdicts = &report.results[ti * n..(ti + 1) * n];
+        let facts = [
+            t.arch.clone(),
+            match (t.libc, &t.glibc) {
+                (Some("glibc"), Some(v)) => Some(format!("glibc {v}")),
+                (l, _) => l.map(str::to_string),
+            },
+            t.kernel.as_ref().map(|k| format!("kernel {k}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(", ");
+        writeln!(out, "on {} ({facts}):", t.target)?;
+        if !single {
+            writeln!(
+                out,
+                "  {} binaries: {} run, {} won't run",
+                t.checked, t.run, t.wont_run
+            )?;
+        }
+        let mut shown = 0;
+        for v in verdicts {
+            if v.runs && !explain && !single {
+                continue;
+            }
+            if !explain && shown >= SHOW_BINARIES {
+                continue;
+            }
+            shown += 1;
+            let mark = if v.runs { "runs" } else { "won't run" };
+            writeln!(
+                out,
+                "  {} {}: {mark}",
+                if v.runs { "✓" } else { "✗" },
+                v.binary
+            )?;
+            let limit = if explain || single { usize::MAX } else { 1 };
+            for r in v.reasons.iter().take(limit) {
+                writeln!(out, "      {}", r.message)?;
+                if let Some(h) = &r.hint {
+                    writeln!(out, "        hint: {h}")?;
+                }
+                if explain && !r.skipped.is_empty() {
+                    writeln!(out, "        skipped: {}", r.skipped.join(", "))?;
+                }
+            }
+            if v.reasons.len() > limit {
+                writeln!(out, "      (+{} more reasons)", v.reasons.len() - limit)?;
+            }
+            if explain {
+                for note in &v.notes {
+                    writeln!(out, "      note: {note}")?;
+                }
+                for l in &v.loaded {
+                    let how = l.how.as_str();
+                    let from = if l.from_app { ", from the app" } else { "" };
+                    writeln!(out, "        {} => {} ({how}{from})", l.name, l.path)?;
+                }
+            }
+        }
+        let hidden = verdicts
+            .iter()
+            .filter(|v| !v.runs)
+            .count()
+            .saturating_sub(shown);
+        if hidden > 0 && !explain {
+            writeln!(
+                out,
+                "  … and {hidden} more that won't run (--json lists every pair)"
+            )?;
+        }
+        if !single && !t.top_reasons.is_empty() {
+            writeln!(out, "  most common reasons:")?;
+            for r in t.top_reasons.iter().take(5) {
+                writeln!(out, "    {:>5} × {}", r.binaries, r.what)?;
+            }
+        }
+    }
+    if !summary.skipped.is_empty() {
+        writeln!(
+            out,
+            "skipped {} ELF files that are not programs or libraries (first: {}: {})",
+            summary.skipped.len(),
+            summary.skipped[0].path,
+            summary.skipped[0].why
+        )?;
+    }
+    Ok(())
 }

@@ -100,6 +100,21 @@ pub enum How {
     Default,
 }
 
+impl How {
+    /// The name JSON gives it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            How::Main => "main",
+            How::Interpreter => "interpreter",
+            How::Path => "path",
+            How::Rpath => "rpath",
+            How::Runpath => "runpath",
+            How::Cache => "cache",
+            How::Default => "default",
+        }
+    }
+}
+
 /// One object in the loaded set, in load order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Loaded {
@@ -134,5 +149,28 @@ impl Verdict {
         self.reasons.sort_by_key(|r| r.code);
         self.runs = self.reasons.is_empty();
         self
+    }
+}
+
+#[cfg(test)]
+mod how_tests {
+    use super::How;
+
+    #[test]
+    fn how_is_named_as_json_names_it() {
+        for h in [
+            How::Main,
+            How::Interpreter,
+            How::Path,
+            How::Rpath,
+            How::Runpath,
+            How::Cache,
+            How::Default,
+        ] {
+            assert_eq!(
+                serde_json::to_value(h).unwrap(),
+                serde_json::Value::from(h.as_str())
+            );
+        }
     }
 }

@@ -34,12 +34,14 @@ mod rpm;
 mod runtimes;
 pub mod sbom;
 mod security;
+mod text;
 
 use imagewise_source::ImageTree;
 
 pub use kernel::HIGHLIGHTS as KERNEL_HIGHLIGHTS;
 pub use packages::{read_rpm_database, Distro, RpmDatabase};
 pub use report::*;
+pub use text::{human_bytes, render_text};
 
 /// Everything that can be told about `tree` from its files. Never fails: what cannot be read
 /// is left empty and explained in [`ImageFacts::notes`].

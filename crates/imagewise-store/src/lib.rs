@@ -25,6 +25,7 @@ mod prune;
 mod repo;
 mod restore;
 mod snapshot;
+mod text;
 mod tree;
 
 pub use backend::{list_all, Backend, FileKind, LocalDir, MemoryBackend, ReadAt, Staged};
@@ -41,6 +42,7 @@ pub use prune::{ForgetPolicy, ForgetReport, PruneReport, RepairReport};
 pub use repo::{InitOptions, Location, Repo, RepoStats, Unreadable};
 pub use restore::{RestoreOptions, RestoreReport};
 pub use snapshot::{Signed, Snapshot, SnapshotKind, SnapshotShow, SnapshotSummary, StoredSnapshot};
+pub use text::{mib, render_list};
 pub use tree::{Extent, Node, NodeKind, Tree};
 
 /// Where long operations report how far they are (bytes done of a total).

@@ -111,6 +111,8 @@ pub struct EcosystemStatus {
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
     pub path: PathBuf,
+    /// Whether the data is older than the age asked of [`Database::status_for`] (or empty).
+    pub stale: bool,
     pub format_version: u32,
     pub records: u64,
     pub withdrawn: u64,
@@ -146,6 +148,10 @@ pub struct ImportReport {
     pub skipped_examples: Vec<Skipped>,
     /// Whole sources that could not be read (damaged zip, unreadable file), with what to do.
     pub failed_sources: Vec<String>,
+    /// The database file imported into.
+    pub database: PathBuf,
+    /// Wall time of the whole import.
+    pub seconds: f64,
 }
 
 const MAX_EXAMPLES: usize = 20;
@@ -352,6 +358,13 @@ impl Database {
         Ok(Importer { tx, path })
     }
 
+    /// [`Database::status`] with `stale` judged as [`Database::staleness`] judges it.
+    pub fn status_for(&self, max_age_days: Option<u32>) -> Result<Status, DbError> {
+        let mut st = self.status()?;
+        st.stale = self.staleness(max_age_days)?.is_some();
+        Ok(st)
+    }
+
     pub fn status(&self) -> Result<Status, DbError> {
         let sql = |e| self.sql_err(e);
         let one = |q: &str| -> Result<i64, DbError> {
@@ -394,6 +407,7 @@ impl Database {
             .map_err(sql)?;
         Ok(Status {
             path: self.path.clone(),
+            stale: false,
             format_version,
             records: records as u64,
             withdrawn: withdrawn as u64,
@@ -629,5 +643,85 @@ impl Importer<'_> {
             })
             .and_then(|_| self.tx.commit())
             .map_err(|source| DbError::Sqlite { path, source })
+    }
+}
+
+impl ImportReport {
+    /// The counts, the skipped records by reason, and examples (`all`: every example kept).
+    pub fn render_text(&self, all: bool) -> String {
+        use std::fmt::Write as _;
+        let mut s = String::new();
+        let rate = if self.seconds > 0.0 {
+            self.records as f64 / self.seconds
+        } else {
+            0.0
+        };
+        let _ = writeln!(
+            s,
+            "{} records read into {} in {:.1} s ({rate:.0}/s): {} added, {} updated, {} unchanged, {} withdrawn, {} skipped",
+            self.records,
+            self.database.display(),
+            self.seconds,
+            self.added,
+            self.updated,
+            self.unchanged,
+            self.withdrawn,
+            self.skipped
+        );
+        if self.skipped > 0 {
+            let _ = writeln!(s, "skipped, by reason:");
+            for (why, n) in &self.skipped_by_reason {
+                let _ = writeln!(s, "  {n:>7}  {why}");
+            }
+            let shown = if all { self.skipped_examples.len() } else { 5 };
+            for x in self.skipped_examples.iter().take(shown) {
+                let id = x.id.as_deref().unwrap_or("(no id)");
+                let _ = writeln!(s, "  {id} in {}: {}", x.origin, x.reason);
+            }
+            if self.skipped_examples.len() > shown {
+                let _ = writeln!(s, "  … (-v lists up to {})", self.skipped_examples.len());
+            }
+        }
+        s
+    }
+}
+
+impl Status {
+    pub fn render_text(&self) -> String {
+        use std::fmt::Write as _;
+        let mut s = format!(
+            "database   {}\nformat     {}\nrecords    {} ({} withdrawn)\nnewest     {}\nimported   {}\n",
+            self.path.display(),
+            self.format_version,
+            self.records,
+            self.withdrawn,
+            self.newest_modified.as_deref().unwrap_or("none"),
+            self.last_import.as_deref().unwrap_or("never")
+        );
+        if !self.ecosystems.is_empty() {
+            let w = self
+                .ecosystems
+                .iter()
+                .map(|e| e.ecosystem.len())
+                .max()
+                .unwrap_or(9)
+                .max(9);
+            let _ = writeln!(
+                s,
+                "\n{:<w$}  {:>8}  {:>8}  NEWEST",
+                "ECOSYSTEM", "RECORDS", "PACKAGES"
+            );
+            for e in &self.ecosystems {
+                let _ = writeln!(
+                    s,
+                    "{:<w$}  {:>8}  {:>8}  {}",
+                    e.ecosystem,
+                    e.records,
+                    e.packages,
+                    e.newest_modified.as_deref().unwrap_or("-")
+                );
+            }
+        }
+        s
     }
 }

@@ -21,7 +21,11 @@ pub fn import_paths(
     paths: &[&Path],
     progress: &mut dyn FnMut(&ImportReport),
 ) -> Result<ImportReport, DbError> {
-    let mut report = ImportReport::default();
+    let started = std::time::Instant::now();
+    let mut report = ImportReport {
+        database: db.path().to_path_buf(),
+        ..ImportReport::default()
+    };
     for path in paths {
         // A source that cannot be read adds nothing; an interrupted one rolls back.
         let mut tx = db.transaction()?;
@@ -29,6 +33,7 @@ pub fn import_paths(
         tx.commit()?;
         progress(&report);
     }
+    report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
 

@@ -5,6 +5,7 @@
 //! ([`ScanReport::sarif`]) live here too, so every front end judges and exports alike.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
 use imagewise_facts::ImageFacts;
 use serde::Serialize;
@@ -283,4 +284,95 @@ fn sarif(r: &ScanResult, db_of: &BTreeMap<String, String>) -> serde_json::Value 
             }],
         }]
     })
+}
+
+fn cut(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_string()
+    } else {
+        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
+        t.push('…');
+        t
+    }
+}
+
+impl ScanReport {
+    /// The findings as a table, then the counts, and a loud line when the scan is incomplete.
+    pub fn render_text(&self) -> String {
+        render(self)
+    }
+}
+
+fn render(report: &ScanReport) -> String {
+    let (r, counts) = (&report.result, &report.counts);
+    let (unfixed, ignored) = (report.unfixed, report.ignored);
+    let mut s = String::new();
+    let rows: Vec<[String; 6]> = r
+        .findings
+        .iter()
+        .map(|f| {
+            [
+                f.package.clone(),
+                f.installed_version.clone(),
+                match (&f.fixed_version, f.state) {
+                    (Some(v), _) => v.clone(),
+                    (None, _) => "(unfixed)".into(),
+                },
+                id_with_alias(f),
+                f.severity.level.to_string(),
+                cut(f.summary.as_deref().unwrap_or(""), 60),
+            ]
+        })
+        .collect();
+    let head = ["PACKAGE", "INSTALLED", "FIXED", "ID", "SEVERITY", "SUMMARY"];
+    let mut w = head.map(str::len);
+    for row in &rows {
+        for (i, c) in row.iter().enumerate() {
+            w[i] = w[i].max(c.chars().count());
+        }
+    }
+    if !rows.is_empty() {
+        for row in std::iter::once(head.map(str::to_string)).chain(rows) {
+            let mut line = String::new();
+            for (i, c) in row.iter().enumerate().take(5) {
+                let _ = write!(line, "{c:<width$}  ", width = w[i]);
+            }
+            line.push_str(&row[5]);
+            let _ = writeln!(s, "{}", line.trim_end());
+        }
+        s.push('\n');
+    }
+    let packages: std::collections::BTreeSet<&str> =
+        r.findings.iter().map(|f| f.package.as_str()).collect();
+    let order = ["critical", "high", "medium", "low", "negligible", "unknown"];
+    let per: Vec<String> = order
+        .iter()
+        .map(|k| format!("{} {k}", counts.get(k).copied().unwrap_or(0)))
+        .collect();
+    let _ = writeln!(
+        s,
+        "{} findings in {} of {} packages ({}), {unfixed} unfixed{}; searched {}",
+        r.findings.len(),
+        packages.len(),
+        r.packages_scanned,
+        per.join(", "),
+        if ignored > 0 {
+            format!(", {ignored} ignored")
+        } else {
+            String::new()
+        },
+        if r.ecosystems.is_empty() {
+            "nothing".to_string()
+        } else {
+            r.ecosystems.join(", ")
+        }
+    );
+    if !r.is_complete() {
+        let _ = writeln!(
+            s,
+            "INCOMPLETE: {} problem(s) kept this scan from covering the image; no findings does not mean no vulnerabilities",
+            r.problems.len()
+        );
+    }
+    s
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use imagewise_compat::{AppSet, CheckReport, Options, Target};
+use imagewise_compat::{AppSet, Options, Target};
 
 use super::open_image_with;
 use crate::{Global, InputError, OpenArgs};
@@ -149,7 +149,7 @@ pub(crate) fn run(a: &CheckArgs, global: &Global) -> anyhow::Result<ExitCode> {
         serde_json::to_writer_pretty(&mut out, &report)?;
         writeln!(out)?;
     } else {
-        render(&mut out, a, &report)?;
+        out.write_all(report.render_text(a.explain).as_bytes())?;
     }
     out.flush()?;
     Ok(if report.summary.all_run {
@@ -157,106 +157,4 @@ pub(crate) fn run(a: &CheckArgs, global: &Global) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
-}
-
-/// Binaries listed per target in the human output (all with --explain).
-const SHOW_BINARIES: usize = 25;
-
-fn render(out: &mut impl Write, a: &CheckArgs, report: &CheckReport) -> anyhow::Result<()> {
-    let summary = &report.summary;
-    let n = summary.binaries;
-    let single = n == 1;
-    for (ti, t) in summary.targets.iter().enumerate() {
-        let verdicts = &report.results[ti * n..(ti + 1) * n];
-        let facts = [
-            t.arch.clone(),
-            match (t.libc, &t.glibc) {
-                (Some("glibc"), Some(v)) => Some(format!("glibc {v}")),
-                (l, _) => l.map(str::to_string),
-            },
-            t.kernel.as_ref().map(|k| format!("kernel {k}")),
-        ]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(", ");
-        writeln!(out, "on {} ({facts}):", t.target)?;
-        if !single {
-            writeln!(
-                out,
-                "  {} binaries: {} run, {} won't run",
-                t.checked, t.run, t.wont_run
-            )?;
-        }
-        let mut shown = 0;
-        for v in verdicts {
-            if v.runs && !a.explain && !single {
-                continue;
-            }
-            if !a.explain && shown >= SHOW_BINARIES {
-                continue;
-            }
-            shown += 1;
-            let mark = if v.runs { "runs" } else { "won't run" };
-            writeln!(
-                out,
-                "  {} {}: {mark}",
-                if v.runs { "✓" } else { "✗" },
-                v.binary
-            )?;
-            let limit = if a.explain || single { usize::MAX } else { 1 };
-            for r in v.reasons.iter().take(limit) {
-                writeln!(out, "      {}", r.message)?;
-                if let Some(h) = &r.hint {
-                    writeln!(out, "        hint: {h}")?;
-                }
-                if a.explain && !r.skipped.is_empty() {
-                    writeln!(out, "        skipped: {}", r.skipped.join(", "))?;
-                }
-            }
-            if v.reasons.len() > limit {
-                writeln!(out, "      (+{} more reasons)", v.reasons.len() - limit)?;
-            }
-            if a.explain {
-                for note in &v.notes {
-                    writeln!(out, "      note: {note}")?;
-                }
-                for l in v.loaded.iter().flatten() {
-                    let how = serde_json::to_value(l.how)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_string))
-                        .unwrap_or_default();
-                    let from = if l.from_app { ", from the app" } else { "" };
-                    writeln!(out, "        {} => {} ({how}{from})", l.name, l.path)?;
-                }
-            }
-        }
-        let hidden = verdicts
-            .iter()
-            .filter(|v| !v.runs)
-            .count()
-            .saturating_sub(shown);
-        if hidden > 0 && !a.explain {
-            writeln!(
-                out,
-                "  … and {hidden} more that won't run (--json lists every pair)"
-            )?;
-        }
-        if !single && !t.top_reasons.is_empty() {
-            writeln!(out, "  most common reasons:")?;
-            for r in t.top_reasons.iter().take(5) {
-                writeln!(out, "    {:>5} × {}", r.binaries, r.what)?;
-            }
-        }
-    }
-    if !summary.skipped.is_empty() {
-        writeln!(
-            out,
-            "skipped {} ELF files that are not programs or libraries (first: {}: {})",
-            summary.skipped.len(),
-            summary.skipped[0].path,
-            summary.skipped[0].why
-        )?;
-    }
-    Ok(())
 }

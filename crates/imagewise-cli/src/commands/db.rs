@@ -85,7 +85,6 @@ fn import(a: &ImportArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let bar = crate::progress::Bar::new(!(global.no_progress || global.quiet || a.json));
     bar.begin("importing OSV records", None);
     let paths: Vec<&Path> = a.paths.iter().map(PathBuf::as_path).collect();
-    let started = std::time::Instant::now();
     let report = imagewise_vuln::import_paths(&mut db, &paths, &mut |r: &ImportReport| {
         bar.advance(r.records)
     })
@@ -96,17 +95,10 @@ fn import(a: &ImportArgs, global: &Global) -> anyhow::Result<ExitCode> {
         )
     })?;
     bar.end();
-    let secs = started.elapsed().as_secs_f64();
     if a.json {
-        let mut v = serde_json::to_value(&report)?;
-        v["database"] = serde_json::json!(db.path());
-        v["seconds"] = serde_json::json!(secs);
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print!(
-            "{}",
-            render_import(&report, db.path(), secs, global.verbose > 0)
-        );
+        print!("{}", report.render_text(global.verbose > 0));
     }
     for f in &report.failed_sources {
         eprintln!("imagewise: error: {f}");
@@ -118,86 +110,15 @@ fn import(a: &ImportArgs, global: &Global) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn render_import(r: &ImportReport, path: &Path, secs: f64, all: bool) -> String {
-    use std::fmt::Write as _;
-    let mut s = String::new();
-    let rate = if secs > 0.0 {
-        r.records as f64 / secs
-    } else {
-        0.0
-    };
-    let _ = writeln!(
-        s,
-        "{} records read into {} in {secs:.1} s ({rate:.0}/s): {} added, {} updated, {} unchanged, {} withdrawn, {} skipped",
-        r.records,
-        path.display(),
-        r.added,
-        r.updated,
-        r.unchanged,
-        r.withdrawn,
-        r.skipped
-    );
-    if r.skipped > 0 {
-        let _ = writeln!(s, "skipped, by reason:");
-        for (why, n) in &r.skipped_by_reason {
-            let _ = writeln!(s, "  {n:>7}  {why}");
-        }
-        let shown = if all { r.skipped_examples.len() } else { 5 };
-        for x in r.skipped_examples.iter().take(shown) {
-            let id = x.id.as_deref().unwrap_or("(no id)");
-            let _ = writeln!(s, "  {id} in {}: {}", x.origin, x.reason);
-        }
-        if r.skipped_examples.len() > shown {
-            let _ = writeln!(s, "  … (-v lists up to {})", r.skipped_examples.len());
-        }
-    }
-    s
-}
-
 fn status(a: &StatusArgs) -> anyhow::Result<ExitCode> {
     let db = a.db.open()?;
-    let st = db.status()?;
-    let stale = db.staleness(Some(a.db.max_age_days))?;
+    let st = db.status_for(Some(a.db.max_age_days))?;
     if a.json {
-        let mut v = serde_json::to_value(&st)?;
-        v["stale"] = serde_json::json!(stale.is_some());
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        println!("{}", serde_json::to_string_pretty(&st)?);
     } else {
-        println!("database   {}", st.path.display());
-        println!("format     {}", st.format_version);
-        println!("records    {} ({} withdrawn)", st.records, st.withdrawn);
-        println!(
-            "newest     {}",
-            st.newest_modified.as_deref().unwrap_or("none")
-        );
-        println!(
-            "imported   {}",
-            st.last_import.as_deref().unwrap_or("never")
-        );
-        if !st.ecosystems.is_empty() {
-            let w = st
-                .ecosystems
-                .iter()
-                .map(|e| e.ecosystem.len())
-                .max()
-                .unwrap_or(9)
-                .max(9);
-            println!(
-                "\n{:<w$}  {:>8}  {:>8}  NEWEST",
-                "ECOSYSTEM", "RECORDS", "PACKAGES"
-            );
-            for e in &st.ecosystems {
-                println!(
-                    "{:<w$}  {:>8}  {:>8}  {}",
-                    e.ecosystem,
-                    e.records,
-                    e.packages,
-                    e.newest_modified.as_deref().unwrap_or("-")
-                );
-            }
-        }
+        print!("{}", st.render_text());
     }
-    if let Some(w) = stale {
+    if let Some(w) = db.staleness(Some(a.db.max_age_days))? {
         eprintln!("imagewise: warning: {w}");
     }
     Ok(ExitCode::SUCCESS)

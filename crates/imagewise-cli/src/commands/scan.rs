@@ -1,13 +1,12 @@
 //! `imagewise scan IMAGE [--db DIR] [--fail-on LEVEL] [--ignore FILE] [--json|--sarif]`
 
-use std::fmt::Write as _;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Args;
-use imagewise_vuln::{id_with_alias, IgnoreRules, Level, ScanOptions, ScanReport};
+use imagewise_vuln::{IgnoreRules, Level, ScanOptions};
 
 use super::db::DbLocation;
 use crate::{Global, InputError, OpenArgs};
@@ -83,7 +82,7 @@ pub(crate) fn run(a: &ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
         serde_json::to_writer_pretty(&mut out, &report)?;
         writeln!(out)?;
     } else {
-        out.write_all(render(&report).as_bytes())?;
+        out.write_all(report.render_text().as_bytes())?;
     }
     out.flush()?;
     let fails = report.fails(a.fail_on, a.allow_incomplete);
@@ -97,88 +96,4 @@ pub(crate) fn run(a: &ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
-}
-
-fn cut(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(n.saturating_sub(1)).collect();
-        t.push('…');
-        t
-    }
-}
-
-fn render(report: &ScanReport) -> String {
-    let (r, counts) = (&report.result, &report.counts);
-    let (unfixed, ignored) = (report.unfixed, report.ignored);
-    let mut s = String::new();
-    let rows: Vec<[String; 6]> = r
-        .findings
-        .iter()
-        .map(|f| {
-            [
-                f.package.clone(),
-                f.installed_version.clone(),
-                match (&f.fixed_version, f.state) {
-                    (Some(v), _) => v.clone(),
-                    (None, _) => "(unfixed)".into(),
-                },
-                id_with_alias(f),
-                f.severity.level.to_string(),
-                cut(f.summary.as_deref().unwrap_or(""), 60),
-            ]
-        })
-        .collect();
-    let head = ["PACKAGE", "INSTALLED", "FIXED", "ID", "SEVERITY", "SUMMARY"];
-    let mut w = head.map(str::len);
-    for row in &rows {
-        for (i, c) in row.iter().enumerate() {
-            w[i] = w[i].max(c.chars().count());
-        }
-    }
-    if !rows.is_empty() {
-        for row in std::iter::once(head.map(str::to_string)).chain(rows) {
-            let mut line = String::new();
-            for (i, c) in row.iter().enumerate().take(5) {
-                let _ = write!(line, "{c:<width$}  ", width = w[i]);
-            }
-            line.push_str(&row[5]);
-            let _ = writeln!(s, "{}", line.trim_end());
-        }
-        s.push('\n');
-    }
-    let packages: std::collections::BTreeSet<&str> =
-        r.findings.iter().map(|f| f.package.as_str()).collect();
-    let order = ["critical", "high", "medium", "low", "negligible", "unknown"];
-    let per: Vec<String> = order
-        .iter()
-        .map(|k| format!("{} {k}", counts.get(k).copied().unwrap_or(0)))
-        .collect();
-    let _ = writeln!(
-        s,
-        "{} findings in {} of {} packages ({}), {unfixed} unfixed{}; searched {}",
-        r.findings.len(),
-        packages.len(),
-        r.packages_scanned,
-        per.join(", "),
-        if ignored > 0 {
-            format!(", {ignored} ignored")
-        } else {
-            String::new()
-        },
-        if r.ecosystems.is_empty() {
-            "nothing".to_string()
-        } else {
-            r.ecosystems.join(", ")
-        }
-    );
-    if !r.is_complete() {
-        let _ = writeln!(
-            s,
-            "INCOMPLETE: {} problem(s) kept this scan from covering the image; no findings does not mean no vulnerabilities",
-            r.problems.len()
-        );
-    }
-    s
 }

@@ -24,10 +24,6 @@ fn print_json(v: &impl serde::Serialize) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn mib(b: u64) -> String {
-    format!("{:.1} MiB", b as f64 / 1048576.0)
-}
-
 fn open(repo: &str) -> anyhow::Result<Repo> {
     Ok(Repo::open_location(repo)?)
 }
@@ -155,27 +151,7 @@ pub(crate) fn run_repo(a: &RepoArgs, global: &Global) -> anyhow::Result<ExitCode
                 for w in &rep.warnings {
                     eprintln!("imagewise: warning: {w}");
                 }
-                for e in &rep.errors {
-                    println!("DAMAGED {e}");
-                }
-                println!(
-                    "{}: {} snapshots, {} trees, {} packs, {} blobs{}: {}",
-                    repo.location(),
-                    rep.snapshots,
-                    rep.trees,
-                    rep.packs,
-                    rep.blobs,
-                    if c.read_data {
-                        format!(", {} read and verified", mib(rep.bytes_read))
-                    } else {
-                        String::new()
-                    },
-                    if rep.ok() {
-                        "no errors".to_string()
-                    } else {
-                        format!("{} errors", rep.errors.len())
-                    }
-                );
+                print!("{}", rep.render_text(&repo.location(), c.read_data));
             }
             Ok(if rep.ok() {
                 ExitCode::SUCCESS
@@ -189,23 +165,7 @@ pub(crate) fn run_repo(a: &RepoArgs, global: &Global) -> anyhow::Result<ExitCode
             if r.json {
                 print_json(&s)?;
             } else {
-                println!("repository   {}", repo.location());
-                println!("snapshots    {}", s.snapshots);
-                println!("packs        {} ({})", s.packs, mib(s.pack_bytes));
-                println!(
-                    "blobs        {} ({} data, {} trees)",
-                    s.blobs, s.data_blobs, s.tree_blobs
-                );
-                println!(
-                    "stored       {} of {} unique bytes",
-                    mib(s.stored_bytes),
-                    mib(s.blob_bytes)
-                );
-                println!(
-                    "snapshots    {} of files in all snapshots",
-                    mib(s.snapshot_bytes)
-                );
-                println!("ratio        {:.2}× (snapshot bytes / pack bytes)", s.ratio);
+                print!("{}", s.render_text(&repo.location()));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -364,7 +324,6 @@ pub(crate) fn run_snapshot(a: &SnapshotArgs, global: &Global) -> anyhow::Result<
                 repo.create_tree(&tree, &opts)
                     .with_context(|| format!("storing {}", c.image))?
             };
-            let s = &rep.snapshot.summary;
             if !global.quiet {
                 for w in &rep.warnings {
                     eprintln!("imagewise: warning: {w}");
@@ -373,16 +332,7 @@ pub(crate) fn run_snapshot(a: &SnapshotArgs, global: &Global) -> anyhow::Result<
             if c.json {
                 print_json(&rep)?;
             } else if !global.quiet {
-                println!(
-                    "snapshot {} of {}: {} files, {} read, {} new, {} stored, {:.2} s",
-                    rep.id.short(),
-                    rep.snapshot.source,
-                    s.files,
-                    mib(s.bytes_read),
-                    mib(s.bytes_new),
-                    mib(s.bytes_stored),
-                    s.duration_s
-                );
+                print!("{}", rep.render_text());
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -395,25 +345,7 @@ pub(crate) fn run_snapshot(a: &SnapshotArgs, global: &Global) -> anyhow::Result<
             if l.json {
                 print_json(&snaps)?;
             } else {
-                println!(
-                    "{:<16}  {:<30}  {:<4}  {:>10}  {:<20}  source",
-                    "id", "time", "kind", "size", "tags"
-                );
-                for s in &snaps {
-                    println!(
-                        "{:<16}  {:<30}  {:<4}  {:>10}  {:<20}  {}",
-                        s.id.short(),
-                        s.snapshot.time,
-                        if s.snapshot.kind == imagewise_store::SnapshotKind::Raw {
-                            "raw"
-                        } else {
-                            "tree"
-                        },
-                        mib(s.snapshot.summary.bytes),
-                        s.snapshot.tags.join(","),
-                        s.snapshot.source
-                    );
-                }
+                print!("{}", imagewise_store::render_list(&snaps));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -422,32 +354,10 @@ pub(crate) fn run_snapshot(a: &SnapshotArgs, global: &Global) -> anyhow::Result<
             let s = repo
                 .find(&sh.snapshot)?
                 .show(repo.config().public_key.as_ref());
-            let signed = serde_json::to_value(s.signature)?
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
             if sh.json {
                 print_json(&s)?;
             } else {
-                let x = &s.snapshot;
-                println!("id         {}", s.id);
-                println!("time       {}", x.time);
-                println!("source     {} ({})", x.source, x.format);
-                println!("kind       {:?}", x.kind);
-                println!("tags       {}", x.tags.join(", "));
-                println!("host       {}", x.hostname);
-                println!("signature  {signed}");
-                println!(
-                    "files      {} in {} dirs, {} entries",
-                    x.summary.files, x.summary.dirs, x.summary.entries
-                );
-                println!("size       {}", mib(x.summary.bytes));
-                println!(
-                    "added      {} new, {} stored, in {:.2} s",
-                    mib(x.summary.bytes_new),
-                    mib(x.summary.bytes_stored),
-                    x.summary.duration_s
-                );
+                print!("{}", s.render_text());
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -461,34 +371,7 @@ pub(crate) fn run_snapshot(a: &SnapshotArgs, global: &Global) -> anyhow::Result<
             if d.json {
                 print_json(&rep)?;
             } else {
-                for c in &rep.changes {
-                    let mark = match c.change {
-                        imagewise_store::ChangeKind::Added => "+",
-                        imagewise_store::ChangeKind::Removed => "-",
-                        imagewise_store::ChangeKind::Changed => "M",
-                        imagewise_store::ChangeKind::Metadata => "m",
-                    };
-                    let size = match (c.size_a, c.size_b) {
-                        (Some(a), Some(b)) if a != b => format!("  {a} → {b} bytes"),
-                        (Some(a), None) | (None, Some(a)) => format!("  {a} bytes"),
-                        _ => String::new(),
-                    };
-                    let what = if c.what.is_empty() {
-                        String::new()
-                    } else {
-                        format!("  ({})", c.what.join(", "))
-                    };
-                    println!("{mark} {}{size}{what}", c.path);
-                }
-                println!(
-                    "{} added ({}), {} removed ({}), {} changed, {} metadata only",
-                    rep.added,
-                    mib(rep.bytes_added),
-                    rep.removed,
-                    mib(rep.bytes_removed),
-                    rep.changed,
-                    rep.metadata_only
-                );
+                print!("{}", rep.render_text());
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -537,21 +420,7 @@ pub(crate) fn run_restore(a: &RestoreArgs, global: &Global) -> anyhow::Result<Ex
             );
         }
         if !global.quiet {
-            println!(
-                "restored snapshot {} to {}: {} files, {} dirs, {} entries, {} written, {:.2} s{}",
-                &rep.snapshot[..16],
-                a.target.display(),
-                rep.files,
-                rep.dirs,
-                rep.entries,
-                mib(rep.bytes_written),
-                rep.duration_s,
-                if rep.failures.is_empty() {
-                    String::new()
-                } else {
-                    format!("; {} paths FAILED", rep.failures.len())
-                }
-            );
+            print!("{}", rep.render_text(&a.target));
         }
     }
     Ok(if rep.failures.is_empty() {
@@ -597,26 +466,7 @@ pub(crate) fn run_forget(a: &ForgetArgs) -> anyhow::Result<ExitCode> {
     if a.json {
         print_json(&rep)?;
     } else {
-        for d in &rep.decisions {
-            println!(
-                "{} {}  {}  {}  {}",
-                if d.keep { "keep  " } else { "forget" },
-                &d.id[..16],
-                d.time,
-                d.source,
-                d.reasons.join(", ")
-            );
-        }
-        println!(
-            "{} kept, {} {}; run `imagewise prune` to free their space",
-            rep.kept,
-            rep.removed,
-            if rep.dry_run {
-                "would be forgotten"
-            } else {
-                "forgotten"
-            }
-        );
+        print!("{}", rep.render_text());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -627,18 +477,7 @@ pub(crate) fn run_prune(a: &RepoOnly) -> anyhow::Result<ExitCode> {
     if a.json {
         print_json(&rep)?;
     } else {
-        println!(
-            "{} snapshots kept; packs {} → {} ({} deleted, {} repacked), {} blobs removed, {} → {} in {:.2} s",
-            rep.snapshots,
-            rep.packs_before,
-            rep.packs_after,
-            rep.packs_deleted,
-            rep.packs_repacked,
-            rep.blobs_removed,
-            mib(rep.bytes_before),
-            mib(rep.bytes_after),
-            rep.duration_s
-        );
+        print!("{}", rep.render_text());
     }
     Ok(ExitCode::SUCCESS)
 }
