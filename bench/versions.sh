@@ -23,6 +23,7 @@ if [ ! -d "$OLD_SRC" ]; then
 fi
 (cd "$OLD_SRC" && CARGO_TARGET_DIR="$BENCH_DIR/target-$REV" cargo build --release -q)
 OLD=$BENCH_DIR/target-$REV/release/imagewise
+mkdir -p bench/results
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 export IMAGEWISE_NO_PROGRESS=1
@@ -36,15 +37,38 @@ for v in old new; do
   "$bin" snapshot create -q "$TMP/repo-$v" "dir:$B" --tag base
 done
 
+# One timed run: wall seconds and peak RSS (KiB). Dirty pages are written back first, so one
+# run's writes do not slow the next.
+once() {
+  sync
+  local start=$EPOCHREALTIME
+  /usr/bin/time -f "%M" -o "$TMP/t" bash -c "$1" >/dev/null 2>"$TMP/err" || { cat "$TMP/err" >&2; return 1; }
+  local end=$EPOCHREALTIME
+  echo "$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.4f", b - a }') $(cat "$TMP/t")"
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
 cmp_row() { # LABEL COMMAND-WITH-@BIN@ (and @REPO@ for the binary's own repository)
-  local label=$1 cmd=$2
+  local label=$1 cmd=$2 ow=() nw=() orss=0 nrss=0 w m
   local oc=${cmd//@BIN@/$OLD}; oc=${oc//@REPO@/$TMP/repo-old}
   local nc=${cmd//@BIN@/$NEW}; nc=${nc//@REPO@/$TMP/repo-new}
-  read -r ow orss < <(measure "$oc")
-  read -r nw nrss < <(measure "$nc")
-  ratio=$(awk -v a="$nw" -v b="$ow" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+  for i in $(seq "$N"); do
+    # Alternate which goes first, so neither always runs on a warmer machine.
+    if [ $((i % 2)) = 1 ]; then
+      read -r w m < <(once "$oc"); ow+=("$w"); [ "$m" -gt "$orss" ] && orss=$m
+      read -r w m < <(once "$nc"); nw+=("$w"); [ "$m" -gt "$nrss" ] && nrss=$m
+    else
+      read -r w m < <(once "$nc"); nw+=("$w"); [ "$m" -gt "$nrss" ] && nrss=$m
+      read -r w m < <(once "$oc"); ow+=("$w"); [ "$m" -gt "$orss" ] && orss=$m
+    fi
+  done
+  local o n
+  o=$(printf '%s\n' "${ow[@]}" | median)
+  n=$(printf '%s\n' "${nw[@]}" | median)
+  ratio=$(awk -v a="$n" -v b="$o" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
   printf '| %-34s | %7.3f s | %5d MiB | %7.3f s | %5d MiB | %5s× |\n' \
-    "$label" "$ow" $((orss / 1024)) "$nw" $((nrss / 1024)) "$ratio"
+    "$label" "$o" $((orss / 1024)) "$n" $((nrss / 1024)) "$ratio"
 }
 
 {

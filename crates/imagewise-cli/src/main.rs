@@ -119,12 +119,7 @@ impl OpenArgs {
         global: &Global,
         quiet_output: bool,
     ) -> anyhow::Result<OpenOptions> {
-        let platform = self
-            .platform
-            .as_deref()
-            .map(Platform::parse)
-            .transpose()
-            .map_err(InputError)?;
+        let platform = self.platform.as_deref().map(Platform::parse).transpose()?;
         let show = !(global.no_progress || global.quiet || quiet_output);
         Ok(OpenOptions {
             platform,

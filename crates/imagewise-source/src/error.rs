@@ -55,6 +55,14 @@ pub enum Error {
     #[error("{path}: {detail}")]
     Path { path: String, detail: String },
 
+    /// A value given for an option is malformed.
+    #[error("{option} {value:?}: {detail}")]
+    BadValue {
+        option: &'static str,
+        value: String,
+        detail: String,
+    },
+
     /// The reference string itself is malformed.
     #[error("invalid image reference {reference:?}: {detail}")]
     Reference { reference: String, detail: String },
@@ -81,7 +89,7 @@ impl HasKind for Error {
             Error::Unsafe { .. } => ErrorKind::UnsafeInput,
             Error::LimitExceeded { .. } => ErrorKind::LimitExceeded,
             Error::NotFound { .. } | Error::Path { .. } => ErrorKind::NotFound,
-            Error::Reference { .. } => ErrorKind::Usage,
+            Error::Reference { .. } | Error::BadValue { .. } => ErrorKind::Usage,
             Error::External { kind, .. } => *kind,
         }
     }

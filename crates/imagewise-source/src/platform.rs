@@ -11,7 +11,7 @@ pub struct Platform {
 
 impl Platform {
     /// Parse `os/arch[/variant]`, e.g. `linux/arm64/v8`.
-    pub fn parse(s: &str) -> Result<Platform, String> {
+    pub fn parse(s: &str) -> Result<Platform, crate::Error> {
         let parts: Vec<&str> = s.split('/').collect();
         match parts.as_slice() {
             [os, arch] if !os.is_empty() && !arch.is_empty() => Ok(Platform {
@@ -24,9 +24,11 @@ impl Platform {
                 architecture: normalize_arch(arch).to_string(),
                 variant: Some(v.to_string()),
             }),
-            _ => Err(format!(
-                "platform {s:?} is not os/arch[/variant], e.g. linux/amd64 or linux/arm64/v8"
-            )),
+            _ => Err(crate::Error::BadValue {
+                option: "--platform",
+                value: s.to_string(),
+                detail: "not os/arch[/variant], e.g. linux/amd64 or linux/arm64/v8".into(),
+            }),
         }
     }
 
