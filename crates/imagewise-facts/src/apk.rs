@@ -61,7 +61,11 @@ pub(crate) fn parse(text: &str, database: &str, problems: &mut Vec<String>) -> V
 /// purl `pkg:apk/alpine/<name>@<version>?arch=…&distro=<version>` as syft writes it; the origin
 /// goes in `upstream` when it differs.
 pub(crate) fn purl(p: &Package, distro: &Distro) -> String {
-    let ns = distro.id.as_deref().unwrap_or("alpine");
+    let ns = if distro.id.is_empty() {
+        "alpine"
+    } else {
+        &distro.id
+    };
     let mut q = Vec::new();
     if let Some(a) = &p.arch {
         q.push(("arch", a.clone()));

@@ -110,7 +110,11 @@ fn present(status: &str) -> bool {
 /// purl `pkg:deb/<distro>/<name>@<version>?arch=…&distro=<id>-<version>`; the source package,
 /// when it differs, goes in `upstream` as syft writes it.
 pub(crate) fn purl(p: &Package, distro: &Distro) -> String {
-    let ns = distro.id.as_deref().unwrap_or("debian");
+    let ns = if distro.id.is_empty() {
+        "debian"
+    } else {
+        &distro.id
+    };
     let mut q = Vec::new();
     if let Some(a) = &p.arch {
         q.push(("arch", a.clone()));
@@ -162,7 +166,8 @@ Status: install ok installed\nVersion: 1\n";
             &mut problems,
         );
         let d = Distro {
-            id: Some("debian".into()),
+            id: "debian".into(),
+            id_like: vec![],
             version_id: Some("12".into()),
         };
         assert_eq!(

@@ -22,6 +22,7 @@ mod apk;
 mod arch;
 mod dpkg;
 mod elf;
+mod error;
 mod files;
 mod init;
 mod kernel;
@@ -38,6 +39,7 @@ mod text;
 
 use imagewise_source::ImageTree;
 
+pub use error::Error;
 pub use kernel::HIGHLIGHTS as KERNEL_HIGHLIGHTS;
 pub use packages::{read_rpm_database, Distro, RpmDatabase};
 pub use report::*;
@@ -65,7 +67,7 @@ pub fn inspect(tree: &ImageTree) -> ImageFacts {
 
     // 2. Derive the facts.
     let os = os_release::read(&files);
-    let distro = Distro::from_os(&os);
+    let distro = os.distro();
     let (mut packages, package_databases) = packages::read(tree, &files, &distro);
     packages.sort_by(|a, b| {
         (a.ecosystem, &a.name, &a.version, &a.arch).cmp(&(

@@ -6,7 +6,7 @@ use imagewise_source::ImageTree;
 use packageurl::PackageUrl;
 
 use crate::files::{self, Files, Wants};
-use crate::report::{Ecosystem, Os, Package, PackageDatabase};
+use crate::report::{Ecosystem, Package, PackageDatabase};
 use crate::rpm;
 
 /// Biggest package database read (a Fedora workstation rpmdb is ~100 MiB).
@@ -15,28 +15,17 @@ const DPKG_STATUS: &str = "/var/lib/dpkg/status";
 const DPKG_STATUS_D: &str = "/var/lib/dpkg/status.d";
 const APK_INSTALLED: [&str; 2] = ["/lib/apk/db/installed", "/usr/lib/apk/db/installed"];
 
-/// The distribution, as purls name it.
-#[derive(Debug, Clone, Default)]
-pub struct Distro {
-    pub id: Option<String>,
-    pub version_id: Option<String>,
-}
+/// The distribution, as purls name it (`debian-12` in their `distro` qualifier).
+pub use imagewise_types::Distro;
 
-impl Distro {
-    pub fn from_os(os: &Os) -> Distro {
+impl crate::report::Os {
+    /// The distribution this os-release names.
+    pub fn distro(&self) -> Distro {
         Distro {
-            id: os.id.clone(),
-            version_id: os.version_id.clone(),
+            id: self.id.clone().unwrap_or_default(),
+            id_like: self.id_like.clone(),
+            version_id: self.version_id.clone(),
         }
-    }
-
-    /// `debian-12`, `alpine-3.20.3`.
-    pub(crate) fn qualifier(&self) -> Option<String> {
-        Some(format!(
-            "{}-{}",
-            self.id.as_deref()?,
-            self.version_id.as_deref()?
-        ))
     }
 }
 
@@ -215,18 +204,17 @@ pub fn read_rpm_database(
     bytes: &[u8],
     file_name: &str,
     distro: &Distro,
-) -> Result<RpmDatabase, String> {
+) -> Result<RpmDatabase, crate::Error> {
     let backend = match file_name.rsplit('/').next().unwrap_or(file_name) {
         "rpmdb.sqlite" => rpm::Backend::Sqlite,
         "Packages.db" => rpm::Backend::Ndb,
         "Packages" => rpm::Backend::Bdb,
-        other => {
-            return Err(format!(
-                "{other} is not an rpm database file name (rpmdb.sqlite, Packages.db or Packages)"
-            ))
-        }
+        other => return Err(crate::Error::NotRpmDatabase(other.to_string())),
     };
-    let db = rpm::read(bytes, backend, file_name)?;
+    let db = rpm::read(bytes, backend, file_name).map_err(|detail| crate::Error::Corrupt {
+        database: file_name.to_string(),
+        detail,
+    })?;
     Ok(RpmDatabase {
         packages: db.packages.into_iter().map(|p| finish(p, distro)).collect(),
         verified_headers: db.verified,

@@ -84,7 +84,7 @@ fn image_name(facts: &ImageFacts) -> String {
 /// The source packages of the Debian binaries: (name, version) → purl.
 fn debian_sources(facts: &ImageFacts) -> BTreeMap<(String, String), String> {
     let ns = facts.os.id.as_deref().unwrap_or("debian");
-    let distro = crate::packages::Distro::from_os(&facts.os);
+    let distro = facts.os.distro();
     facts
         .packages
         .iter()

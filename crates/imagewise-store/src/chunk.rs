@@ -31,7 +31,8 @@ impl ChunkParams {
         }
     }
 
-    pub fn validate(&self) -> Result<(), String> {
+    /// In range for FastCDC and for this format; an [`crate::Error::Input`] saying the range when not.
+    pub fn validate(&self) -> crate::Result<()> {
         let ok = (256..=(64 << 20)).contains(&self.min)
             && (1024..=(256 << 20)).contains(&self.avg)
             && (4096..=(16 << 20)).contains(&self.max)
@@ -43,10 +44,10 @@ impl ChunkParams {
         if ok {
             Ok(())
         } else {
-            Err(format!(
+            Err(crate::Error::input(format!(
                 "chunk sizes min {} avg {} max {} are out of range (min ≥ 256, avg ≥ 1 KiB, max ≤ 16 MiB, min ≤ avg ≤ max, even)",
                 self.min, self.avg, self.max
-            ))
+            )))
         }
     }
 }

@@ -130,8 +130,10 @@ impl Config {
         }
         let c: Config = serde_json::from_value(v)
             .map_err(|e| Error::damaged(format!("{location}/config: {e}")))?;
-        c.chunker.validate().map_err(Error::damaged)?;
-        c.raw_chunker.validate().map_err(Error::damaged)?;
+        for p in [c.chunker, c.raw_chunker] {
+            p.validate()
+                .map_err(|e| Error::damaged(format!("{location}/config: {e}")))?;
+        }
         if c.pack_size < 1 << 20 || c.pack_size > 1 << 30 {
             return Err(Error::damaged(format!(
                 "{location}/config: pack_size {} is outside 1 MiB..1 GiB",

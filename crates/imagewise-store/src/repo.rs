@@ -133,8 +133,8 @@ impl Repo {
     pub fn init_with(backend: Arc<dyn Backend>, opts: &InitOptions) -> Result<Repo> {
         let chunker = opts.chunker.unwrap_or(ChunkParams::FILES);
         let raw_chunker = opts.raw_chunker.unwrap_or(ChunkParams::RAW);
-        chunker.validate().map_err(Error::input)?;
-        raw_chunker.validate().map_err(Error::input)?;
+        chunker.validate()?;
+        raw_chunker.validate()?;
         let config = Config::new(opts.compression, opts.public_key, chunker, raw_chunker);
         let bytes = serde_json::to_vec_pretty(&config).unwrap_or_default();
         backend.write(FileKind::Config, "config", &bytes, true)?;

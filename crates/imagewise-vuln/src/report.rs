@@ -86,11 +86,7 @@ impl ScanReport {
 
 /// The image's distribution and packages, as matching wants them.
 fn installed(f: &ImageFacts) -> (Distro, Vec<Installed>) {
-    let distro = Distro {
-        id: f.os.id.clone().unwrap_or_default(),
-        id_like: f.os.id_like.clone(),
-        version_id: f.os.version_id.clone(),
-    };
+    let distro = f.os.distro();
     let packages = f
         .packages
         .iter()

@@ -150,7 +150,11 @@ fn split_source_rpm(s: &str) -> Option<(String, String)> {
 
 /// purl `pkg:rpm/<distro id>/<name>@<version>-<release>?arch=…&epoch=…&distro=<id>-<version>`.
 pub(crate) fn purl(p: &Package, distro: &Distro) -> String {
-    let ns = distro.id.as_deref().unwrap_or("rpm");
+    let ns = if distro.id.is_empty() {
+        "rpm"
+    } else {
+        &distro.id
+    };
     let mut q = Vec::new();
     if let Some(a) = &p.arch {
         q.push(("arch", a.clone()));
