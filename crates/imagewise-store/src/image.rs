@@ -3,7 +3,8 @@
 //! `inspect`, `sbom`, `scan`, `check`) reads a stored snapshot in place. Nothing is restored to
 //! disk: entries come from the snapshot's tree blobs, file bytes from its chunks, each chunk
 //! verified against its id as it is read. A damaged chunk fails the read of the files that use
-//! it, naming the file, the blob and the pack; the rest of the tree still reads.
+//! it, naming the file, the blob and the pack; the rest of the tree still reads. The tree holds
+//! a shared lock on the repository for as long as it lives, as `restore` does.
 
 use std::io::Read;
 use std::sync::{Arc, Mutex};
@@ -17,6 +18,7 @@ use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::index::Index;
 use crate::keys::PublicKey;
+use crate::lock::{self, Lock};
 use crate::repo::{BlobReader, IndexRef, Repo};
 use crate::snapshot::{verify_signature, SnapshotKind};
 use crate::tree::{join, too_deep, Extent, Node, NodeKind};
@@ -72,6 +74,8 @@ impl Repo {
         allow_unsigned: bool,
         opts: &OpenOptions,
     ) -> Result<ImageTree> {
+        // Held as long as the tree is: a prune cannot remove what it reads.
+        let lock = lock::read_lock(&self.backend, "reading a snapshot")?;
         let snap = self.find(spec)?;
         verify_signature(self, &snap, trust, allow_unsigned)?;
         if snap.snapshot.kind == SnapshotKind::Raw {
@@ -146,6 +150,7 @@ impl Repo {
             files,
             idle: Mutex::new(vec![reader]),
             snapshot: snap.id.short(),
+            _lock: lock,
         })));
         Ok(ImageTree::provided(info, entries, provider, Vec::new())?)
     }
@@ -180,6 +185,7 @@ struct Shared {
     files: Vec<Vec<Extent>>,
     idle: Mutex<Vec<BlobReader<'static>>>,
     snapshot: String,
+    _lock: Option<Lock>,
 }
 
 impl TreeProvider for StoredFiles {

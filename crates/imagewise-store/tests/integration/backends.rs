@@ -86,6 +86,15 @@ fn a_repository_lives_whole_in_memory() {
     assert!(rep.failures.is_empty(), "{:?}", rep.failures);
     assert_eq!(super::manifest(&src), super::manifest(&out));
 
+    // While the tree is open it holds a shared lock: nothing can be forgotten under it.
+    let policy = ForgetPolicy {
+        keep_last: 1,
+        ..ForgetPolicy::default()
+    };
+    let held = reopened.forget(&policy).unwrap_err();
+    assert!(held.to_string().contains("reading a snapshot"), "{held}");
+    drop(image);
+
     // Forget one, prune: what is left still checks out.
     reopened
         .forget(&ForgetPolicy {
