@@ -281,20 +281,22 @@ fn existing(path: PathBuf) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// `rest` is `PATH[<sep>SELECTOR]` as written, parsed as (`path`, `sel`). If that path does not
-/// exist, the path may itself contain `sep`: the shortest prefix of `rest` that exists is the
-/// path, the remainder the selector (the whole of `rest` when it names a file).
+/// `rest` is `PATH[<sep>SELECTOR]` as written, parsed as (`path`, `sel`). A file named by the
+/// whole of `rest` is the path; else the parsed path if it exists; else the path may itself
+/// contain `sep`: the shortest prefix of `rest` that exists is the path, the remainder the
+/// selector.
 fn longer_path(
     path: PathBuf,
     sel: Option<String>,
     rest: &str,
     sep: char,
 ) -> Result<(PathBuf, Option<String>)> {
-    if path.exists() {
-        return Ok((path, sel));
-    }
+    // As before parse was pure: a file named by the whole text wins over a split.
     if Path::new(rest).exists() {
         return Ok((PathBuf::from(rest), None));
+    }
+    if path.exists() {
+        return Ok((path, sel));
     }
     for (i, _) in rest.match_indices(sep) {
         let (p, s) = (&rest[..i], &rest[i + 1..]);

@@ -128,6 +128,11 @@ pub trait Backend: Send + Sync {
     /// their sizes. Fewer than `limit` means the listing is complete.
     fn list(&self, kind: FileKind, after: Option<&str>, limit: usize)
         -> Result<Vec<(String, u64)>>;
+    /// How many names [`list_all`] asks for at a time: an object store's page (1000 for S3); a
+    /// backend that lists everything in one scan anyway says so with `usize::MAX`.
+    fn page_size(&self) -> usize {
+        1000
+    }
     /// The object's size; `None` when there is none.
     fn size(&self, kind: FileKind, name: &str) -> Result<Option<u64>>;
     /// Delete an object; deleting one that is not there is no error.
@@ -142,12 +147,12 @@ pub trait Backend: Send + Sync {
 
 /// Every object of a kind, page by page.
 pub fn list_all(b: &dyn Backend, kind: FileKind) -> Result<Vec<(String, u64)>> {
-    const PAGE: usize = 1000;
+    let page_size = b.page_size().max(1);
     let mut out: Vec<(String, u64)> = Vec::new();
     loop {
         let after = out.last().map(|l| l.0.clone());
-        let page = b.list(kind, after.as_deref(), PAGE)?;
-        let done = page.len() < PAGE;
+        let page = b.list(kind, after.as_deref(), page_size)?;
+        let done = page.len() < page_size;
         // Each page must start after the last: a listing that does not advance is a broken
         // backend, not an endless repository.
         if let (Some(a), Some(first)) = (&after, page.first()) {
@@ -386,6 +391,11 @@ impl Backend for LocalDir {
         out.sort();
         out.truncate(limit);
         Ok(out)
+    }
+
+    /// A directory is read whole for any page: list everything in one scan.
+    fn page_size(&self) -> usize {
+        usize::MAX
     }
 
     fn size(&self, kind: FileKind, name: &str) -> Result<Option<u64>> {
