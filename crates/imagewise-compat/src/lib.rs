@@ -332,19 +332,7 @@ impl Target {
         {
             return r;
         }
-        let bytes = self.raw_bytes(view, f);
-        const MARK: &[u8] = b"release version ";
-        let r = find_bytes(&bytes, MARK).and_then(|at| {
-            let rest = &bytes[at + MARK.len()..];
-            let end = rest
-                .iter()
-                .position(|b| !(b.is_ascii_digit() || *b == b'.'))
-                .unwrap_or(rest.len());
-            let v = std::str::from_utf8(&rest[..end])
-                .ok()?
-                .trim_end_matches('.');
-            (!v.is_empty()).then(|| v.to_string())
-        });
+        let r = imagewise_facts::glibc_release(&self.raw_bytes(view, f));
         if let Ok(mut m) = self.releases.lock() {
             m.insert(f.path.clone(), r.clone());
         }
@@ -358,20 +346,7 @@ impl Target {
     }
 }
 
-/// Where `needle` first occurs in `hay`: jumps between occurrences of its first byte, which the
-/// standard library scans a word at a time.
-pub(crate) fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    let (&first, rest) = needle.split_first()?;
-    let mut from = 0;
-    while let Some(i) = hay.get(from..)?.iter().position(|&b| b == first) {
-        let at = from + i;
-        if hay.get(at + 1..at + needle.len()) == Some(rest) {
-            return Some(at);
-        }
-        from = at + 1;
-    }
-    None
-}
+pub(crate) use imagewise_facts::find_bytes;
 
 /// Every machine a loader is known for, to recognise an image by its loader.
 fn known_machines() -> Vec<(Machine, u32)> {

@@ -88,22 +88,6 @@ pub(crate) fn parse_dotted(s: &str) -> Option<Vec<u32>> {
     s.split('.').map(|p| p.parse().ok()).collect()
 }
 
-/// The text after each occurrence of `marker` in `bytes`, up to the next NUL (at most 256 bytes).
-pub(crate) fn after<'a>(bytes: &'a [u8], marker: &'a [u8]) -> impl Iterator<Item = &'a [u8]> + 'a {
-    let mut from = 0;
-    std::iter::from_fn(move || {
-        let at = from
-            + bytes
-                .get(from..)?
-                .windows(marker.len())
-                .position(|w| w == marker)?;
-        let rest = &bytes[at + marker.len()..];
-        from = at + marker.len();
-        let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
-        Some(&rest[..end.min(256)])
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,6 +41,7 @@ use imagewise_source::ImageTree;
 
 pub use error::Error;
 pub use kernel::HIGHLIGHTS as KERNEL_HIGHLIGHTS;
+pub use libc::{find_bytes, glibc_release};
 pub use packages::{read_rpm_database, Distro, RpmDatabase};
 pub use report::*;
 pub use text::{human_bytes, render_text};

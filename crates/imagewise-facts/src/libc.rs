@@ -100,12 +100,7 @@ pub(crate) fn detect(
         let bytes = files.get(path);
         // `GNU C Library (…) stable release version 2.36.\nCopyright …`; format strings with
         // `%s` match the marker too.
-        let from_binary = bytes.and_then(|b| {
-            elf::after(b, b"release version ")
-                .filter_map(|s| s.split(|c| c.is_ascii_whitespace()).next())
-                .map(|s| String::from_utf8_lossy(s).trim_end_matches('.').to_string())
-                .find(|v| elf::parse_dotted(v).is_some())
-        });
+        let from_binary = bytes.and_then(glibc_release);
         let max_symbol_version = bytes
             .map(elf::glibc_versions_defined)
             .and_then(|v| v.last().cloned());
@@ -174,4 +169,62 @@ fn musl_version(bytes: &[u8]) -> Option<String> {
         .filter_map(|s| std::str::from_utf8(s).ok())
         .find(|s| s.len() <= 16 && s.split('.').count() == 3 && elf::parse_dotted(s).is_some())
         .map(str::to_string)
+}
+
+/// The release of a glibc `libc.so.6` (`2.36`) from its own bytes: its banner says
+/// `GNU C Library (…) stable release version 2.36.`. Format strings such as `release version %s`
+/// match the marker too and are passed over. The newest `GLIBC_x.y` symbol version can be older
+/// than the release (2.31 defined none), so this is the release to report. `check` and `inspect`
+/// both read it here.
+pub fn glibc_release(bytes: &[u8]) -> Option<String> {
+    const MARK: &[u8] = b"release version ";
+    let mut from = 0;
+    while let Some(at) = find_bytes(bytes.get(from..)?, MARK) {
+        let rest = &bytes[from + at + MARK.len()..];
+        from += at + MARK.len();
+        let end = rest
+            .iter()
+            .position(|b| !(b.is_ascii_digit() || *b == b'.'))
+            .unwrap_or(rest.len());
+        let v = std::str::from_utf8(&rest[..end])
+            .unwrap_or("")
+            .trim_end_matches('.');
+        if elf::parse_dotted(v).is_some() {
+            return Some(v.to_string());
+        }
+    }
+    None
+}
+
+/// Where `needle` first occurs in `hay`: jumps between occurrences of its first byte, which the
+/// standard library scans a word at a time (a C library is megabytes). `check` searches loaders
+/// with it too.
+pub fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    let (&first, rest) = needle.split_first()?;
+    let mut from = 0;
+    while let Some(i) = hay.get(from..)?.iter().position(|&b| b == first) {
+        let at = from + i;
+        if hay.get(at + 1..at + needle.len()) == Some(rest) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod release_tests {
+    use super::glibc_release;
+
+    #[test]
+    fn the_banner_gives_the_release() {
+        let lib = b"\0release version %s\0GNU C Library (Debian GLIBC 2.36-9+deb12u4) stable release version 2.36.\nCopyright";
+        assert_eq!(glibc_release(lib).as_deref(), Some("2.36"));
+        assert_eq!(
+            glibc_release(b"release version 2.31\0").as_deref(),
+            Some("2.31")
+        );
+        assert_eq!(glibc_release(b"release version .\0"), None);
+        assert_eq!(glibc_release(b"no banner"), None);
+    }
 }
