@@ -106,6 +106,8 @@ pub struct Target {
     tree: Arc<ImageTree>,
     /// The image's own architecture (from its shell, init or loader binaries, or its config).
     pub arch: Option<Machine>,
+    /// `e_flags` of the file the architecture was read from (the ARM float ABI is there).
+    arch_flags: u32,
     /// The C library of its native loader.
     pub libc: Option<Libc>,
     /// The newest kernel it ships (`/lib/modules`, `/boot/vmlinuz-*`), as text and numbers.
@@ -167,11 +169,15 @@ impl Target {
             }
         }
         if arch.is_none() {
-            arch = tree
-                .info()
-                .platform
-                .as_deref()
-                .and_then(machine_of_platform);
+            let platform = tree.info().platform.as_deref();
+            arch = platform.and_then(machine_of_platform);
+            // 32-bit ARM in a config is hard-float unless its variant says v5 or v6 (as
+            // `Arch::from_oci` reads it).
+            if platform.is_some_and(|p| p.split('/').nth(1) == Some("arm"))
+                && !platform.is_some_and(|p| p.ends_with("/v5") || p.ends_with("/v6"))
+            {
+                arch_flags = 0x400;
+            }
         }
         // No shell and no config: take the first loader present.
         if arch.is_none() {
@@ -207,7 +213,10 @@ impl Target {
         // could be a library in one pass instead, once.
         let mut files = HashMap::new();
         let mut raw = HashMap::new();
-        if !matches!(tree.info().format, Format::Dir | Format::Disk) {
+        if !matches!(
+            tree.info().format,
+            Format::Dir | Format::Disk | Format::Snapshot
+        ) {
             let _ = tree.for_each_file(
                 |e| {
                     e.size >= 52
@@ -237,6 +246,7 @@ impl Target {
             opts,
             defs,
             arch,
+            arch_flags,
             libc,
             ld_cache,
             conf_dirs,
@@ -269,6 +279,20 @@ impl Target {
             .chain(dirs.system.iter().map(|d| view::join(d, "libc.so.6")))
             .find_map(|p| view.resolve(&p).ok())?;
         self.glibc_release(&view, &libc)
+    }
+
+    /// The architecture as every report spells it, as `inspect` derives it from an ELF header
+    /// (`armel` and `armhf` told apart by the float ABI in `e_flags`).
+    pub fn architecture(&self) -> Option<imagewise_types::Arch> {
+        let m = self.arch?;
+        Some(imagewise_types::Arch::from_elf(
+            imagewise_types::ElfMachine {
+                machine: m.machine,
+                is64: m.is64,
+                little: m.little,
+                flags: self.arch_flags,
+            },
+        ))
     }
 
     /// Whether binaries checked against this target need their defined symbols parsed.

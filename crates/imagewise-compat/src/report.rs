@@ -189,7 +189,7 @@ fn summarize(target: &Target, verdicts: &[Verdict]) -> TargetSummary {
     top.truncate(TOP_REASONS);
     TargetSummary {
         target: target.reference.clone(),
-        arch: target.arch.map(|m| m.name()),
+        arch: target.architecture().map(|a| a.to_string()),
         libc: target.libc.map(|l| l.as_str()),
         glibc: target.glibc_version(),
         kernel: target.kernel.as_ref().map(|k| k.0.clone()),
