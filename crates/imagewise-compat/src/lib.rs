@@ -30,7 +30,7 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::sync::{Arc, Mutex};
 
-use imagewise_source::{EntryKind, Format, ImageTree};
+use imagewise_source::{Format, ImageTree};
 
 pub use app::{AppBinary, AppSet, Placement, DEFAULT_PATH};
 pub use elf::{is_elf, parse as parse_elf, read_sparse, ElfInfo, Kind, Machine};
@@ -428,53 +428,23 @@ fn read_head(tree: &ImageTree, path: &str) -> Option<(Machine, u32)> {
     ))
 }
 
-/// The newest kernel an image ships: `/lib/modules/VERSION` and `/boot/vmlinuz-VERSION`.
+/// The newest kernel an image ships (`/boot/vmlinuz-*`, `/lib/modules/*`, `/usr/lib/modules/*`).
 fn kernel_of(tree: &ImageTree) -> Option<(String, [u32; 3])> {
-    let mut best: Option<(String, [u32; 3])> = None;
-    let mut consider = |name: &str| {
-        let mut parts = name
-            .split(|c: char| !c.is_ascii_digit())
-            .take(3)
-            .map(|p| p.parse::<u32>().ok());
-        let v = [
-            parts.next().flatten()?,
-            parts.next().flatten().unwrap_or(0),
-            parts.next().flatten().unwrap_or(0),
-        ];
-        if best.as_ref().is_none_or(|(_, b)| v > *b) {
-            best = Some((name.to_string(), v));
-        }
-        Some(())
-    };
-    for dir in ["/lib/modules", "/usr/lib/modules", "/boot"] {
-        let Ok(d) = tree.resolve(dir, true) else {
-            continue;
-        };
-        if d.kind != EntryKind::Dir {
-            continue;
-        }
-        let prefix = format!("{}/", d.path);
-        for e in tree.subtree(d) {
-            let Some(name) = e.path.strip_prefix(&prefix) else {
-                continue;
-            };
-            if name.contains('/') {
-                continue;
-            }
-            let version = if dir == "/boot" {
-                match name.strip_prefix("vmlinuz-") {
-                    Some(v) => v,
-                    None => continue,
-                }
-            } else if e.kind == EntryKind::Dir {
-                name
-            } else {
-                continue;
-            };
-            if version.starts_with(|c: char| c.is_ascii_digit()) {
-                consider(version);
-            }
-        }
-    }
-    best
+    // The releases `inspect` finds; the newest by its leading numbers.
+    imagewise_facts::kernel_releases(tree)
+        .into_iter()
+        .filter(|r| r.starts_with(|c: char| c.is_ascii_digit()))
+        .filter_map(|r| {
+            let mut parts = r
+                .split(|c: char| !c.is_ascii_digit())
+                .take(3)
+                .map(|p| p.parse::<u32>().ok());
+            let v = [
+                parts.next().flatten()?,
+                parts.next().flatten().unwrap_or(0),
+                parts.next().flatten().unwrap_or(0),
+            ];
+            Some((r, v))
+        })
+        .max_by(|a, b| a.1.cmp(&b.1))
 }

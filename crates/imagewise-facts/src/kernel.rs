@@ -81,6 +81,12 @@ pub(crate) fn find(tree: &ImageTree) -> Found {
     f
 }
 
+/// The kernel releases an image ships (`6.1.0-28-amd64`), from file and directory names only,
+/// in name order: what `inspect` lists and what `check` holds an ABI note against.
+pub fn releases(tree: &ImageTree) -> Vec<String> {
+    find(tree).kernels.into_keys().collect()
+}
+
 pub(crate) fn want(f: &Found, w: &mut Wants) {
     for (_, _, config) in f.kernels.values() {
         if let Some(c) = config {

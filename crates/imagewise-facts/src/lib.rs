@@ -40,7 +40,7 @@ mod text;
 use imagewise_source::ImageTree;
 
 pub use error::Error;
-pub use kernel::HIGHLIGHTS as KERNEL_HIGHLIGHTS;
+pub use kernel::{releases as kernel_releases, HIGHLIGHTS as KERNEL_HIGHLIGHTS};
 pub use libc::{find_bytes, glibc_release};
 pub use packages::{read_rpm_database, Distro, RpmDatabase};
 pub use report::*;
