@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::golden::osv_db;
-use crate::store::{damaged_paths, json, packs, s};
+use crate::store::{damaged_paths, init_with_small_packs, json, packs, s};
 use crate::support::*;
 
 /// Run imagewise; stdout parsed as one JSON document or as JSON lines, and the exit code.
@@ -165,12 +165,8 @@ fn a_damaged_pack_fails_the_files_it_holds_and_nothing_else() {
     assert!(ok_cp.success());
     std::fs::write(src.join("big"), noise()).unwrap();
     let repo = t.path().join("repo");
-    ok(&["repo", "init", s(&repo)]);
     // Small packs: the big file's chunks fill packs of their own.
-    let cfg = repo.join("config");
-    let mut c: Value = serde_json::from_slice(&std::fs::read(&cfg).unwrap()).unwrap();
-    c["pack_size"] = Value::from(1u64 << 20);
-    std::fs::write(&cfg, serde_json::to_vec(&c).unwrap()).unwrap();
+    init_with_small_packs(&repo);
     ok(&["snapshot", "create", "--threads", "1", s(&repo), s(&src)]);
     let p = &packs(&repo)[0];
     let mut bytes = std::fs::read(p).unwrap();

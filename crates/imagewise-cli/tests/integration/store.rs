@@ -580,6 +580,16 @@ fn restore_what_check_named(
     restore_reports_exactly(repo, tag, src, &named, out);
 }
 
+/// A new repository whose packs close at 1 MiB (the smallest allowed), so damage to one pack
+/// reaches some files, not all.
+pub(crate) fn init_with_small_packs(repo: &Path) {
+    ok(&["repo", "init", s(repo)]);
+    let cfg = repo.join("config");
+    let mut c: Value = serde_json::from_slice(&std::fs::read(&cfg).unwrap()).unwrap();
+    c["pack_size"] = Value::from(1u64 << 20);
+    std::fs::write(&cfg, serde_json::to_vec(&c).unwrap()).unwrap();
+}
+
 /// A pristine repository with two snapshots, copied for each kind of damage.
 fn damaged_copy(pristine: &Path, name: &str) -> PathBuf {
     let d = pristine.parent().unwrap().join(name);
@@ -671,11 +681,7 @@ fn damage_is_named_and_spares_the_rest() {
     let pristine = t.path().join("pristine");
     let (a, b) = (f.join("alpine-rootfs"), f.join("distroless-rootfs"));
     // Small packs so damage to one pack hits some files, not all.
-    ok(&["repo", "init", s(&pristine)]);
-    let cfg = pristine.join("config");
-    let mut c: Value = serde_json::from_slice(&std::fs::read(&cfg).unwrap()).unwrap();
-    c["pack_size"] = Value::from(1u64 << 20);
-    std::fs::write(&cfg, serde_json::to_vec(&c).unwrap()).unwrap();
+    init_with_small_packs(&pristine);
     ok(&["snapshot", "create", "--tag", "a", s(&pristine), s(&a)]);
     ok(&["snapshot", "create", "--tag", "b", s(&pristine), s(&b)]);
     ok(&["repo", "check", "--read-data", s(&pristine)]);
