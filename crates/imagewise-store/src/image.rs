@@ -97,7 +97,7 @@ impl Repo {
             if too_deep(&dir) {
                 return Err(Error::damaged(format!("{dir}: nested too deep")));
             }
-            for node in reader.tree(&id)?.nodes {
+            for mut node in reader.tree(&id)?.nodes {
                 let path = join(&dir, &node.name);
                 if entries.len() as u64 >= max {
                     return Err(imagewise_source::Error::LimitExceeded {
@@ -109,7 +109,7 @@ impl Repo {
                     .into());
                 }
                 let key = if node.kind == NodeKind::File {
-                    files.push(node.content.clone());
+                    files.push(std::mem::take(&mut node.content));
                     files.len() as u64 - 1
                 } else {
                     0
