@@ -332,8 +332,24 @@ proptest! {
         let out = t.path().join("out");
         let restored = repo.restore(snap, &out, &RestoreOptions::default());
         let _ = repo.diff(snap, "latest");
+        // Read in place as an image: every file, whatever the damage, without a panic; what
+        // reads must be the original's bytes.
+        let image = repo.image_tree("snapshot:damaged", snap, None, false, &OpenOptions::default());
+        let mut read_all = image.is_ok();
+        if let Ok(image) = &image {
+            for e in image.entries().iter().filter(|e| e.kind == imagewise_source::EntryKind::File) {
+                match image.read(&e.path, 1 << 20) {
+                    Ok(b) => {
+                        let original = fs::read(dir.path().join("src").join(&e.path[1..])).unwrap();
+                        prop_assert!(b == original, "{} reads otherwise than stored", e.path);
+                    }
+                    Err(_) => read_all = false,
+                }
+            }
+        }
         if let Ok(c) = check {
             if c.ok() {
+                prop_assert!(read_all, "check passed, so the snapshot reads as an image");
                 let r = restored.expect("check passed, so restore works");
                 prop_assert!(r.failures.is_empty(), "{:?}", r.failures);
                 prop_assert_eq!(manifest(&dir.path().join("src")), manifest(&out));
