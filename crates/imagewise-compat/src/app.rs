@@ -13,7 +13,7 @@ use imagewise_source::{Entry, EntryKind, Format, ImageTree};
 
 use crate::elf::{self, ElfInfo, Kind};
 use crate::view::{dirname, join, Overlay, View, MAX_ELF};
-use crate::{Error, Target, Verdict};
+use crate::{Error, Target, Unreadable, Verdict};
 
 /// The `PATH` an image runs its command with when its config names none.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -25,7 +25,7 @@ pub struct AppBinary {
     pub path: String,
     /// Where it sits on a target, before the target's symlinks are applied.
     pub placed: String,
-    pub info: Arc<Result<ElfInfo, String>>,
+    pub info: Arc<Result<ElfInfo, Unreadable>>,
 }
 
 /// How the application's files are placed onto a target.
@@ -173,7 +173,7 @@ fn collect(
 ) -> Result<Collected, Error> {
     let mut binaries = Vec::new();
     let mut skipped = Vec::new();
-    let mut keep = |e: &Entry, info: Result<ElfInfo, String>| match &info {
+    let mut keep = |e: &Entry, info: Result<ElfInfo, Unreadable>| match &info {
         Ok(i) if matches!(i.kind, Kind::Other(_)) => {
             skipped.push((shown(&e.path), not_loadable(i)));
         }
@@ -191,24 +191,26 @@ fn collect(
             .filter(|e| e.kind == EntryKind::File && e.size >= 52 && want(e))
             .collect();
         // One file: None when it is not ELF.
-        let read_one = |e: &Entry| -> Option<Result<ElfInfo, String>> {
+        let read_one = |e: &Entry| -> Option<Result<ElfInfo, Unreadable>> {
             let mut r = tree.open(&e.path).ok()?;
             let mut head = [0u8; 4];
             if r.read_exact(&mut head).is_err() || !elf::is_elf(&head) {
                 return None;
             }
             if e.size > MAX_ELF {
-                return Some(Err(too_big(e.size)));
+                return Some(Err(too_big(e.size).into()));
             }
             let bytes = match r.as_seek() {
-                Some(s) => elf::read_sparse(s, e.size).map_err(|err| err.to_string()),
-                None => tree.read(&e.path, MAX_ELF).map_err(|err| err.to_string()),
+                Some(s) => elf::read_sparse(s, e.size).map_err(|err| err.to_string().into()),
+                None => tree
+                    .read(&e.path, MAX_ELF)
+                    .map_err(|err| err.to_string().into()),
             };
             Some(bytes.and_then(|b| elf::parse(&b, defs)))
         };
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
         let chunk = picked.len().div_ceil(threads).max(1);
-        let read: Vec<Option<Result<ElfInfo, String>>> = std::thread::scope(|scope| {
+        let read: Vec<Option<Result<ElfInfo, Unreadable>>> = std::thread::scope(|scope| {
             let handles: Vec<_> = picked
                 .chunks(chunk)
                 .map(|part| {
@@ -236,14 +238,14 @@ fn collect(
                 return Ok(());
             }
             if e.size > MAX_ELF {
-                keep(e, Err(too_big(e.size)));
+                keep(e, Err(too_big(e.size).into()));
                 return Ok(());
             }
             let mut bytes = head.to_vec();
             bytes.reserve(e.size as usize);
             let info = match r.take(MAX_ELF).read_to_end(&mut bytes) {
                 Ok(_) => elf::parse(&bytes, defs),
-                Err(err) => Err(format!("cannot be read: {err}")),
+                Err(err) => Err(format!("cannot be read: {err}").into()),
             };
             keep(e, info);
             Ok(())

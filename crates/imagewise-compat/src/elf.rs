@@ -11,6 +11,8 @@ use goblin::elf::sym::{
 };
 use goblin::elf::Elf;
 use imagewise_types::{Arch, ElfMachine};
+
+use crate::error::Unreadable;
 use std::collections::HashMap;
 
 /// `VER_FLG_WEAK` on a version need: its absence is not an error.
@@ -167,10 +169,14 @@ pub fn is_elf(bytes: &[u8]) -> bool {
 
 /// Parse an ELF file; the error says what is wrong in words. `defs`: also list the defined
 /// dynamic symbols (only symbol checks need them, and they are most of the work).
-pub fn parse(bytes: &[u8], defs: bool) -> Result<ElfInfo, String> {
+pub fn parse(bytes: &[u8], defs: bool) -> Result<ElfInfo, Unreadable> {
     if !is_elf(bytes) {
-        return Err("not an ELF file".into());
+        return Err(Unreadable::NotElf);
     }
+    parse_text(bytes, defs).map_err(Unreadable::Malformed)
+}
+
+fn parse_text(bytes: &[u8], defs: bool) -> Result<ElfInfo, String> {
     if bytes.len() < 52 {
         return Err(format!("truncated ELF header ({} bytes)", bytes.len()));
     }

@@ -21,6 +21,37 @@ pub enum Error {
     NoBinaries { app: String, detail: String },
 }
 
+/// Why a file could not be read as the loader would read it (an ELF file, the loader's cache):
+/// said in words, which become part of a verdict's reason.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Unreadable {
+    /// No ELF magic: the loader skips such a file on a search path.
+    #[error("not an ELF file")]
+    NotElf,
+    /// What is wrong, in words (truncated, malformed, too big, an I/O failure).
+    #[error("{0}")]
+    Malformed(String),
+}
+
+impl From<String> for Unreadable {
+    fn from(s: String) -> Unreadable {
+        Unreadable::Malformed(s)
+    }
+}
+
+impl From<&str> for Unreadable {
+    fn from(s: &str) -> Unreadable {
+        Unreadable::Malformed(s.to_string())
+    }
+}
+
+impl HasKind for Unreadable {
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Corrupt
+    }
+}
+
 impl HasKind for Error {
     fn kind(&self) -> ErrorKind {
         match self {

@@ -39,7 +39,11 @@ pub struct LdCache {
 
 impl LdCache {
     /// Parse the bytes of an `ld.so.cache`.
-    pub fn parse(bytes: &[u8]) -> Result<LdCache, String> {
+    pub fn parse(bytes: &[u8]) -> Result<LdCache, crate::Unreadable> {
+        LdCache::parse_text(bytes).map_err(crate::Unreadable::Malformed)
+    }
+
+    fn parse_text(bytes: &[u8]) -> Result<LdCache, String> {
         if bytes.starts_with(NEW_MAGIC) {
             let entries = parse_new(bytes, 0)?;
             return Ok(LdCache {

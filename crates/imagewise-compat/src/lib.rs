@@ -34,7 +34,7 @@ use imagewise_source::{Format, ImageTree};
 
 pub use app::{AppBinary, AppSet, Placement, DEFAULT_PATH};
 pub use elf::{is_elf, parse as parse_elf, read_sparse, ElfInfo, Kind, Machine};
-pub use error::Error;
+pub use error::{Error, Unreadable};
 pub use ldcache::{CacheEntry, LdCache};
 pub use report::{check_all, CheckReport, CheckResult, Skipped, Summary, TargetSummary, TopReason};
 pub use verdict::{Code, How, Loaded, Reason, Verdict};
@@ -97,7 +97,7 @@ fn runs_natively(bin: Machine, host: Machine) -> bool {
 }
 
 /// A parsed file, shared between the checks that load it.
-pub(crate) type Parsed = Arc<Result<ElfInfo, String>>;
+pub(crate) type Parsed = Arc<Result<ElfInfo, Unreadable>>;
 
 /// One image, indexed for checking binaries against it.
 pub struct Target {
@@ -113,7 +113,7 @@ pub struct Target {
     /// The newest kernel it ships (`/lib/modules`, `/boot/vmlinuz-*`), as text and numbers.
     pub kernel: Option<(String, [u32; 3])>,
     /// `/etc/ld.so.cache`: absent (`Ok(None)`), parsed, or damaged (the loader then ignores it).
-    pub ld_cache: Result<Option<LdCache>, String>,
+    pub ld_cache: Result<Option<LdCache>, Unreadable>,
     /// Directories named by `/etc/ld.so.conf` and its includes (for hints only: the loader
     /// itself reads the cache, never this file).
     pub conf_dirs: Vec<String>,
@@ -205,7 +205,7 @@ impl Target {
                 .read(&f)
                 .and_then(|b| LdCache::parse(&b))
                 .map(Some)
-                .map_err(|e| format!("/etc/ld.so.cache: {e}")),
+                .map_err(|e| format!("/etc/ld.so.cache: {e}").into()),
         };
         let conf_dirs = loader::conf_dirs(&view);
         let defs = opts.symbols || libc == Some(Libc::Musl);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::elf::{self, ElfInfo, Kind, Machine};
 use crate::verdict::{Code, How, Loaded, Reason, Verdict};
 use crate::view::{dirname, join, Found, Missing, Overlay, Side, View};
-use crate::{glibc_loader, ldcache, musl_loader, runs_natively, Libc, Parsed, Target};
+use crate::{glibc_loader, ldcache, musl_loader, runs_natively, Libc, Parsed, Target, Unreadable};
 
 /// Symbols listed per reason, at most.
 const SHOW_SYMBOLS: usize = 5;
@@ -216,13 +216,11 @@ enum Refusal {
 }
 
 /// glibc's `open_verify` and the later checks of `_dl_map_object_from_fd`.
-fn verify(info: &Result<ElfInfo, String>, want: Machine) -> Result<(), Refusal> {
+fn verify(info: &Result<ElfInfo, Unreadable>, want: Machine) -> Result<(), Refusal> {
     let i = match info {
         Ok(i) => i,
-        Err(e) if e == "not an ELF file" => {
-            return Err(Refusal::Fatal("invalid ELF header".into()))
-        }
-        Err(e) => return Err(Refusal::Fatal(e.clone())),
+        Err(Unreadable::NotElf) => return Err(Refusal::Fatal("invalid ELF header".into())),
+        Err(e) => return Err(Refusal::Fatal(e.to_string())),
     };
     if i.machine.is64 != want.is64 {
         return Err(Refusal::OtherClass(format!(
@@ -1044,7 +1042,7 @@ fn musl_map(s: &mut Session, name: &str, req: usize, sys: &[String]) {
     }
     let info = s.file(&found);
     let refusal = match info.as_ref() {
-        Err(e) => Some(e.clone()),
+        Err(e) => Some(e.to_string()),
         Ok(i) if i.machine != s.machine => Some(format!("a {} file", i.machine.name())),
         Ok(i) if !matches!(i.kind, Kind::Dyn | Kind::Exec) => Some("not a shared library".into()),
         Ok(_) => None,

@@ -199,17 +199,21 @@ impl<'a> View<'a> {
 
     /// What the ELF reader needs of a resolved file (see [`crate::elf::read_sparse`]); the
     /// whole file where the format cannot seek.
-    pub fn read_elf(&self, f: &Found) -> Result<Vec<u8>, String> {
+    pub fn read_elf(&self, f: &Found) -> Result<Vec<u8>, crate::Unreadable> {
         let Some((tree, path)) = self.locate(f) else {
             return self.read(f);
         };
         let size = tree.get(path).map(|e| e.size).unwrap_or(0);
         if size > MAX_ELF {
-            return Err(format!("{} bytes, more than the {MAX_ELF} read", size));
+            return Err(format!("{} bytes, more than the {MAX_ELF} read", size).into());
         }
-        let mut r = tree.open(path).map_err(|e| e.to_string())?;
+        let mut r = tree
+            .open(path)
+            .map_err(|e| crate::Unreadable::from(e.to_string()))?;
         match r.as_seek() {
-            Some(s) if size > 0 => crate::elf::read_sparse(s, size).map_err(|e| e.to_string()),
+            Some(s) if size > 0 => {
+                crate::elf::read_sparse(s, size).map_err(|e| e.to_string().into())
+            }
             _ => self.read(f),
         }
     }
@@ -228,11 +232,11 @@ impl<'a> View<'a> {
     }
 
     /// The bytes of a resolved file.
-    pub fn read(&self, f: &Found) -> Result<Vec<u8>, String> {
+    pub fn read(&self, f: &Found) -> Result<Vec<u8>, crate::Unreadable> {
         match (self.locate(f), self.overlay) {
-            (Some((tree, path)), _) => tree.read(path, MAX_ELF).map_err(|e| e.to_string()),
+            (Some((tree, path)), _) => tree.read(path, MAX_ELF).map_err(|e| e.to_string().into()),
             (None, Overlay::File { bytes, .. }) => Ok(bytes.as_ref().clone()),
-            (None, _) => Err(format!("{} cannot be read", f.path)),
+            (None, _) => Err(format!("{} cannot be read", f.path).into()),
         }
     }
 }
