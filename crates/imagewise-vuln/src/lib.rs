@@ -40,7 +40,9 @@ pub use dpkg::DpkgVersion;
 pub use ecosystems::{version_order, Distro, DistroEcosystems, DistroError, EcosystemError};
 pub use ignore::{IgnoreError, IgnoreRules, Rule};
 pub use import::{import_paths, MAX_DOCUMENT};
-pub use osv::{Affected, Event, OsvRecord, Package, Range, RangeType, Reference, Severity};
+pub use osv::{
+    Affected, Event, InvalidRange, OsvRecord, Package, Range, RangeType, Reference, Severity,
+};
 pub use report::{id_with_alias, scan_image, ScanOptions, ScanReport};
 pub use rpm::{rpmvercmp, RpmVersion};
 pub use scan::{scan, Finding, FixState, Installed, ScanResult};

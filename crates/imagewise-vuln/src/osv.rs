@@ -183,17 +183,38 @@ impl Range {
     }
 }
 
+/// Why an affected entry of an OSV record cannot be trusted (the record is then skipped whole:
+/// a partial record could turn "affected" into a clean answer).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidRange {
+    #[error("a range without an \"introduced\" event")]
+    NoIntroduced,
+    #[error("a range event with {0} of introduced/fixed/last_affected/limit (needs exactly one)")]
+    EventFields(usize),
+    #[error("bad range: {0}")]
+    Version(VersionError),
+    #[error("bad versions entry: {0}")]
+    ListedVersion(VersionError),
+}
+
+impl imagewise_types::HasKind for InvalidRange {
+    fn kind(&self) -> imagewise_types::ErrorKind {
+        imagewise_types::ErrorKind::Corrupt
+    }
+}
+
 impl Range {
     /// Check the range as the schema requires: each event sets exactly one field, a version
     /// range has an `introduced` event, and every version is one `eco` can order.
-    pub fn validate(&self, eco: VersionOrder) -> Result<(), String> {
+    pub fn validate(&self, eco: VersionOrder) -> Result<(), InvalidRange> {
         let eco = match self.kind {
             RangeType::Git => return Ok(()),
             RangeType::Semver => VersionOrder::Semver,
             RangeType::Ecosystem => eco,
         };
         if !self.events.iter().any(|e| e.introduced.is_some()) {
-            return Err("a range without an \"introduced\" event".into());
+            return Err(InvalidRange::NoIntroduced);
         }
         for e in &self.events {
             let set = [&e.introduced, &e.fixed, &e.last_affected, &e.limit]
@@ -201,13 +222,11 @@ impl Range {
                 .filter(|f| f.is_some())
                 .count();
             if set != 1 {
-                return Err(format!(
-                    "a range event with {set} of introduced/fixed/last_affected/limit (needs exactly one)"
-                ));
+                return Err(InvalidRange::EventFields(set));
             }
             if !e.is_unbounded() {
                 let v = e.version().unwrap_or_default();
-                compare(eco, v, v).map_err(|err| format!("bad range: {err}"))?;
+                compare(eco, v, v).map_err(InvalidRange::Version)?;
             }
         }
         Ok(())
@@ -216,12 +235,12 @@ impl Range {
 
 impl Affected {
     /// Check every range and listed version against `eco`'s version syntax.
-    pub fn validate(&self, eco: VersionOrder) -> Result<(), String> {
+    pub fn validate(&self, eco: VersionOrder) -> Result<(), InvalidRange> {
         for r in &self.ranges {
             r.validate(eco)?;
         }
         for v in &self.versions {
-            compare(eco, v, v).map_err(|err| format!("bad versions entry: {err}"))?;
+            compare(eco, v, v).map_err(InvalidRange::ListedVersion)?;
         }
         Ok(())
     }
