@@ -82,6 +82,23 @@ impl imagewise_types::HasKind for DbError {
     }
 }
 
+/// The warning for data whose newest record is `newest`: none held, or (with `max_age_days`)
+/// older than that.
+pub(crate) fn stale_message(
+    newest: Option<jiff::Timestamp>,
+    max_age_days: Option<u32>,
+) -> Option<String> {
+    let Some(newest) = newest else {
+        return Some("the vulnerability database holds no records".into());
+    };
+    let days = jiff::Timestamp::now().duration_since(newest).as_secs() / 86_400;
+    (days > i64::from(max_age_days?)).then(|| {
+        format!(
+            "the vulnerability data is {days} days old (newest record modified {newest}); import fresh OSV data: results miss everything published since"
+        )
+    })
+}
+
 /// The default database directory: `$XDG_DATA_HOME/imagewise/osv`, else
 /// `~/.local/share/imagewise/osv`.
 pub fn default_dir() -> Option<PathBuf> {
@@ -113,6 +130,9 @@ pub struct Status {
     pub path: PathBuf,
     /// Whether the data is older than the age asked of [`Database::status_for`] (or empty).
     pub stale: bool,
+    /// Why, in words (a warning for the user; not in the JSON).
+    #[serde(skip)]
+    pub stale_warning: Option<String>,
     pub format_version: u32,
     pub records: u64,
     pub withdrawn: u64,
@@ -358,10 +378,12 @@ impl Database {
         Ok(Importer { tx, path })
     }
 
-    /// [`Database::status`] with `stale` judged as [`Database::staleness`] judges it.
+    /// [`Database::status`] with `stale` (and `stale_warning`) judged as
+    /// [`Database::staleness`] judges it.
     pub fn status_for(&self, max_age_days: Option<u32>) -> Result<Status, DbError> {
         let mut st = self.status()?;
-        st.stale = self.staleness(max_age_days)?.is_some();
+        st.stale_warning = self.staleness(max_age_days)?;
+        st.stale = st.stale_warning.is_some();
         Ok(st)
     }
 
@@ -408,6 +430,7 @@ impl Database {
         Ok(Status {
             path: self.path.clone(),
             stale: false,
+            stale_warning: None,
             format_version,
             records: records as u64,
             withdrawn: withdrawn as u64,
@@ -421,18 +444,7 @@ impl Database {
     /// A warning when the database holds no records, or (with `max_age_days`) when its newest
     /// record is older than that, naming its age.
     pub fn staleness(&self, max_age_days: Option<u32>) -> Result<Option<String>, DbError> {
-        let Some(newest) = self.newest_modified()? else {
-            return Ok(Some("the vulnerability database holds no records".into()));
-        };
-        let Some(max) = max_age_days else {
-            return Ok(None);
-        };
-        let days = jiff::Timestamp::now().duration_since(newest).as_secs() / 86_400;
-        Ok((days > i64::from(max)).then(|| {
-            format!(
-                "the vulnerability data is {days} days old (newest record modified {newest}); import fresh OSV data: results miss everything published since"
-            )
-        }))
+        Ok(stale_message(self.newest_modified()?, max_age_days))
     }
 
     pub fn newest_modified(&self) -> Result<Option<jiff::Timestamp>, DbError> {

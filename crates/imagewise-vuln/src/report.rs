@@ -162,7 +162,7 @@ pub fn scan_image(
         .filter(|f| f.state == FixState::Unfixed)
         .count();
     let newest = db.newest_modified()?;
-    let stale = db.staleness(opts.max_age_days)?;
+    let stale = crate::db::stale_message(newest, opts.max_age_days);
     Ok(ScanReport {
         schema_version: 1,
         image: image.to_string(),

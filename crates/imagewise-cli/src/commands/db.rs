@@ -118,7 +118,7 @@ fn status(a: &StatusArgs) -> anyhow::Result<ExitCode> {
     } else {
         print!("{}", st.render_text());
     }
-    if let Some(w) = db.staleness(Some(a.db.max_age_days))? {
+    if let Some(w) = &st.stale_warning {
         eprintln!("imagewise: warning: {w}");
     }
     Ok(ExitCode::SUCCESS)
