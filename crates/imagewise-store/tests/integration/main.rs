@@ -286,8 +286,9 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 
     /// A damaged repository (one byte flipped, or one file cut short, anywhere) never makes
-    /// check, restore or diff panic; when `check --read-data` calls it sound, restore gives
-    /// back exactly the original.
+    /// check, restore, diff or reading the snapshot as an image panic; what an image read
+    /// returns is the original's bytes; when `check --read-data` calls it sound, restore gives
+    /// back exactly the original and every file reads.
     #[test]
     fn damaged_repositories_are_caught_never_crash(
         which in any::<prop::sample::Index>(),
