@@ -44,7 +44,7 @@ pub use kernel::{releases as kernel_releases, HIGHLIGHTS as KERNEL_HIGHLIGHTS};
 pub use libc::{find_bytes, glibc_release};
 pub use packages::{read_rpm_database, Distro, RpmDatabase};
 pub use report::*;
-pub use text::{human_bytes, render_text};
+pub use text::render_text;
 
 /// Everything that can be told about `tree` from its files. Never fails: what cannot be read
 /// is left empty and explained in [`ImageFacts::notes`].

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use crate::report::{ImageFacts, LibcKind};
 
 /// Bytes in binary units, one decimal.
-pub fn human_bytes(n: u64) -> String {
+fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
     let mut v = n as f64;
     let mut u = 0;

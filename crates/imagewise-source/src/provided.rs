@@ -74,11 +74,7 @@ impl ImageTree {
                 let Some((parent, _)) = path::split(&e.path) else {
                     return Err(bad(format!("entry {:?} has no parent", e.path)));
                 };
-                let is_dir = list
-                    .binary_search_by(|x: &Entry| x.path.as_str().cmp(parent))
-                    .ok()
-                    .is_some_and(|j| list[j].kind == EntryKind::Dir);
-                if !is_dir {
+                if kind_of(&list, parent) != Some(EntryKind::Dir) {
                     return Err(bad(format!(
                         "entry {:?}: its parent {parent} is not a directory of the tree",
                         e.path
@@ -93,11 +89,7 @@ impl ImageTree {
         }
         for e in list.iter().filter(|e| e.kind == EntryKind::Hardlink) {
             let target = e.link.as_deref().unwrap_or("");
-            let ok = list
-                .binary_search_by(|x| x.path.as_str().cmp(target))
-                .ok()
-                .is_some_and(|j| list[j].kind == EntryKind::File);
-            if !ok {
+            if kind_of(&list, target) != Some(EntryKind::File) {
                 return Err(bad(format!(
                     "hardlink {:?} names {target:?}, which is not a regular file of the tree",
                     e.path
@@ -112,4 +104,11 @@ impl ImageTree {
             warnings,
         ))
     }
+}
+
+/// The kind of the entry at `path` in a list sorted by path.
+fn kind_of(list: &[Entry], path: &str) -> Option<EntryKind> {
+    list.binary_search_by(|x| x.path.as_str().cmp(path))
+        .ok()
+        .map(|j| list[j].kind)
 }

@@ -453,8 +453,6 @@ type Objects = BTreeMap<(FileKind, String), Arc<Vec<u8>>>;
 #[derive(Debug, Default)]
 pub struct MemoryBackend {
     objects: Mutex<Objects>,
-    /// Where staged files are built.
-    staging: Option<PathBuf>,
 }
 
 impl MemoryBackend {
@@ -515,8 +513,8 @@ impl Backend for MemoryBackend {
     }
 
     fn stage(&self) -> Result<Staged> {
-        let dir = self.staging.clone().unwrap_or_else(std::env::temp_dir);
-        Staged::new(&dir)
+        // Staged files are built in the system's temp directory, then read in whole.
+        Staged::new(&std::env::temp_dir())
     }
 
     fn commit(&self, mut staged: Staged, kind: FileKind, name: &str) -> Result<()> {

@@ -122,21 +122,23 @@ impl Repo {
         }
         // Trees list names in order per directory; an image lists whole paths in byte order.
         entries.sort_by(|a, b| a.0.path.as_bytes().cmp(b.0.path.as_bytes()));
-        // A hardlink reads (and measures) as its first name.
-        let firsts: Vec<(String, u64, u64)> = entries
+        // A hardlink reads (and measures) as its first name, found in the sorted entries.
+        let links: Vec<(usize, u64, u64)> = entries
             .iter()
-            .filter(|(e, _)| e.kind == EntryKind::File)
-            .map(|(e, k)| (e.path.clone(), e.size, *k))
+            .enumerate()
+            .filter(|(_, (e, _))| e.kind == EntryKind::Hardlink)
+            .filter_map(|(i, (e, _))| {
+                let target = e.link.as_deref()?;
+                let j = entries
+                    .binary_search_by(|x| x.0.path.as_str().cmp(target))
+                    .ok()?;
+                let (first, key) = &entries[j];
+                (first.kind == EntryKind::File).then_some((i, first.size, *key))
+            })
             .collect();
-        for (e, key) in entries
-            .iter_mut()
-            .filter(|(e, _)| e.kind == EntryKind::Hardlink)
-        {
-            let target = e.link.as_deref().unwrap_or("");
-            if let Ok(i) = firsts.binary_search_by(|f| f.0.as_str().cmp(target)) {
-                e.size = firsts[i].1;
-                *key = firsts[i].2;
-            }
+        for (i, size, key) in links {
+            entries[i].0.size = size;
+            entries[i].1 = key;
         }
         let mut info = ImageInfo::new(
             reference,

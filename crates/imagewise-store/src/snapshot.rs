@@ -92,6 +92,18 @@ pub struct SnapshotShow {
     pub snapshot: Snapshot,
 }
 
+impl Signed {
+    /// The name JSON gives it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Signed::NotRequired => "notrequired",
+            Signed::Valid => "valid",
+            Signed::Missing => "missing",
+            Signed::Invalid => "invalid",
+        }
+    }
+}
+
 impl StoredSnapshot {
     /// What `snapshot show` prints, the signature checked against `key`.
     pub fn show(&self, key: Option<&PublicKey>) -> SnapshotShow {
@@ -187,5 +199,25 @@ pub(crate) fn verify_signature(
             key.map(|k| k.to_string()).unwrap_or_default()
         ))),
         _ => Ok(state),
+    }
+}
+
+#[cfg(test)]
+mod signed_tests {
+    use super::Signed;
+
+    #[test]
+    fn signed_is_named_as_json_names_it() {
+        for s in [
+            Signed::NotRequired,
+            Signed::Valid,
+            Signed::Missing,
+            Signed::Invalid,
+        ] {
+            assert_eq!(
+                serde_json::to_value(s).unwrap(),
+                serde_json::Value::from(s.as_str())
+            );
+        }
     }
 }

@@ -108,10 +108,7 @@ pub fn render_list(snaps: &[StoredSnapshot]) -> String {
 impl SnapshotShow {
     pub fn render_text(&self) -> String {
         let x = &self.snapshot;
-        let signed = serde_json::to_value(self.signature)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
+        let signed = self.signature.as_str();
         format!(
             "id         {}\ntime       {}\nsource     {} ({})\nkind       {:?}\ntags       {}\nhost       {}\nsignature  {signed}\nfiles      {} in {} dirs, {} entries\nsize       {}\nadded      {} new, {} stored, in {:.2} s\n",
             self.id,
