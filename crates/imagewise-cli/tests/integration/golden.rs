@@ -108,8 +108,12 @@ impl Redact {
 }
 
 /// Run imagewise; stdout as one JSON document or JSON lines (as an array).
-fn run(args: &[&str], env: &[(&str, &str)]) -> (Value, i32) {
-    let out = Command::new(env!("CARGO_BIN_EXE_imagewise"))
+fn run(args: &[&str], env: &[(&str, &str)], cwd: Option<&Path>) -> (Value, i32) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_imagewise"));
+    if let Some(cwd) = cwd {
+        cmd.current_dir(cwd);
+    }
+    let out = cmd
         .args(args)
         .env("IMAGEWISE_NO_PROGRESS", "1")
         .envs(env.iter().copied())
@@ -143,7 +147,14 @@ fn run(args: &[&str], env: &[(&str, &str)]) -> (Value, i32) {
 
 /// One recorded document: the command, its exit code and its redacted output.
 fn document(args: &[&str], env: &[(&str, &str)], r: &Redact) -> Value {
-    let (v, code) = run(args, env);
+    document_in(None, args, env, r)
+}
+
+/// `document` run in `cwd`: an SBOM's serial number and namespace are derived from the image
+/// name as given, so the alpine SBOMs name their fixture relative to the shared folder, which
+/// makes them the same in every checkout.
+fn document_in(cwd: Option<&Path>, args: &[&str], env: &[(&str, &str)], r: &Redact) -> Value {
+    let (v, code) = run(args, env, cwd);
     json!({
         "command": r.string(&args.join(" ")),
         "exit": code,
@@ -275,7 +286,11 @@ pub(crate) fn osv_db(t: &Path) -> PathBuf {
         write_json(&dir, &r);
     }
     let db = t.join("db");
-    let (_, code) = run(&["db", "import", "--json", "--db", &s(&db), &s(&dir)], &[]);
+    let (_, code) = run(
+        &["db", "import", "--json", "--db", &s(&db), &s(&dir)],
+        &[],
+        None,
+    );
     assert_eq!(code, 0);
     db
 }
@@ -283,7 +298,8 @@ pub(crate) fn osv_db(t: &Path) -> PathBuf {
 #[test]
 fn alpine_documents_are_unchanged() {
     let t = tempfile::tempdir().unwrap();
-    let amd = s(&shared().join("alpine/alpine-minirootfs-3.20.3-x86_64.tar.gz"));
+    const AMD: &str = "alpine/alpine-minirootfs-3.20.3-x86_64.tar.gz";
+    let amd = s(&shared().join(AMD));
     let old = s(&shared().join("alpine/alpine-minirootfs-3.19.4-x86_64.tar.gz"));
     let arm = s(&shared().join("alpine/alpine-minirootfs-3.20.3-aarch64.tar.gz"));
     let mut r = Redact::new(&[
@@ -302,11 +318,21 @@ fn alpine_documents_are_unchanged() {
     );
     docs.insert(
         "sbom-spdx",
-        document(&["sbom", "--format", "spdx-json", &amd], &epoch, &r),
+        document_in(
+            Some(&shared()),
+            &["sbom", "--format", "spdx-json", AMD],
+            &epoch,
+            &r,
+        ),
     );
     docs.insert(
         "sbom-cyclonedx",
-        document(&["sbom", "--format", "cyclonedx-json", &amd], &epoch, &r),
+        document_in(
+            Some(&shared()),
+            &["sbom", "--format", "cyclonedx-json", AMD],
+            &epoch,
+            &r,
+        ),
     );
     docs.insert(
         "scan",
@@ -348,7 +374,7 @@ fn alpine_documents_are_unchanged() {
 
     // The store: two snapshots, and everything that reads them.
     let repo = s(&t.path().join("repo"));
-    let (init, _) = run(&["repo", "init", "--json", &repo], &[]);
+    let (init, _) = run(&["repo", "init", "--json", &repo], &[], None);
     r.add(
         init["id"]
             .as_str()
@@ -359,10 +385,12 @@ fn alpine_documents_are_unchanged() {
     let (a, _) = run(
         &["snapshot", "create", "--json", &repo, &old, "--tag", "a"],
         &[],
+        None,
     );
     let (b, _) = run(
         &["snapshot", "create", "--json", &repo, &amd, "--tag", "b"],
         &[],
+        None,
     );
     for (snap, name) in [(&a, "$SNAP_A"), (&b, "$SNAP_B")] {
         let id = snap["id"]
