@@ -173,12 +173,12 @@ pub fn parse(bytes: &[u8], defs: bool) -> Result<ElfInfo, Unreadable> {
     if !is_elf(bytes) {
         return Err(Unreadable::NotElf);
     }
-    parse_text(bytes, defs).map_err(Unreadable::Malformed)
+    parse_text(bytes, defs)
 }
 
-fn parse_text(bytes: &[u8], defs: bool) -> Result<ElfInfo, String> {
+fn parse_text(bytes: &[u8], defs: bool) -> Result<ElfInfo, Unreadable> {
     if bytes.len() < 52 {
-        return Err(format!("truncated ELF header ({} bytes)", bytes.len()));
+        return Err(format!("truncated ELF header ({} bytes)", bytes.len()).into());
     }
     // goblin is well fuzzed, but a panic on one hostile file must not take the whole check down.
     let elf = std::panic::catch_unwind(|| Elf::parse(bytes))

@@ -40,10 +40,10 @@ pub struct LdCache {
 impl LdCache {
     /// Parse the bytes of an `ld.so.cache`.
     pub fn parse(bytes: &[u8]) -> Result<LdCache, crate::Unreadable> {
-        LdCache::parse_text(bytes).map_err(crate::Unreadable::Malformed)
+        LdCache::parse_text(bytes)
     }
 
-    fn parse_text(bytes: &[u8]) -> Result<LdCache, String> {
+    fn parse_text(bytes: &[u8]) -> Result<LdCache, crate::Unreadable> {
         if bytes.starts_with(NEW_MAGIC) {
             let entries = parse_new(bytes, 0)?;
             return Ok(LdCache {
@@ -56,11 +56,11 @@ impl LdCache {
         }
         let n = u32_le(bytes, 12).ok_or("truncated header")? as usize;
         if n > MAX_ENTRIES {
-            return Err(format!("claims {n} entries"));
+            return Err(format!("claims {n} entries").into());
         }
         let table_end = 16 + n * 12;
         if table_end > bytes.len() {
-            return Err(format!("{n} entries do not fit in {} bytes", bytes.len()));
+            return Err(format!("{n} entries do not fit in {} bytes", bytes.len()).into());
         }
         // A new-format cache may follow the old table, aligned to 8 bytes.
         let aligned = (table_end + 7) & !7;
@@ -102,7 +102,7 @@ impl LdCache {
     }
 }
 
-fn parse_new(bytes: &[u8], base: usize) -> Result<Vec<CacheEntry>, String> {
+fn parse_new(bytes: &[u8], base: usize) -> Result<Vec<CacheEntry>, crate::Unreadable> {
     let h = bytes
         .get(base..base + NEW_HEADER)
         .ok_or("truncated new-format header")?;
@@ -122,11 +122,11 @@ fn parse_new(bytes: &[u8], base: usize) -> Result<Vec<CacheEntry>, String> {
     };
     let n = word(base + 20).ok_or("truncated header")? as usize;
     if n > MAX_ENTRIES {
-        return Err(format!("claims {n} entries"));
+        return Err(format!("claims {n} entries").into());
     }
     let table = base + NEW_HEADER;
     if table + n * 24 > bytes.len() {
-        return Err(format!("{n} entries do not fit in {} bytes", bytes.len()));
+        return Err(format!("{n} entries do not fit in {} bytes", bytes.len()).into());
     }
     let mut out = Vec::with_capacity(n);
     for i in 0..n {
@@ -155,7 +155,7 @@ fn u32_le(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
-fn cstr(bytes: &[u8], at: Option<usize>) -> Result<String, String> {
+fn cstr(bytes: &[u8], at: Option<usize>) -> Result<String, crate::Unreadable> {
     let rest = at
         .and_then(|a| bytes.get(a..))
         .ok_or("a string offset points past the end")?;

@@ -12,6 +12,9 @@ pub enum Error {
     /// The database's bytes do not follow its format.
     #[error("rpm database {database}: {detail}")]
     Corrupt { database: String, detail: String },
+    /// A valid database in a variant imagewise does not read (an encrypted Berkeley DB).
+    #[error("rpm database {database}: {detail}")]
+    Unsupported { database: String, detail: String },
 }
 
 impl HasKind for Error {
@@ -19,6 +22,7 @@ impl HasKind for Error {
         match self {
             Error::NotRpmDatabase(_) => ErrorKind::Usage,
             Error::Corrupt { .. } => ErrorKind::Corrupt,
+            Error::Unsupported { .. } => ErrorKind::Unsupported,
         }
     }
 }

@@ -83,7 +83,7 @@ pub(crate) fn read(
     let mut add = |eco: Ecosystem,
                    path: &str,
                    format: &str,
-                   raw: Result<Vec<Package>, String>,
+                   raw: Result<Vec<Package>, rpm::RpmError>,
                    mut problems: Vec<String>,
                    packages: &mut Vec<Package>| {
         let (status, n) = match raw {
@@ -93,11 +93,11 @@ pub(crate) fn read(
                 ("ok", n)
             }
             Err(e) => {
-                let status = if e.contains("not supported") {
-                    "unsupported"
-                } else {
-                    "corrupt"
+                let status = match e {
+                    rpm::RpmError::Unsupported(_) => "unsupported",
+                    rpm::RpmError::Corrupt(_) => "corrupt",
                 };
+                let e = e.to_string();
                 problems.insert(0, e);
                 (status, 0)
             }
@@ -211,9 +211,15 @@ pub fn read_rpm_database(
         "Packages" => rpm::Backend::Bdb,
         other => return Err(crate::Error::NotRpmDatabase(other.to_string())),
     };
-    let db = rpm::read(bytes, backend, file_name).map_err(|detail| crate::Error::Corrupt {
-        database: file_name.to_string(),
-        detail,
+    let db = rpm::read(bytes, backend, file_name).map_err(|e| match e {
+        rpm::RpmError::Unsupported(detail) => crate::Error::Unsupported {
+            database: file_name.to_string(),
+            detail,
+        },
+        rpm::RpmError::Corrupt(detail) => crate::Error::Corrupt {
+            database: file_name.to_string(),
+            detail,
+        },
     })?;
     Ok(RpmDatabase {
         packages: db.packages.into_iter().map(|p| finish(p, distro)).collect(),

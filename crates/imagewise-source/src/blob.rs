@@ -190,20 +190,40 @@ pub enum DigestAlgorithm {
     Sha512,
 }
 
+/// Why a string is not a digest imagewise accepts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DigestError {
+    #[error("digest {0:?} has no algorithm prefix")]
+    NoAlgorithm(String),
+    #[error("digest {digest:?}: unsupported algorithm {algorithm:?} (sha256 and sha512 are read)")]
+    Algorithm { digest: String, algorithm: String },
+    #[error("digest {digest:?}: expected {len} lowercase hex digits")]
+    Hex { digest: String, len: usize },
+}
+
 impl Digest {
     /// Parse and validate; only lowercase hex of the algorithm's length is accepted, so a digest
     /// can never smuggle `/` or `..` into a blob path.
-    pub fn parse(s: &str) -> Result<Digest, String> {
+    pub fn parse(s: &str) -> Result<Digest, DigestError> {
         let (alg, hex) = s
             .split_once(':')
-            .ok_or_else(|| format!("digest {s:?} has no algorithm prefix"))?;
+            .ok_or_else(|| DigestError::NoAlgorithm(s.to_string()))?;
         let (algorithm, len) = match alg {
             "sha256" => (DigestAlgorithm::Sha256, 64),
             "sha512" => (DigestAlgorithm::Sha512, 128),
-            _ => return Err(format!("digest {s:?}: unsupported algorithm {alg:?}")),
+            _ => {
+                return Err(DigestError::Algorithm {
+                    digest: s.to_string(),
+                    algorithm: alg.to_string(),
+                })
+            }
         };
         if hex.len() != len || !hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-            return Err(format!("digest {s:?}: expected {len} lowercase hex digits"));
+            return Err(DigestError::Hex {
+                digest: s.to_string(),
+                len,
+            });
         }
         Ok(Digest {
             algorithm,

@@ -122,7 +122,7 @@ pub(crate) fn open(
                         format!("no diff_id for layer {i} ({name}), so it cannot be verified"),
                     )
                 })?;
-                Some(Digest::parse(id).map_err(|e| Error::corrupt(&config_what, e))?)
+                Some(Digest::parse(id).map_err(|e| Error::corrupt(&config_what, e.to_string()))?)
             }
             None => None,
         };

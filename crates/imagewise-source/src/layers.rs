@@ -327,12 +327,18 @@ fn scan<R: Read>(
             if let Some(n) = gnu_sparse.get("name") {
                 name = n.clone();
             }
-            let sparse_err = |d: String| Error::corrupt(&src.what, format!("member {name:?}: {d}"));
+            let sparse_err =
+                |d: sparse::MapError| Error::corrupt(&src.what, format!("member {name:?}: {d}"));
             let real = gnu_sparse
                 .get("realsize")
                 .or_else(|| gnu_sparse.get("size"))
                 .and_then(|v| v.parse::<u64>().ok())
-                .ok_or_else(|| sparse_err("sparse member without its real size".into()))?;
+                .ok_or_else(|| {
+                    Error::corrupt(
+                        &src.what,
+                        format!("member {name:?}: sparse member without its real size"),
+                    )
+                })?;
             let map = match (
                 gnu_sparse.get("major").map(String::as_str),
                 gnu_sparse.get("map"),

@@ -312,7 +312,7 @@ fn select(
 }
 
 fn parse_digest(d: &Descriptor, what: &str) -> Result<Digest> {
-    Digest::parse(d.digest().as_ref()).map_err(|e| Error::corrupt(what, e))
+    Digest::parse(d.digest().as_ref()).map_err(|e| Error::corrupt(what, e.to_string()))
 }
 
 fn short(d: &Digest) -> String {

@@ -13,18 +13,39 @@ pub(crate) type SparseMap = Arc<[(u64, u64)]>;
 /// Map entries accepted; real sparse maps have a handful.
 const MAX_SEGMENTS: usize = 1 << 20;
 
+/// What is wrong with a sparse map (the caller names the archive and member).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum MapError {
+    #[error("bad number {0:?} in the sparse map")]
+    BadNumber(String),
+    #[error("the sparse map has {0} fields: not pairs, or more than {MAX_SEGMENTS}")]
+    Fields(usize),
+    #[error("the sparse map claims {0} segments (at most {MAX_SEGMENTS} are read)")]
+    TooMany(usize),
+    #[error("the sparse map runs past the member's {0} stored bytes")]
+    PastData(u64),
+    #[error("reading the sparse map: {0}")]
+    Read(#[source] io::Error),
+    #[error("sparse segment {off}+{len} overflows")]
+    Overflow { off: u64, len: u64 },
+    #[error("sparse segment {off}+{len} is out of order or past the file's size {size}")]
+    OutOfOrder { off: u64, len: u64, size: u64 },
+    #[error("sparse segments hold {data} bytes but the member stores only {stored}")]
+    Short { data: u64, stored: u64 },
+}
+
 /// Parse a `GNU.sparse.map` value (`off,len,off,len,…`).
-pub(crate) fn parse_map_0_1(value: &str, real_size: u64) -> Result<SparseMap, String> {
+pub(crate) fn parse_map_0_1(value: &str, real_size: u64) -> Result<SparseMap, MapError> {
     let nums: Vec<u64> = value
         .split(',')
         .map(|n| {
             n.trim()
                 .parse::<u64>()
-                .map_err(|_| format!("bad number {n:?} in GNU.sparse.map"))
+                .map_err(|_| MapError::BadNumber(n.to_string()))
         })
         .collect::<Result<_, _>>()?;
     if !nums.len().is_multiple_of(2) || nums.len() / 2 > MAX_SEGMENTS {
-        return Err("GNU.sparse.map has an odd or huge number of fields".into());
+        return Err(MapError::Fields(nums.len()));
     }
     check(nums.chunks(2).map(|c| (c[0], c[1])).collect(), real_size)
 }
@@ -35,40 +56,36 @@ pub(crate) fn read_map_1_0(
     r: &mut dyn Read,
     real_size: u64,
     stored: u64,
-) -> Result<(SparseMap, u64), String> {
+) -> Result<(SparseMap, u64), MapError> {
     let mut consumed = 0u64;
     let mut line = Vec::new();
-    let mut next_number = |consumed: &mut u64| -> Result<u64, String> {
+    let mut next_number = |consumed: &mut u64| -> Result<u64, MapError> {
         line.clear();
         loop {
             let mut b = [0u8; 1];
-            r.read_exact(&mut b)
-                .map_err(|e| format!("sparse map: {e}"))?;
+            r.read_exact(&mut b).map_err(MapError::Read)?;
             *consumed += 1;
             if *consumed > stored {
-                return Err("sparse map runs past the member's data".into());
+                return Err(MapError::PastData(stored));
             }
             if b[0] == b'\n' {
                 break;
             }
-            if line.len() > 20 {
-                return Err("sparse map number is too long".into());
-            }
             line.push(b[0]);
+            if line.len() > 20 {
+                return Err(MapError::BadNumber(
+                    String::from_utf8_lossy(&line).into_owned(),
+                ));
+            }
         }
         std::str::from_utf8(&line)
             .ok()
             .and_then(|s| s.parse::<u64>().ok())
-            .ok_or_else(|| {
-                format!(
-                    "bad number {:?} in sparse map",
-                    String::from_utf8_lossy(&line)
-                )
-            })
+            .ok_or_else(|| MapError::BadNumber(String::from_utf8_lossy(&line).into_owned()))
     };
     let count = next_number(&mut consumed)? as usize;
     if count > MAX_SEGMENTS {
-        return Err(format!("sparse map claims {count} segments"));
+        return Err(MapError::TooMany(count));
     }
     let mut segs = Vec::with_capacity(count.min(1024));
     for _ in 0..count {
@@ -78,27 +95,30 @@ pub(crate) fn read_map_1_0(
     }
     let padded = consumed.div_ceil(512) * 512;
     let mut pad = vec![0u8; (padded - consumed) as usize];
-    r.read_exact(&mut pad)
-        .map_err(|e| format!("sparse map: {e}"))?;
+    r.read_exact(&mut pad).map_err(MapError::Read)?;
     let map = check(segs, real_size)?;
     let data: u64 = map.iter().map(|s| s.1).sum();
     if padded + data > stored {
-        return Err(format!(
-            "sparse segments hold {data} bytes but the member stores only {}",
-            stored - padded
-        ));
+        return Err(MapError::Short {
+            data,
+            stored: stored - padded,
+        });
     }
     Ok((map, padded))
 }
 
-fn check(segs: Vec<(u64, u64)>, real_size: u64) -> Result<SparseMap, String> {
+fn check(segs: Vec<(u64, u64)>, real_size: u64) -> Result<SparseMap, MapError> {
     let mut end = 0u64;
     for &(off, len) in &segs {
-        let seg_end = off.checked_add(len).ok_or("sparse segment overflows")?;
+        let seg_end = off
+            .checked_add(len)
+            .ok_or(MapError::Overflow { off, len })?;
         if off < end || seg_end > real_size {
-            return Err(format!(
-                "sparse segment {off}+{len} is out of order or past the file's size {real_size}"
-            ));
+            return Err(MapError::OutOfOrder {
+                off,
+                len,
+                size: real_size,
+            });
         }
         end = seg_end;
     }

@@ -11,7 +11,7 @@ use imagewise_source::{NoProgress, Progress};
 use serde::Serialize;
 
 use crate::backend::{list_all, FileKind};
-use crate::error::Result;
+use crate::error::{Malformed, Result};
 use crate::id::Id;
 use crate::index::Index;
 use crate::keys::PublicKey;
@@ -411,13 +411,13 @@ fn verify_pack(
         ));
     }
     // Entries of one group share a frame: decompress it once.
-    let mut last: Option<(u64, Result<Vec<u8>, String>)> = None;
+    let mut last: Option<(u64, Result<Vec<u8>, Malformed>)> = None;
     for en in entries {
         let start = en.offset as usize;
         let end = start + en.len as usize;
         if last.as_ref().map(|l| l.0) != Some(en.offset) {
             let plain = match bytes.get(start..end) {
-                None => Err("is cut off (the pack is truncated)".to_string()),
+                None => Err(Malformed::CutOff),
                 Some(stored) => frame_plain(en, stored),
             };
             last = Some((en.offset, plain));

@@ -37,8 +37,8 @@ impl fmt::Display for Compression {
 }
 
 impl FromStr for Compression {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
         match s {
             "none" => Ok(Compression::None),
             "zstd" => Ok(Compression::default()),
@@ -48,7 +48,9 @@ impl FromStr for Compression {
                     .and_then(|l| l.parse::<i32>().ok())
                     .filter(|l| (-7..=22).contains(l) && *l != 0)
                     .ok_or_else(|| {
-                        format!("unknown compression {s:?}: use none, zstd or zstd:LEVEL (-7..22, not 0)")
+                        Error::input(format!(
+                            "unknown compression {s:?}: use none, zstd or zstd:LEVEL (-7..22, not 0)"
+                        ))
                     })?;
                 Ok(Compression::Zstd(level))
             }

@@ -21,10 +21,27 @@ use crate::error::Error;
 use crate::lock::{self, LockFile};
 
 type Make<'a> = &'a dyn Fn() -> Arc<dyn Backend>;
+/// A case: `Err` is what the backend did wrong, in words (a finding of the suite, not an error
+/// of the store).
 type Case = fn(Make<'_>) -> Result<(), String>;
 
+/// A case the backend failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The case, as [`run`] names it ("conditional create").
+    pub case: &'static str,
+    /// What the backend did wrong.
+    pub problem: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.case, self.problem)
+    }
+}
+
 /// Run every case; the failures, each naming its case and what went wrong.
-pub fn run(make: Make<'_>) -> Vec<String> {
+pub fn run(make: Make<'_>) -> Vec<Failure> {
     let cases: [(&str, Case); 8] = [
         ("missing objects", missing),
         ("whole and ranged reads", reads),
@@ -37,7 +54,7 @@ pub fn run(make: Make<'_>) -> Vec<String> {
     ];
     cases
         .iter()
-        .filter_map(|(name, case)| case(make).err().map(|e| format!("{name}: {e}")))
+        .filter_map(|(case, run)| run(make).err().map(|problem| Failure { case, problem }))
         .collect()
 }
 

@@ -479,7 +479,10 @@ impl Repo {
         let mut read_total = 0u64;
         // Files of a live directory tree that vanished or could not be read: left out, named.
         let mut skipped: HashSet<String> = HashSet::new();
-        let mut one = |e: &Entry, r: Result<&mut dyn Read, String>, live: bool| -> Result<()> {
+        let mut one = |e: &Entry,
+                       r: Result<&mut dyn Read, imagewise_source::Error>,
+                       live: bool|
+         -> Result<()> {
             let r = match r {
                 Ok(r) => r,
                 Err(why) => {
@@ -523,7 +526,7 @@ impl Repo {
             for e in tree.entries().iter().filter(|e| e.kind == EntryKind::File) {
                 match tree.open(&e.path) {
                     Ok(mut r) => one(e, Ok(&mut r), true)?,
-                    Err(err) => one(e, Err(err.to_string()), true)?,
+                    Err(err) => one(e, Err(err), true)?,
                 }
             }
         } else {

@@ -42,6 +42,52 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// What is wrong with the bytes of one stored object (a pack entry, a frame, an index file, a
+/// tree). The caller names the object when it turns this into an [`Error::Damaged`] or a
+/// `repo check` problem.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Malformed {
+    #[error("unknown blob kind {0}")]
+    BlobKind(u8),
+    #[error("unknown compression {0}")]
+    Compression(u8),
+    #[error("blob {blob} claims {len} bytes, more than any blob")]
+    TooBig { blob: String, len: u32 },
+    #[error("blob {0} has a bad place in its frame")]
+    Place(String),
+    #[error("blob {blob} lies past the pack's {data_len} bytes of data")]
+    PastData { blob: String, data_len: u64 },
+    #[error("is cut off (the pack is truncated)")]
+    CutOff,
+    #[error("{present} of {len} bytes present")]
+    Short { present: usize, len: u32 },
+    #[error("does not decompress ({0})")]
+    Decompress(String),
+    #[error("its frame holds {frame} bytes, the blob would end at {end}")]
+    FrameEnd { frame: usize, end: usize },
+    #[error("decompresses to {got} bytes, not {want}")]
+    Length { got: usize, want: u32 },
+    #[error("content does not match its hash")]
+    Hash,
+    #[error("not an index file (bad magic or too short)")]
+    IndexMagic,
+    #[error("its bytes do not match its checksum and name")]
+    IndexChecksum,
+    #[error("ends inside a {0}")]
+    IndexTruncated(&'static str),
+    #[error("not a tree ({0})")]
+    TreeJson(String),
+    #[error("bad entry name {0:?}")]
+    TreeName(String),
+    #[error("entries not sorted or repeated at {0:?}")]
+    TreeOrder(String),
+    #[error("entry {name:?} lacks what a {kind} needs")]
+    TreeEntry { name: String, kind: &'static str },
+    #[error("file {0:?}: extents do not add up to its size")]
+    TreeSize(String),
+}
+
 impl Error {
     pub(crate) fn io(what: impl std::fmt::Display, source: std::io::Error) -> Error {
         Error::Io {

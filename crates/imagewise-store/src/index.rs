@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use crate::backend::{list_all, Backend, FileKind};
-use crate::error::Result;
+use crate::error::{Malformed, Result};
 use crate::id::Id;
 use crate::pack::{PackEntry, ENTRY};
 
@@ -51,7 +51,7 @@ impl Index {
                     }
                     idx.files.push((name, ids));
                 }
-                Err(why) => idx.damaged.push((name, why)),
+                Err(why) => idx.damaged.push((name, why.to_string())),
             }
         }
         Ok(idx)
@@ -96,27 +96,27 @@ pub(crate) fn encode(packs: &[(Id, Vec<PackEntry>)]) -> (String, Vec<u8>) {
     (h.hex(), out)
 }
 
-fn decode(b: &[u8], name: &str) -> Result<Vec<(Id, Vec<PackEntry>)>, String> {
+fn decode(b: &[u8], name: &str) -> Result<Vec<(Id, Vec<PackEntry>)>, Malformed> {
     if b.len() < MAGIC.len() + 32 || &b[..8] != MAGIC {
-        return Err("not an index file (bad magic or too short)".into());
+        return Err(Malformed::IndexMagic);
     }
     let (body, sum) = b.split_at(b.len() - 32);
     let h = Id::of(body);
     if h.0 != sum || h.hex() != name {
-        return Err("its bytes do not match its checksum and name".into());
+        return Err(Malformed::IndexChecksum);
     }
     let mut out = Vec::new();
     let mut p = &body[8..];
     while !p.is_empty() {
         if p.len() < 36 {
-            return Err("ends inside a pack record".into());
+            return Err(Malformed::IndexTruncated("pack record"));
         }
         let mut pack = [0u8; 32];
         pack.copy_from_slice(&p[..32]);
         let n = u32::from_le_bytes([p[32], p[33], p[34], p[35]]) as usize;
         p = &p[36..];
         if p.len() < n * ENTRY {
-            return Err("ends inside a blob list".into());
+            return Err(Malformed::IndexTruncated("blob list"));
         }
         let mut entries = Vec::with_capacity(n);
         for e in p[..n * ENTRY].chunks_exact(ENTRY) {

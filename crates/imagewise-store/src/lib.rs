@@ -34,7 +34,7 @@ pub use chunk::ChunkParams;
 pub use config::{Compression, Config, FORMAT_VERSION};
 pub use create::{CreateOptions, CreateReport};
 pub use diff::{Change, ChangeKind, DiffReport};
-pub use error::{Error, Result};
+pub use error::{Error, Malformed, Result};
 pub use id::Id;
 pub use image::SnapshotSource;
 pub use keys::{generate_key, PublicKey, SecretKey};

@@ -15,7 +15,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 
 use crate::backend::{Backend, FileKind, Staged};
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, IoContext, Malformed, Result};
 use crate::id::Id;
 
 pub(crate) const MAGIC: &[u8; 8] = b"IWPACK02";
@@ -84,12 +84,12 @@ impl PackEntry {
         out.extend_from_slice(&self.sub.to_le_bytes());
     }
 
-    pub fn decode(e: &[u8]) -> Result<PackEntry, String> {
+    pub fn decode(e: &[u8]) -> Result<PackEntry, Malformed> {
         let u32_at = |i: usize| u32::from_le_bytes([e[i], e[i + 1], e[i + 2], e[i + 3]]);
-        let kind = BlobKind::from_u8(e[0]).ok_or_else(|| format!("unknown blob kind {}", e[0]))?;
+        let kind = BlobKind::from_u8(e[0]).ok_or(Malformed::BlobKind(e[0]))?;
         let comp = e[1];
         if comp > COMP_NONE_GROUP {
-            return Err(format!("unknown compression {comp}"));
+            return Err(Malformed::Compression(comp));
         }
         let mut id = [0u8; 32];
         id.copy_from_slice(&e[2..34]);
@@ -105,11 +105,10 @@ impl PackEntry {
             sub: u32_at(50),
         };
         if entry.raw_len > MAX_BLOB {
-            return Err(format!(
-                "blob {} claims {} bytes, more than any blob",
-                entry.id.short(),
-                entry.raw_len
-            ));
+            return Err(Malformed::TooBig {
+                blob: entry.id.short(),
+                len: entry.raw_len,
+            });
         }
         let grouped_ok = if is_group(comp) {
             (entry.sub as u64 + entry.raw_len as u64) <= MAX_FRAME as u64
@@ -117,10 +116,7 @@ impl PackEntry {
             entry.sub == 0
         };
         if !grouped_ok {
-            return Err(format!(
-                "blob {} has a bad place in its frame",
-                entry.id.short()
-            ));
+            return Err(Malformed::Place(entry.id.short()));
         }
         Ok(entry)
     }
@@ -233,19 +229,19 @@ pub(crate) fn read_header(backend: &dyn Backend, id: &Id, size: u64) -> Result<V
         )));
     }
     let header = backend.read_at(FileKind::Pack, &name, size - 12 - hlen, hlen as usize)?;
-    parse_header(&header, size - 12 - hlen).map_err(bad)
+    parse_header(&header, size - 12 - hlen).map_err(|m| bad(m.to_string()))
 }
 
 /// Entries of a pack header; every frame must lie inside the `data_len` bytes before it.
-pub(crate) fn parse_header(header: &[u8], data_len: u64) -> Result<Vec<PackEntry>, String> {
+pub(crate) fn parse_header(header: &[u8], data_len: u64) -> Result<Vec<PackEntry>, Malformed> {
     let mut out = Vec::with_capacity(header.len() / ENTRY);
     for e in header.chunks_exact(ENTRY) {
         let entry = PackEntry::decode(e)?;
         if entry.offset + u64::from(entry.len) > data_len {
-            return Err(format!(
-                "blob {} lies past the pack's {data_len} bytes of data",
-                entry.id.short()
-            ));
+            return Err(Malformed::PastData {
+                blob: entry.id.short(),
+                data_len,
+            });
         }
         out.push(entry);
     }
@@ -253,38 +249,38 @@ pub(crate) fn parse_header(header: &[u8], data_len: u64) -> Result<Vec<PackEntry
 }
 
 /// The plain bytes of the frame an entry is in.
-pub(crate) fn frame_plain(e: &PackEntry, stored: &[u8]) -> Result<Vec<u8>, String> {
+pub(crate) fn frame_plain(e: &PackEntry, stored: &[u8]) -> Result<Vec<u8>, Malformed> {
     if stored.len() != e.len as usize {
-        return Err(format!("{} of {} bytes present", stored.len(), e.len));
+        return Err(Malformed::Short {
+            present: stored.len(),
+            len: e.len,
+        });
     }
     match e.comp {
         COMP_NONE | COMP_NONE_GROUP => Ok(stored.to_vec()),
         COMP_ZSTD => zstd::bulk::decompress(stored, e.raw_len as usize)
-            .map_err(|err| format!("does not decompress ({err})")),
+            .map_err(|err| Malformed::Decompress(err.to_string())),
         COMP_ZSTD_GROUP => zstd::bulk::decompress(stored, MAX_FRAME)
-            .map_err(|err| format!("does not decompress ({err})")),
-        c => Err(format!("unknown compression {c}")),
+            .map_err(|err| Malformed::Decompress(err.to_string())),
+        c => Err(Malformed::Compression(c)),
     }
 }
 
 /// The blob out of its frame's plain bytes, checked against its id.
-pub(crate) fn blob_from_frame(e: &PackEntry, plain: &[u8]) -> Result<Vec<u8>, String> {
+pub(crate) fn blob_from_frame(e: &PackEntry, plain: &[u8]) -> Result<Vec<u8>, Malformed> {
     let (start, end) = (e.sub as usize, e.sub as usize + e.raw_len as usize);
-    let blob = plain.get(start..end).ok_or_else(|| {
-        format!(
-            "its frame holds {} bytes, the blob would end at {end}",
-            plain.len()
-        )
+    let blob = plain.get(start..end).ok_or(Malformed::FrameEnd {
+        frame: plain.len(),
+        end,
     })?;
     if !is_group(e.comp) && plain.len() != e.raw_len as usize {
-        return Err(format!(
-            "decompresses to {} bytes, not {}",
-            plain.len(),
-            e.raw_len
-        ));
+        return Err(Malformed::Length {
+            got: plain.len(),
+            want: e.raw_len,
+        });
     }
     if Id::of(blob) != e.id {
-        return Err("content does not match its hash".into());
+        return Err(Malformed::Hash);
     }
     Ok(blob.to_vec())
 }

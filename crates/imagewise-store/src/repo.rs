@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::backend::{list_all, Backend, FileKind, LocalDir, ReadAt};
 use crate::chunk::ChunkParams;
 use crate::config::{Compression, Config};
-use crate::error::{Error, Result};
+use crate::error::{Error, Malformed, Result};
 use crate::id::Id;
 use crate::index::Index;
 use crate::keys::PublicKey;
@@ -343,7 +343,7 @@ impl<'a> BlobReader<'a> {
                 })?;
             self.open.insert(pack, f);
         }
-        let damaged = |why: String| {
+        let damaged = |why: Malformed| {
             Error::damaged(format!(
                 "blob {} in pack {} at offset {}: {why}",
                 id.short(),

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::error::Malformed;
 use crate::id::Id;
 
 /// What a node is: the same kinds, with the same names, as an image entry.
@@ -110,8 +111,8 @@ impl Tree {
 
     /// Parse and check a tree blob: names are single path components, unique and sorted;
     /// kinds carry the fields they need.
-    pub(crate) fn decode(b: &[u8]) -> Result<Tree, String> {
-        let t: Tree = serde_json::from_slice(b).map_err(|e| format!("not a tree ({e})"))?;
+    pub(crate) fn decode(b: &[u8]) -> Result<Tree, Malformed> {
+        let t: Tree = serde_json::from_slice(b).map_err(|e| Malformed::TreeJson(e.to_string()))?;
         let mut last: Option<&str> = None;
         for n in &t.nodes {
             if n.name.is_empty()
@@ -120,10 +121,10 @@ impl Tree {
                 || n.name.contains('/')
                 || n.name.contains('\0')
             {
-                return Err(format!("bad entry name {:?}", n.name));
+                return Err(Malformed::TreeName(n.name.clone()));
             }
             if last.is_some_and(|l| l >= n.name.as_str()) {
-                return Err(format!("entries not sorted or repeated at {:?}", n.name));
+                return Err(Malformed::TreeOrder(n.name.clone()));
             }
             last = Some(&n.name);
             let ok = match n.kind {
@@ -133,17 +134,13 @@ impl Tree {
                 _ => true,
             };
             if !ok || (n.kind != NodeKind::File && !n.content.is_empty()) {
-                return Err(format!(
-                    "entry {:?} lacks what a {} needs",
-                    n.name,
-                    n.kind.as_str()
-                ));
+                return Err(Malformed::TreeEntry {
+                    name: n.name.clone(),
+                    kind: n.kind.as_str(),
+                });
             }
             if n.kind == NodeKind::File && n.content.iter().map(|e| e.1).sum::<u64>() != n.size {
-                return Err(format!(
-                    "file {:?}: extents do not add up to its size",
-                    n.name
-                ));
+                return Err(Malformed::TreeSize(n.name.clone()));
             }
         }
         Ok(t)

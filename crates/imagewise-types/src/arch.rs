@@ -187,11 +187,15 @@ impl std::fmt::Display for Arch {
 }
 
 impl std::str::FromStr for Arch {
-    type Err = String;
+    type Err = crate::UnknownName;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Arch::parse_any(s).ok_or_else(|| {
-            format!("unknown architecture {s:?}; use a Debian, uname or OCI name such as amd64, x86_64 or arm64")
+            crate::UnknownName::new(
+                "architecture",
+                s,
+                "a Debian, uname or OCI name such as amd64, x86_64 or arm64",
+            )
         })
     }
 }

@@ -33,15 +33,17 @@ impl std::fmt::Display for Ecosystem {
 }
 
 impl std::str::FromStr for Ecosystem {
-    type Err = String;
+    type Err = crate::UnknownName;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "apk" => Ok(Ecosystem::Apk),
             "dpkg" | "deb" => Ok(Ecosystem::Dpkg),
             "rpm" => Ok(Ecosystem::Rpm),
-            _ => Err(format!(
-                "unknown package ecosystem {s:?}; use apk, dpkg or rpm"
+            _ => Err(crate::UnknownName::new(
+                "package ecosystem",
+                s,
+                "apk, dpkg or rpm",
             )),
         }
     }

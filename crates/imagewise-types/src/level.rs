@@ -42,13 +42,13 @@ impl Level {
 }
 
 impl std::str::FromStr for Level {
-    type Err = String;
+    type Err = crate::UnknownName;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "unknown" => Ok(Level::Unknown),
             _ => Level::from_word(s).ok_or_else(|| {
-                format!("unknown severity {s:?}; use negligible, low, medium, high or critical")
+                crate::UnknownName::new("severity", s, "negligible, low, medium, high or critical")
             }),
         }
     }

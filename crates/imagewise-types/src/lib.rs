@@ -21,6 +21,7 @@ mod error_kind;
 mod level;
 mod libc;
 mod progress;
+mod unknown;
 
 pub use arch::{Arch, ElfMachine};
 pub use distro::Distro;
@@ -29,3 +30,4 @@ pub use error_kind::{ErrorKind, HasKind};
 pub use level::Level;
 pub use libc::LibcKind;
 pub use progress::{NoProgress, Progress};
+pub use unknown::UnknownName;

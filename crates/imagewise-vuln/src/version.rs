@@ -32,7 +32,7 @@ impl From<imagewise_types::Ecosystem> for VersionOrder {
 }
 
 impl std::str::FromStr for VersionOrder {
-    type Err = String;
+    type Err = imagewise_types::UnknownName;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
@@ -41,8 +41,10 @@ impl std::str::FromStr for VersionOrder {
             "apk" | "alpine" => Ok(VersionOrder::Apk),
             "semver" => Ok(VersionOrder::Semver),
             "pep440" | "pypi" => Ok(VersionOrder::Pep440),
-            _ => Err(format!(
-                "unknown ecosystem {s:?}; use dpkg, rpm, apk, semver or pep440"
+            _ => Err(imagewise_types::UnknownName::new(
+                "ecosystem",
+                s,
+                "dpkg, rpm, apk, semver or pep440",
             )),
         }
     }

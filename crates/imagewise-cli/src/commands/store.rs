@@ -112,7 +112,7 @@ pub(crate) struct RepoOnly {
 pub(crate) fn run_repo(a: &RepoArgs, global: &Global) -> anyhow::Result<ExitCode> {
     match &a.command {
         RepoCommand::Init(i) => {
-            let compression: Compression = i.compression.parse().map_err(crate::InputError)?;
+            let compression: Compression = i.compression.parse()?;
             let public_key = i.sign_key.as_deref().map(PublicKey::load).transpose()?;
             let opts = InitOptions {
                 compression,

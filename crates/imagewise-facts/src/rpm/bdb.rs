@@ -3,6 +3,7 @@
 //! byte order, every hash page's key/value pairs are visited, and values stored off-page are
 //! gathered from their overflow page chains. Layouts from Berkeley DB's `dbinc/db_page.h`.
 
+use super::RpmError;
 const HASH_MAGIC: u32 = 0x0006_1561;
 const PAGE_HEADER: usize = 26;
 const P_HASH_UNSORTED: u8 = 2;
@@ -43,27 +44,25 @@ impl Db<'_> {
     }
 
     /// The bytes of an off-page item: `len` bytes along the overflow chain from `pgno`.
-    fn overflow(&self, mut pgno: u32, len: usize) -> Result<Vec<u8>, String> {
+    fn overflow(&self, mut pgno: u32, len: usize) -> Result<Vec<u8>, RpmError> {
         let pages = self.bytes.len() / self.page_size;
         let mut out = Vec::with_capacity(len.min(self.bytes.len()));
         let mut hops = 0;
         while out.len() < len {
             hops += 1;
             if pgno == 0 || hops > pages {
-                return Err(format!(
-                    "overflow chain ends after {} of {len} bytes",
-                    out.len()
-                ));
+                return Err(
+                    format!("overflow chain ends after {} of {len} bytes", out.len()).into(),
+                );
             }
             let base = pgno as usize * self.page_size;
             let page = self
                 .page(pgno)
                 .ok_or_else(|| format!("overflow page {pgno} is past the end of the file"))?;
             if page[25] != P_OVERFLOW {
-                return Err(format!(
-                    "page {pgno} is type {}, not an overflow page",
-                    page[25]
-                ));
+                return Err(
+                    format!("page {pgno} is type {}, not an overflow page", page[25]).into(),
+                );
             }
             // On overflow pages `hf_offset` holds the number of bytes used.
             let used = usize::from(self.u16(base + 22).unwrap_or(0));
@@ -79,12 +78,9 @@ impl Db<'_> {
 
 /// Every header blob in the database, or why the file is not one we can read. Records that
 /// cannot be followed are reported in `problems` and skipped.
-pub(crate) fn blobs(bytes: &[u8], problems: &mut Vec<String>) -> Result<Vec<Vec<u8>>, String> {
+pub(crate) fn blobs(bytes: &[u8], problems: &mut Vec<String>) -> Result<Vec<Vec<u8>>, RpmError> {
     if bytes.len() < 512 {
-        return Err(format!(
-            "{} bytes is too short for a Berkeley DB file",
-            bytes.len()
-        ));
+        return Err(format!("{} bytes is too short for a Berkeley DB file", bytes.len()).into());
     }
     let magic = &bytes[12..16];
     let big_endian = if u32::from_le_bytes([magic[0], magic[1], magic[2], magic[3]]) == HASH_MAGIC {
@@ -101,17 +97,16 @@ pub(crate) fn blobs(bytes: &[u8], problems: &mut Vec<String>) -> Result<Vec<Vec<
     };
     let page_size = db.u32(20).unwrap_or(0) as usize;
     if !(512..=65536).contains(&page_size) || !page_size.is_power_of_two() {
-        return Err(format!("Berkeley DB page size {page_size} is not valid"));
+        return Err(format!("Berkeley DB page size {page_size} is not valid").into());
     }
     db.page_size = page_size;
     if bytes[25] != P_HASHMETA {
-        return Err(format!(
-            "metadata page has type {}, not hash metadata",
-            bytes[25]
-        ));
+        return Err(format!("metadata page has type {}, not hash metadata", bytes[25]).into());
     }
     if bytes[24] != 0 || bytes[26] & 0x01 != 0 {
-        return Err("encrypted or checksummed Berkeley DB files are not supported".into());
+        return Err(RpmError::Unsupported(
+            "encrypted or checksummed Berkeley DB files are not supported".into(),
+        ));
     }
     let last = db.u32(32).unwrap_or(0) as usize;
     let pages = (bytes.len() / page_size).min(last + 1);
@@ -182,15 +177,27 @@ mod tests {
     fn refuses_what_is_not_a_hash_db() {
         let mut p = Vec::new();
         for (bytes, why) in [(vec![0u8; 10], "too short"), (vec![0u8; 4096], "bad magic")] {
-            assert!(blobs(&bytes, &mut p).unwrap_err().contains(why));
+            assert!(blobs(&bytes, &mut p).unwrap_err().to_string().contains(why));
         }
         let mut b = vec![0u8; 8192];
         b[12..16].copy_from_slice(&HASH_MAGIC.to_le_bytes());
         b[20..24].copy_from_slice(&1000u32.to_le_bytes());
-        assert!(blobs(&b, &mut p).unwrap_err().contains("page size"));
+        assert!(blobs(&b, &mut p)
+            .unwrap_err()
+            .to_string()
+            .contains("page size"));
         b[20..24].copy_from_slice(&4096u32.to_le_bytes());
-        assert!(blobs(&b, &mut p).unwrap_err().contains("hash metadata"));
+        assert!(blobs(&b, &mut p)
+            .unwrap_err()
+            .to_string()
+            .contains("hash metadata"));
         b[25] = P_HASHMETA;
         assert_eq!(blobs(&b, &mut p).unwrap().len(), 0);
+        // An encrypted database is valid, just not read: unsupported, not corrupt.
+        b[24] = 1;
+        assert!(matches!(
+            blobs(&b, &mut p),
+            Err(RpmError::Unsupported(why)) if why.contains("encrypted")
+        ));
     }
 }

@@ -5,6 +5,7 @@
 //!
 //! Nothing here trusts the blob: every offset and count is checked against the data size.
 
+use super::RpmError;
 use sha2::{Digest, Sha256};
 
 pub(crate) const TAG_NAME: u32 = 1000;
@@ -62,22 +63,21 @@ fn be32(b: &[u8], at: usize) -> Option<u32> {
 }
 
 impl<'a> Header<'a> {
-    pub fn parse(blob: &'a [u8]) -> Result<Header<'a>, String> {
-        let il = be32(blob, 0).ok_or("header shorter than 8 bytes")? as usize;
-        let dl = be32(blob, 4).ok_or("header shorter than 8 bytes")? as usize;
+    pub fn parse(blob: &'a [u8]) -> Result<Header<'a>, RpmError> {
+        let il =
+            be32(blob, 0).ok_or(RpmError::Corrupt("header shorter than 8 bytes".into()))? as usize;
+        let dl =
+            be32(blob, 4).ok_or(RpmError::Corrupt("header shorter than 8 bytes".into()))? as usize;
         if il == 0 || il > MAX_ENTRIES {
-            return Err(format!("header claims {il} index entries"));
+            return Err(format!("header claims {il} index entries").into());
         }
         if dl > MAX_DATA {
-            return Err(format!("header claims {dl} data bytes"));
+            return Err(format!("header claims {dl} data bytes").into());
         }
         let data_start = 8 + il * 16;
         let end = data_start + dl;
         if blob.len() < end {
-            return Err(format!(
-                "header is {} bytes, its counts need {end}",
-                blob.len()
-            ));
+            return Err(format!("header is {} bytes, its counts need {end}", blob.len()).into());
         }
         let data = &blob[data_start..end];
         let mut entries = Vec::with_capacity(il);
@@ -90,7 +90,7 @@ impl<'a> Header<'a> {
                 count: be32(blob, at + 12).unwrap_or(0) as usize,
             };
             if e.typ > TYPE_I18NSTRING {
-                return Err(format!("tag {} has unknown type {}", e.tag, e.typ));
+                return Err(format!("tag {} has unknown type {}", e.tag, e.typ).into());
             }
             entries.push(e);
         }
@@ -224,7 +224,7 @@ mod tests {
             ),
             (blob(&[(TAG_NAME, 99, 0, 1)], b"x\0"), "unknown type"),
         ] {
-            let err = Header::parse(&bytes).err().unwrap();
+            let err = Header::parse(&bytes).err().unwrap().to_string();
             assert!(err.contains(why), "{err} should say {why}");
         }
     }

@@ -5,6 +5,7 @@
 //! to the end of the slot pages, and blobs at `offset * 16` framed by a `BlbS` head (package
 //! index, generation, length) and a `BlbE` tail.
 
+use super::RpmError;
 const FILE_MAGIC: &[u8; 4] = b"RpmP";
 const SLOT_MAGIC: &[u8; 4] = b"Slot";
 const BLOB_HEAD_MAGIC: &[u8; 4] = b"BlbS";
@@ -19,13 +20,15 @@ fn le32(b: &[u8], at: usize) -> Option<u32> {
         .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
 }
 
-pub(crate) fn blobs(bytes: &[u8], problems: &mut Vec<String>) -> Result<Vec<Vec<u8>>, String> {
+pub(crate) fn blobs(bytes: &[u8], problems: &mut Vec<String>) -> Result<Vec<Vec<u8>>, RpmError> {
     if bytes.len() < 32 || &bytes[..4] != FILE_MAGIC {
         return Err("not an rpm ndb package database (bad magic)".into());
     }
     let version = le32(bytes, 4).unwrap_or(u32::MAX);
     if version != 0 {
-        return Err(format!("ndb format version {version} is not supported"));
+        return Err(RpmError::Unsupported(format!(
+            "ndb format version {version} is not supported"
+        )));
     }
     let slot_pages = le32(bytes, 12).unwrap_or(0) as usize;
     let slot_end = slot_pages
@@ -55,24 +58,24 @@ pub(crate) fn blobs(bytes: &[u8], problems: &mut Vec<String>) -> Result<Vec<Vec<
     Ok(out)
 }
 
-fn blob(bytes: &[u8], pkgidx: u32, offset: usize, count: usize) -> Result<&[u8], String> {
+fn blob(bytes: &[u8], pkgidx: u32, offset: usize, count: usize) -> Result<&[u8], RpmError> {
     let area = offset
         .checked_add(count)
         .and_then(|end| bytes.get(offset..end))
         .filter(|a| a.len() >= HEAD + TAIL)
         .ok_or_else(|| format!("blob at byte {offset} ({count} bytes) is outside the file"))?;
     if &area[..4] != BLOB_HEAD_MAGIC || le32(area, 4) != Some(pkgidx) {
-        return Err(format!("blob at byte {offset} has a bad head"));
+        return Err(format!("blob at byte {offset} has a bad head").into());
     }
     let len = le32(area, 12).unwrap_or(0) as usize;
     if len + HEAD + TAIL > area.len() {
-        return Err(format!("blob claims {len} bytes in a {count}-byte area"));
+        return Err(format!("blob claims {len} bytes in a {count}-byte area").into());
     }
     let tail = &area[HEAD + len..];
     // The tail sits right after the data, padded to a block.
     let tail_at = area.len() - TAIL;
     if &area[tail_at + 8..tail_at + 12] != BLOB_TAIL_MAGIC && &tail[8..12] != BLOB_TAIL_MAGIC {
-        return Err(format!("blob at byte {offset} has a bad tail"));
+        return Err(format!("blob at byte {offset} has a bad tail").into());
     }
     Ok(&area[HEAD..HEAD + len])
 }
@@ -84,11 +87,17 @@ mod tests {
     #[test]
     fn refuses_bad_files_and_skips_bad_slots() {
         let mut p = Vec::new();
-        assert!(blobs(b"nope", &mut p).unwrap_err().contains("bad magic"));
+        assert!(blobs(b"nope", &mut p)
+            .unwrap_err()
+            .to_string()
+            .contains("bad magic"));
         let mut f = vec![0u8; PAGE_SIZE * 2];
         f[..4].copy_from_slice(FILE_MAGIC);
         f[12..16].copy_from_slice(&9u32.to_le_bytes());
-        assert!(blobs(&f, &mut p).unwrap_err().contains("slot pages"));
+        assert!(blobs(&f, &mut p)
+            .unwrap_err()
+            .to_string()
+            .contains("slot pages"));
         f[12..16].copy_from_slice(&1u32.to_le_bytes());
         // One used slot pointing past the end, one pointing at a good blob.
         f[32..36].copy_from_slice(SLOT_MAGIC);

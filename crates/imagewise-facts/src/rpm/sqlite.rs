@@ -5,10 +5,11 @@
 //! to the image and a `-wal` or `-shm` file is never created. SQLite's defensive mode is on: the
 //! file is untrusted input.
 
+use super::RpmError;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 
-pub(crate) fn blobs(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
+pub(crate) fn blobs(bytes: &[u8]) -> Result<Vec<Vec<u8>>, RpmError> {
     if bytes.len() < 100 || !bytes.starts_with(b"SQLite format 3\0") {
         return Err("not an SQLite 3 database (bad header)".into());
     }
@@ -35,7 +36,7 @@ pub(crate) fn blobs(bytes: &[u8]) -> Result<Vec<Vec<u8>>, String> {
         .query_map([], |r| r.get::<_, Vec<u8>>(0))
         .map_err(|e| format!("reading Packages: {e}"))?;
     rows.collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("reading Packages: {e}"))
+        .map_err(|e| format!("reading Packages: {e}").into())
 }
 
 #[cfg(test)]
@@ -44,10 +45,13 @@ mod tests {
 
     #[test]
     fn refuses_non_sqlite_and_corrupt_files() {
-        assert!(blobs(b"hello").unwrap_err().contains("bad header"));
+        assert!(blobs(b"hello")
+            .unwrap_err()
+            .to_string()
+            .contains("bad header"));
         let mut fake = b"SQLite format 3\0".to_vec();
         fake.resize(4096, 0xff);
-        let err = blobs(&fake).unwrap_err();
+        let err = blobs(&fake).unwrap_err().to_string();
         assert!(
             err.contains("database") || err.contains("Packages"),
             "{err}"

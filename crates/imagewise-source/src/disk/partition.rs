@@ -192,33 +192,58 @@ fn guid_string(g: &[u8]) -> String {
     )
 }
 
+/// Why a GPT header was not taken (the disk names itself in the caller's error).
+#[derive(Debug, thiserror::Error)]
+enum GptHeaderError {
+    #[error("reading LBA {lba}: {source}")]
+    Read {
+        lba: u64,
+        #[source]
+        source: Box<crate::Error>,
+    },
+    #[error("no GPT signature at LBA {0}")]
+    Signature(u64),
+    #[error("header size {size} at LBA {lba} is out of range")]
+    Size { lba: u64, size: usize },
+    #[error("header CRC mismatch at LBA {0}")]
+    Crc(u64),
+    #[error("{0} partition entries (at most {MAX_GPT_ENTRIES} accepted)")]
+    Entries(u32),
+    #[error("partition entry size {0} is invalid")]
+    EntrySize(u32),
+}
+
 /// Parse and check one GPT header at `lba`; returns (entries lba, count, entry size, entries crc).
-fn gpt_header(dev: &dyn BlockDev, lba: u64) -> std::result::Result<(u64, u32, u32, u32), String> {
+fn gpt_header(
+    dev: &dyn BlockDev,
+    lba: u64,
+) -> std::result::Result<(u64, u32, u32, u32), GptHeaderError> {
     let mut h = [0u8; 512];
     dev.read_at(lba * SECTOR, &mut h)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| GptHeaderError::Read {
+            lba,
+            source: Box::new(e),
+        })?;
     if &h[..8] != b"EFI PART" {
-        return Err(format!("no GPT signature at LBA {lba}"));
+        return Err(GptHeaderError::Signature(lba));
     }
     let hsize = le32(&h, 12) as usize;
     if !(92..=512).contains(&hsize) {
-        return Err(format!("header size {hsize} is out of range"));
+        return Err(GptHeaderError::Size { lba, size: hsize });
     }
     let stored = le32(&h, 16);
     let mut copy = h;
     copy[16..20].fill(0);
     if crc32fast::hash(&copy[..hsize]) != stored {
-        return Err(format!("header CRC mismatch at LBA {lba}"));
+        return Err(GptHeaderError::Crc(lba));
     }
     let (entries_lba, count, esize, ecrc) =
         (le64(&h, 72), le32(&h, 80), le32(&h, 84), le32(&h, 88));
     if count > MAX_GPT_ENTRIES {
-        return Err(format!(
-            "{count} partition entries (at most {MAX_GPT_ENTRIES} accepted)"
-        ));
+        return Err(GptHeaderError::Entries(count));
     }
     if !(128..=4096).contains(&esize) || esize % 8 != 0 {
-        return Err(format!("partition entry size {esize} is invalid"));
+        return Err(GptHeaderError::EntrySize(esize));
     }
     Ok((entries_lba, count, esize, ecrc))
 }
