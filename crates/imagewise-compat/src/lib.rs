@@ -140,6 +140,13 @@ impl std::fmt::Debug for Target {
 }
 
 /// Files whose machine tells an image's architecture, in order of trust.
+///
+/// This is not facts' architecture vote (`inspect` reads up to 2000 program headers and
+/// prefers the OCI configuration): a check needs the machine the image's own loader and shell
+/// run as, which one header says, and reading two thousand would make every `check --on` pay
+/// for a census. Both name the result through [`imagewise_types::Arch::from_elf`] with the
+/// real `e_flags`, and a CI test holds `inspect` and `check` to the same string on the
+/// fixtures of both architectures.
 const ARCH_PROBES: &[&str] = &[
     "/bin/sh",
     "/usr/bin/env",
