@@ -1,6 +1,6 @@
 //! Tar layers (a plain tarball is a one-layer image): indexing each layer's members into the
 //! tree in one pass while its digest is checked, and reading members back afterwards.
-//! Member headers are parsed by the `tar` crate (ustar, GNU long names and sparse files, PAX).
+//! Member headers are parsed by [`crate::tarball`] (ustar, GNU, PAX, V7).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read, Seek, SeekFrom};
@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::info::LayerInfo;
 use crate::limits::Limits;
 use crate::sparse::{self, SparseReader};
-use crate::tar_guard::TarGuard;
+use crate::tarball::{self, Layout, Member};
 use crate::tree::{Content, FileReader, RawEntry, Sparse, TreeBuilder};
 use imagewise_types::Progress;
 
@@ -123,17 +123,11 @@ pub(crate) fn index_layer(
     if src.compression == Compression::None && src.digest.is_none() {
         // Plain tar, nothing to verify: seek over member data instead of reading it.
         let raw = src.range.open()?;
-        let mut archive = tar::Archive::new(SeekBuf::new(raw, 64 * 1024));
-        let mut entries = archive.entries_with_seek().map_err(stream_err)?;
-        scan(
-            &mut entries,
-            builder,
-            index,
-            src,
-            &mut info,
-            progress,
-            &stream_err,
-        )?;
+        let mut reader = tarball::Reader::new(
+            tarball::Seekable::new(SeekBuf::new(raw, 64 * 1024), src.range.len),
+            what,
+        );
+        scan(&mut reader, builder, index, src, &mut info, progress)?;
         progress.end();
         return Ok(info);
     }
@@ -148,23 +142,19 @@ pub(crate) fn index_layer(
         report_at: REPORT_EVERY,
     };
     let decoded = compression::decoder(tap, src.compression, limits, what)?;
-    let mut archive = tar::Archive::new(TarGuard::new(decoded));
-    {
-        let mut entries = archive.entries().map_err(stream_err)?;
-        // The tap reports progress as the raw bytes go by.
-        scan(
-            &mut entries,
-            builder,
-            index,
-            src,
-            &mut info,
-            &imagewise_types::NoProgress,
-            &stream_err,
-        )?;
-    }
+    let mut reader = tarball::Reader::new(tarball::Stream(decoded), what);
+    // The tap reports progress as the raw bytes go by.
+    scan(
+        &mut reader,
+        builder,
+        index,
+        src,
+        &mut info,
+        &imagewise_types::NoProgress,
+    )?;
     // Drain what follows the end-of-archive marker so the decompressor checks its trailer and
     // the whole blob is hashed.
-    let mut rest = archive.into_inner();
+    let mut rest = reader.into_inner();
     info.uncompressed_size += io::copy(&mut rest, &mut io::sink()).map_err(stream_err)?;
     drop(rest);
     if let Some(expected) = &src.digest {
@@ -202,224 +192,143 @@ pub(crate) fn index_layer(
 
 /// Index every member; `progress` hears the member data offsets (for a seekable layer; a
 /// streamed one reports from its tap instead).
-fn scan<R: Read>(
-    entries: &mut tar::Entries<'_, R>,
+fn scan<I: tarball::Input>(
+    reader: &mut tarball::Reader<I>,
     builder: &mut TreeBuilder,
     index: usize,
     src: &LayerSource,
     info: &mut LayerInfo,
     progress: &dyn Progress,
-    stream_err: &dyn Fn(io::Error) -> Error,
 ) -> Result<()> {
-    let seekable_len = (src.compression == Compression::None).then_some(src.range.len);
-    for item in entries {
-        let mut member = item.map_err(stream_err)?;
-        let header_pos = member.raw_header_position();
-        let mut data_pos = member.raw_file_position();
-        let size = member.size();
-        // Bytes the member occupies in the archive (for a GNU sparse member, less than `size`).
-        let stored = member.header().entry_size().unwrap_or(size);
+    while let Some(m) = reader.next()? {
         info.entries += 1;
-        info.uncompressed_size = data_pos + stored.div_ceil(512) * 512;
+        info.uncompressed_size = m.data_pos + m.stored.next_multiple_of(512);
         if info.entries.is_multiple_of(256) {
-            progress.advance(data_pos);
+            progress.advance(m.data_pos);
         }
-        if let Some(len) = seekable_len {
-            // Seeking past the end succeeds silently, so check declared sizes here.
-            if data_pos.saturating_add(stored) > len {
-                return Err(Error::corrupt(
-                    &src.what,
-                                            format!(
-                        "member {:?} declares {stored} bytes at offset {data_pos}, past the end of the {len}-byte archive: the file is truncated",
-                        String::from_utf8_lossy(&member.path_bytes())
-                    ),
-                ));
-            }
-        }
-        let header = member.header().clone();
-        let ty = header.entry_type();
-        if ty.is_pax_global_extensions() {
+        let Some(raw) = raw_entry(reader, m, index, src, builder)? else {
             continue;
-        }
-        let mut name = String::from_utf8_lossy(&member.path_bytes()).into_owned();
-        let kind = match ty {
-            tar::EntryType::Regular | tar::EntryType::Continuous | tar::EntryType::GNUSparse => {
-                EntryKind::File
-            }
-            tar::EntryType::Directory => EntryKind::Dir,
-            tar::EntryType::Symlink => EntryKind::Symlink,
-            tar::EntryType::Link => EntryKind::Hardlink,
-            tar::EntryType::Char => EntryKind::Char,
-            tar::EntryType::Block => EntryKind::Block,
-            tar::EntryType::Fifo => EntryKind::Fifo,
-            other => {
-                builder.warn(format!(
-                    "{}: member {name:?} has tar type {:?}, which is not a file system object; skipped",
-                    src.what,
-                    other.as_byte() as char
-                ));
-                continue;
-            }
         };
-        let shown = name.clone();
-        let bad = |field: &str, e: io::Error| {
-            Error::corrupt(
-                &src.what,
-                format!("member {shown:?}: bad {field} field: {e}"),
-            )
-        };
-        let mode = header.mode().map_err(|e| bad("mode", e))? & 0o7777;
-        let uid = header.uid().map_err(|e| bad("uid", e))?;
-        let gid = header.gid().map_err(|e| bad("gid", e))?;
-        let mut mtime = header.mtime().map_err(|e| bad("mtime", e))? as i64;
-        let mut mtime_nsec = 0u32;
-        let mut xattrs = BTreeMap::new();
-        let mut gnu_sparse: BTreeMap<String, String> = BTreeMap::new();
-        if let Some(pax) = member.pax_extensions().map_err(stream_err)? {
-            for ext in pax {
-                let ext = ext.map_err(|e| bad("pax", e))?;
-                let Ok(key) = ext.key() else { continue };
-                if let Some(k) = key.strip_prefix("GNU.sparse.") {
-                    gnu_sparse.insert(k.to_string(), ext.value().unwrap_or_default().to_string());
-                } else if let Some(x) = key.strip_prefix("SCHILY.xattr.") {
-                    xattrs.insert(x.to_string(), ext.value_bytes().to_vec());
-                } else if key == "mtime" {
-                    if let Some((secs, nsec)) = ext.value().ok().and_then(pax_time) {
-                        mtime = secs;
-                        mtime_nsec = nsec;
-                    }
-                }
-            }
-        }
-        let link = match kind {
-            EntryKind::Symlink | EntryKind::Hardlink => Some(
-                member
-                    .link_name_bytes()
-                    .map(|l| String::from_utf8_lossy(&l).into_owned())
-                    .ok_or_else(|| {
-                        Error::corrupt(&src.what, format!("link member {name:?} has no target"))
-                    })?,
-            ),
-            _ => None,
-        };
-        let device = match kind {
-            EntryKind::Char | EntryKind::Block => Some((
-                header.device_major().ok().flatten().unwrap_or(0),
-                header.device_minor().ok().flatten().unwrap_or(0),
-            )),
-            _ => None,
-        };
-        let mut sparse = if ty == tar::EntryType::GNUSparse {
-            Sparse::Gnu
-        } else {
-            Sparse::No
-        };
-        let mut file_size = if ty == tar::EntryType::GNUSparse {
-            header
-                .as_gnu()
-                .and_then(|g| g.real_size().ok())
-                .unwrap_or(size)
-        } else {
-            size
-        };
-        if !gnu_sparse.is_empty() && kind == EntryKind::File {
-            // PAX sparse (GNU tar --posix --sparse): the real name and size are in the keys.
-            if let Some(n) = gnu_sparse.get("name") {
-                name = n.clone();
-            }
-            let sparse_err =
-                |d: sparse::MapError| Error::corrupt(&src.what, format!("member {name:?}: {d}"));
-            let real = gnu_sparse
-                .get("realsize")
-                .or_else(|| gnu_sparse.get("size"))
-                .and_then(|v| v.parse::<u64>().ok())
-                .ok_or_else(|| {
-                    Error::corrupt(
-                        &src.what,
-                        format!("member {name:?}: sparse member without its real size"),
-                    )
-                })?;
-            let map = match (
-                gnu_sparse.get("major").map(String::as_str),
-                gnu_sparse.get("map"),
-            ) {
-                (Some("1"), _) => {
-                    let (map, took) =
-                        sparse::read_map_1_0(&mut member, real, size).map_err(sparse_err)?;
-                    data_pos += took;
-                    map
-                }
-                (_, Some(m)) => sparse::parse_map_0_1(m, real).map_err(sparse_err)?,
-                _ => {
-                    return Err(Error::unsupported(
-                        &src.what,
-                        format!(
-                        "member {name:?} uses GNU sparse format 0.0, which imagewise does not read"
-                    ),
-                    ))
-                }
-            };
-            file_size = real;
-            sparse = Sparse::Map(map);
-        }
-        let entry_size = match kind {
-            EntryKind::File => file_size,
-            EntryKind::Symlink => link.as_ref().map_or(0, |l| l.len() as u64),
-            _ => 0,
-        };
-        let (uid, gid) = (
-            u32::try_from(uid).map_err(|_| bad("uid", io::Error::other("over 32 bits")))?,
-            u32::try_from(gid).map_err(|_| bad("gid", io::Error::other("over 32 bits")))?,
-        );
-        let content = if kind == EntryKind::File {
-            Content::Tar {
-                layer: index as u32,
-                header_pos,
-                data_pos,
-                sparse,
-            }
-        } else {
-            Content::None
-        };
-        builder.add(RawEntry {
-            name,
-            entry: Entry {
-                path: String::new(),
-                kind,
-                mode,
-                uid,
-                gid,
-                size: entry_size,
-                mtime,
-                mtime_nsec,
-                link,
-                device,
-                xattrs,
-                layer: None,
-            },
-            content,
-            identity: Some((index as u64, header_pos)),
-            linked: false,
-        })?;
+        builder.add(raw)?;
     }
     Ok(())
 }
 
-/// Largest sparse member read back into memory from a compressed layer.
-const MAX_SPARSE_IN_MEMORY: u64 = 256 << 20;
+/// One member as a tree entry; `None` for members that are not file system objects (skipped
+/// with a warning).
+fn raw_entry<I: tarball::Input>(
+    reader: &mut tarball::Reader<I>,
+    m: Member,
+    index: usize,
+    src: &LayerSource,
+    builder: &mut TreeBuilder,
+) -> Result<Option<RawEntry>> {
+    let name = crate::names::from_bytes(&m.name);
+    let kind = match m.typeflag {
+        0 | b'0' | b'7' => EntryKind::File,
+        // GNU incremental dumps list a directory's contents in a `D` member's data.
+        b'5' | b'D' => EntryKind::Dir,
+        b'2' => EntryKind::Symlink,
+        b'1' => EntryKind::Hardlink,
+        b'3' => EntryKind::Char,
+        b'4' => EntryKind::Block,
+        b'6' => EntryKind::Fifo,
+        other => {
+            builder.warn(format!(
+                "{}: member {name:?} has tar type {:?}, which is not a file system object; skipped",
+                src.what, other as char
+            ));
+            return Ok(None);
+        }
+    };
+    if m.name.is_empty() {
+        builder.warn(format!(
+            "{}: a member at byte {} has an empty name; skipped",
+            src.what, m.header_pos
+        ));
+        return Ok(None);
+    }
+    let link = match kind {
+        EntryKind::Symlink | EntryKind::Hardlink => {
+            if m.link.is_empty() {
+                return Err(Error::corrupt(
+                    &src.what,
+                    format!("link member {name:?} has no target"),
+                ));
+            }
+            Some(crate::names::from_bytes(&m.link))
+        }
+        _ => None,
+    };
+    let device = matches!(kind, EntryKind::Char | EntryKind::Block).then_some(m.device);
+    let mut data_pos = m.data_pos;
+    let sparse = match m.layout {
+        Layout::Plain => Sparse::No,
+        Layout::Sparse(map) => Sparse::Map(map),
+        Layout::SparseMapInData => {
+            let (map, took) = sparse::read_map_1_0(&mut reader.data(), m.size, m.stored)
+                .map_err(|d| Error::corrupt(&src.what, format!("member {name:?}: {d}")))?;
+            data_pos += took;
+            Sparse::Map(map)
+        }
+    };
+    let entry_size = match kind {
+        EntryKind::File => m.size,
+        EntryKind::Symlink => link.as_ref().map_or(0, |l| l.len() as u64),
+        _ => 0,
+    };
+    let over = |field: &str| {
+        Error::corrupt(
+            &src.what,
+            format!("member {name:?}: {field} does not fit in 32 bits"),
+        )
+    };
+    let uid = u32::try_from(m.uid).map_err(|_| over("uid"))?;
+    let gid = u32::try_from(m.gid).map_err(|_| over("gid"))?;
+    let content = if kind == EntryKind::File {
+        Content::Tar {
+            layer: index as u32,
+            header_pos: m.header_pos,
+            data_pos,
+            sparse,
+        }
+    } else {
+        Content::None
+    };
+    Ok(Some(RawEntry {
+        name,
+        entry: Entry {
+            path: String::new(),
+            kind,
+            mode: m.mode,
+            uid,
+            gid,
+            size: entry_size,
+            mtime: m.mtime,
+            mtime_nsec: m.mtime_nsec,
+            link,
+            device,
+            xattrs: m.xattrs,
+            layer: None,
+        },
+        content,
+        identity: Some((index as u64, m.header_pos)),
+        linked: false,
+    }))
+}
 
 impl Layers {
     pub fn open(&self, content: &Content, e: &Entry) -> Result<FileReader> {
         let Content::Tar {
             layer,
-            header_pos,
             data_pos,
             sparse,
+            ..
         } = content
         else {
             return Err(Error::path(&e.path, "has no readable content"));
         };
-        let (layer, header_pos, data_pos) = (*layer, *header_pos, *data_pos);
+        let (layer, data_pos) = (*layer, *data_pos);
         let src = self
             .sources
             .get(layer as usize)
@@ -427,7 +336,6 @@ impl Layers {
         let stored = match sparse {
             Sparse::No => e.size,
             Sparse::Map(map) => map.iter().map(|s| s.1).sum(),
-            Sparse::Gnu => return self.open_gnu_sparse(src, layer, header_pos, e),
         };
         if src.compression == Compression::None {
             let mut r = src.range.open()?;
@@ -457,34 +365,6 @@ impl Layers {
         })
     }
 
-    /// Old GNU sparse members: the `tar` crate expands them while streaming the layer; the
-    /// expansion is kept in memory, so it is bounded.
-    fn open_gnu_sparse(
-        &self,
-        src: &LayerSource,
-        layer: u32,
-        header_pos: u64,
-        e: &Entry,
-    ) -> Result<FileReader> {
-        if e.size > MAX_SPARSE_IN_MEMORY {
-            return Err(Error::unsupported(
-                &e.path,
-                format!("GNU sparse file of {} bytes; imagewise expands old-GNU sparse tar members up to {MAX_SPARSE_IN_MEMORY} bytes (PAX sparse members have no limit)", e.size),
-            ));
-        }
-        let mut data = Vec::new();
-        self.stream_layer(layer as usize, &mut |pos, _, r| {
-            if pos == header_pos {
-                r.take(MAX_SPARSE_IN_MEMORY)
-                    .read_to_end(&mut data)
-                    .map_err(|err| Error::from_stream(&src.what, &src.range.path, err))?;
-                return Ok(false);
-            }
-            Ok(true)
-        })?;
-        Ok(FileReader::seekable(io::Cursor::new(data)))
-    }
-
     /// Stream the members of one layer in order: `f(header_pos, data_pos, reader)` returns
     /// whether to go on.
     fn stream_layer(
@@ -495,16 +375,10 @@ impl Layers {
         let Some(src) = self.sources.get(layer) else {
             return Ok(());
         };
-        let err = |e: io::Error| Error::from_stream(&src.what, &src.range.path, e);
         let d = compression::decoder(src.range.open()?, src.compression, self.limits, &src.what)?;
-        let mut archive = tar::Archive::new(d);
-        for item in archive.entries().map_err(err)? {
-            let mut member = item.map_err(err)?;
-            if !f(
-                member.raw_header_position(),
-                member.raw_file_position(),
-                &mut member,
-            )? {
+        let mut reader = tarball::Reader::new(tarball::Stream(d), &src.what);
+        while let Some(m) = reader.next()? {
+            if !f(m.header_pos, m.data_pos, &mut reader.data())? {
                 break;
             }
         }
@@ -609,38 +483,5 @@ impl<R: Seek> Seek for Window<R> {
         self.inner.seek(SeekFrom::Start(self.start + new))?;
         self.pos = new;
         Ok(new)
-    }
-}
-
-/// A PAX time value (`1700000000.123456789`, `-1.5`) as whole seconds and nanoseconds, the
-/// nanoseconds counted forward from the seconds (so `-1.5` is `(-2, 500000000)`, like `timespec`).
-fn pax_time(v: &str) -> Option<(i64, u32)> {
-    let (whole, frac) = v.split_once('.').unwrap_or((v, ""));
-    let secs: i64 = whole.parse().ok()?;
-    if !frac.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let digits: String = frac.chars().chain(std::iter::repeat('0')).take(9).collect();
-    let nsec: u32 = digits.parse().ok()?;
-    if nsec > 0 && whole.starts_with('-') {
-        Some((secs - 1, 1_000_000_000 - nsec))
-    } else {
-        Some((secs, nsec))
-    }
-}
-
-#[cfg(test)]
-mod pax_time_tests {
-    use super::pax_time;
-
-    #[test]
-    fn pax_times() {
-        assert_eq!(pax_time("1700000000"), Some((1_700_000_000, 0)));
-        assert_eq!(pax_time("1700000000.5"), Some((1_700_000_000, 500_000_000)));
-        assert_eq!(pax_time("12.000000001"), Some((12, 1)));
-        assert_eq!(pax_time("12.1234567891"), Some((12, 123_456_789)));
-        assert_eq!(pax_time("-1.5"), Some((-2, 500_000_000)));
-        assert_eq!(pax_time("x"), None);
-        assert_eq!(pax_time("1.x"), None);
     }
 }

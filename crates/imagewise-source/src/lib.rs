@@ -24,6 +24,7 @@ mod info;
 mod layers;
 mod limits;
 mod listing;
+pub mod names;
 mod oci;
 mod path;
 mod platform;
@@ -31,7 +32,7 @@ mod provided;
 mod reference;
 mod sparse;
 mod store;
-mod tar_guard;
+mod tarball;
 mod tree;
 
 use std::sync::Arc;

@@ -47,14 +47,6 @@ impl std::fmt::Display for LimitHit {
 impl std::error::Error for LimitHit {}
 
 impl LimitHit {
-    pub(crate) fn new(detail: String, limit: u64, knob: &'static str) -> LimitHit {
-        LimitHit {
-            detail,
-            limit,
-            knob,
-        }
-    }
-
     pub(crate) fn to_error(&self, what: &str) -> Error {
         Error::LimitExceeded {
             what: what.to_string(),

@@ -384,12 +384,13 @@ pub fn detect(path: &Path) -> Result<ImageRef> {
     ))
 }
 
-/// A 512-byte block is a tar header if it names something and its checksum field matches.
+/// A 512-byte block is a tar header if its checksum field matches (an empty name is still a
+/// tar, which the reader then reports).
 pub(crate) fn is_tar_header(block: &[u8]) -> bool {
     let Ok(block) = <&[u8; 512]>::try_from(block) else {
         return false;
     };
-    !block[..100].iter().all(|&b| b == 0) && crate::tar_guard::checksum_ok(block)
+    crate::tarball::checksum_ok(block)
 }
 
 #[cfg(test)]

@@ -1,8 +1,9 @@
 //! Sparse files in tar archives. GNU tar's PAX sparse formats (GNU tar manual, "Storing Sparse
 //! Files"): 1.0 puts a decimal map (count, then offset/size pairs, one number per line, padded
 //! to 512 bytes) in front of the data; 0.1 puts the map in the `GNU.sparse.map` PAX key. The
-//! data that follows is the non-hole segments, back to back. (Old GNU `S` members are expanded
-//! by the `tar` crate.)
+//! data that follows is the non-hole segments, back to back. 0.0 repeats `GNU.sparse.offset`
+//! and `GNU.sparse.numbytes` keys, and old GNU `S` members keep the map in their headers;
+//! [`crate::tarball`] reads those two into the same map.
 
 use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::Arc;
@@ -34,8 +35,8 @@ pub(crate) enum MapError {
     Short { data: u64, stored: u64 },
 }
 
-/// Parse a `GNU.sparse.map` value (`off,len,off,len,…`).
-pub(crate) fn parse_map_0_1(value: &str, real_size: u64) -> Result<SparseMap, MapError> {
+/// The `(offset, length)` pairs of a `GNU.sparse.map` value, unchecked.
+pub(crate) fn parse_pairs(value: &str) -> Result<Vec<(u64, u64)>, MapError> {
     let nums: Vec<u64> = value
         .split(',')
         .map(|n| {
@@ -47,7 +48,7 @@ pub(crate) fn parse_map_0_1(value: &str, real_size: u64) -> Result<SparseMap, Ma
     if !nums.len().is_multiple_of(2) || nums.len() / 2 > MAX_SEGMENTS {
         return Err(MapError::Fields(nums.len()));
     }
-    check(nums.chunks(2).map(|c| (c[0], c[1])).collect(), real_size)
+    Ok(nums.chunks(2).map(|c| (c[0], c[1])).collect())
 }
 
 /// Read a format 1.0 map from the start of a member's data; returns the map and the bytes it
@@ -96,7 +97,7 @@ pub(crate) fn read_map_1_0(
     let padded = consumed.div_ceil(512) * 512;
     let mut pad = vec![0u8; (padded - consumed) as usize];
     r.read_exact(&mut pad).map_err(MapError::Read)?;
-    let map = check(segs, real_size)?;
+    let map = checked(segs, real_size)?;
     let data: u64 = map.iter().map(|s| s.1).sum();
     if padded + data > stored {
         return Err(MapError::Short {
@@ -107,7 +108,8 @@ pub(crate) fn read_map_1_0(
     Ok((map, padded))
 }
 
-fn check(segs: Vec<(u64, u64)>, real_size: u64) -> Result<SparseMap, MapError> {
+/// Segments in order, not overlapping, inside the file.
+pub(crate) fn checked(segs: Vec<(u64, u64)>, real_size: u64) -> Result<SparseMap, MapError> {
     let mut end = 0u64;
     for &(off, len) in &segs {
         let seg_end = off
@@ -260,9 +262,9 @@ mod tests {
                 String::from_utf8_lossy(text)
             );
         }
-        assert!(parse_map_0_1("0,5,3,1", 10).is_err());
+        assert!(checked(parse_pairs("0,5,3,1").unwrap(), 10).is_err());
         assert_eq!(
-            &parse_map_0_1("0,5,8,2", 10).unwrap()[..],
+            &checked(parse_pairs("0,5,8,2").unwrap(), 10).unwrap()[..],
             &[(0, 5), (8, 2)]
         );
     }

@@ -40,9 +40,7 @@ pub(crate) enum Content {
 pub(crate) enum Sparse {
     /// Contiguous data.
     No,
-    /// Old GNU sparse (`S`): expanded by the `tar` crate while streaming.
-    Gnu,
-    /// PAX sparse: segments of `data_pos..` placed at these offsets.
+    /// Sparse (old GNU or PAX): segments of `data_pos..` placed at these offsets.
     Map(crate::sparse::SparseMap),
 }
 
