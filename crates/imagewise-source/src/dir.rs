@@ -157,17 +157,10 @@ fn walk(root: &Path, tx: &std::sync::mpsc::SyncSender<Vec<Walked>>) -> Result<()
             .get(root_len..)
             .unwrap_or_default();
         let rel = rel.strip_prefix(b"/").unwrap_or(rel);
-        let lossy = std::str::from_utf8(rel).is_err();
-        let name = match std::str::from_utf8(rel) {
-            Ok(name) => name.to_string(),
-            Err(_) => {
-                let shown = String::from_utf8_lossy(rel).into_owned();
-                batch.push(Walked::Warning(format!(
-                    "{shown:?}: name is not UTF-8; shown with replacement characters"
-                )));
-                shown
-            }
-        };
+        // A name that is not UTF-8 (or spells an escape) is escaped (crate::names); its file is
+        // then read by its host path, not by the name.
+        let name = crate::names::from_bytes(rel);
+        let lossy = name.as_bytes() != rel;
         // A kernel view mounted inside the tree (a live system's /proc, /sys) is not image
         // content: show the mount point, not what is under it.
         if meta.is_dir() && meta.dev() != root_dev {
@@ -208,12 +201,12 @@ fn add(
     let kind = EntryKind::from_mode(mode)
         .ok_or_else(|| Error::unsupported(host.display().to_string(), "unknown file type"))?;
     let link = if kind == EntryKind::Symlink {
-        Some(
+        Some(crate::names::from_bytes(
             fs_err::read_link(host)
                 .map_err(|e| Error::io(host, e))?
-                .to_string_lossy()
-                .into_owned(),
-        )
+                .as_os_str()
+                .as_bytes(),
+        ))
     } else {
         None
     };

@@ -36,14 +36,14 @@ impl LayerSource {
         media_type: Option<String>,
         what: String,
     ) -> Result<LayerSource> {
-        let mut head = [0u8; 8];
-        let n = range
+        let mut head = Vec::with_capacity(compression::DETECT_BYTES);
+        range
             .open()?
-            .read(&mut head)
+            .take(compression::DETECT_BYTES as u64)
+            .read_to_end(&mut head)
             .map_err(|e| Error::io(&*range.path, e))?;
-        let compression = Compression::detect(&head[..n]).map_err(|name| {
-            Error::unsupported(&what, format!("{name}-compressed layers are not supported"))
-        })?;
+        let compression = Compression::detect(&head)
+            .map_err(|unread| Error::unsupported(&what, unread.to_string()))?;
         Ok(LayerSource {
             range,
             compression,

@@ -37,7 +37,7 @@ mod tree;
 
 use std::sync::Arc;
 
-pub use compression::Compression;
+pub use compression::{Compression, UnreadCompression};
 pub use entry::{Entry, EntryKind};
 pub use error::{Error, ProvidedError, Result};
 pub use imagewise_types::{ErrorKind, HasKind, NoProgress, Progress};

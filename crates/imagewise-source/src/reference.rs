@@ -347,12 +347,7 @@ pub fn detect(path: &Path) -> Result<ImageRef> {
     match Compression::detect(head) {
         Ok(Compression::None) => {}
         Ok(_) => return Ok(ImageRef::Tar(path.to_path_buf())),
-        Err(name) => {
-            return Err(Error::unsupported(
-                &shown,
-                format!("{name}-compressed files are not supported"),
-            ))
-        }
+        Err(unread) => return Err(Error::unsupported(&shown, unread.to_string())),
     }
     if n >= 512 && is_tar_header(&head[..512]) {
         return Ok(

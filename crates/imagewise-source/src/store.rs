@@ -51,7 +51,7 @@ impl Store {
                     ),
                 ))
             }
-            Err(name) => return Err(Error::unsupported(what, format!("{name}-compressed archives are not supported"))),
+            Err(unread) => return Err(Error::unsupported(what, unread.to_string())),
         }
         let members = list_members(file, what)?;
         Ok(Store::Archive {

@@ -399,6 +399,10 @@ impl<I: Input> Reader<I> {
                 }
                 b'x' | b'X' => {
                     let b = self.body(size_field, "PAX")?;
+                    // A later PAX header replaces an earlier one for the same member (GNU tar).
+                    pending.pax.clear();
+                    pending.sparse_00.clear();
+                    pending.sparse_00_offset = None;
                     self.pax_records(&b, header_pos, &mut pending, false)?;
                     pending.seen = true;
                 }
@@ -632,7 +636,12 @@ impl<I: Input> Reader<I> {
                 })?;
                 (xname, value)
             } else if k == "RHT.security.selinux" {
-                ("security.selinux".to_string(), v.clone())
+                // The context as text; on a file, libselinux stores it with its NUL.
+                let mut v = v.clone();
+                if v.last() != Some(&0) {
+                    v.push(0);
+                }
+                ("security.selinux".to_string(), v)
             } else {
                 continue;
             };
@@ -648,7 +657,12 @@ impl<I: Input> Reader<I> {
         }
 
         let mut typeflag = h[TYPEFLAG];
-        // Header-only types carry no data, whatever their size field says (GNU tar, Go).
+        if matches!(typeflag, 0 | b'0') && name.last() == Some(&b'/') {
+            // V7 and old tars mark a directory by the trailing slash alone.
+            typeflag = b'5';
+        }
+        // Header-only types carry no data, whatever their size field says (GNU tar, Go,
+        // libarchive).
         let header_only = matches!(typeflag, b'1' | b'2' | b'3' | b'4' | b'5' | b'6');
         let mut stored = if header_only { 0 } else { size };
         let mut layout = Layout::Plain;
@@ -749,10 +763,6 @@ impl<I: Input> Reader<I> {
             };
             size = real;
         }
-        if matches!(typeflag, 0 | b'0') && name.last() == Some(&b'/') {
-            // V7 and old tars mark a directory by the trailing slash alone.
-            typeflag = b'5';
-        }
         self.left = stored;
         self.pad = stored.next_multiple_of(512) - stored;
         Ok(Member {
@@ -823,18 +833,36 @@ fn decimal(v: &[u8]) -> Option<u64> {
 
 /// A PAX time value (`1700000000.123456789`, `-1.5`) as whole seconds and nanoseconds, the
 /// nanoseconds counted forward from the seconds (so `-1.5` is `(-2, 500000000)`, like `timespec`).
+/// Like GNU tar, the number is read up to the first character that cannot continue it
+/// (`999xxx` is 999 s; `12.5a` is 12.5 s); a value that does not start with a number is none.
 pub(crate) fn pax_time(v: &str) -> Option<(i64, u32)> {
-    let (whole, frac) = v.split_once('.').unwrap_or((v, ""));
-    let secs: i64 = whole.parse().ok()?;
-    if !frac.bytes().all(|b| b.is_ascii_digit()) {
+    let b = v.as_bytes();
+    let negative = b.first() == Some(&b'-');
+    let start = usize::from(negative);
+    let int_end = start + b[start..].iter().take_while(|c| c.is_ascii_digit()).count();
+    if int_end == start {
         return None;
     }
-    let digits: String = frac.chars().chain(std::iter::repeat('0')).take(9).collect();
-    let nsec: u32 = digits.parse().ok()?;
-    if nsec > 0 && whole.starts_with('-') {
-        Some((secs - 1, 1_000_000_000 - nsec))
+    let whole: i64 = v[start..int_end].parse().ok()?;
+    let mut nsec = 0u32;
+    if b.get(int_end) == Some(&b'.') {
+        let frac: Vec<u8> = b[int_end + 1..]
+            .iter()
+            .take_while(|c| c.is_ascii_digit())
+            .copied()
+            .chain(std::iter::repeat(b'0'))
+            .take(9)
+            .collect();
+        nsec = std::str::from_utf8(&frac).ok()?.parse().ok()?;
+    }
+    if negative {
+        if nsec > 0 {
+            Some((-whole - 1, 1_000_000_000 - nsec))
+        } else {
+            Some((-whole, 0))
+        }
     } else {
-        Some((secs, nsec))
+        Some((whole, nsec))
     }
 }
 
@@ -911,7 +939,13 @@ mod tests {
         assert_eq!(pax_time("12.1234567891"), Some((12, 123_456_789)));
         assert_eq!(pax_time("-1.5"), Some((-2, 500_000_000)));
         assert_eq!(pax_time("x"), None);
-        assert_eq!(pax_time("1.x"), None);
+        assert_eq!(pax_time("-"), None);
+        assert_eq!(pax_time("1.x"), Some((1, 0)));
+        assert_eq!(pax_time("999xxx9324.432432444444"), Some((999, 0)));
+        assert_eq!(
+            pax_time("1748089464.951928467a"),
+            Some((1_748_089_464, 951_928_467))
+        );
     }
 
     #[test]

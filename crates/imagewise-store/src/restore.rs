@@ -4,14 +4,16 @@
 //! Every blob is checked against its hash before a byte of it is written.
 
 use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::fs::{self, OpenOptions, Permissions};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use imagewise_source::{NoProgress, Progress};
+use imagewise_source::{names, NoProgress, Progress};
 use serde::Serialize;
 
 use crate::error::{Error, IoContext, Result};
@@ -277,7 +279,8 @@ impl Ctx<'_> {
             {
                 continue;
             }
-            let h = host.join(&node.name);
+            // Names that were not UTF-8 are kept escaped; the file gets its original bytes.
+            let h = host.join(OsStr::from_bytes(&names::to_bytes(&node.name)));
             self.report.entries += 1;
             let done = match node.kind {
                 NodeKind::Dir => {
@@ -303,7 +306,8 @@ impl Ctx<'_> {
                     Ok(())
                 }
                 NodeKind::Symlink => {
-                    std::os::unix::fs::symlink(node.link.as_deref().unwrap_or_default(), &h)
+                    let target = names::to_bytes(node.link.as_deref().unwrap_or_default());
+                    std::os::unix::fs::symlink(OsStr::from_bytes(&target), &h)
                         .ctx(|| format!("creating symlink {}", h.display()))
                         .and_then(|()| apply_meta(&h, &node, &mut self.report.skipped_unprivileged))
                 }

@@ -269,7 +269,7 @@ impl Ext4 {
                 if name == b"." || name == b".." {
                     continue;
                 }
-                let name = String::from_utf8_lossy(&name).into_owned();
+                let name = crate::names::from_bytes(&name);
                 if name.contains('/') {
                     return Err(
                         fs.corrupt(format!("directory {dir_path} has an entry named {name:?}"))
@@ -307,7 +307,7 @@ impl Ext4 {
             ))
         })?;
         let link = if kind == EntryKind::Symlink {
-            Some(String::from_utf8_lossy(&fs.symlink_target(ino, inode)?).into_owned())
+            Some(crate::names::from_bytes(&fs.symlink_target(ino, inode)?))
         } else {
             None
         };
@@ -736,7 +736,7 @@ impl Inner {
                 8 => "system.richacl",
                 _ => "",
             };
-            let full = format!("{prefix}{}", String::from_utf8_lossy(name));
+            let full = format!("{prefix}{}", crate::names::from_bytes(name));
             if value_inum == 0 {
                 if let Some(v) = base.get(base_off + value_offs..base_off + value_offs + value_size)
                 {

@@ -11,3 +11,4 @@ mod oci_index;
 mod real_images;
 mod sparse;
 mod support;
+mod tar_reading;

@@ -7,6 +7,7 @@ mod backends;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{Seek, SeekFrom, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
@@ -29,7 +30,8 @@ enum Item {
 
 #[derive(Debug, Clone)]
 struct Spec {
-    name: String,
+    /// Bytes: names that are not UTF-8 must come back as the same bytes.
+    name: Vec<u8>,
     /// Index of the directory it goes in (into the list of dirs made so far).
     parent: usize,
     item: Item,
@@ -40,13 +42,25 @@ struct Spec {
     xattr: Option<Vec<u8>>,
 }
 
-fn name() -> impl Strategy<Value = String> {
+fn name() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
-        "[a-z]{1,8}",
-        "[A-Za-z0-9 ._-]{1,12}",
-        "(ü|é|日本|\\$|#|%|'|\\*){1,4}",
+        "[a-z]{1,8}".prop_map(String::into_bytes),
+        "[A-Za-z0-9 ._-]{1,12}".prop_map(String::into_bytes),
+        "(ü|é|日本|\\$|#|%|'|\\*){1,4}".prop_map(String::into_bytes),
+        // Latin-1 and stray bytes, and text that spells the escape they are shown with.
+        prop::collection::vec(
+            prop_oneof![
+                Just(b'a'),
+                Just(b'\\'),
+                Just(b'x'),
+                Just(b'e'),
+                Just(b'9'),
+                0x80u8..=0xff,
+            ],
+            1..8
+        ),
     ]
-    .prop_filter("not . or ..", |n| n != "." && n != "..")
+    .prop_filter("not . or ..", |n| n != b"." && n != b"..")
 }
 
 fn item() -> impl Strategy<Value = Item> {
@@ -121,7 +135,7 @@ fn build(root: &Path, specs: &[Spec]) {
     let mut dir_meta = Vec::new();
     for s in specs {
         let parent = &dirs[s.parent % dirs.len()];
-        let p = parent.join(&s.name);
+        let p = parent.join(std::ffi::OsStr::from_bytes(&s.name));
         if fs::symlink_metadata(&p).is_ok() {
             continue;
         }
@@ -181,7 +195,7 @@ fn manifest(root: &Path) -> BTreeMap<String, String> {
     paths.sort();
     for p in paths {
         let m = fs::symlink_metadata(&p).unwrap();
-        let rel = p.strip_prefix(root).unwrap().display().to_string();
+        let rel = format!("{:?}", p.strip_prefix(root).unwrap().as_os_str());
         let ft = m.file_type();
         let mut line = format!(
             "{:o} {} {} {}.{:09}",

@@ -1,0 +1,379 @@
+//! Other projects' test inputs (../shared/peer-corpus/: Go's and libarchive's tar test
+//! archives, e2fsprogs' images, a qcow2 disk, syft's package databases) through
+//! `ls --json --digest`, each under a timeout and an address-space cap: no panic, no timeout,
+//! exit 0 or 2 only. For the tars GNU tar extracts without complaint, the listing equals what GNU
+//! tar extracted (paths, kinds, modes, owners, sizes, mtimes, link targets, devices, xattrs,
+//! content digests); the differences the project accepts on purpose are listed with a reason.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::{sha256_hex, shared};
+
+fn corpus() -> PathBuf {
+    shared().join("../peer-corpus")
+}
+
+/// Files larger than this (the 60 GB sparse members of Go's corpus) are compared by size: the
+/// oracle would have to read them back whole.
+const BIG: u64 = 1 << 30;
+
+/// Archives whose listing differs from GNU tar's extraction on purpose.
+const ACCEPTED: &[(&str, &str)] = &[
+    (
+        "pax-global-records.tar",
+        "GNU tar substitutes `.` for the empty name a global PAX record leaves; imagewise skips such members with a warning",
+    ),
+    (
+        "test_read_format_tar_empty_filename.tar",
+        "a member with an empty name is skipped with a warning, not extracted over `.`",
+    ),
+    (
+        "pax-path-hdr.tar",
+        "a PAX header with no member after it: GNU tar extracts nothing and exits 0; imagewise says the archive is cut where a member should be",
+    ),
+    (
+        "test_read_format_tar_concatenated.tar",
+        "both stop at the first end-of-archive marker; GNU tar's extraction still creates the directories named after it",
+    ),
+];
+
+/// A minimal uudecoder (libarchive keeps its test archives uuencoded).
+fn uudecode(text: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut lines = text.lines().skip_while(|l| !l.starts_with("begin "));
+    lines.next();
+    for line in lines {
+        if line == "end" || line == "`" {
+            break;
+        }
+        let b = line.as_bytes();
+        if b.is_empty() {
+            continue;
+        }
+        let n = ((b[0] - b' ') & 0x3f) as usize;
+        let mut chunk = Vec::new();
+        for q in b[1..].chunks(4) {
+            let v: Vec<u32> = (0..4)
+                .map(|i| u32::from((q.get(i).copied().unwrap_or(b' ') - b' ') & 0x3f))
+                .collect();
+            let w = (v[0] << 18) | (v[1] << 12) | (v[2] << 6) | v[3];
+            chunk.extend_from_slice(&[(w >> 16) as u8, (w >> 8) as u8, w as u8]);
+        }
+        chunk.truncate(n);
+        out.extend(chunk);
+    }
+    out
+}
+
+/// Every input: (name, path on disk).
+fn inputs(scratch: &Path) -> Vec<(String, PathBuf)> {
+    let mut out = Vec::new();
+    for e in walkdir::WalkDir::new(corpus()).sort_by_file_name() {
+        let e = e.unwrap();
+        if !e.file_type().is_file() {
+            continue;
+        }
+        let p = e.path().to_path_buf();
+        let name = p.file_name().unwrap().to_string_lossy().into_owned();
+        if name == "README.md" || name.ends_with(".tsv") {
+            continue;
+        }
+        if let Some(stem) = name.strip_suffix(".uu") {
+            let text = std::fs::read_to_string(&p).unwrap();
+            let decoded = scratch.join(stem);
+            std::fs::write(&decoded, uudecode(&text)).unwrap();
+            out.push((stem.to_string(), decoded));
+        } else {
+            out.push((name, p));
+        }
+    }
+    out
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// `imagewise ls --json --digest REF`, at most 120 s and 4 GiB of address space.
+fn ls(reference: &str) -> Run {
+    let out = Command::new("timeout")
+        .args(["120", "prlimit", "--as=4294967296", "--"])
+        .arg(env!("CARGO_BIN_EXE_imagewise"))
+        .args(["ls", "--json", "--digest", reference])
+        .env("IMAGEWISE_NO_PROGRESS", "1")
+        .output()
+        .unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// One entry as compared: everything `ls --json` says that extraction can reproduce.
+#[derive(Debug, PartialEq, Eq)]
+struct Seen {
+    kind: String,
+    mode: String,
+    uid: u64,
+    gid: u64,
+    size: u64,
+    mtime: Option<i64>,
+    link: Option<String>,
+    device: Option<(u64, u64)>,
+    xattrs: BTreeMap<String, String>,
+    sha256: Option<String>,
+}
+
+/// The tree GNU tar extracted, walked with lstat and read back.
+fn walk(root: &Path) -> BTreeMap<String, Seen> {
+    let mut out = BTreeMap::new();
+    for e in walkdir::WalkDir::new(root).min_depth(1) {
+        let e = e.unwrap();
+        let rel = format!(
+            "/{}",
+            imagewise_source::names::from_bytes(
+                e.path().strip_prefix(root).unwrap().as_os_str().as_bytes()
+            )
+        );
+        let m = std::fs::symlink_metadata(e.path()).unwrap();
+        let t = m.file_type();
+        let kind = if t.is_dir() {
+            "dir"
+        } else if t.is_symlink() {
+            "symlink"
+        } else if t.is_char_device() {
+            "char"
+        } else if t.is_block_device() {
+            "block"
+        } else if t.is_fifo() {
+            "fifo"
+        } else if t.is_socket() {
+            "socket"
+        } else {
+            "file"
+        };
+        let link = t.is_symlink().then(|| {
+            imagewise_source::names::from_bytes(
+                std::fs::read_link(e.path()).unwrap().as_os_str().as_bytes(),
+            )
+        });
+        let mut xattrs = BTreeMap::new();
+        if !t.is_symlink() {
+            for n in xattr::list(e.path()).unwrap() {
+                let n = n.to_string_lossy().into_owned();
+                if let Some(v) = xattr::get(e.path(), &n).unwrap() {
+                    xattrs.insert(n, hex::encode(v));
+                }
+            }
+        }
+        let dev = m.rdev();
+        out.insert(
+            rel,
+            Seen {
+                kind: kind.into(),
+                // Linux gives every symlink mode 0777 whatever the archive says.
+                mode: if t.is_symlink() {
+                    "any".into()
+                } else {
+                    format!("{:04o}", m.mode() & 0o7777)
+                },
+                uid: u64::from(m.uid()),
+                gid: u64::from(m.gid()),
+                size: match kind {
+                    "file" => m.size(),
+                    "symlink" => link.as_ref().map_or(0, |l| l.len() as u64),
+                    _ => 0,
+                },
+                // Directories' times change as their children are extracted; symlinks'
+                // are set where the system lets tar.
+                mtime: (kind != "dir").then_some(m.mtime()),
+                link,
+                device: matches!(kind, "char" | "block")
+                    .then(|| (u64::from(major(dev)), u64::from(minor(dev)))),
+                xattrs,
+                sha256: (kind == "file" && m.size() <= BIG)
+                    .then(|| sha256_hex(&std::fs::read(e.path()).unwrap())),
+            },
+        );
+    }
+    out
+}
+
+fn major(dev: u64) -> u32 {
+    (((dev >> 32) & 0xffff_f000) | ((dev >> 8) & 0xfff)) as u32
+}
+
+fn minor(dev: u64) -> u32 {
+    (((dev >> 12) & 0xffff_ff00) | (dev & 0xff)) as u32
+}
+
+/// imagewise's listing in the same terms: a hardlink is its file (extraction cannot tell
+/// names of one inode apart).
+fn listed(stdout: &str) -> BTreeMap<String, Seen> {
+    let lines: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let by_path: BTreeMap<&str, &Value> = lines
+        .iter()
+        .map(|v| (v["path"].as_str().unwrap(), v))
+        .collect();
+    let mut out = BTreeMap::new();
+    for v in &lines {
+        let path = v["path"].as_str().unwrap();
+        if path == "/" {
+            continue;
+        }
+        let mut kind = v["kind"].as_str().unwrap().to_string();
+        let mut sha = v["sha256"].as_str().map(str::to_string);
+        if kind == "hardlink" {
+            kind = "file".into();
+            let primary = by_path[v["link"].as_str().unwrap()];
+            sha = primary["sha256"].as_str().map(str::to_string);
+        }
+        let xattrs = v["xattrs"]
+            .as_object()
+            .map(|o| {
+                o.iter()
+                    .map(|(k, x)| (k.clone(), x.as_str().unwrap().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.insert(
+            path.to_string(),
+            Seen {
+                mode: if kind == "symlink" {
+                    "any".into()
+                } else {
+                    v["mode"].as_str().unwrap().to_string()
+                },
+                uid: v["uid"].as_u64().unwrap(),
+                gid: v["gid"].as_u64().unwrap(),
+                size: v["size"].as_u64().unwrap(),
+                mtime: (kind != "dir").then(|| v["mtime"].as_i64().unwrap()),
+                link: (kind == "symlink").then(|| v["link"].as_str().unwrap().to_string()),
+                device: v["device"]
+                    .as_array()
+                    .map(|d| (d[0].as_u64().unwrap(), d[1].as_u64().unwrap())),
+                xattrs,
+                sha256: if kind == "file" && v["size"].as_u64().unwrap() <= BIG {
+                    sha
+                } else {
+                    None
+                },
+                kind,
+            },
+        );
+    }
+    out
+}
+
+/// Directories tar creates for members' parents carry the extraction's mode and owner, and
+/// imagewise's implicit directories their own defaults: compare what the archive names.
+fn named_in_archive(file: &Path) -> Option<BTreeSet<String>> {
+    let out = Command::new("tar").arg("-tf").arg(file).output().unwrap();
+    out.status.success().then(|| {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| {
+                let t = l.trim_start_matches("./").trim_end_matches('/');
+                format!("/{}", t.trim_start_matches('/'))
+            })
+            .collect()
+    })
+}
+
+#[test]
+fn peer_corpus_never_crashes_and_tars_list_as_gnu_tar_extracts_them() {
+    let t = tempfile::tempdir().unwrap();
+    let scratch = t.path().join("inputs");
+    std::fs::create_dir_all(&scratch).unwrap();
+    let all = inputs(&scratch);
+    assert!(all.len() > 300, "the peer corpus is missing: {}", all.len());
+    let mut failures = Vec::new();
+    let mut compared = 0;
+    for (i, (name, path)) in all.iter().enumerate() {
+        let r = ls(&path.display().to_string());
+        let unread_compression = r.stderr.contains("which imagewise does not read");
+        if !(r.code == 0 || r.code == 2) || r.stderr.contains("panicked") {
+            failures.push(format!(
+                "{name}: exit {} (timeout is 124, a killed run 137): {}",
+                r.code,
+                r.stderr.lines().last().unwrap_or("")
+            ));
+            continue;
+        }
+        let is_tar = name.contains(".tar") || name.ends_with(".tgz") || name.ends_with(".txz");
+        // bzip2 and compress (.Z) are named and refused, not read (the error says how to
+        // decompress first).
+        if !is_tar || unread_compression || ACCEPTED.iter().any(|(n, _)| n == name) {
+            continue;
+        }
+        let out = t.path().join(format!("x{i}"));
+        std::fs::create_dir_all(&out).unwrap();
+        let gnu = Command::new("tar")
+            .args([
+                "--xattrs",
+                "--xattrs-include=*",
+                "--selinux",
+                "--numeric-owner",
+                "-xf",
+            ])
+            .arg(path)
+            .arg("-C")
+            .arg(&out)
+            .output()
+            .unwrap();
+        if !gnu.status.success() || !gnu.stderr.is_empty() {
+            // GNU tar refuses it or warns about it: no oracle for the listing.
+            continue;
+        }
+        if r.code != 0 {
+            failures.push(format!(
+                "{name}: GNU tar extracts it, imagewise refuses it: {}",
+                r.stderr.lines().last().unwrap_or("")
+            ));
+            continue;
+        }
+        compared += 1;
+        let want = walk(&out);
+        let got = listed(&r.stdout);
+        let named = named_in_archive(path).unwrap_or_default();
+        let paths: BTreeSet<&String> = want.keys().chain(got.keys()).collect();
+        for p in paths {
+            match (want.get(p), got.get(p)) {
+                (Some(w), Some(g)) => {
+                    if named.contains(p) && w != g {
+                        failures.push(format!(
+                            "{name} {p}:\n  GNU tar:   {w:?}\n  imagewise: {g:?}"
+                        ));
+                    } else if w.kind != g.kind {
+                        failures.push(format!(
+                            "{name} {p}: GNU tar made a {}, imagewise lists a {}",
+                            w.kind, g.kind
+                        ));
+                    }
+                }
+                (Some(_), None) => failures.push(format!("{name} {p}: extracted, not listed")),
+                (None, Some(_)) => failures.push(format!("{name} {p}: listed, not extracted")),
+                (None, None) => {}
+            }
+        }
+    }
+    assert!(compared >= 50, "only {compared} tars were compared");
+    assert!(
+        failures.is_empty(),
+        "{} disagreements:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
