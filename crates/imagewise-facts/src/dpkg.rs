@@ -43,16 +43,24 @@ pub(crate) fn paragraphs(text: &str) -> Vec<Vec<(String, String)>> {
     out
 }
 
-/// The packages of one status file. Paragraphs without a package name or version are reported in
-/// `problems`; packages not on disk (removed, config files only) are left out.
-pub(crate) fn parse(text: &str, database: &str, problems: &mut Vec<String>) -> Vec<Package> {
+/// The packages of one status file, and how many paragraphs named a package (a file with
+/// paragraphs of which none does is not a status file, which dpkg refuses, not an empty one).
+/// Paragraphs without a package name or version are reported in `problems`; packages not on disk
+/// (removed, config files only) are left out.
+pub(crate) fn parse(
+    text: &str,
+    database: &str,
+    problems: &mut Vec<String>,
+) -> (Vec<Package>, usize) {
     let mut out = Vec::new();
+    let mut named = 0;
     for (i, p) in paragraphs(text).into_iter().enumerate() {
         let get = |k: &str| {
             p.iter()
                 .find(|(f, _)| f.eq_ignore_ascii_case(k))
                 .map(|(_, v)| v.as_str())
         };
+        named += usize::from(get("Package").is_some());
         let (Some(name), Some(version)) = (get("Package"), get("Version")) else {
             if get("Package").is_some_and(|_| get("Status").is_some_and(|s| !present(s))) {
                 continue; // a removed package keeps no version
@@ -96,7 +104,7 @@ pub(crate) fn parse(text: &str, database: &str, problems: &mut Vec<String>) -> V
             database: database.to_string(),
         });
     }
-    out
+    (out, named)
 }
 
 /// `Status: want flag state`; the state is the last word.
@@ -146,8 +154,8 @@ Package: gone\nStatus: deinstall ok config-files\nVersion: 1\n\n\
 Package: never\nStatus: purge ok not-installed\n\n\
 Status: install ok installed\nVersion: 1\n";
         let mut problems = Vec::new();
-        let p = parse(text, "/var/lib/dpkg/status", &mut problems);
-        assert_eq!(p.len(), 2);
+        let (p, named) = parse(text, "/var/lib/dpkg/status", &mut problems);
+        assert_eq!((p.len(), named), (2, 4));
         assert_eq!(p[0].source_name, "glibc");
         assert_eq!(p[0].source_version, "2.36-9+deb12u4");
         assert_eq!(p[0].installed_size, Some(12 * 1024));
@@ -160,7 +168,7 @@ Status: install ok installed\nVersion: 1\n";
     #[test]
     fn purl_carries_arch_distro_and_source() {
         let mut problems = Vec::new();
-        let p = parse(
+        let (p, _) = parse(
             "Package: bash\nStatus: install ok installed\nVersion: 5.2.15-2+b2\nArchitecture: amd64\nSource: bash (5.2.15-2)\n",
             "s",
             &mut problems,

@@ -9,6 +9,30 @@ use crate::files::{self, Files, Wants};
 use crate::report::{Ecosystem, Package, PackageDatabase};
 use crate::rpm;
 
+/// Why a package database file cannot be read at all (bad records are problems, not errors).
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum DbError {
+    /// A database in a variant this reader does not follow (an encrypted Berkeley DB, a newer
+    /// ndb format).
+    #[error("{0}")]
+    Unsupported(String),
+    /// Bytes that do not follow the format.
+    #[error("{0}")]
+    Corrupt(String),
+}
+
+impl From<String> for DbError {
+    fn from(detail: String) -> DbError {
+        DbError::Corrupt(detail)
+    }
+}
+
+impl From<&str> for DbError {
+    fn from(detail: &str) -> DbError {
+        DbError::Corrupt(detail.to_string())
+    }
+}
+
 /// Biggest package database read (a Fedora workstation rpmdb is ~100 MiB).
 const MAX_DB: u64 = 512 << 20;
 const DPKG_STATUS: &str = "/var/lib/dpkg/status";
@@ -83,7 +107,7 @@ pub(crate) fn read(
     let mut add = |eco: Ecosystem,
                    path: &str,
                    format: &str,
-                   raw: Result<Vec<Package>, rpm::RpmError>,
+                   raw: Result<Vec<Package>, DbError>,
                    mut problems: Vec<String>,
                    packages: &mut Vec<Package>| {
         let (status, n) = match raw {
@@ -94,8 +118,8 @@ pub(crate) fn read(
             }
             Err(e) => {
                 let status = match e {
-                    rpm::RpmError::Unsupported(_) => "unsupported",
-                    rpm::RpmError::Corrupt(_) => "corrupt",
+                    DbError::Unsupported(_) => "unsupported",
+                    DbError::Corrupt(_) => "corrupt",
                 };
                 let e = e.to_string();
                 problems.insert(0, e);
@@ -114,12 +138,19 @@ pub(crate) fn read(
 
     if let Some(text) = files.text(DPKG_STATUS) {
         let mut problems = Vec::new();
-        let list = crate::dpkg::parse(&text, DPKG_STATUS, &mut problems);
+        let (list, named) = crate::dpkg::parse(&text, DPKG_STATUS, &mut problems);
+        let raw = if named == 0 && !text.trim().is_empty() {
+            Err(DbError::Corrupt(
+                "no paragraph names a package: this is not a dpkg status file".into(),
+            ))
+        } else {
+            Ok(list)
+        };
         add(
             Ecosystem::Dpkg,
             DPKG_STATUS,
             "dpkg-status",
-            Ok(list),
+            raw,
             problems,
             &mut packages,
         );
@@ -132,16 +163,34 @@ pub(crate) fn read(
     if !status_d.is_empty() {
         let mut problems = Vec::new();
         let mut list = Vec::new();
+        let (mut with_text, mut corrupt) = (0, 0);
         for p in &status_d {
             if let Some(text) = files.text(p) {
-                list.extend(crate::dpkg::parse(&text, p, &mut problems));
+                let (found, named) = crate::dpkg::parse(&text, p, &mut problems);
+                if !text.trim().is_empty() {
+                    with_text += 1;
+                    if named == 0 {
+                        corrupt += 1;
+                        problems.push(format!("{p}: no paragraph names a package"));
+                    }
+                }
+                list.extend(found);
             }
         }
+        // Distroless images keep one file per package here: the directory is corrupt when no
+        // file of it with content is a status file; otherwise the bad ones are its problems.
+        let raw = if with_text > 0 && corrupt == with_text {
+            Err(DbError::Corrupt(
+                "no file names a package: these are not dpkg status files".into(),
+            ))
+        } else {
+            Ok(list)
+        };
         add(
             Ecosystem::Dpkg,
             DPKG_STATUS_D,
             "dpkg-status.d",
-            Ok(list),
+            raw,
             problems,
             &mut packages,
         );
@@ -212,11 +261,11 @@ pub fn read_rpm_database(
         other => return Err(crate::Error::NotRpmDatabase(other.to_string())),
     };
     let db = rpm::read(bytes, backend, file_name).map_err(|e| match e {
-        rpm::RpmError::Unsupported(detail) => crate::Error::Unsupported {
+        DbError::Unsupported(detail) => crate::Error::Unsupported {
             database: file_name.to_string(),
             detail,
         },
-        rpm::RpmError::Corrupt(detail) => crate::Error::Corrupt {
+        DbError::Corrupt(detail) => crate::Error::Corrupt {
             database: file_name.to_string(),
             detail,
         },

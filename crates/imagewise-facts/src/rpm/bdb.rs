@@ -3,7 +3,7 @@
 //! byte order, every hash page's key/value pairs are visited, and values stored off-page are
 //! gathered from their overflow page chains. Layouts from Berkeley DB's `dbinc/db_page.h`.
 
-use super::RpmError;
+use super::DbError;
 const HASH_MAGIC: u32 = 0x0006_1561;
 const PAGE_HEADER: usize = 26;
 const P_HASH_UNSORTED: u8 = 2;
@@ -44,7 +44,7 @@ impl Db<'_> {
     }
 
     /// The bytes of an off-page item: `len` bytes along the overflow chain from `pgno`.
-    fn overflow(&self, mut pgno: u32, len: usize) -> Result<Vec<u8>, RpmError> {
+    fn overflow(&self, mut pgno: u32, len: usize) -> Result<Vec<u8>, DbError> {
         let pages = self.bytes.len() / self.page_size;
         let mut out = Vec::with_capacity(len.min(self.bytes.len()));
         let mut hops = 0;
@@ -78,7 +78,7 @@ impl Db<'_> {
 
 /// Every header blob in the database, or why the file is not one we can read. Records that
 /// cannot be followed are reported in `problems` and skipped.
-pub(crate) fn blobs(bytes: &[u8], problems: &mut Vec<String>) -> Result<Vec<Vec<u8>>, RpmError> {
+pub(crate) fn blobs(bytes: &[u8], problems: &mut Vec<String>) -> Result<Vec<Vec<u8>>, DbError> {
     if bytes.len() < 512 {
         return Err(format!("{} bytes is too short for a Berkeley DB file", bytes.len()).into());
     }
@@ -104,7 +104,7 @@ pub(crate) fn blobs(bytes: &[u8], problems: &mut Vec<String>) -> Result<Vec<Vec<
         return Err(format!("metadata page has type {}, not hash metadata", bytes[25]).into());
     }
     if bytes[24] != 0 || bytes[26] & 0x01 != 0 {
-        return Err(RpmError::Unsupported(
+        return Err(DbError::Unsupported(
             "encrypted or checksummed Berkeley DB files are not supported".into(),
         ));
     }
@@ -197,7 +197,7 @@ mod tests {
         b[24] = 1;
         assert!(matches!(
             blobs(&b, &mut p),
-            Err(RpmError::Unsupported(why)) if why.contains("encrypted")
+            Err(DbError::Unsupported(why)) if why.contains("encrypted")
         ));
     }
 }

@@ -5,7 +5,7 @@
 //!
 //! Nothing here trusts the blob: every offset and count is checked against the data size.
 
-use super::RpmError;
+use super::DbError;
 use sha2::{Digest, Sha256};
 
 pub(crate) const TAG_NAME: u32 = 1000;
@@ -63,11 +63,11 @@ fn be32(b: &[u8], at: usize) -> Option<u32> {
 }
 
 impl<'a> Header<'a> {
-    pub fn parse(blob: &'a [u8]) -> Result<Header<'a>, RpmError> {
+    pub fn parse(blob: &'a [u8]) -> Result<Header<'a>, DbError> {
         let il =
-            be32(blob, 0).ok_or(RpmError::Corrupt("header shorter than 8 bytes".into()))? as usize;
+            be32(blob, 0).ok_or(DbError::Corrupt("header shorter than 8 bytes".into()))? as usize;
         let dl =
-            be32(blob, 4).ok_or(RpmError::Corrupt("header shorter than 8 bytes".into()))? as usize;
+            be32(blob, 4).ok_or(DbError::Corrupt("header shorter than 8 bytes".into()))? as usize;
         if il == 0 || il > MAX_ENTRIES {
             return Err(format!("header claims {il} index entries").into());
         }

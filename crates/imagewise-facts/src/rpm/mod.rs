@@ -39,29 +39,7 @@ impl Backend {
     }
 }
 
-/// Why a database file cannot be read at all (bad records are problems, not errors).
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum RpmError {
-    /// A database in a variant this reader does not follow (an encrypted Berkeley DB, a newer
-    /// ndb format).
-    #[error("{0}")]
-    Unsupported(String),
-    /// Bytes that do not follow the format.
-    #[error("{0}")]
-    Corrupt(String),
-}
-
-impl From<String> for RpmError {
-    fn from(detail: String) -> RpmError {
-        RpmError::Corrupt(detail)
-    }
-}
-
-impl From<&str> for RpmError {
-    fn from(detail: &str) -> RpmError {
-        RpmError::Corrupt(detail.to_string())
-    }
-}
+pub(crate) use crate::packages::DbError;
 
 /// The result of reading one rpm database file.
 pub(crate) struct RpmDb {
@@ -73,7 +51,7 @@ pub(crate) struct RpmDb {
 
 /// Read every package from a database file. `Err` means the file is not readable as that
 /// backend at all; bad records are skipped and listed in `problems`.
-pub(crate) fn read(bytes: &[u8], backend: Backend, database: &str) -> Result<RpmDb, RpmError> {
+pub(crate) fn read(bytes: &[u8], backend: Backend, database: &str) -> Result<RpmDb, DbError> {
     let mut problems = Vec::new();
     let blobs = match backend {
         Backend::Sqlite => sqlite::blobs(bytes)?,

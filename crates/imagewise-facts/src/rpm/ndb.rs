@@ -5,7 +5,7 @@
 //! to the end of the slot pages, and blobs at `offset * 16` framed by a `BlbS` head (package
 //! index, generation, length) and a `BlbE` tail.
 
-use super::RpmError;
+use super::DbError;
 const FILE_MAGIC: &[u8; 4] = b"RpmP";
 const SLOT_MAGIC: &[u8; 4] = b"Slot";
 const BLOB_HEAD_MAGIC: &[u8; 4] = b"BlbS";
@@ -20,13 +20,13 @@ fn le32(b: &[u8], at: usize) -> Option<u32> {
         .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
 }
 
-pub(crate) fn blobs(bytes: &[u8], problems: &mut Vec<String>) -> Result<Vec<Vec<u8>>, RpmError> {
+pub(crate) fn blobs(bytes: &[u8], problems: &mut Vec<String>) -> Result<Vec<Vec<u8>>, DbError> {
     if bytes.len() < 32 || &bytes[..4] != FILE_MAGIC {
         return Err("not an rpm ndb package database (bad magic)".into());
     }
     let version = le32(bytes, 4).unwrap_or(u32::MAX);
     if version != 0 {
-        return Err(RpmError::Unsupported(format!(
+        return Err(DbError::Unsupported(format!(
             "ndb format version {version} is not supported"
         )));
     }
@@ -58,7 +58,7 @@ pub(crate) fn blobs(bytes: &[u8], problems: &mut Vec<String>) -> Result<Vec<Vec<
     Ok(out)
 }
 
-fn blob(bytes: &[u8], pkgidx: u32, offset: usize, count: usize) -> Result<&[u8], RpmError> {
+fn blob(bytes: &[u8], pkgidx: u32, offset: usize, count: usize) -> Result<&[u8], DbError> {
     let area = offset
         .checked_add(count)
         .and_then(|end| bytes.get(offset..end))

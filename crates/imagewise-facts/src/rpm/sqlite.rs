@@ -5,11 +5,11 @@
 //! to the image and a `-wal` or `-shm` file is never created. SQLite's defensive mode is on: the
 //! file is untrusted input.
 
-use super::RpmError;
+use super::DbError;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OpenFlags};
 
-pub(crate) fn blobs(bytes: &[u8]) -> Result<Vec<Vec<u8>>, RpmError> {
+pub(crate) fn blobs(bytes: &[u8]) -> Result<Vec<Vec<u8>>, DbError> {
     if bytes.len() < 100 || !bytes.starts_with(b"SQLite format 3\0") {
         return Err("not an SQLite 3 database (bad header)".into());
     }

@@ -47,3 +47,38 @@ fn empty_image() {
     assert_eq!(f.arch, None);
     assert_eq!(f.libc.kind, LibcKind::None);
 }
+
+/// syft's fixtures: a status file whose paragraphs name no package is corrupt, an empty one is
+/// an image with no packages, and a status.d of one good file reads that file.
+#[test]
+fn dpkg_status_files_that_name_no_package_are_corrupt() {
+    let syft = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/peer-corpus/syft/debian/testdata/var/lib/dpkg/status.d");
+    for (file, status, packages) in [
+        ("corrupt", "corrupt", 0),
+        ("empty", "ok", 0),
+        ("single", "ok", 1),
+    ] {
+        for (place, dbpath) in [
+            ("status", "/var/lib/dpkg/status"),
+            ("status.d", "/var/lib/dpkg/status.d"),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let target = if place == "status" {
+                dir.path().join("var/lib/dpkg/status")
+            } else {
+                dir.path().join("var/lib/dpkg/status.d").join(file)
+            };
+            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+            std::fs::copy(syft.join(file), &target).unwrap();
+            let f = inspect(dir.path().to_str().unwrap());
+            let db = f
+                .package_databases
+                .iter()
+                .find(|d| d.path == dbpath)
+                .unwrap_or_else(|| panic!("{file} as {place}: {:?}", f.package_databases));
+            assert_eq!(db.status, status, "{file} as {place}: {db:?}");
+            assert_eq!(db.packages, packages, "{file} as {place}: {db:?}");
+        }
+    }
+}
