@@ -107,6 +107,37 @@ pub(crate) fn parse(
     (out, named)
 }
 
+/// opkg's status file: dpkg's format (`Status: install user installed`), its own ecosystem.
+pub(crate) fn parse_opkg(
+    text: &str,
+    database: &str,
+    problems: &mut Vec<String>,
+) -> (Vec<Package>, usize) {
+    let (mut list, named) = parse(text, database, problems);
+    for p in &mut list {
+        p.ecosystem = Ecosystem::Opkg;
+    }
+    (list, named)
+}
+
+/// purl `pkg:opkg/<distro>/<name>@<version>?arch=…&distro=<id>-<version>` (as syft writes it;
+/// the namespace is the distribution, `openwrt` when none is known).
+pub(crate) fn opkg_purl(p: &Package, distro: &Distro) -> String {
+    let ns = if distro.id.is_empty() {
+        "openwrt"
+    } else {
+        &distro.id
+    };
+    let mut q = Vec::new();
+    if let Some(a) = &p.arch {
+        q.push(("arch", a.clone()));
+    }
+    if let Some(d) = distro.qualifier() {
+        q.push(("distro", d));
+    }
+    crate::packages::purl("opkg", ns, &p.name, &p.version, &q)
+}
+
 /// `Status: want flag state`; the state is the last word.
 fn present(status: &str) -> bool {
     status

@@ -9,6 +9,9 @@ use crate::files::{self, Files, Wants};
 use crate::report::{Ecosystem, Package, PackageDatabase};
 use crate::rpm;
 
+/// A reader of a text database: (text, path, problems) → (packages, entries that named one).
+type TextParser = fn(&str, &str, &mut Vec<String>) -> (Vec<Package>, usize);
+
 /// Why a package database file cannot be read at all (bad records are problems, not errors).
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum DbError {
@@ -38,6 +41,8 @@ const MAX_DB: u64 = 512 << 20;
 const DPKG_STATUS: &str = "/var/lib/dpkg/status";
 const DPKG_STATUS_D: &str = "/var/lib/dpkg/status.d";
 const APK_INSTALLED: [&str; 2] = ["/lib/apk/db/installed", "/usr/lib/apk/db/installed"];
+/// opkg's status file (OpenWrt keeps it under /usr/lib, Yocto under /var/lib).
+const OPKG_STATUS: [&str; 2] = ["/usr/lib/opkg/status", "/var/lib/opkg/status"];
 
 /// The distribution, as purls name it (`debian-12` in their `distro` qualifier).
 pub use imagewise_types::Distro;
@@ -79,6 +84,7 @@ pub(crate) fn finish(mut p: Package, distro: &Distro) -> Package {
         Ecosystem::Dpkg => crate::dpkg::purl(&p, distro),
         Ecosystem::Apk => crate::apk::purl(&p, distro),
         Ecosystem::Rpm => rpm::purl(&p, distro),
+        Ecosystem::Opkg => crate::dpkg::opkg_purl(&p, distro),
     };
     p
 }
@@ -93,6 +99,9 @@ pub(crate) fn want(tree: &ImageTree, w: &mut Wants) {
     }
     for (p, _) in rpm::LOCATIONS {
         w.whole(p, MAX_DB);
+    }
+    for p in rpm::manifest::LOCATIONS.iter().chain(&OPKG_STATUS) {
+        w.whole(*p, MAX_DB);
     }
 }
 
@@ -214,6 +223,7 @@ pub(crate) fn read(
             &mut packages,
         );
     }
+    let mut rpm_db_read = false;
     for (path, backend) in rpm::LOCATIONS {
         let Some(bytes) = files.get(path) else {
             continue;
@@ -225,12 +235,57 @@ pub(crate) fn read(
             Ok(db) => (Ok(db.packages), db.problems),
             Err(e) => (Err(e), Vec::new()),
         };
+        rpm_db_read |= raw.is_ok();
         add(
             Ecosystem::Rpm,
             path,
             backend.format(),
             raw,
             problems,
+            &mut packages,
+        );
+    }
+    // Text databases that list packages one per line or paragraph: a file with content but no
+    // package named is corrupt, not empty.
+    let mut text_db = |eco: Ecosystem,
+                       path: &str,
+                       format: &str,
+                       parse: TextParser,
+                       packages: &mut Vec<Package>| {
+        let Some(text) = files.text(path) else {
+            return;
+        };
+        if !seen.insert(files.target(path).unwrap_or(path).to_string()) {
+            return;
+        }
+        let mut problems = Vec::new();
+        let (list, named) = parse(&text, path, &mut problems);
+        let raw = if named == 0 && !text.trim().is_empty() {
+            Err(DbError::Corrupt(format!(
+                "no entry names a package: this is not {format}"
+            )))
+        } else {
+            Ok(list)
+        };
+        add(eco, path, format, raw, problems, packages);
+    };
+    // The manifest stands in for a database that distroless images leave out; where the
+    // database is there, it is the truth.
+    for path in rpm::manifest::LOCATIONS.iter().filter(|_| !rpm_db_read) {
+        text_db(
+            Ecosystem::Rpm,
+            path,
+            "rpm-manifest",
+            rpm::manifest::parse,
+            &mut packages,
+        );
+    }
+    for path in OPKG_STATUS {
+        text_db(
+            Ecosystem::Opkg,
+            path,
+            "opkg-status",
+            crate::dpkg::parse_opkg,
             &mut packages,
         );
     }

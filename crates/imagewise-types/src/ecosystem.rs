@@ -10,18 +10,26 @@ pub enum Ecosystem {
     Apk,
     /// Debian's dpkg (and Ubuntu and every derivative).
     Dpkg,
-    /// rpm (Red Hat, Fedora, SUSE, Amazon Linux, …).
+    /// rpm (Red Hat, Fedora, SUSE, Amazon Linux, …; CBL-Mariner's distroless rpm manifest).
     Rpm,
+    /// opkg (OpenWrt, Yocto and other embedded systems): dpkg's status format and version order.
+    Opkg,
 }
 
 impl Ecosystem {
-    pub const ALL: [Ecosystem; 3] = [Ecosystem::Apk, Ecosystem::Dpkg, Ecosystem::Rpm];
+    pub const ALL: [Ecosystem; 4] = [
+        Ecosystem::Apk,
+        Ecosystem::Dpkg,
+        Ecosystem::Rpm,
+        Ecosystem::Opkg,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Ecosystem::Apk => "apk",
             Ecosystem::Dpkg => "dpkg",
             Ecosystem::Rpm => "rpm",
+            Ecosystem::Opkg => "opkg",
         }
     }
 }
@@ -40,10 +48,11 @@ impl std::str::FromStr for Ecosystem {
             "apk" => Ok(Ecosystem::Apk),
             "dpkg" | "deb" => Ok(Ecosystem::Dpkg),
             "rpm" => Ok(Ecosystem::Rpm),
+            "opkg" => Ok(Ecosystem::Opkg),
             _ => Err(crate::UnknownName::new(
                 "package ecosystem",
                 s,
-                "apk, dpkg or rpm",
+                "apk, dpkg, rpm or opkg",
             )),
         }
     }

@@ -27,6 +27,8 @@ impl From<imagewise_types::Ecosystem> for VersionOrder {
             imagewise_types::Ecosystem::Apk => VersionOrder::Apk,
             imagewise_types::Ecosystem::Dpkg => VersionOrder::Dpkg,
             imagewise_types::Ecosystem::Rpm => VersionOrder::Rpm,
+            // opkg compares versions with dpkg's algorithm.
+            imagewise_types::Ecosystem::Opkg => VersionOrder::Dpkg,
         }
     }
 }

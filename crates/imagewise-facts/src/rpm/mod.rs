@@ -3,6 +3,7 @@
 
 mod bdb;
 mod header;
+pub(crate) mod manifest;
 mod ndb;
 mod sqlite;
 

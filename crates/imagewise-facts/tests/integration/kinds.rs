@@ -82,3 +82,51 @@ fn dpkg_status_files_that_name_no_package_are_corrupt() {
         }
     }
 }
+
+/// syft reads CBL-Mariner's distroless rpm manifest and opkg's status file; so does imagewise.
+#[test]
+fn rpm_manifests_and_opkg_status_files_are_package_databases() {
+    let corpus =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/peer-corpus/syft");
+    for (from, to, eco, format, n) in [
+        (
+            "redhat/testdata/container-manifest-2",
+            "var/lib/rpmmanifest/container-manifest-2",
+            "rpm",
+            "rpm-manifest",
+            5,
+        ),
+        (
+            "debian/testdata/var/lib/opkg/status",
+            "usr/lib/opkg/status",
+            "opkg",
+            "opkg-status",
+            0,
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join(to);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(corpus.join(from), &target).unwrap();
+        let f = inspect(dir.path().to_str().unwrap());
+        let db = &f.package_databases[0];
+        assert_eq!(
+            (db.format.as_str(), db.status.as_str()),
+            (format, "ok"),
+            "{db:?}"
+        );
+        let want = if n > 0 {
+            n
+        } else {
+            std::fs::read_to_string(&target)
+                .unwrap()
+                .matches("\nPackage: ")
+                .count()
+                + 1
+        };
+        assert_eq!(db.packages as usize, want, "{db:?}");
+        let p = &f.packages[0];
+        assert_eq!(p.ecosystem.as_str(), eco);
+        assert!(p.purl.starts_with(&format!("pkg:{eco}/")), "{}", p.purl);
+    }
+}
