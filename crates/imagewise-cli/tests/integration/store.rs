@@ -1095,3 +1095,52 @@ fn bad_input_gets_clear_errors() {
     assert_eq!(r.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&r.stderr).contains("upgrade imagewise"));
 }
+
+/// Debian and Ubuntu VM images carry POSIX ACLs (`/var/log/journal`): a snapshot of such a disk
+/// restores them as `getfacl` showed them on the original tree, and `ls` shows the standard
+/// xattr form, not ext4's on-disk one. A value kept in an inode of its own (`ea_inode`) is read.
+#[test]
+fn acls_and_large_xattrs_of_an_ext4_disk_survive_snapshot_and_restore() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    let disk = t.path().join("disk.raw");
+    // With 1 KiB blocks a 3000-byte value cannot sit in the inode or its xattr block: mke2fs
+    // puts it in an inode of its own (and the host's 4 KiB blocks can still hold it).
+    let big = "v".repeat(3000);
+    sh(&format!(
+        "mkdir -p {s}/var/log/journal/abc {s}/srv/shared && echo hi > {s}/srv/shared/file && \
+         setfacl -m u:1000:rwx,g:adm:r-x,m::rwx {s}/var/log/journal && \
+         setfacl -d -m g:adm:r-x,u:1000:rwx {s}/var/log/journal && \
+         setfacl -m u:33:r {s}/srv/shared/file && \
+         setfattr -n user.big -v {big} {s}/srv/shared/file && \
+         truncate -s 64M {d} && mkfs.ext4 -q -F -b 1024 -O ea_inode -d {s} {d}",
+        s = src.display(),
+        d = disk.display()
+    ));
+    let acls = |root: &Path| {
+        String::from_utf8(tool(
+            "getfacl",
+            &["-R", "-n", "-p", "var/log/journal", "srv/shared"],
+            root,
+        ))
+        .unwrap()
+    };
+    let repo = t.path().join("repo");
+    ok(&["repo", "init", s(&repo)]);
+    ok(&[
+        "snapshot",
+        "create",
+        "--tag",
+        "vm",
+        s(&repo),
+        &format!("disk:{}", s(&disk)),
+    ]);
+    let out = t.path().join("out");
+    ok(&["restore", s(&repo), "vm", s(&out)]);
+    assert_eq!(acls(&out), acls(&src));
+    assert!(acls(&src).contains("user:1000:rwx"), "{}", acls(&src));
+    let restored = std::fs::read(out.join("srv/shared/file")).unwrap();
+    assert_eq!(restored, b"hi\n");
+    let v = xattr::get(out.join("srv/shared/file"), "user.big").unwrap();
+    assert_eq!(v.as_deref(), Some(big.as_bytes()));
+}

@@ -692,17 +692,49 @@ impl Inner {
         Ok(())
     }
 
-    /// All extended attributes (including the internal `system.data`).
+    /// All extended attributes (including the internal `system.data`). Values kept in inodes
+    /// of their own (the `ea_inode` feature) are read from them; POSIX ACLs are given in the
+    /// standard xattr form, not ext4's.
     fn raw_xattrs(&self, inode: &Inode) -> Result<BTreeMap<String, Vec<u8>>> {
         let mut out = BTreeMap::new();
+        let mut in_inodes = Vec::new();
         let area = &inode.xattr_area;
         if area.len() >= 4 && le32(area, 0) == 0xea02_0000 {
-            self.parse_xattrs(&area[4..], 0, &area[4..], &mut out);
+            self.parse_xattrs(&area[4..], 0, &area[4..], &mut out, &mut in_inodes);
         }
         if inode.file_acl != 0 {
             let blk = self.block(inode.file_acl)?;
             if le32(&blk, 0) == 0xea02_0000 {
-                self.parse_xattrs(&blk[32..], 0, &blk, &mut out);
+                self.parse_xattrs(&blk[32..], 0, &blk, &mut out, &mut in_inodes);
+            }
+        }
+        for (name, ino, size) in in_inodes {
+            if size > MAX_XATTR_VALUE {
+                return Err(self.corrupt(format!(
+                    "xattr {name} claims a {size}-byte value in inode {ino}, more than the {MAX_XATTR_VALUE} bytes Linux allows"
+                )));
+            }
+            let value_inode = self.inode(ino)?;
+            let mut v = self.read_all(ino, &value_inode, MAX_XATTR_VALUE as u64)?;
+            if v.len() < size {
+                return Err(self.corrupt(format!(
+                    "xattr {name}: its value inode {ino} holds {} of its {size} bytes",
+                    v.len()
+                )));
+            }
+            v.truncate(size);
+            out.insert(name, v);
+        }
+        for key in ["system.posix_acl_access", "system.posix_acl_default"] {
+            if let Some(v) = out.get_mut(key) {
+                match acl_to_xattr(v) {
+                    Some(standard) => *v = standard,
+                    None => {
+                        return Err(
+                            self.corrupt(format!("{key} is not an ext4 ACL ({} bytes)", v.len()))
+                        )
+                    }
+                }
             }
         }
         Ok(out)
@@ -715,6 +747,7 @@ impl Inner {
         base_off: usize,
         base: &[u8],
         out: &mut BTreeMap<String, Vec<u8>>,
+        in_inodes: &mut Vec<(String, u32, usize)>,
     ) {
         let mut pos = 0usize;
         while pos + 16 <= entries.len() && le32(entries, pos) != 0 {
@@ -742,6 +775,8 @@ impl Inner {
                 {
                     out.insert(full, v.to_vec());
                 }
+            } else {
+                in_inodes.push((full, value_inum, value_size));
             }
             pos += (16 + name_len + 3) & !3;
         }
@@ -752,6 +787,44 @@ impl Inner {
         x.remove("system.data");
         Ok(x)
     }
+}
+
+/// Largest xattr value Linux accepts (`XATTR_SIZE_MAX`).
+const MAX_XATTR_VALUE: usize = 65536;
+
+/// ext4 keeps POSIX ACLs in its own compact form (`fs/ext4/acl.h`: version 1, then 4-byte
+/// entries for the owner, group, mask and other, 8-byte ones with an id for named users and
+/// groups); `getfattr` and every other reader see the kernel's standard form (version 2, 8-byte
+/// entries, id 0xffffffff where there is none). `None` when the bytes are not an ext4 ACL.
+fn acl_to_xattr(v: &[u8]) -> Option<Vec<u8>> {
+    const UNDEFINED_ID: u32 = u32::MAX;
+    if v.len() < 4 || le32(v, 0) != 1 {
+        return None;
+    }
+    let mut out = 2u32.to_le_bytes().to_vec();
+    let mut pos = 4;
+    while pos < v.len() {
+        let tag = le16(v.get(pos..pos + 2)?, 0);
+        let perm = le16(v.get(pos + 2..pos + 4)?, 0);
+        let id = match tag {
+            // ACL_USER_OBJ, ACL_GROUP_OBJ, ACL_MASK, ACL_OTHER
+            0x01 | 0x04 | 0x10 | 0x20 => {
+                pos += 4;
+                UNDEFINED_ID
+            }
+            // ACL_USER, ACL_GROUP
+            0x02 | 0x08 => {
+                let id = le32(v.get(pos + 4..pos + 8)?, 0);
+                pos += 8;
+                id
+            }
+            _ => return None,
+        };
+        out.extend_from_slice(&tag.to_le_bytes());
+        out.extend_from_slice(&perm.to_le_bytes());
+        out.extend_from_slice(&id.to_le_bytes());
+    }
+    Some(out)
 }
 
 /// A seekable reader over a file's data map; holes and unwritten extents read as zeros.
