@@ -474,7 +474,7 @@ impl Inner {
     fn data_map(&self, ino: u32, inode: &Inode) -> Result<DataMap> {
         if inode.flags & INLINE_DATA_FL != 0 {
             let mut data = inode.block.to_vec();
-            if let Some(more) = self.raw_xattrs(inode)?.remove("system.data") {
+            if let Some(more) = self.raw_xattrs(inode)?.0.remove("system.data") {
                 data.extend_from_slice(&more);
             }
             data.truncate(inode.size.min(data.len() as u64) as usize);
@@ -657,7 +657,7 @@ impl Inner {
             let parent = le32(&inode.block, 0);
             out.push((b"..".to_vec(), parent));
             self.parse_dirents(ino, &inode.block[4..], &mut out)?;
-            if let Some(more) = self.raw_xattrs(inode)?.remove("system.data") {
+            if let Some(more) = self.raw_xattrs(inode)?.0.remove("system.data") {
                 self.parse_dirents(ino, &more, &mut out)?;
             }
             return Ok(out);
@@ -692,10 +692,14 @@ impl Inner {
         Ok(())
     }
 
-    /// All extended attributes (including the internal `system.data`). Values kept in inodes
-    /// of their own (the `ea_inode` feature) are read from them; POSIX ACLs are given in the
-    /// standard xattr form, not ext4's.
-    fn raw_xattrs(&self, inode: &Inode) -> Result<BTreeMap<String, Vec<u8>>> {
+    /// The extended attributes stored in the inode and its xattr block (including the internal
+    /// `system.data`), and those whose values sit in inodes of their own, by (name, inode, size).
+    /// Values are not followed here: reading one reads an inode's data, which may consult this
+    /// again for inline data, and a hostile value inode may name itself.
+    fn raw_xattrs(
+        &self,
+        inode: &Inode,
+    ) -> Result<(BTreeMap<String, Vec<u8>>, Vec<(String, u32, usize)>)> {
         let mut out = BTreeMap::new();
         let mut in_inodes = Vec::new();
         let area = &inode.xattr_area;
@@ -708,36 +712,7 @@ impl Inner {
                 self.parse_xattrs(&blk[32..], 0, &blk, &mut out, &mut in_inodes);
             }
         }
-        for (name, ino, size) in in_inodes {
-            if size > MAX_XATTR_VALUE {
-                return Err(self.corrupt(format!(
-                    "xattr {name} claims a {size}-byte value in inode {ino}, more than the {MAX_XATTR_VALUE} bytes Linux allows"
-                )));
-            }
-            let value_inode = self.inode(ino)?;
-            let mut v = self.read_all(ino, &value_inode, MAX_XATTR_VALUE as u64)?;
-            if v.len() < size {
-                return Err(self.corrupt(format!(
-                    "xattr {name}: its value inode {ino} holds {} of its {size} bytes",
-                    v.len()
-                )));
-            }
-            v.truncate(size);
-            out.insert(name, v);
-        }
-        for key in ["system.posix_acl_access", "system.posix_acl_default"] {
-            if let Some(v) = out.get_mut(key) {
-                match acl_to_xattr(v) {
-                    Some(standard) => *v = standard,
-                    None => {
-                        return Err(
-                            self.corrupt(format!("{key} is not an ext4 ACL ({} bytes)", v.len()))
-                        )
-                    }
-                }
-            }
-        }
-        Ok(out)
+        Ok((out, in_inodes))
     }
 
     /// Entries start in `entries`; value offsets are relative to `base[base_off..]`.
@@ -782,10 +757,43 @@ impl Inner {
         }
     }
 
+    /// A file's extended attributes as a reader sees them: values kept in inodes of their own
+    /// (the `ea_inode` feature) read from them, POSIX ACLs in the standard xattr form rather than
+    /// ext4's, the internal `system.data` left out.
     fn xattrs(&self, inode: &Inode) -> Result<BTreeMap<String, Vec<u8>>> {
-        let mut x = self.raw_xattrs(inode)?;
-        x.remove("system.data");
-        Ok(x)
+        let (mut out, in_inodes) = self.raw_xattrs(inode)?;
+        out.remove("system.data");
+        for (name, ino, size) in in_inodes {
+            if size > MAX_XATTR_VALUE {
+                return Err(self.corrupt(format!(
+                    "xattr {name:?} claims a {size}-byte value in inode {ino}, more than the {MAX_XATTR_VALUE} bytes Linux allows"
+                )));
+            }
+            let value_inode = self.inode(ino)?;
+            let mut v = self.read_all(ino, &value_inode, MAX_XATTR_VALUE as u64)?;
+            if v.len() < size {
+                return Err(self.corrupt(format!(
+                    "xattr {name:?}: its value inode {ino} holds {} of its {size} bytes",
+                    v.len()
+                )));
+            }
+            v.truncate(size);
+            out.insert(name, v);
+        }
+        for key in ["system.posix_acl_access", "system.posix_acl_default"] {
+            if let Some(v) = out.get_mut(key) {
+                match acl_to_xattr(v) {
+                    Some(standard) => *v = standard,
+                    None => {
+                        return Err(self.corrupt(format!(
+                            "{key} is not an ext4 ACL ({} bytes)",
+                            v.len()
+                        )))
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -37,8 +37,28 @@ pub(crate) fn read_table(dev: &dyn BlockDev, what: &str) -> Result<Table> {
     if protective || &lba1[..8] == b"EFI PART" {
         return read_gpt(dev, what);
     }
-    // An ext superblock at 1024 with no partition signature: a bare filesystem.
-    if !has_sig || (lba1[56] == 0x53 && lba1[57] == 0xef) {
+    if !has_sig {
+        return Ok(whole(size));
+    }
+    // A bare filesystem whose first sector happens to end in 55AA (a boot sector left by an
+    // installer, or chance): an ext superblock at 1024 and no partition entry that fits the
+    // disk make it a filesystem, not an empty MBR.
+    let mut magic = [0u8; 2];
+    if size >= 1082 {
+        dev.read_at(1080, &mut magic)?;
+    }
+    let ext_at_1024 = magic == [0x53, 0xef];
+    let any_valid_entry = (0..4).any(|i| {
+        let e = &mbr[446 + i * 16..446 + i * 16 + 16];
+        let (start, len) = (u64::from(le32(e, 8)), u64::from(le32(e, 12)));
+        e[4] != 0
+            && len != 0
+            && start
+                .checked_add(len)
+                .and_then(|end| end.checked_mul(SECTOR))
+                .is_some_and(|end| end <= size)
+    });
+    if ext_at_1024 && !any_valid_entry {
         return Ok(whole(size));
     }
     read_mbr(dev, &mbr, what)

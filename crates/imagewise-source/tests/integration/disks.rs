@@ -321,3 +321,29 @@ fn gpt_falls_back_to_the_backup_header_and_rejects_hostile_tables() {
     let e = open_path(format!("disk:{}", p.display())).unwrap_err();
     assert!(e.to_string().contains("partition entries"), "{e}");
 }
+
+/// A bare ext4 filesystem whose first sector ends in 55AA (a leftover boot sector) is read as
+/// the filesystem it is, not as an MBR disk with no partitions.
+#[test]
+fn a_bare_filesystem_with_a_boot_signature_is_a_filesystem() {
+    let t = tempfile::tempdir().unwrap();
+    let src = t.path().join("src");
+    std::fs::create_dir_all(src.join("etc")).unwrap();
+    std::fs::write(src.join("etc/os-release"), "ID=demo\n").unwrap();
+    let img = t.path().join("fs.img");
+    let st = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "truncate -s 16M {i} && mkfs.ext4 -q -F -d {s} {i} && printf '\\x55\\xaa' | dd of={i} bs=1 seek=510 conv=notrunc status=none",
+            i = img.display(),
+            s = src.display()
+        ))
+        .status()
+        .unwrap();
+    assert!(st.success());
+    for reference in [img.display().to_string(), format!("disk:{}", img.display())] {
+        let tree = open(&reference, &opts()).unwrap_or_else(|e| panic!("{reference}: {e}"));
+        assert_eq!(tree.info().disk.as_ref().unwrap().selected.table, "none");
+        assert_eq!(read_all(&tree, "/etc/os-release"), b"ID=demo\n");
+    }
+}
