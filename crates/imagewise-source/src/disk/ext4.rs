@@ -42,6 +42,10 @@ struct Inner {
     cache: Mutex<HashMap<u64, Arc<Vec<u8>>>>,
     /// The journal holds changes not yet written back (not cleanly unmounted).
     needs_recovery: bool,
+    /// The `64bit` feature: only then do inodes' high words of block numbers count.
+    is_64: bool,
+    /// Bytes of an allocation unit: the block, or with bigalloc the cluster.
+    cluster_size: u64,
 }
 
 fn le16(b: &[u8], o: usize) -> u16 {
@@ -63,6 +67,8 @@ struct Inode {
     links: u16,
     flags: u32,
     block: [u8; 60],
+    /// `i_blocks`: 512-byte units allocated (data, extent tree and xattr block).
+    blocks: u64,
     file_acl: u64,
     /// Raw in-inode extended attribute area (after `i_extra_isize`), if any.
     xattr_area: Vec<u8>,
@@ -124,10 +130,11 @@ impl Ext4 {
         let blocks_per_group = u64::from(le32(&sb, 32));
         let inodes_per_group = le32(&sb, 40);
         let rev = le32(&sb, 76);
-        let inode_size = if rev == 0 {
-            128
-        } else {
-            u64::from(le16(&sb, 88))
+        // Revision 0 has 128-byte inodes; so does a later one that leaves the size 0 (e2fsck
+        // reads it so).
+        let inode_size = match (rev, le16(&sb, 88)) {
+            (0, _) | (_, 0) => 128,
+            (_, n) => u64::from(n),
         };
         let is_64 = incompat & 0x80 != 0;
         let desc_size = if is_64 { u64::from(le16(&sb, 254)) } else { 32 };
@@ -140,13 +147,22 @@ impl Ext4 {
         if !(128..=block_size).contains(&inode_size) || !inode_size.is_power_of_two() {
             return Err(corrupt(format!("inode size {inode_size} is invalid")));
         }
+        // A group's block bitmap covers `block_size * 8` allocation units: blocks, or with
+        // bigalloc clusters (`s_clusters_per_group`) of several blocks.
+        let bigalloc = ro_compat & 0x200 != 0;
+        let units_per_group = if bigalloc {
+            u64::from(le32(&sb, 36))
+        } else {
+            blocks_per_group
+        };
         if blocks_per_group == 0
             || inodes_per_group == 0
-            || blocks_per_group > block_size * 8
+            || units_per_group == 0
+            || units_per_group > block_size * 8
             || u64::from(inodes_per_group) > block_size * 8
         {
             return Err(corrupt(format!(
-                "{blocks_per_group} blocks and {inodes_per_group} inodes per group is invalid"
+                "{blocks_per_group} blocks ({units_per_group} allocation units) and {inodes_per_group} inodes per group is invalid"
             )));
         }
         if !(32..=block_size).contains(&desc_size) || !desc_size.is_power_of_two() {
@@ -182,7 +198,9 @@ impl Ext4 {
                 let g = desc_block * per_block;
                 first_data_block + g * blocks_per_group + u64::from(has_super(g, sparse_super))
             } else {
-                first_data_block + 1 + desc_block
+                // The descriptors follow the block holding the superblock (byte 1024): block 2
+                // with 1 KiB blocks even when bigalloc makes the first data block 0.
+                1024 / block_size + 1 + desc_block
             };
             let off = loc
                 .checked_mul(block_size)
@@ -214,6 +232,12 @@ impl Ext4 {
                 inode_tables,
                 cache: Mutex::new(HashMap::new()),
                 needs_recovery: incompat & 0x4 != 0,
+                is_64,
+                cluster_size: if bigalloc {
+                    1024u64 << le32(&sb, 28).min(30)
+                } else {
+                    block_size
+                },
             }),
         })
     }
@@ -462,7 +486,14 @@ impl Inner {
             links: le16(raw, 26),
             flags: le32(raw, 32),
             block,
-            file_acl: u64::from(le32(raw, 104)) | (u64::from(le16(raw, 118)) << 32),
+            blocks: u64::from(le32(raw, 28)) | (u64::from(le16(raw, 116)) << 32),
+            // The high word counts only on 64bit filesystems (as the kernel reads it).
+            file_acl: u64::from(le32(raw, 104))
+                | if self.is_64 {
+                    u64::from(le16(raw, 118)) << 32
+                } else {
+                    0
+                },
             xattr_area: if self.inode_size > 128 {
                 raw[xattr_start..].to_vec()
             } else {
@@ -643,7 +674,18 @@ impl Inner {
         if inode.size > 4096 {
             return Err(self.corrupt(format!("symlink inode {ino} is {} bytes long", inode.size)));
         }
-        if inode.flags & (EXTENTS_FL | INLINE_DATA_FL) == 0 && inode.size < 60 {
+        // A fast symlink keeps its target in `i_block`. As the kernel decides it: nothing
+        // allocated but the xattr block (one cluster), even if the extents flag is set.
+        let ea_blocks = if inode.file_acl != 0 {
+            self.cluster_size / 512
+        } else {
+            0
+        };
+        let fast = inode.flags & INLINE_DATA_FL == 0
+            && inode.size < 60
+            && (inode.blocks.saturating_sub(ea_blocks) == 0
+                || inode.flags & EXTENTS_FL == 0 && inode.blocks == 0);
+        if fast {
             return Ok(inode.block[..inode.size as usize].to_vec());
         }
         self.read_all(ino, inode, 4096)
