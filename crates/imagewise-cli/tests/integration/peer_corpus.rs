@@ -4,6 +4,8 @@
 //! exit 0 or 2 only. For the tars GNU tar extracts without complaint, the listing equals what GNU
 //! tar extracted (paths, kinds, modes, owners, sizes, mtimes, link targets, devices, xattrs,
 //! content digests); the differences the project accepts on purpose are listed with a reason.
+//! The e2fsprogs images are opened as `disk:`, and those `e2fsck -fn` calls clean list as
+//! debugfs's `rdump` writes them out.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::ffi::OsStrExt;
@@ -43,6 +45,21 @@ const ACCEPTED: &[(&str, &str)] = &[
     ),
 ];
 
+/// Entries of clean ext images where debugfs's `rdump` is not the truth, or where imagewise
+/// refuses what e2fsck accepts.
+const ACCEPTED_EXT: &[(&str, &str, &str)] = &[
+    (
+        "e2fsprogs_tests_d_inline_dump_image.gz",
+        "/shortfile",
+        "an inline-data file of 20 bytes (`debugfs stat` says 20): rdump writes the whole 60-byte inline area",
+    ),
+    (
+        "e2fsprogs_tests_f_extent_too_deep_image.gz",
+        "*",
+        "an extent tree 7 levels deep: the kernel refuses more than 5 (EXT4_MAX_EXTENT_DEPTH), and so does imagewise, by name",
+    ),
+];
+
 /// A minimal uudecoder (libarchive keeps its test archives uuencoded).
 fn uudecode(text: &str) -> Vec<u8> {
     let mut out = Vec::new();
@@ -71,8 +88,18 @@ fn uudecode(text: &str) -> Vec<u8> {
     out
 }
 
-/// Every input: (name, path on disk).
-fn inputs(scratch: &Path) -> Vec<(String, PathBuf)> {
+/// How an input is opened and checked.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Opened by detection; tars are compared with GNU tar's extraction.
+    Detected,
+    /// An e2fsprogs image or a qcow2 disk: opened as `disk:`; clean ext images are compared
+    /// with debugfs's `rdump`.
+    Disk,
+}
+
+/// Every input: (name, path on disk, kind). Compressed e2fsprogs images are decompressed.
+fn inputs(scratch: &Path) -> Vec<(String, PathBuf, Kind)> {
     let mut out = Vec::new();
     for e in walkdir::WalkDir::new(corpus()).sort_by_file_name() {
         let e = e.unwrap();
@@ -84,16 +111,64 @@ fn inputs(scratch: &Path) -> Vec<(String, PathBuf)> {
         if name == "README.md" || name.ends_with(".tsv") {
             continue;
         }
+        let rel = p
+            .strip_prefix(corpus())
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
         if let Some(stem) = name.strip_suffix(".uu") {
             let text = std::fs::read_to_string(&p).unwrap();
             let decoded = scratch.join(stem);
             std::fs::write(&decoded, uudecode(&text)).unwrap();
-            out.push((stem.to_string(), decoded));
+            out.push((stem.to_string(), decoded, Kind::Detected));
+        } else if rel.starts_with("e2fsprogs/") && !name.contains(".tar") {
+            let label = rel.replace('/', "_");
+            let tool = match name.rsplit('.').next() {
+                Some("gz") => Some("gzip"),
+                Some("bz2") => Some("bzip2"),
+                _ => None,
+            };
+            let path = match tool {
+                Some(tool) => {
+                    let raw = Command::new(tool).arg("-dc").arg(&p).output().unwrap();
+                    assert!(raw.status.success(), "{tool} -dc {}", p.display());
+                    let d = scratch.join(&label);
+                    std::fs::write(&d, raw.stdout).unwrap();
+                    d
+                }
+                None => p,
+            };
+            out.push((label, path, Kind::Disk));
+        } else if name.ends_with(".qcow2") {
+            out.push((name, p, Kind::Disk));
         } else {
-            out.push((name, p));
+            out.push((name, p, Kind::Detected));
         }
     }
     out
+}
+
+/// The ext images e2fsck calls clean, through debugfs's `rdump` (which keeps modes, owners and
+/// the times of files and directories, and writes no devices, FIFOs or sockets).
+fn rdump(image: &Path, out: &Path) -> bool {
+    let fsck = Command::new("timeout")
+        .args(["60", "e2fsck", "-fn"])
+        .arg(image)
+        .output()
+        .unwrap();
+    // `e2fsck -n` exits 0 even when it found something and answered "no" to fixing it.
+    if !fsck.status.success() || String::from_utf8_lossy(&fsck.stdout).contains("? no") {
+        return false;
+    }
+    std::fs::create_dir_all(out).unwrap();
+    let d = Command::new("debugfs")
+        .arg("-R")
+        .arg(format!("rdump / {}", out.display()))
+        .arg(image)
+        .output()
+        .unwrap();
+    // debugfs exits 0 when it cannot open the filesystem at all.
+    d.status.success() && !String::from_utf8_lossy(&d.stderr).contains("while trying to open")
 }
 
 struct Run {
@@ -119,7 +194,7 @@ fn ls(reference: &str) -> Run {
 }
 
 /// One entry as compared: everything `ls --json` says that extraction can reproduce.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Seen {
     kind: String,
     mode: String,
@@ -301,8 +376,13 @@ fn peer_corpus_never_crashes_and_tars_list_as_gnu_tar_extracts_them() {
     assert!(all.len() > 300, "the peer corpus is missing: {}", all.len());
     let mut failures = Vec::new();
     let mut compared = 0;
-    for (i, (name, path)) in all.iter().enumerate() {
-        let r = ls(&path.display().to_string());
+    let mut disks_compared = 0;
+    for (i, (name, path, kind)) in all.iter().enumerate() {
+        let reference = match kind {
+            Kind::Disk => format!("disk:{}", path.display()),
+            Kind::Detected => path.display().to_string(),
+        };
+        let r = ls(&reference);
         let unread_compression = r.stderr.contains("which imagewise does not read");
         if !(r.code == 0 || r.code == 2) || r.stderr.contains("panicked") {
             failures.push(format!(
@@ -310,6 +390,22 @@ fn peer_corpus_never_crashes_and_tars_list_as_gnu_tar_extracts_them() {
                 r.code,
                 r.stderr.lines().last().unwrap_or("")
             ));
+            continue;
+        }
+        if *kind == Kind::Disk {
+            let out = t.path().join(format!("x{i}"));
+            let skip_all = ACCEPTED_EXT.iter().any(|(n, p, _)| n == name && *p == "*");
+            if name.starts_with("e2fsprogs") && !skip_all && rdump(path, &out) {
+                if r.code != 0 {
+                    failures.push(format!(
+                        "{name}: e2fsck calls it clean, imagewise refuses it: {}",
+                        r.stderr.lines().last().unwrap_or("")
+                    ));
+                    continue;
+                }
+                disks_compared += 1;
+                compare_ext(name, &walk(&out), &listed(&r.stdout), &mut failures);
+            }
             continue;
         }
         let is_tar = name.contains(".tar") || name.ends_with(".tgz") || name.ends_with(".txz");
@@ -371,9 +467,55 @@ fn peer_corpus_never_crashes_and_tars_list_as_gnu_tar_extracts_them() {
     }
     assert!(compared >= 50, "only {compared} tars were compared");
     assert!(
+        disks_compared >= 40,
+        "only {disks_compared} ext images were compared"
+    );
+    assert!(
         failures.is_empty(),
         "{} disagreements:\n{}",
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// An ext image against its rdump: every directory, file and symlink with its mode, owner,
+/// size, link target and content, and the mtimes of files (rdump sets symlinks' to now).
+fn compare_ext(
+    name: &str,
+    want: &BTreeMap<String, Seen>,
+    got: &BTreeMap<String, Seen>,
+    failures: &mut Vec<String>,
+) {
+    let dumped = |s: &Seen| matches!(s.kind.as_str(), "file" | "dir" | "symlink");
+    let accepted = |p: &str| {
+        ACCEPTED_EXT
+            .iter()
+            .any(|(n, path, _)| *n == name && *path == p)
+    };
+    for (p, g) in got.iter().filter(|(p, g)| dumped(g) && !accepted(p)) {
+        let Some(w) = want.get(p) else {
+            failures.push(format!("{name} {p}: listed, not in debugfs's rdump"));
+            continue;
+        };
+        let mut g = Seen {
+            xattrs: BTreeMap::new(),
+            ..g.clone()
+        };
+        let mut w = Seen {
+            xattrs: BTreeMap::new(),
+            ..w.clone()
+        };
+        if g.kind == "symlink" {
+            g.mtime = None;
+            w.mtime = None;
+        }
+        if g != w {
+            failures.push(format!(
+                "{name} {p}:\n  debugfs:   {w:?}\n  imagewise: {g:?}"
+            ));
+        }
+    }
+    for p in want.keys().filter(|p| !got.contains_key(*p)) {
+        failures.push(format!("{name} {p}: in debugfs's rdump, not listed"));
+    }
 }

@@ -827,10 +827,9 @@ impl Inner {
                 match acl_to_xattr(v) {
                     Some(standard) => *v = standard,
                     None => {
-                        return Err(self.corrupt(format!(
-                            "{key} is not an ext4 ACL ({} bytes)",
-                            v.len()
-                        )))
+                        return Err(
+                            self.corrupt(format!("{key} is not an ext4 ACL ({} bytes)", v.len()))
+                        )
                     }
                 }
             }
