@@ -127,7 +127,15 @@ pub(crate) fn index_layer(
             tarball::Seekable::new(SeekBuf::new(raw, 64 * 1024), src.range.len),
             what,
         );
-        scan(&mut reader, builder, index, src, &mut info, progress)?;
+        scan(
+            &mut reader,
+            builder,
+            index,
+            src,
+            &mut info,
+            progress,
+            limits,
+        )?;
         progress.end();
         return Ok(info);
     }
@@ -151,6 +159,7 @@ pub(crate) fn index_layer(
         src,
         &mut info,
         &imagewise_types::NoProgress,
+        limits,
     )?;
     // Drain what follows the end-of-archive marker so the decompressor checks its trailer and
     // the whole blob is hashed.
@@ -199,8 +208,29 @@ fn scan<I: tarball::Input>(
     src: &LayerSource,
     info: &mut LayerInfo,
     progress: &dyn Progress,
+    limits: Limits,
 ) -> Result<()> {
+    // Sparse members unpack to their full size, holes included, though the archive stores only
+    // their data: they count against the unpacked-bytes limit as what they unpack to.
+    let mut sparse_bytes = 0u64;
     while let Some(m) = reader.next()? {
+        if m.layout != Layout::Plain {
+            sparse_bytes = sparse_bytes.saturating_add(m.size);
+            if sparse_bytes > limits.max_unpacked_bytes {
+                return Err(Error::LimitExceeded {
+                    what: src.what.clone(),
+                    detail: format!(
+                        "sparse members unpack to more than {} bytes (member {:?} alone is {} bytes, {} of them stored)",
+                        limits.max_unpacked_bytes,
+                        String::from_utf8_lossy(&m.name),
+                        m.size,
+                        m.stored
+                    ),
+                    limit: limits.max_unpacked_bytes,
+                    knob: "--max-unpacked-bytes (IMAGEWISE_MAX_UNPACKED_BYTES)",
+                });
+            }
+        }
         info.entries += 1;
         info.uncompressed_size = m.data_pos + m.stored.next_multiple_of(512);
         if info.entries.is_multiple_of(256) {

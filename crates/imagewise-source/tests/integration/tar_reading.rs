@@ -210,3 +210,27 @@ fn zstd_after_a_skippable_frame_is_read() {
     let tree = open_path(p.display().to_string()).unwrap();
     assert_eq!(read_all(&tree, "/f"), b"data");
 }
+
+/// Go's 6 KB archives holding a 60 GB sparse member: the unpacked-bytes limit applies to what
+/// sparse members unpack to, so a lowered limit refuses them before any hole is read.
+#[test]
+fn sparse_members_count_against_the_unpacked_bytes_limit() {
+    let go = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/peer-corpus/golang-archive-tar/testdata");
+    for name in ["gnu-sparse-big.tar", "pax-sparse-big.tar"] {
+        let p = go.join(name).display().to_string();
+        let limits = imagewise_source::Limits {
+            max_unpacked_bytes: 1 << 30,
+            ..imagewise_source::Limits::default()
+        };
+        let e = open_limited(&p, limits).unwrap_err();
+        assert!(matches!(e, Error::LimitExceeded { .. }), "{name}: {e}");
+        assert!(e.to_string().contains("--max-unpacked-bytes"), "{e}");
+        // Under the default limit it is listed, at its real size.
+        let tree = open_path(&p).unwrap();
+        assert!(
+            tree.entries().iter().any(|e| e.size == 60_000_000_000),
+            "{name}"
+        );
+    }
+}
