@@ -741,7 +741,7 @@ impl Inner {
     fn raw_xattrs(
         &self,
         inode: &Inode,
-    ) -> Result<(BTreeMap<String, Vec<u8>>, Vec<(String, u32, usize)>)> {
+    ) -> Result<(BTreeMap<String, Vec<u8>>, Vec<InInode>)> {
         let mut out = BTreeMap::new();
         let mut in_inodes = Vec::new();
         let area = &inode.xattr_area;
@@ -764,7 +764,7 @@ impl Inner {
         base_off: usize,
         base: &[u8],
         out: &mut BTreeMap<String, Vec<u8>>,
-        in_inodes: &mut Vec<(String, u32, usize)>,
+        in_inodes: &mut Vec<InInode>,
     ) {
         let mut pos = 0usize;
         while pos + 16 <= entries.len() && le32(entries, pos) != 0 {
@@ -837,6 +837,9 @@ impl Inner {
         Ok(out)
     }
 }
+
+/// An xattr whose value sits in an inode of its own: (name, inode, value size).
+type InInode = (String, u32, usize);
 
 /// Largest xattr value Linux accepts (`XATTR_SIZE_MAX`).
 const MAX_XATTR_VALUE: usize = 65536;
