@@ -505,7 +505,7 @@ impl Inner {
     fn data_map(&self, ino: u32, inode: &Inode) -> Result<DataMap> {
         if inode.flags & INLINE_DATA_FL != 0 {
             let mut data = inode.block.to_vec();
-            if let Some(more) = self.raw_xattrs(inode)?.0.remove("system.data") {
+            if let Some(more) = self.raw_xattrs(inode)?.values.remove("system.data") {
                 data.extend_from_slice(&more);
             }
             data.truncate(inode.size.min(data.len() as u64) as usize);
@@ -699,7 +699,7 @@ impl Inner {
             let parent = le32(&inode.block, 0);
             out.push((b"..".to_vec(), parent));
             self.parse_dirents(ino, &inode.block[4..], &mut out)?;
-            if let Some(more) = self.raw_xattrs(inode)?.0.remove("system.data") {
+            if let Some(more) = self.raw_xattrs(inode)?.values.remove("system.data") {
                 self.parse_dirents(ino, &more, &mut out)?;
             }
             return Ok(out);
@@ -738,10 +738,7 @@ impl Inner {
     /// `system.data`), and those whose values sit in inodes of their own, by (name, inode, size).
     /// Values are not followed here: reading one reads an inode's data, which may consult this
     /// again for inline data, and a hostile value inode may name itself.
-    fn raw_xattrs(
-        &self,
-        inode: &Inode,
-    ) -> Result<(BTreeMap<String, Vec<u8>>, Vec<InInode>)> {
+    fn raw_xattrs(&self, inode: &Inode) -> Result<RawXattrs> {
         let mut out = BTreeMap::new();
         let mut in_inodes = Vec::new();
         let area = &inode.xattr_area;
@@ -754,7 +751,10 @@ impl Inner {
                 self.parse_xattrs(&blk[32..], 0, &blk, &mut out, &mut in_inodes);
             }
         }
-        Ok((out, in_inodes))
+        Ok(RawXattrs {
+            values: out,
+            in_inodes,
+        })
     }
 
     /// Entries start in `entries`; value offsets are relative to `base[base_off..]`.
@@ -803,7 +803,10 @@ impl Inner {
     /// (the `ea_inode` feature) read from them, POSIX ACLs in the standard xattr form rather than
     /// ext4's, the internal `system.data` left out.
     fn xattrs(&self, inode: &Inode) -> Result<BTreeMap<String, Vec<u8>>> {
-        let (mut out, in_inodes) = self.raw_xattrs(inode)?;
+        let RawXattrs {
+            values: mut out,
+            in_inodes,
+        } = self.raw_xattrs(inode)?;
         out.remove("system.data");
         for (name, ino, size) in in_inodes {
             if size > MAX_XATTR_VALUE {
@@ -840,6 +843,12 @@ impl Inner {
 
 /// An xattr whose value sits in an inode of its own: (name, inode, value size).
 type InInode = (String, u32, usize);
+
+/// The xattrs an inode and its xattr block hold, and those whose values sit elsewhere.
+struct RawXattrs {
+    values: BTreeMap<String, Vec<u8>>,
+    in_inodes: Vec<InInode>,
+}
 
 /// Largest xattr value Linux accepts (`XATTR_SIZE_MAX`).
 const MAX_XATTR_VALUE: usize = 65536;
