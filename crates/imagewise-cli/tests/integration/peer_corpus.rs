@@ -54,6 +54,16 @@ const ACCEPTED_EXT: &[(&str, &str, &str)] = &[
         "an inline-data file of 20 bytes (`debugfs stat` says 20): rdump writes the whole 60-byte inline area",
     ),
     (
+        "e2fsprogs_tests_f_ea_inode_no_feature_image.gz",
+        "*",
+        "an xattr value in an inode on a filesystem without ea_inode: the kernel refuses it (getfattr: Structure needs cleaning), e2fsck -n says nothing; imagewise refuses it, by name",
+    ),
+    (
+        "e2fsprogs_tests_f_ea_zero_size_image.gz",
+        "*",
+        "Lustre-style xattrs whose value inode is no xattr inode: the kernel refuses them (getfattr: Structure needs cleaning), e2fsck -n says nothing; imagewise refuses them, by name",
+    ),
+    (
         "e2fsprogs_tests_f_extent_too_deep_image.gz",
         "*",
         "an extent tree 7 levels deep: the kernel refuses more than 5 (EXT4_MAX_EXTENT_DEPTH), and so does imagewise, by name",
@@ -404,7 +414,9 @@ fn peer_corpus_never_crashes_and_tars_list_as_gnu_tar_extracts_them() {
                     continue;
                 }
                 disks_compared += 1;
-                compare_ext(name, &walk(&out), &listed(&r.stdout), &mut failures);
+                let got = listed(&r.stdout);
+                compare_ext(name, &walk(&out), &got, &mut failures);
+                compare_ext_xattrs_and_devices(name, path, &got, &mut failures);
             }
             continue;
         }
@@ -517,5 +529,148 @@ fn compare_ext(
     }
     for p in want.keys().filter(|p| !got.contains_key(*p)) {
         failures.push(format!("{name} {p}: in debugfs's rdump, not listed"));
+    }
+}
+
+/// What `rdump` cannot show, from debugfs itself in one run per image: the xattrs of every
+/// entry (`ea_list`: names and value sizes; values too where debugfs prints them as imagewise
+/// must, i.e. everything but POSIX ACLs, which debugfs shows in ext4's on-disk form) and the
+/// device numbers of device nodes (`stat`).
+fn compare_ext_xattrs_and_devices(
+    name: &str,
+    image: &Path,
+    got: &BTreeMap<String, Seen>,
+    failures: &mut Vec<String>,
+) {
+    let paths: Vec<&String> = got
+        .keys()
+        .filter(|p| !p.contains('"') && !p.contains('\\'))
+        .collect();
+    let mut cmds = String::new();
+    for p in &paths {
+        cmds.push_str(&format!("ea_list \"{p}\"\nstat \"{p}\"\n"));
+    }
+    let cmdfile = image.with_extension("debugfs-cmds");
+    std::fs::write(&cmdfile, cmds).unwrap();
+    let out = Command::new("debugfs")
+        .arg("-f")
+        .arg(&cmdfile)
+        .arg(image)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    // Blocks of output, one per command, keyed by (command, path).
+    let mut blocks: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    let mut current: Option<(String, String)> = None;
+    for line in text.lines() {
+        if let Some(cmd) = line.strip_prefix("debugfs: ") {
+            current = cmd
+                .split_once(' ')
+                .map(|(c, p)| (c.to_string(), p.trim_matches('"').to_string()));
+            continue;
+        }
+        if let Some(k) = &current {
+            blocks.entry(k.clone()).or_default().push(line.to_string());
+        }
+    }
+    for p in paths {
+        let g = &got[p];
+        // `  NAME (LEN)` lines, with ` = VALUE` when the value is short; a name that is not
+        // printable comes as hex bytes.
+        let mut want: BTreeMap<String, (usize, Option<Vec<u8>>)> = BTreeMap::new();
+        for l in blocks
+            .get(&("ea_list".into(), p.clone()))
+            .into_iter()
+            .flatten()
+        {
+            let Some(l) = l.strip_prefix("  ") else {
+                continue;
+            };
+            let (head, value) = match l.split_once(") = ") {
+                Some((h, v)) => (format!("{h})"), Some(v)),
+                None => (l.trim_end().to_string(), None),
+            };
+            let Some((xname, len)) = head.rsplit_once(" (") else {
+                continue;
+            };
+            let Ok(len) = len.trim_end_matches(')').parse::<usize>() else {
+                continue;
+            };
+            let xname = xname.trim_end();
+            let hex_name: Option<Vec<u8>> = xname
+                .split(' ')
+                .map(|h| {
+                    (h.len() == 2)
+                        .then(|| u8::from_str_radix(h, 16).ok())
+                        .flatten()
+                })
+                .collect();
+            let xname = match hex_name {
+                Some(b) if xname.contains(' ') => String::from_utf8_lossy(&b).into_owned(),
+                _ => xname.to_string(),
+            };
+            let bytes = value.and_then(|value| {
+                if let Some(q) = value.strip_prefix('"') {
+                    q.strip_suffix('"')
+                        .filter(|v| !v.contains('\\'))
+                        .map(|v| v.as_bytes().to_vec())
+                } else {
+                    value
+                        .split_whitespace()
+                        .map(|h| u8::from_str_radix(h, 16).ok())
+                        .collect::<Option<Vec<u8>>>()
+                }
+            });
+            // ext4's internal inline-data attribute, which no reader of the file sees.
+            if xname != "system.data" {
+                want.insert(xname, (len, bytes));
+            }
+        }
+        let mine: BTreeMap<&String, Vec<u8>> = g
+            .xattrs
+            .iter()
+            .map(|(k, v)| (k, hex::decode(v).unwrap()))
+            .collect();
+        let names_want: BTreeSet<&String> = want.keys().collect();
+        let names_got: BTreeSet<&String> = mine.keys().copied().collect();
+        if names_want != names_got {
+            failures.push(format!(
+                "{name} {p}: xattrs {names_got:?}, debugfs lists {names_want:?}"
+            ));
+            continue;
+        }
+        for (xname, (len, bytes)) in &want {
+            if xname.starts_with("system.posix_acl") {
+                continue;
+            }
+            let v = &mine[xname];
+            if v.len() != *len || bytes.as_ref().is_some_and(|b| b != v) {
+                failures.push(format!(
+                    "{name} {p}: xattr {xname} is {} bytes {:?}, debugfs says {len} bytes {:?}",
+                    v.len(),
+                    String::from_utf8_lossy(v),
+                    bytes
+                        .as_ref()
+                        .map(|b| String::from_utf8_lossy(b).into_owned())
+                ));
+            }
+        }
+        if let Some((major, minor)) = g.device {
+            let stat = blocks
+                .get(&("stat".into(), p.clone()))
+                .cloned()
+                .unwrap_or_default();
+            let want = stat.iter().find_map(|l| {
+                let rest = l.split("Device major/minor number: ").nth(1)?;
+                let (ma, mi) = rest.split_whitespace().next()?.split_once(':')?;
+                Some((ma.parse::<u64>().ok()?, mi.parse::<u64>().ok()?))
+            });
+            if want != Some((major, minor)) {
+                failures.push(format!(
+                    "{name} {p}: device {major}:{minor}, debugfs says {want:?}"
+                ));
+            }
+        }
     }
 }

@@ -21,6 +21,8 @@ use imagewise_types::Progress;
 const ROOT_INO: u32 = 2;
 const EXTENTS_FL: u32 = 0x80000;
 const INLINE_DATA_FL: u32 = 0x1000_0000;
+/// An inode that holds an xattr value (`EXT4_EA_INODE_FL`).
+const EA_INODE_FL: u32 = 0x20_0000;
 const MAX_DIR_BYTES: u64 = 256 << 20;
 const MAX_EXTENT_DEPTH: u16 = 5;
 const BLOCK_CACHE: usize = 2048;
@@ -46,6 +48,8 @@ struct Inner {
     is_64: bool,
     /// Bytes of an allocation unit: the block, or with bigalloc the cluster.
     cluster_size: u64,
+    /// The `ea_inode` feature: xattr values may live in inodes of their own.
+    ea_inode: bool,
 }
 
 fn le16(b: &[u8], o: usize) -> u16 {
@@ -233,6 +237,7 @@ impl Ext4 {
                 cache: Mutex::new(HashMap::new()),
                 needs_recovery: incompat & 0x4 != 0,
                 is_64,
+                ea_inode: incompat & 0x400 != 0,
                 cluster_size: if bigalloc {
                     1024u64 << le32(&sb, 28).min(30)
                 } else {
@@ -814,15 +819,26 @@ impl Inner {
                     "xattr {name:?} claims a {size}-byte value in inode {ino}, more than the {MAX_XATTR_VALUE} bytes Linux allows"
                 )));
             }
-            let value_inode = self.inode(ino)?;
-            let mut v = self.read_all(ino, &value_inode, MAX_XATTR_VALUE as u64)?;
-            if v.len() < size {
+            // As the kernel checks it (`ext4_xattr_inode_iget`): the feature must be on and the
+            // inode must be an xattr inode; otherwise getfattr fails with EFSCORRUPTED.
+            if !self.ea_inode {
                 return Err(self.corrupt(format!(
-                    "xattr {name:?}: its value inode {ino} holds {} of its {size} bytes",
-                    v.len()
+                    "xattr {name:?} keeps its value in inode {ino}, but the filesystem has no ea_inode feature"
                 )));
             }
-            v.truncate(size);
+            let value_inode = self.inode(ino)?;
+            if value_inode.flags & EA_INODE_FL == 0 {
+                return Err(self.corrupt(format!(
+                    "xattr {name:?} keeps its value in inode {ino}, which is not an xattr inode"
+                )));
+            }
+            if size == 0 || value_inode.size != size as u64 {
+                return Err(self.corrupt(format!(
+                    "xattr {name:?}: its value inode {ino} holds {} bytes, the entry says {size}",
+                    value_inode.size
+                )));
+            }
+            let v = self.read_all(ino, &value_inode, MAX_XATTR_VALUE as u64)?;
             out.insert(name, v);
         }
         for key in ["system.posix_acl_access", "system.posix_acl_default"] {
