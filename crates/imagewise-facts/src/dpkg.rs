@@ -123,8 +123,19 @@ pub(crate) fn parse_opkg(
 /// purl `pkg:opkg/<distro>/<name>@<version>?arch=…&distro=<id>-<version>` (as syft writes it;
 /// the namespace is the distribution, `openwrt` when none is known).
 pub(crate) fn opkg_purl(p: &Package, distro: &Distro) -> String {
+    let (ns, q) = namespace_and_qualifiers(p, distro, "openwrt");
+    crate::packages::purl("opkg", ns, &p.name, &p.version, &q)
+}
+
+/// The distribution (or `default`) as the purl namespace, and the `arch` and `distro`
+/// qualifiers.
+fn namespace_and_qualifiers<'a>(
+    p: &Package,
+    distro: &'a Distro,
+    default: &'a str,
+) -> (&'a str, Vec<(&'static str, String)>) {
     let ns = if distro.id.is_empty() {
-        "openwrt"
+        default
     } else {
         &distro.id
     };
@@ -135,7 +146,7 @@ pub(crate) fn opkg_purl(p: &Package, distro: &Distro) -> String {
     if let Some(d) = distro.qualifier() {
         q.push(("distro", d));
     }
-    crate::packages::purl("opkg", ns, &p.name, &p.version, &q)
+    (ns, q)
 }
 
 /// `Status: want flag state`; the state is the last word.
@@ -149,18 +160,7 @@ fn present(status: &str) -> bool {
 /// purl `pkg:deb/<distro>/<name>@<version>?arch=…&distro=<id>-<version>`; the source package,
 /// when it differs, goes in `upstream` as syft writes it.
 pub(crate) fn purl(p: &Package, distro: &Distro) -> String {
-    let ns = if distro.id.is_empty() {
-        "debian"
-    } else {
-        &distro.id
-    };
-    let mut q = Vec::new();
-    if let Some(a) = &p.arch {
-        q.push(("arch", a.clone()));
-    }
-    if let Some(d) = distro.qualifier() {
-        q.push(("distro", d));
-    }
+    let (ns, mut q) = namespace_and_qualifiers(p, distro, "debian");
     if p.source_name != p.name || p.source_version != p.version {
         let up = if p.source_version != p.version {
             format!("{}@{}", p.source_name, p.source_version)
