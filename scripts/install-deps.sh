@@ -6,7 +6,8 @@ for pair in debootstrap:debootstrap skopeo:skopeo umoci:umoci mkfs.ext4:e2fsprog
             sfdisk:fdisk qemu-img:qemu-utils zstd:zstd xz:xz-utils python3:python3 jq:jq \
                         /usr/bin/time:time getfattr:attr rpm:rpm dpkg:dpkg readelf:binutils gcc:gcc \
             musl-gcc:musl-tools setfattr:attr mkfifo:coreutils setfacl:acl getfacl:acl \
-            prlimit:util-linux timeout:coreutils; do
+            prlimit:util-linux timeout:coreutils bzip2:bzip2 debugfs:e2fsprogs e2fsck:e2fsprogs \
+            tar:tar; do
   cmd=${pair%%:*}; pkg=${pair##*:}
   command -v "$cmd" >/dev/null 2>&1 || [ -x "$cmd" ] || need+=("$pkg")
 done
