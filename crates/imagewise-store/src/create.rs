@@ -620,6 +620,7 @@ impl Repo {
             hostname: lock::hostname(),
             root: root_node,
             summary: SnapshotSummary::default(),
+            escaped_names: true,
         };
         let mut made = s.finish(snap, opts.sign_key.as_ref(), started)?;
         made.warnings = warnings;
@@ -713,6 +714,7 @@ impl Repo {
                 ..Node::plain_dir("/")
             },
             summary: SnapshotSummary::default(),
+            escaped_names: true,
         };
         s.finish(snap, opts.sign_key.as_ref(), started)
     }

@@ -83,6 +83,9 @@ struct Ctx<'a> {
     links: Vec<(PathBuf, String, String)>,
     files: HashMap<String, PathBuf>,
     pending: Vec<Pending>,
+    /// Names are escaped (`names::to_bytes` gives their bytes); older snapshots keep them
+    /// verbatim.
+    escaped_names: bool,
 }
 
 fn normalize(p: &str) -> Result<String> {
@@ -155,6 +158,7 @@ impl Repo {
             links: Vec::new(),
             files: HashMap::new(),
             pending: Vec::new(),
+            escaped_names: snap.snapshot.escaped_names,
         };
         let root = snap.snapshot.root.subtree.ok_or_else(|| {
             Error::damaged(format!("snapshot {} has no root tree", snap.id.short()))
@@ -280,7 +284,7 @@ impl Ctx<'_> {
                 continue;
             }
             // Names that were not UTF-8 are kept escaped; the file gets its original bytes.
-            let h = host.join(OsStr::from_bytes(&names::to_bytes(&node.name)));
+            let h = host.join(OsStr::from_bytes(&self.bytes(&node.name)));
             self.report.entries += 1;
             let done = match node.kind {
                 NodeKind::Dir => {
@@ -306,7 +310,7 @@ impl Ctx<'_> {
                     Ok(())
                 }
                 NodeKind::Symlink => {
-                    let target = names::to_bytes(node.link.as_deref().unwrap_or_default());
+                    let target = self.bytes(node.link.as_deref().unwrap_or_default());
                     std::os::unix::fs::symlink(OsStr::from_bytes(&target), &h)
                         .ctx(|| format!("creating symlink {}", h.display()))
                         .and_then(|()| apply_meta(&h, &node, &mut self.report.skipped_unprivileged))
@@ -319,6 +323,15 @@ impl Ctx<'_> {
             if let Err(e) = done {
                 self.fail(&p, e);
             }
+        }
+    }
+
+    /// The bytes a stored name or symlink target stands for.
+    fn bytes(&self, name: &str) -> Vec<u8> {
+        if self.escaped_names {
+            names::to_bytes(name)
+        } else {
+            name.as_bytes().to_vec()
         }
     }
 

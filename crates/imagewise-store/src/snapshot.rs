@@ -51,6 +51,11 @@ pub struct Snapshot {
     /// The root directory: its metadata and its tree.
     pub root: Node,
     pub summary: SnapshotSummary,
+    /// Names (and symlink targets) that are not UTF-8 are kept escaped
+    /// (`imagewise_source::names`). Snapshots made before that hold their names verbatim (with
+    /// replacement characters for such bytes) and are restored as they are.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub escaped_names: bool,
 }
 
 /// A snapshot read from the repository, with its id and signature state.
