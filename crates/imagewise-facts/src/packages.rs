@@ -9,6 +9,23 @@ use crate::files::{self, Files, Wants};
 use crate::report::{Ecosystem, Package, PackageDatabase};
 use crate::rpm;
 
+/// The packages of a text database, unless it has content and no entry of it names a
+/// package: then it is not `what` at all (dpkg refuses such a file), not an empty one.
+fn unless_unnamed(
+    list: Vec<Package>,
+    named: usize,
+    text: &str,
+    what: &str,
+) -> Result<Vec<Package>, DbError> {
+    if named == 0 && !text.trim().is_empty() {
+        Err(DbError::Corrupt(format!(
+            "no entry names a package: this is not {what}"
+        )))
+    } else {
+        Ok(list)
+    }
+}
+
 /// A reader of a text database: (text, path, problems) → (packages, entries that named one).
 type TextParser = fn(&str, &str, &mut Vec<String>) -> (Vec<Package>, usize);
 
@@ -148,13 +165,7 @@ pub(crate) fn read(
     if let Some(text) = files.text(DPKG_STATUS) {
         let mut problems = Vec::new();
         let (list, named) = crate::dpkg::parse(&text, DPKG_STATUS, &mut problems);
-        let raw = if named == 0 && !text.trim().is_empty() {
-            Err(DbError::Corrupt(
-                "no paragraph names a package: this is not a dpkg status file".into(),
-            ))
-        } else {
-            Ok(list)
-        };
+        let raw = unless_unnamed(list, named, &text, "a dpkg status file");
         add(
             Ecosystem::Dpkg,
             DPKG_STATUS,
@@ -260,13 +271,7 @@ pub(crate) fn read(
         }
         let mut problems = Vec::new();
         let (list, named) = parse(&text, path, &mut problems);
-        let raw = if named == 0 && !text.trim().is_empty() {
-            Err(DbError::Corrupt(format!(
-                "no entry names a package: this is not {format}"
-            )))
-        } else {
-            Ok(list)
-        };
+        let raw = unless_unnamed(list, named, &text, format);
         add(eco, path, format, raw, problems, packages);
     };
     // The manifest stands in for a database that distroless images leave out; where the
