@@ -76,7 +76,7 @@ impl Files {
         let mut contents = HashMap::new();
         let result = tree.for_each_file(
             |e: &Entry| picked.contains(e.path.as_str()),
-            |e: &Entry, r: &mut dyn Read| {
+            |e: &Entry, r: &mut dyn imagewise_source::FileRead| {
                 let cap = match limits.get(&e.path) {
                     Some(Limit::Whole(max)) => *max,
                     Some(Limit::Head(n)) => *n,

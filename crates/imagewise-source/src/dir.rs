@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::OpenOptions as FsOpen;
+use std::io::Seek;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -303,5 +304,67 @@ pub(crate) fn open_file(host: &PathBuf, e: &Entry) -> Result<FileReader> {
             "changed since the image was opened: no longer a regular file",
         ));
     }
-    Ok(FileReader::seekable(f))
+    // Fewer blocks than the size says: a sparse file, whose holes the kernel can name.
+    let sparse = meta.blocks().saturating_mul(512) < meta.len();
+    Ok(FileReader::seekable(HostFile { f, sparse }))
+}
+
+/// A host file; a sparse one reports its holes (`SEEK_DATA`/`SEEK_HOLE`).
+struct HostFile {
+    f: std::fs::File,
+    sparse: bool,
+}
+
+impl std::io::Read for HostFile {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.f.read(buf)
+    }
+}
+
+impl std::io::Seek for HostFile {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.f.seek(to)
+    }
+}
+
+impl crate::tree::FileRead for HostFile {
+    fn ahead(&mut self) -> crate::tree::Ahead {
+        use crate::tree::Ahead;
+        use rustix::fs::{seek, SeekFrom as RSeek};
+        if !self.sparse {
+            return Ahead::Unknown;
+        }
+        let Ok(pos) = self.f.stream_position() else {
+            return Ahead::Unknown;
+        };
+        // Both probes move the offset: put it back before answering.
+        let answer = match seek(&self.f, RSeek::Data(pos)) {
+            Err(rustix::io::Errno::NXIO) => match self.f.metadata() {
+                // No data after pos: a hole to the end, or the end itself.
+                Ok(m) if m.len() > pos => Ahead::Hole(m.len() - pos),
+                Ok(_) => Ahead::End,
+                Err(_) => Ahead::Unknown,
+            },
+            Err(_) => Ahead::Unknown,
+            Ok(data) if data > pos => Ahead::Hole(data - pos),
+            Ok(_) => match seek(&self.f, RSeek::Hole(pos)) {
+                Ok(hole) if hole > pos => Ahead::Data(hole - pos),
+                _ => Ahead::Unknown,
+            },
+        };
+        if self.f.seek(std::io::SeekFrom::Start(pos)).is_err() {
+            return Ahead::Unknown;
+        }
+        answer
+    }
+
+    fn skip_hole(&mut self) -> std::io::Result<u64> {
+        match self.ahead() {
+            crate::tree::Ahead::Hole(n) => {
+                self.f.seek(std::io::SeekFrom::Current(n as i64))?;
+                Ok(n)
+            }
+            _ => Ok(0),
+        }
+    }
 }

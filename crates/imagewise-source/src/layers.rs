@@ -420,7 +420,7 @@ impl Layers {
         entries: &[Entry],
         contents: &[Content],
         picked: &[usize],
-        f: &mut dyn FnMut(&Entry, &mut dyn Read) -> Result<()>,
+        f: &mut dyn FnMut(&Entry, &mut dyn crate::tree::FileRead) -> Result<()>,
     ) -> Result<()> {
         let mut by_layer: BTreeMap<u32, HashMap<u64, usize>> = BTreeMap::new();
         for &i in picked {
@@ -506,6 +506,8 @@ impl<R: Read> Read for Window<R> {
         Ok(n)
     }
 }
+
+impl<R: Read> crate::tree::FileRead for Window<R> {}
 
 impl<R: Seek> Seek for Window<R> {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {

@@ -47,7 +47,7 @@ pub use listing::{ls_line, LsRecord};
 pub use platform::Platform;
 pub use provided::{SnapshotOpener, TreeProvider};
 pub use reference::{detect, ImageRef, Transport};
-pub use tree::{FileReader, ImageTree, ReadSeek};
+pub use tree::{Ahead, FileRead, FileReader, ImageTree, ReadSeek};
 
 /// How to open an image.
 #[derive(Clone)]

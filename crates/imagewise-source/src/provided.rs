@@ -5,7 +5,6 @@
 //! file) and [`SnapshotOpener`] (turn `snapshot:REPO[@SNAP]` into a tree), and whoever opens
 //! images (the CLI, a server) hands the opener in through [`crate::OpenOptions::snapshots`].
 
-use std::io::Read;
 use std::sync::Arc;
 
 use crate::entry::{Entry, EntryKind};
@@ -20,7 +19,7 @@ pub trait TreeProvider: Send + Sync {
     /// The content of a regular file: `key` is the one given with its entry to
     /// [`ImageTree::provided`]. The reader must fail (never return short or wrong bytes) when
     /// the stored content is damaged.
-    fn open(&self, key: u64, entry: &Entry) -> Result<Box<dyn Read + Send>>;
+    fn open(&self, key: u64, entry: &Entry) -> Result<Box<dyn crate::FileRead + Send>>;
 }
 
 /// Opens `snapshot:REPO[@SNAP]` references: implemented by the store.

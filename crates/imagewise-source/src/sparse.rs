@@ -201,6 +201,35 @@ impl<R: Read> Read for SparseReader<R> {
     }
 }
 
+impl<R: Read> crate::tree::FileRead for SparseReader<R> {
+    fn ahead(&mut self) -> crate::tree::Ahead {
+        use crate::tree::Ahead;
+        if self.pos >= self.size {
+            return Ahead::End;
+        }
+        let (i, _) = self.locate();
+        match self.map.get(i) {
+            Some(&(off, len)) if self.pos >= off => Ahead::Data(off + len - self.pos),
+            _ => {
+                // Empty segments do not end a hole.
+                let next = self.map[i..].iter().find(|s| s.1 > 0);
+                Ahead::Hole(next.map_or(self.size, |s| s.0) - self.pos)
+            }
+        }
+    }
+
+    fn skip_hole(&mut self) -> io::Result<u64> {
+        match self.ahead() {
+            crate::tree::Ahead::Hole(n) => {
+                // The stored data does not move: a hole has none.
+                self.pos += n;
+                Ok(n)
+            }
+            _ => Ok(0),
+        }
+    }
+}
+
 impl<R: Read + Seek> Seek for SparseReader<R> {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
         let new = crate::blob::seek_target(to, self.pos, self.size)?;
@@ -267,5 +296,36 @@ mod tests {
             &checked(parse_pairs("0,5,8,2").unwrap(), 10).unwrap()[..],
             &[(0, 5), (8, 2)]
         );
+    }
+
+    #[test]
+    fn holes_are_named_and_skipped_on_a_stream() {
+        use crate::tree::{Ahead, FileRead};
+        // A zero-length segment, data, a hole, data, and a hole to the end.
+        let map = checked(vec![(2, 0), (3, 2), (10, 1)], 16).unwrap();
+        let mut r = SparseReader::new(&b"abZ"[..], map, 16);
+        let mut out = Vec::new();
+        let mut steps = Vec::new();
+        loop {
+            let a = r.ahead();
+            steps.push(a);
+            match a {
+                Ahead::End => break,
+                Ahead::Hole(n) => {
+                    assert_eq!(r.skip_hole().unwrap(), n);
+                    out.resize(out.len() + n as usize, 0);
+                }
+                Ahead::Data(n) => {
+                    let mut b = vec![0u8; n as usize];
+                    r.read_exact(&mut b).unwrap();
+                    out.extend(b);
+                }
+                Ahead::Unknown => unreachable!(),
+            }
+        }
+        use Ahead::*;
+        assert_eq!(steps, [Hole(3), Data(2), Hole(5), Data(1), Hole(5), End]);
+        assert_eq!(out, b"\0\0\0ab\0\0\0\0\0Z\0\0\0\0\0");
+        assert_eq!(r.skip_hole().unwrap(), 0, "nothing to skip at the end");
     }
 }

@@ -459,6 +459,56 @@ pub(crate) enum Backend {
     Provided(std::sync::Arc<dyn crate::provided::TreeProvider>),
 }
 
+/// What lies at a file reader's position, as far as the image records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ahead {
+    /// The format records no holes here: read on (runs of zeros may still come).
+    Unknown,
+    /// This many bytes of data, then a recorded hole or the end.
+    Data(u64),
+    /// A recorded hole of this many zero bytes: [`FileRead::skip_hole`] passes it unread.
+    Hole(u64),
+    /// Nothing left.
+    End,
+}
+
+/// A file's bytes, with the holes its image records: GNU tar sparse maps, and the holes of a
+/// sparse host file (`SEEK_HOLE`). A consumer that stores or hashes content can pass a hole
+/// without producing its zeros; plain [`Read`] still yields them, so every reader is a correct
+/// byte stream whether or not the consumer asks.
+pub trait FileRead: Read {
+    /// What comes next from the current position.
+    fn ahead(&mut self) -> Ahead {
+        Ahead::Unknown
+    }
+
+    /// Move past the recorded hole at the current position without producing it; returns its
+    /// length (0 where [`FileRead::ahead`] is not a hole).
+    fn skip_hole(&mut self) -> std::io::Result<u64> {
+        Ok(0)
+    }
+}
+
+impl<R: Read> FileRead for std::io::Take<R> {}
+impl FileRead for std::io::Empty {}
+impl<T: AsRef<[u8]>> FileRead for std::io::Cursor<T> {}
+impl<R: FileRead + ?Sized> FileRead for Box<R> {
+    fn ahead(&mut self) -> Ahead {
+        (**self).ahead()
+    }
+    fn skip_hole(&mut self) -> std::io::Result<u64> {
+        (**self).skip_hole()
+    }
+}
+impl<R: FileRead + ?Sized> FileRead for &mut R {
+    fn ahead(&mut self) -> Ahead {
+        (**self).ahead()
+    }
+    fn skip_hole(&mut self) -> std::io::Result<u64> {
+        (**self).skip_hole()
+    }
+}
+
 /// A file's bytes. Seekable for directories, uncompressed tar layers and disks; a forward-only
 /// stream for compressed layers.
 pub struct FileReader {
@@ -469,19 +519,23 @@ pub struct FileReader {
 pub trait ReadSeek: Read + std::io::Seek + Send {}
 impl<T: Read + std::io::Seek + Send> ReadSeek for T {}
 
+/// A seekable reader that knows its holes.
+pub(crate) trait SeekFile: ReadSeek + FileRead {}
+impl<T: FileRead + std::io::Seek + Send> SeekFile for T {}
+
 enum ReaderKind {
-    Seek(Box<dyn ReadSeek>),
-    Stream(Box<dyn Read + Send>),
+    Seek(Box<dyn SeekFile>),
+    Stream(Box<dyn FileRead + Send>),
 }
 
 impl FileReader {
-    pub(crate) fn seekable(r: impl ReadSeek + 'static) -> FileReader {
+    pub(crate) fn seekable(r: impl FileRead + std::io::Seek + Send + 'static) -> FileReader {
         FileReader {
             inner: ReaderKind::Seek(Box::new(r)),
         }
     }
 
-    pub(crate) fn stream(r: impl Read + Send + 'static) -> FileReader {
+    pub(crate) fn stream(r: impl FileRead + Send + 'static) -> FileReader {
         FileReader {
             inner: ReaderKind::Stream(Box::new(r)),
         }
@@ -510,6 +564,22 @@ impl Read for FileReader {
         match &mut self.inner {
             ReaderKind::Seek(r) => r.read(buf),
             ReaderKind::Stream(r) => r.read(buf),
+        }
+    }
+}
+
+impl FileRead for FileReader {
+    fn ahead(&mut self) -> Ahead {
+        match &mut self.inner {
+            ReaderKind::Seek(r) => r.ahead(),
+            ReaderKind::Stream(r) => r.ahead(),
+        }
+    }
+
+    fn skip_hole(&mut self) -> std::io::Result<u64> {
+        match &mut self.inner {
+            ReaderKind::Seek(r) => r.skip_hole(),
+            ReaderKind::Stream(r) => r.skip_hole(),
         }
     }
 }
@@ -656,7 +726,7 @@ impl ImageTree {
     pub fn for_each_file(
         &self,
         mut want: impl FnMut(&Entry) -> bool,
-        mut f: impl FnMut(&Entry, &mut dyn Read) -> Result<()>,
+        mut f: impl FnMut(&Entry, &mut dyn FileRead) -> Result<()>,
     ) -> Result<()> {
         let picked: Vec<usize> = (0..self.entries.len())
             .filter(|&i| self.entries[i].kind == EntryKind::File && want(&self.entries[i]))

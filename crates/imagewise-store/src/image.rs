@@ -10,8 +10,8 @@ use std::io::Read;
 use std::sync::{Arc, Mutex};
 
 use imagewise_source::{
-    Entry, EntryKind, ErrorKind, Format, HasKind, ImageInfo, ImageTree, OpenOptions, ProvidedError,
-    SnapshotOpener, TreeProvider,
+    Ahead, Entry, EntryKind, ErrorKind, Format, HasKind, ImageInfo, ImageTree, OpenOptions,
+    ProvidedError, SnapshotOpener, TreeProvider,
 };
 
 use crate::backend::Backend;
@@ -191,7 +191,11 @@ struct Shared {
 }
 
 impl TreeProvider for StoredFiles {
-    fn open(&self, key: u64, entry: &Entry) -> imagewise_source::Result<Box<dyn Read + Send>> {
+    fn open(
+        &self,
+        key: u64,
+        entry: &Entry,
+    ) -> imagewise_source::Result<Box<dyn imagewise_source::FileRead + Send>> {
         let file = usize::try_from(key)
             .ok()
             .filter(|&k| k < self.0.files.len())
@@ -201,13 +205,14 @@ impl TreeProvider for StoredFiles {
                     "names no stored content (a damaged snapshot)",
                 )
             })?;
-        Ok(Box::new(FileRead {
+        Ok(Box::new(StoredFile {
             shared: self.0.clone(),
             reader: None,
             file,
             next: 0,
             hole: 0,
             buf: Vec::new(),
+            buf_zeros: false,
             at: 0,
             path: entry.path.clone(),
         }))
@@ -215,7 +220,7 @@ impl TreeProvider for StoredFiles {
 }
 
 /// A file's bytes, chunk by chunk, each verified; holes read as zeros.
-struct FileRead {
+struct StoredFile {
     shared: Arc<Shared>,
     /// Borrowed from the idle readers on the first chunk, given back on drop.
     reader: Option<BlobReader<'static>>,
@@ -225,6 +230,8 @@ struct FileRead {
     /// Zeros still to hand out from the current hole.
     hole: u64,
     buf: Vec<u8>,
+    /// `buf` holds zeros of a hole, not a chunk.
+    buf_zeros: bool,
     at: usize,
     path: String,
 }
@@ -232,7 +239,7 @@ struct FileRead {
 /// Zeros are handed out in pieces of this size.
 const ZEROS: u64 = 1 << 20;
 
-impl FileRead {
+impl StoredFile {
     /// The next piece into `buf`; false at the end of the file.
     fn fill(&mut self) -> std::io::Result<bool> {
         self.at = 0;
@@ -267,6 +274,7 @@ impl FileRead {
                         )));
                     }
                     self.buf = data;
+                    self.buf_zeros = false;
                     return Ok(true);
                 }
             }
@@ -275,7 +283,17 @@ impl FileRead {
         self.hole -= n;
         self.buf.clear();
         self.buf.resize(n as usize, 0);
+        self.buf_zeros = true;
         Ok(true)
+    }
+
+    /// Bytes from extent `from` on while each is a hole (`hole`) or data (`!hole`).
+    fn run_from(&self, from: usize, hole: bool) -> u64 {
+        self.shared.files[self.file][from..]
+            .iter()
+            .take_while(|e| e.0.is_none() == hole)
+            .map(|e| e.1)
+            .sum()
     }
 
     fn damaged(&self, why: String) -> std::io::Error {
@@ -286,7 +304,7 @@ impl FileRead {
     }
 }
 
-impl Read for FileRead {
+impl Read for StoredFile {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
         while self.at >= self.buf.len() {
             if !self.fill()? {
@@ -300,7 +318,38 @@ impl Read for FileRead {
     }
 }
 
-impl Drop for FileRead {
+impl imagewise_source::FileRead for StoredFile {
+    fn ahead(&mut self) -> Ahead {
+        let left = (self.buf.len() - self.at) as u64;
+        if left > 0 && !self.buf_zeros {
+            return Ahead::Data(left + self.run_from(self.next, false));
+        }
+        let zeros = if self.buf_zeros { left } else { 0 } + self.hole;
+        if zeros > 0 {
+            return Ahead::Hole(zeros + self.run_from(self.next, true));
+        }
+        match self.shared.files[self.file].get(self.next) {
+            None => Ahead::End,
+            Some(Extent(None, _)) => Ahead::Hole(self.run_from(self.next, true)),
+            Some(Extent(Some(_), _)) => Ahead::Data(self.run_from(self.next, false)),
+        }
+    }
+
+    fn skip_hole(&mut self) -> std::io::Result<u64> {
+        let Ahead::Hole(n) = self.ahead() else {
+            return Ok(0);
+        };
+        self.buf.clear();
+        self.at = 0;
+        self.hole = 0;
+        while let Some(Extent(None, _)) = self.shared.files[self.file].get(self.next) {
+            self.next += 1;
+        }
+        Ok(n)
+    }
+}
+
+impl Drop for StoredFile {
     fn drop(&mut self) {
         if let (Some(r), Ok(mut idle)) = (self.reader.take(), self.shared.idle.lock()) {
             if idle.len() < 8 {

@@ -26,7 +26,7 @@ pub struct SnapshotSummary {
     pub entries: u64,
     /// Apparent bytes of all files (holes included).
     pub bytes: u64,
-    /// Bytes read from the source.
+    /// Bytes read from the source (holes the source records are not read).
     pub bytes_read: u64,
     /// Plain bytes of blobs this snapshot added to the repository.
     pub bytes_new: u64,

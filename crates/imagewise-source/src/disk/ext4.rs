@@ -961,6 +961,48 @@ impl Read for FileData {
     }
 }
 
+impl crate::tree::FileRead for FileData {
+    fn ahead(&mut self) -> crate::tree::Ahead {
+        use crate::tree::Ahead;
+        if self.pos >= self.size {
+            return Ahead::End;
+        }
+        let DataMap::Extents(ext) = &self.data else {
+            return Ahead::Unknown;
+        };
+        // Holes between extents and unwritten extents both read as zeros.
+        let bs = self.block_size;
+        let lblock = self.pos / bs;
+        let i = ext.partition_point(|e| e.logical + e.len <= lblock);
+        let hole_from = |j: usize| {
+            // Zeros from here up to the first written extent at or after j.
+            ext[j..]
+                .iter()
+                .find(|e| !e.uninit)
+                .map_or(self.size, |e| (e.logical * bs).min(self.size))
+        };
+        match ext.get(i) {
+            Some(e) if e.logical <= lblock && !e.uninit => {
+                Ahead::Data(((e.logical + e.len) * bs).min(self.size) - self.pos)
+            }
+            Some(e) if e.logical <= lblock => {
+                Ahead::Hole(hole_from(i + 1).max(self.pos) - self.pos)
+            }
+            _ => Ahead::Hole(hole_from(i).max(self.pos) - self.pos),
+        }
+    }
+
+    fn skip_hole(&mut self) -> io::Result<u64> {
+        match self.ahead() {
+            crate::tree::Ahead::Hole(n) => {
+                self.pos += n;
+                Ok(n)
+            }
+            _ => Ok(0),
+        }
+    }
+}
+
 impl Seek for FileData {
     fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
         let new = crate::blob::seek_target(to, self.pos, self.size)?;
