@@ -12,9 +12,7 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use crossbeam_channel::{bounded, Sender};
-use imagewise_source::{
-    Ahead, Entry, EntryKind, FileRead, Format, ImageTree, NoProgress, Progress,
-};
+use imagewise_source::{Entry, EntryKind, FileRead, Format, ImageTree, NoProgress, Progress};
 
 use crate::backend::{Backend, FileKind};
 use crate::chunk::{Chunker, Piece};
@@ -105,8 +103,6 @@ struct Session<'r> {
     /// Set when the snapshot is given up, so workers throw their open packs away.
     aborted: Arc<AtomicBool>,
     sum: SnapshotSummary,
-    /// Bytes of recorded holes passed without reading them (tar sparse maps, sparse files).
-    holes_skipped: u64,
 }
 
 /// Blobs up to this size are compressed in groups with their neighbours.
@@ -282,7 +278,6 @@ impl<'r> Session<'r> {
             workers,
             aborted,
             sum: SnapshotSummary::default(),
-            holes_skipped: 0,
         })
     }
 
@@ -336,49 +331,13 @@ impl<'r> Session<'r> {
         }
     }
 
-    /// Chunk a file's bytes into extents; the holes its image records are passed unread and
-    /// kept as holes, the data between them chunked. The outer error is the store's; the inner
-    /// one is the stream's own (the caller decides whether an unreadable file ends the snapshot).
-    fn chunk_file(
-        &mut self,
-        chunker: &mut Chunker,
-        r: &mut dyn FileRead,
-        out: &mut Vec<Extent>,
-    ) -> Result<std::io::Result<u64>> {
-        let mut total = 0u64;
-        loop {
-            let got = match r.ahead() {
-                Ahead::End => return Ok(Ok(total)),
-                Ahead::Hole(n) if n > 0 => match r.skip_hole() {
-                    Ok(skipped) if skipped > 0 => {
-                        push_hole(out, skipped);
-                        self.holes_skipped += skipped;
-                        Ok(skipped)
-                    }
-                    Ok(_) => self.chunk_stream(chunker, r, out)?,
-                    Err(e) => Err(e),
-                },
-                Ahead::Data(n) if n > 0 => {
-                    self.chunk_stream(chunker, &mut std::io::Read::take(&mut *r, n), out)?
-                }
-                // No holes recorded (or a reader that cannot say): read everything left.
-                _ => {
-                    return Ok(self.chunk_stream(chunker, r, out)?.map(|n| total + n));
-                }
-            };
-            match got {
-                Ok(0) => return Ok(Ok(total)),
-                Ok(n) => total += n,
-                Err(e) => return Ok(Err(e)),
-            }
-        }
-    }
-
-    /// Chunk a stream into extents (runs of zeros become holes).
+    /// Chunk a file's bytes into extents: runs of zeros become holes, and the holes the
+    /// source records are passed unread. The outer error is the store's; the inner one is the
+    /// stream's own (the caller decides whether an unreadable file ends the snapshot).
     fn chunk_stream(
         &mut self,
         chunker: &mut Chunker,
-        r: &mut dyn Read,
+        r: &mut dyn FileRead,
         out: &mut Vec<Extent>,
     ) -> Result<std::io::Result<u64>> {
         let mut failed: Option<Error> = None;
@@ -536,7 +495,7 @@ impl Repo {
                 }
             };
             let mut ext = Vec::new();
-            match s.chunk_file(&mut chunker, r, &mut ext)? {
+            match s.chunk_stream(&mut chunker, r, &mut ext)? {
                 Ok(n) => {
                     if n != e.size {
                         // A live tree (a running system's /): the file grew or shrank between
@@ -593,7 +552,7 @@ impl Repo {
         }
         opts.progress.end();
         // What was read: recorded holes were passed unread.
-        s.sum.bytes_read = read_total.saturating_sub(s.holes_skipped);
+        s.sum.bytes_read = read_total.saturating_sub(chunker.skipped);
         // Nodes by parent directory, then trees from the deepest directory up.
         let mut children: BTreeMap<String, Vec<Node>> = BTreeMap::new();
         let mut root_meta = None;
