@@ -21,6 +21,11 @@
 #   alpine-arm64-rootfs/       the shared aarch64 Alpine minirootfs, unpacked
 #   bookworm-plus-rootfs/      bookworm-rootfs + curl, ca-certificates, less installed with apt-get
 #                              inside a chroot (the "next version" of an image, for the store)
+#   bullseye-server-rootfs/    bullseye-rootfs + systemd-sysv, openssh-server, sudo (packages' defaults)
+#   bullseye-misconfigured-rootfs/  that server misconfigured in a chroot for lint: telnetd, passwd -d,
+#                              a UID 0 account, chmod of shadow/passwd/host key, sshd_config and
+#                              login.defs edited, sudoers NOPASSWD and !authenticate, a sysctl.d file,
+#                              AWS credentials, .netrc, a private key, systemctl mask/enable
 #   compat-bins/               programs built here for `check`: static, static-pie, musl, a newer
 #                              glibc symbol, a versioned library (new, old, unversioned), a bundle
 #                              with RUNPATH/RPATH $ORIGIN and a wrong-machine library on its path
@@ -272,5 +277,56 @@ if ! done_mark bookworm-plus-rootfs.complete; then
   : > plus.tmp/etc/resolv.conf
   mv plus.tmp bookworm-plus-rootfs
   touch bookworm-plus-rootfs.complete
+fi
+# Lint fixtures: a Debian 11 server (systemd, sshd, sudo, auditd-less) with packages' defaults,
+# and a copy misconfigured with the real tools inside a chroot. OpenSCAP's Debian 11 content
+# evaluates both (the lint agreement test).
+if ! done_mark bullseye-server-rootfs.complete; then
+  log "bullseye-server: bullseye-rootfs + systemd, openssh-server, sudo installed in a chroot"
+  rm -rf bullseye-server-rootfs server.tmp
+  cp -a bullseye-rootfs server.tmp
+  cp /etc/resolv.conf server.tmp/etc/resolv.conf
+  mount -t proc proc server.tmp/proc
+  trap 'umount server.tmp/proc 2>/dev/null || true' EXIT
+  chroot server.tmp /bin/sh -c 'export DEBIAN_FRONTEND=noninteractive; apt-get update -qq &&
+    apt-get install -y -qq --no-install-recommends systemd-sysv openssh-server sudo >/dev/null && apt-get clean'
+  umount server.tmp/proc; trap - EXIT
+  rm -rf server.tmp/var/lib/apt/lists/* server.tmp/var/cache/apt/*.bin
+  : > server.tmp/etc/resolv.conf
+  mv server.tmp bullseye-server-rootfs
+  touch bullseye-server-rootfs.complete
+fi
+if ! done_mark bullseye-misconfigured-rootfs.complete; then
+  log "bullseye-misconfigured: bullseye-server misconfigured in a chroot (telnetd, passwd -d, chmod, sed, systemctl)"
+  rm -rf bullseye-misconfigured-rootfs bad.tmp
+  cp -a bullseye-server-rootfs bad.tmp
+  cp /etc/resolv.conf bad.tmp/etc/resolv.conf
+  mount -t proc proc bad.tmp/proc
+  trap 'umount bad.tmp/proc 2>/dev/null || true' EXIT
+  chroot bad.tmp /bin/sh -ec 'export DEBIAN_FRONTEND=noninteractive; apt-get update -qq
+    apt-get install -y -qq --no-install-recommends telnetd >/dev/null && apt-get clean
+    useradd -m -s /bin/bash alice && passwd -d alice
+    useradd -o -u 0 -g 0 -M -s /bin/sh toor
+    echo "daemon:S3cret-daemon-pw" | chpasswd
+    usermod -s /bin/bash daemon
+    chmod 0644 /etc/shadow
+    chmod 0666 /etc/passwd
+    sed -i "s/^#\?PermitRootLogin .*/PermitRootLogin yes/; s/^#\?PermitEmptyPasswords .*/PermitEmptyPasswords yes/" /etc/ssh/sshd_config
+    chmod 0644 /etc/ssh/ssh_host_ed25519_key
+    sed -i "s/^UMASK.*/UMASK 002/" /etc/login.defs
+    echo "alice ALL=(ALL) NOPASSWD: ALL" > /etc/sudoers.d/alice && chmod 0440 /etc/sudoers.d/alice
+    echo "Defaults !authenticate" > /etc/sudoers.d/open && chmod 0440 /etc/sudoers.d/open
+    mkdir -p /srv/shared && chmod 0777 /srv/shared && echo data > /srv/shared/notes && chmod 0666 /srv/shared/notes
+    printf "kernel.kptr_restrict = 0\nnet.ipv4.conf.all.accept_redirects = 1\nnet.ipv4.tcp_syncookies = 0\nnet.core.somaxconn = 128\nvm.swappiness = 60\n" > /etc/sysctl.d/90-bad.conf
+    mkdir -p /root/.aws && printf "[default]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n" > /root/.aws/credentials
+    printf "machine ftp.example.com login alice password hunter2\n" > /home/alice/.netrc
+    systemctl mask systemd-timesyncd.service
+    systemctl enable ssh.service'
+  ssh-keygen -q -t ed25519 -N "" -f bad.tmp/home/alice/id_ed25519
+  umount bad.tmp/proc; trap - EXIT
+  rm -rf bad.tmp/var/lib/apt/lists/* bad.tmp/var/cache/apt/*.bin
+  : > bad.tmp/etc/resolv.conf
+  mv bad.tmp bullseye-misconfigured-rootfs
+  touch bullseye-misconfigured-rootfs.complete
 fi
 log "ready in $out"

@@ -7,9 +7,10 @@ for pair in debootstrap:debootstrap skopeo:skopeo umoci:umoci mkfs.ext4:e2fsprog
                         /usr/bin/time:time getfattr:attr rpm:rpm dpkg:dpkg readelf:binutils gcc:gcc \
             musl-gcc:musl-tools setfattr:attr mkfifo:coreutils setfacl:acl getfacl:acl \
             prlimit:util-linux timeout:coreutils bzip2:bzip2 debugfs:e2fsprogs e2fsck:e2fsprogs \
-            tar:tar; do
+            tar:tar oscap:openscap-scanner oscap-chroot:openscap-utils \
+            /usr/share/xml/scap/ssg/content/ssg-debian11-ds.xml:ssg-debian ssh-keygen:openssh-client; do
   cmd=${pair%%:*}; pkg=${pair##*:}
-  command -v "$cmd" >/dev/null 2>&1 || [ -x "$cmd" ] || need+=("$pkg")
+  command -v "$cmd" >/dev/null 2>&1 || [ -e "$cmd" ] || need+=("$pkg")
 done
 # Static test programs need the C library's headers and archives.
 [ -e /usr/include/stdio.h ] && [ -e "/usr/lib/$(uname -m)-linux-gnu/libc.a" ] || need+=(libc6-dev)

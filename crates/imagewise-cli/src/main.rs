@@ -82,6 +82,9 @@ enum Command {
     /// Match an image's OS packages against the offline OSV database: findings with fixed
     /// versions and severity; exit 1 at or above --fail-on.
     Scan(commands::scan::ScanArgs),
+    /// Hardening, tuning and fitness rules for an image, per workload profile, each with why
+    /// and how to fix; exit 1 at or above --fail-on.
+    Lint(commands::lint::LintArgs),
     /// Will an application (an ELF file, a directory, an image's programs) run on these images?
     /// Follows the dynamic loader's rules against each image's files; exit 1 when some won't.
     Check(commands::check::CheckArgs),
@@ -168,6 +171,7 @@ fn main() -> ExitCode {
         Command::Sbom(a) => commands::sbom::run(a, &cli.global),
         Command::Db(a) => commands::db::run(a, &cli.global),
         Command::Scan(a) => commands::scan::run(a, &cli.global),
+        Command::Lint(a) => commands::lint::run(a, &cli.global),
         Command::Vercmp(a) => commands::vercmp::run(a),
         Command::Check(a) => commands::check::run(a, &cli.global),
         Command::Repo(a) => commands::store::run_repo(a, &cli.global),
@@ -203,6 +207,8 @@ fn error_kind(e: &anyhow::Error) -> ErrorKind {
         } else if let Some(x) = c.downcast_ref::<imagewise_vuln::VersionError>() {
             x.kind()
         } else if let Some(x) = c.downcast_ref::<imagewise_vuln::IgnoreError>() {
+            x.kind()
+        } else if let Some(x) = c.downcast_ref::<imagewise_lint::Error>() {
             x.kind()
         } else if let Some(x) = c.downcast_ref::<imagewise_compat::Error>() {
             x.kind()

@@ -3,6 +3,8 @@
 //! Every fact is derived from metadata plus a small set of files (package databases, os-release,
 //! configs, ELF headers). The set is known from the entry list alone, so all of it is read with one
 //! [`ImageTree::for_each_file`] call: a compressed layer is streamed once, not once per file.
+//! Judgements over the facts that need a few more files (lint) add them to the same pass through
+//! [`crate::inspect_with`].
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
@@ -11,38 +13,46 @@ use imagewise_source::{Entry, EntryKind, ImageTree};
 
 /// How much of a file to read.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Limit {
+enum Limit {
     /// The whole file, refused (with a note) when it is bigger than this.
     Whole(u64),
     /// At most this many leading bytes (ELF headers).
     Head(u64),
 }
 
-/// Requested files, by the path asked for.
-#[derive(Default)]
-pub(crate) struct Wants {
+/// Requested files, by the path asked for (symlinks inside the image are followed).
+#[derive(Debug, Default)]
+pub struct Wants {
     asked: BTreeMap<String, Limit>,
 }
 
 impl Wants {
+    /// The whole file; one bigger than `max` bytes is skipped with a note.
     pub fn whole(&mut self, path: impl Into<String>, max: u64) {
-        self.asked.insert(path.into(), Limit::Whole(max));
+        let path = path.into();
+        let max = match self.asked.get(&path) {
+            Some(Limit::Whole(m)) => max.max(*m),
+            _ => max,
+        };
+        self.asked.insert(path, Limit::Whole(max));
     }
 
+    /// At most the first `bytes` bytes.
     pub fn head(&mut self, path: impl Into<String>, bytes: u64) {
         self.asked.entry(path.into()).or_insert(Limit::Head(bytes));
     }
 }
 
 /// The bytes of the files that were asked for and exist.
-pub(crate) struct Files {
+#[derive(Debug, Default)]
+pub struct Files {
     /// Asked path → the regular file it resolved to.
     resolved: HashMap<String, String>,
     contents: HashMap<String, Vec<u8>>,
 }
 
 impl Files {
-    pub fn load(tree: &ImageTree, wants: Wants, notes: &mut Vec<String>) -> Files {
+    pub(crate) fn load(tree: &ImageTree, wants: Wants, notes: &mut Vec<String>) -> Files {
         let mut resolved = HashMap::new();
         let mut limits: HashMap<String, Limit> = HashMap::new();
         for (asked, limit) in wants.asked {
@@ -118,7 +128,7 @@ impl Files {
 }
 
 /// Paths of the direct children of `dir` (following a symlinked `dir` inside the image).
-pub(crate) fn children<'a>(tree: &'a ImageTree, dir: &str) -> Vec<&'a Entry> {
+pub fn children<'a>(tree: &'a ImageTree, dir: &str) -> Vec<&'a Entry> {
     let Ok(d) = tree.resolve(dir, true) else {
         return Vec::new();
     };
@@ -137,13 +147,13 @@ pub(crate) fn children<'a>(tree: &'a ImageTree, dir: &str) -> Vec<&'a Entry> {
 }
 
 /// The last component of a path.
-pub(crate) fn base_name(path: &str) -> &str {
+pub fn base_name(path: &str) -> &str {
     path.rsplit('/').next().unwrap_or(path)
 }
 
 /// `dir` as the image names it after resolving symlinks, so children found under a resolved
 /// directory can be asked for again by their real path.
-pub(crate) fn join(dir: &str, name: &str) -> String {
+pub fn join(dir: &str, name: &str) -> String {
     if dir.ends_with('/') {
         format!("{dir}{name}")
     } else {

@@ -187,6 +187,10 @@ pub(crate) fn config(tree: &ImageTree) -> Option<ConfigFacts> {
         volumes: keys(inner.get("Volumes")),
         labels,
         stop_signal: string(inner.get("StopSignal")),
+        healthcheck: inner
+            .get("Healthcheck")
+            .and_then(|h| h.get("Test"))
+            .map(|t| strings(Some(t))),
         created: string(c.get("created")),
         history,
     })

@@ -23,7 +23,7 @@ mod arch;
 mod dpkg;
 mod elf;
 mod error;
-mod files;
+pub mod files;
 mod init;
 mod kernel;
 mod layout;
@@ -49,10 +49,16 @@ pub use text::render_text;
 /// Everything that can be told about `tree` from its files. Never fails: what cannot be read
 /// is left empty and explained in [`ImageFacts::notes`].
 pub fn inspect(tree: &ImageTree) -> ImageFacts {
+    inspect_with(tree, files::Wants::default()).0
+}
+
+/// [`inspect`], reading the `extra` files in the same pass (a compressed layer is streamed
+/// once); returns them with the facts' own.
+pub fn inspect_with(tree: &ImageTree, extra: files::Wants) -> (ImageFacts, files::Files) {
     let mut notes = Vec::new();
 
     // 1. Decide from metadata alone which files are needed, and read them in one pass.
-    let mut wants = files::Wants::default();
+    let mut wants = extra;
     os_release::want(&mut wants);
     packages::want(tree, &mut wants);
     let libc_candidates = libc::candidates(tree);
@@ -133,7 +139,7 @@ pub fn inspect(tree: &ImageTree) -> ImageFacts {
     }
 
     let info = tree.info();
-    ImageFacts {
+    let facts = ImageFacts {
         schema_version: SCHEMA_VERSION,
         image: ImageSummary {
             reference: info.reference.clone(),
@@ -167,5 +173,6 @@ pub fn inspect(tree: &ImageTree) -> ImageFacts {
         size,
         config,
         notes,
-    }
+    };
+    (facts, files)
 }

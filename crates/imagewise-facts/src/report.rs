@@ -279,6 +279,13 @@ pub struct Sshd {
     pub password_authentication: String,
     /// Whether the values came from the file (`true`) or are sshd's defaults.
     pub explicit: BTreeMap<String, bool>,
+    /// Every keyword set before the first `Match`, lowercased, with the value sshd obtains
+    /// first (as written: `permitemptypasswords` → `no`, `allowusers` → `alice bob`).
+    #[serde(default)]
+    pub settings: BTreeMap<String, String>,
+    /// Lines and includes that could not be followed (an `Include` loop, an unreadable file).
+    #[serde(default)]
+    pub problems: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -341,6 +348,10 @@ pub struct ConfigFacts {
     pub volumes: Vec<String>,
     pub labels: BTreeMap<String, String>,
     pub stop_signal: Option<String>,
+    /// The `Healthcheck` test (`["CMD", …]`, `["CMD-SHELL", …]`, `["NONE"]`) docker records;
+    /// OCI configurations have no such field.
+    #[serde(default)]
+    pub healthcheck: Option<Vec<String>>,
     pub created: Option<String>,
     pub history: Vec<HistoryEntry>,
 }

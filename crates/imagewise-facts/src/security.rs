@@ -181,20 +181,24 @@ fn group(line: &str) -> Option<Group> {
 
 fn sshd(tree: &ImageTree, files: &Files) -> Option<Sshd> {
     let text = files.text(SSHD_CONFIG)?;
-    let mut values: Vec<(String, String)> = Vec::new();
-    collect(tree, files, &text, &mut values, 0);
-    let first = |k: &str| {
-        values
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(k))
-            .map(|(_, v)| v.clone())
-    };
+    let mut walk = SshdWalk::default();
+    walk.collect(tree, files, SSHD_CONFIG, &text, 0);
     let mut s = Sshd {
         config: SSHD_CONFIG.into(),
+        problems: walk.problems,
         ..Sshd::default()
     };
-    let root = first("PermitRootLogin");
-    let pass = first("PasswordAuthentication");
+    // The first value obtained wins (sshd_config(5)); keywords are case-insensitive.
+    for (key, value) in walk.values {
+        s.settings.entry(key.to_ascii_lowercase()).or_insert(value);
+    }
+    let first_word = |k: &str| {
+        s.settings
+            .get(k)
+            .map(|v| v.split_whitespace().next().unwrap_or("").to_string())
+    };
+    let root = first_word("permitrootlogin");
+    let pass = first_word("passwordauthentication");
     s.explicit.insert("PermitRootLogin".into(), root.is_some());
     s.explicit
         .insert("PasswordAuthentication".into(), pass.is_some());
@@ -204,54 +208,91 @@ fn sshd(tree: &ImageTree, files: &Files) -> Option<Sshd> {
     Some(s)
 }
 
-/// Keyword/value pairs in file order, `Include` expanded, stopping at the first `Match` block
-/// (its settings apply only to some connections).
-fn collect(
-    tree: &ImageTree,
-    files: &Files,
-    text: &str,
-    out: &mut Vec<(String, String)>,
-    depth: u32,
-) -> bool {
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let mut parts = line.splitn(2, |c: char| c.is_whitespace() || c == '=');
-        let key = parts.next().unwrap_or("");
-        let value = parts
-            .next()
-            .unwrap_or("")
-            .trim()
-            .trim_start_matches('=')
-            .trim();
-        if key.eq_ignore_ascii_case("Match") {
-            return false;
-        }
-        if key.eq_ignore_ascii_case("Include") && depth < 8 {
-            for pattern in value.split_whitespace() {
-                let pattern = if pattern.starts_with('/') {
-                    pattern.to_string()
-                } else {
-                    format!("/etc/ssh/{pattern}")
-                };
-                for f in glob(tree, &pattern) {
-                    if let Some(t) = files.text(&f) {
-                        if !collect(tree, files, &t, out, depth + 1) {
+/// `Include` nests at most this deep (OpenSSH's own limit is 16) …
+const SSHD_MAX_DEPTH: u32 = 16;
+/// … and at most this many files are read in all, so a config that includes itself, or a
+/// directory of files that each include the directory, ends quickly.
+const SSHD_MAX_FILES: usize = 256;
+
+#[derive(Default)]
+struct SshdWalk {
+    values: Vec<(String, String)>,
+    files: usize,
+    problems: Vec<String>,
+}
+
+impl SshdWalk {
+    /// Keyword/value pairs in file order, `Include` expanded, stopping at the first `Match`
+    /// block (its settings apply only to some connections). False once a `Match` was met.
+    fn collect(
+        &mut self,
+        tree: &ImageTree,
+        files: &Files,
+        name: &str,
+        text: &str,
+        depth: u32,
+    ) -> bool {
+        self.files += 1;
+        for line in text.lines() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut parts = line.splitn(2, |c: char| c.is_whitespace() || c == '=');
+            let key = parts.next().unwrap_or("");
+            let value = parts
+                .next()
+                .unwrap_or("")
+                .trim()
+                .trim_start_matches('=')
+                .trim();
+            if key.eq_ignore_ascii_case("Match") {
+                return false;
+            }
+            if key.eq_ignore_ascii_case("Include") {
+                if depth + 1 >= SSHD_MAX_DEPTH {
+                    self.problems.push(format!(
+                        "{name}: Include nested more than {SSHD_MAX_DEPTH} deep (a loop?); not followed"
+                    ));
+                    continue;
+                }
+                for pattern in value.split_whitespace() {
+                    let pattern = if pattern.starts_with('/') {
+                        pattern.to_string()
+                    } else {
+                        format!("/etc/ssh/{pattern}")
+                    };
+                    for f in glob(tree, &pattern) {
+                        if self.files >= SSHD_MAX_FILES {
+                            self.problems.push(format!(
+                                "more than {SSHD_MAX_FILES} files reached through Include (a loop?); the rest is not read"
+                            ));
                             return false;
+                        }
+                        match files.text(&f) {
+                            Some(t) => {
+                                if !self.collect(tree, files, &f, &t, depth + 1) {
+                                    return false;
+                                }
+                            }
+                            None if tree.resolve(&f, true).is_ok() => self
+                                .problems
+                                .push(format!("{name} includes {f}, which could not be read")),
+                            None => {}
                         }
                     }
                 }
+                continue;
             }
-            continue;
+            if !key.chars().all(|c| c.is_ascii_alphanumeric()) || key.is_empty() {
+                self.problems
+                    .push(format!("{name}: not a keyword line: {line:.80}"));
+                continue;
+            }
+            self.values.push((key.to_string(), value.to_string()));
         }
-        out.push((
-            key.to_string(),
-            value.split_whitespace().next().unwrap_or("").to_string(),
-        ));
+        true
     }
-    true
 }
 
 /// The one glob form sshd configs use: `dir/*.conf` (or a plain path), sorted as glob(3) sorts.

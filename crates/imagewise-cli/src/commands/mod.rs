@@ -4,6 +4,7 @@ pub(crate) mod cat;
 pub(crate) mod check;
 pub(crate) mod db;
 pub(crate) mod inspect;
+pub(crate) mod lint;
 pub(crate) mod ls;
 pub(crate) mod sbom;
 pub(crate) mod scan;
