@@ -269,16 +269,14 @@ impl SshdWalk {
                             ));
                             return false;
                         }
-                        match files.text(&f) {
-                            Some(t) => {
-                                if !self.collect(tree, files, &f, &t, depth + 1) {
-                                    return false;
-                                }
+                        let text = files.text(&f);
+                        if let Some(t) = &text {
+                            if !self.collect(tree, files, &f, t, depth + 1) {
+                                return false;
                             }
-                            None if tree.resolve(&f, true).is_ok() => self
-                                .problems
-                                .push(format!("{name} includes {f}, which could not be read")),
-                            None => {}
+                        } else if tree.resolve(&f, true).is_ok() {
+                            self.problems
+                                .push(format!("{name} includes {f}, which could not be read"));
                         }
                     }
                 }

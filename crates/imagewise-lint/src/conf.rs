@@ -163,7 +163,10 @@ pub(crate) fn sudoers(ctx: &Ctx<'_>) -> (Vec<(String, String)>, Vec<String>) {
 
 /// The `nofile` soft limit for all users (`*` or a group line), from limits.conf and
 /// limits.d/*.conf; and systemd's `DefaultLimitNOFILE` soft value. Unlimited is `i64::MAX`.
-pub(crate) fn nofile(ctx: &Ctx<'_>) -> (Option<(i64, String)>, Option<(i64, String)>, Vec<String>) {
+/// A limit and the line that set it.
+pub(crate) type Limit = Option<(i64, String)>;
+
+pub(crate) fn nofile(ctx: &Ctx<'_>) -> (Limit, Limit, Vec<String>) {
     let mut problems = Vec::new();
     let mut pam: Option<(i64, String)> = None;
     let mut files = vec!["/etc/security/limits.conf".to_string()];

@@ -313,6 +313,22 @@ fn alpine_documents_are_unchanged() {
     docs.insert("ls", document(&["ls", "--json", "--digest", &amd], &[], &r));
     docs.insert("inspect", document(&["inspect", "--json", &amd], &[], &r));
     docs.insert(
+        "lint",
+        document(
+            &[
+                "lint",
+                "--json",
+                "--profile",
+                "baseline",
+                "--profile",
+                "cis-container",
+                &amd,
+            ],
+            &[],
+            &r,
+        ),
+    );
+    docs.insert(
         "inspect-arm64",
         document(&["inspect", "--json", &arm], &[], &r),
     );
@@ -461,6 +477,12 @@ fn bookworm_documents_are_unchanged() {
     }
     docs.insert("ls-etc-apt", ls);
     docs.insert("inspect", document(&["inspect", "--json", &dir], &[], &r));
+    let mut lint = vec!["lint", "--json"];
+    for (p, _) in imagewise_lint::BUILTIN_PROFILES {
+        lint.extend(["--profile", p]);
+    }
+    lint.push(&dir);
+    docs.insert("lint", document(&lint, &[], &r));
     docs.insert(
         "sbom-spdx",
         document(&["sbom", "--format", "spdx-json", &dir], &epoch, &r),

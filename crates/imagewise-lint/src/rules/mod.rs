@@ -65,4 +65,18 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn docs_list_every_rule() {
+        let docs =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/lint.md"))
+                .expect("docs/lint.md");
+        for r in catalogue() {
+            assert!(
+                docs.contains(&format!("`{}`", r.id)),
+                "docs/lint.md does not list {}",
+                r.id
+            );
+        }
+    }
 }

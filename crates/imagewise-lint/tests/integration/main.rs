@@ -1,1 +1,263 @@
+//! Each rule family against trees made in the test (and the fixture images): every rule named
+//! here fails on its broken tree and passes on its sound one.
 
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use imagewise_lint::{lint_facts, wants, LintOptions, Verdict};
+use imagewise_source::{open, OpenOptions};
+
+fn fixtures() -> PathBuf {
+    let dir = std::env::var_os("IMAGEWISE_FIXTURES")
+        .map(PathBuf::from)
+        .expect("IMAGEWISE_FIXTURES is not set: run scripts/test.sh");
+    assert!(dir.join("bookworm-rootfs.complete").exists());
+    dir
+}
+
+fn sh(script: &str) {
+    let st = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", script])
+        .status()
+        .unwrap();
+    assert!(st.success(), "{script}");
+}
+
+/// A copy of a fixture tree, changed by `script` run inside it (cwd = the copy).
+fn variant(t: &Path, from: &str, name: &str, script: &str) -> PathBuf {
+    let dst = t.join(name);
+    sh(&format!(
+        "cp -a {} {d} && cd {d} && {script}",
+        fixtures().join(from).display(),
+        d = dst.display()
+    ));
+    dst
+}
+
+/// The verdict of `rule` on `image` under the given profiles, with the facts' config
+/// changed by `edit` (for container fields no tool here writes, such as Healthcheck).
+fn verdict_with(
+    image: &str,
+    rule: &str,
+    profiles: &[&str],
+    edit: impl Fn(&mut imagewise_facts::ImageFacts),
+) -> (Verdict, String) {
+    let tree = open(image, &OpenOptions::default()).unwrap();
+    let (mut facts, files) = imagewise_facts::inspect_with(&tree, wants(&tree));
+    edit(&mut facts);
+    let opts = LintOptions {
+        profiles: profiles.iter().map(|s| s.to_string()).collect(),
+        ..LintOptions::default()
+    };
+    let report = lint_facts(&tree, &facts, &files, &opts).unwrap();
+    let r = report
+        .result(rule)
+        .unwrap_or_else(|| panic!("{rule} not selected by {profiles:?}"));
+    (r.verdict, format!("{:?} {:?}", r.evidence, r.note))
+}
+
+fn verdict(image: &Path, rule: &str, profiles: &[&str]) -> (Verdict, String) {
+    verdict_with(image.to_str().unwrap(), rule, profiles, |_| {})
+}
+
+fn expect(image: &Path, rule: &str, profiles: &[&str], want: Verdict) {
+    let (v, detail) = verdict(image, rule, profiles);
+    assert_eq!(v, want, "{rule} on {}: {detail}", image.display());
+}
+
+/// Every built-in profile.
+const ALL: &[&str] = &{
+    let mut names = [""; imagewise_lint::BUILTIN_PROFILES.len()];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = imagewise_lint::BUILTIN_PROFILES[i].0;
+        i += 1;
+    }
+    names
+};
+
+#[test]
+fn tuning_rules_read_the_trees_sysctl_limits_fstab_and_cmdline() {
+    let t = tempfile::tempdir().unwrap();
+    let server = fixtures().join("bullseye-server-rootfs");
+    let tuned = variant(
+        t.path(),
+        "bullseye-server-rootfs",
+        "tuned",
+        "printf 'net.core.somaxconn = 8192\\nnet.ipv4.tcp_max_syn_backlog = 8192\\nnet.ipv4.tcp_tw_reuse = 1\\nvm.swappiness = 1\\n' > etc/sysctl.d/60-tuning.conf && \
+         printf '* soft nofile 131072\\n* hard nofile 131072\\n' > etc/security/limits.d/90-nofile.conf && \
+         mkdir -p etc/systemd/system.conf.d && printf '[Manager]\\nDefaultLimitNOFILE=131072:524288\\n' > etc/systemd/system.conf.d/limits.conf && \
+         printf 'UUID=1234 / ext4 noatime,errors=remount-ro 0 1\\n' > etc/fstab && \
+         mkdir -p etc/default && printf 'GRUB_CMDLINE_LINUX=\"console=tty0 console=ttyS0,115200 transparent_hugepage=madvise\"\\n' > etc/default/grub",
+    );
+    let untuned = variant(
+        t.path(),
+        "bullseye-server-rootfs",
+        "untuned",
+        "printf 'UUID=1234 / ext4 errors=remount-ro 0 1\\n' > etc/fstab && \
+         mkdir -p etc/default && printf 'GRUB_CMDLINE_LINUX=\"transparent_hugepage=always\"\\n' > etc/default/grub",
+    );
+    for rule in [
+        "tune-somaxconn",
+        "tune-syn-backlog",
+        "tune-tw-reuse",
+        "tune-nofile",
+        "tune-swappiness",
+        "tune-thp",
+        "tune-noatime",
+    ] {
+        expect(&tuned, rule, ALL, Verdict::Pass);
+        expect(&untuned, rule, ALL, Verdict::Fail);
+    }
+    // The misconfigured tree sets somaxconn to 128 in sysctl.d: named with its file.
+    let (v, d) = verdict(
+        &fixtures().join("bullseye-misconfigured-rootfs"),
+        "tune-somaxconn",
+        &["web"],
+    );
+    assert_eq!(v, Verdict::Fail);
+    assert!(d.contains("90-bad.conf"), "{d}");
+    // Without a kernel the THP default is not known: not applicable, never a guess.
+    expect(&server, "tune-thp", ALL, Verdict::NotApplicable);
+}
+
+#[test]
+fn kernel_rules_judge_the_kernel_the_image_carries() {
+    let t = tempfile::tempdir().unwrap();
+    // kernel-rootfs has no init: a copy with one, so machine rules apply.
+    let with_init = variant(
+        t.path(),
+        "kernel-rootfs",
+        "booting",
+        "mkdir -p sbin lib/systemd && printf '\\177ELF' > lib/systemd/systemd && ln -s /lib/systemd/systemd sbin/init",
+    );
+    expect(&with_init, "kernel-cgroup-bpf", ALL, Verdict::Pass);
+    let stripped = variant(
+        t.path(),
+        "kernel-rootfs",
+        "stripped",
+        "mkdir -p sbin lib/systemd && printf '\\177ELF' > lib/systemd/systemd && ln -s /lib/systemd/systemd sbin/init && \
+         sed -i 's/^CONFIG_BPF_SYSCALL=y/# CONFIG_BPF_SYSCALL is not set/; s/^CONFIG_VIRTIO_BLK=.*/# CONFIG_VIRTIO_BLK is not set/' boot/config-*",
+    );
+    let (v, d) = verdict(&stripped, "kernel-cgroup-bpf", ALL);
+    assert_eq!(v, Verdict::Fail, "{d}");
+    assert!(d.contains("CONFIG_BPF_SYSCALL"), "{d}");
+    // The dmesg default comes from that kernel's config.
+    expect(&with_init, "sysctl-dmesg-restrict", ALL, Verdict::Pass);
+    // No kernel: not applicable.
+    expect(
+        &fixtures().join("bullseye-server-rootfs"),
+        "kernel-cgroup-bpf",
+        ALL,
+        Verdict::NotApplicable,
+    );
+}
+
+#[test]
+fn container_shape_rules() {
+    let f = fixtures();
+    let t = tempfile::tempdir().unwrap();
+    // bookworm-oci: no User, tag latest, apt lists and debs, docs.
+    let bookworm = format!("oci:{}", f.join("bookworm-oci").display());
+    for rule in ["runs-as-root", "latest-tag", "package-caches", "slim-base"] {
+        let (v, d) = verdict_with(&bookworm, rule, ALL, |_| {});
+        assert_eq!(v, Verdict::Fail, "{rule}: {d}");
+    }
+    // The same image given a user and a version tag with umoci, the real tool.
+    let good = t.path().join("good-oci");
+    sh(&format!(
+        "cp -a {} {g} && umoci config --image {g}:latest --config.user 10001 --tag v1 >/dev/null 2>&1",
+        f.join("bookworm-oci").display(),
+        g = good.display()
+    ));
+    let good_ref = format!("oci:{}:v1", good.display());
+    for rule in ["runs-as-root", "latest-tag"] {
+        let (v, d) = verdict_with(&good_ref, rule, ALL, |_| {});
+        assert_eq!(v, Verdict::Pass, "{rule}: {d}");
+    }
+    // Alpine's minirootfs as an OCI image: no caches, tiny docs.
+    let alpine = format!("oci:{}", f.join("alpine-oci").display());
+    for rule in ["package-caches", "slim-base", "build-tools"] {
+        let (v, d) = verdict_with(&alpine, rule, ALL, |_| {});
+        assert_eq!(v, Verdict::Pass, "{rule}: {d}");
+    }
+    // Healthcheck, ENV secrets and history: fields docker writes; set on the facts.
+    let (v, _) = verdict_with(&alpine, "no-healthcheck", ALL, |_| {});
+    assert_eq!(v, Verdict::Fail);
+    let (v, _) = verdict_with(&alpine, "no-healthcheck", ALL, |f| {
+        f.config.as_mut().unwrap().healthcheck = Some(vec!["CMD".into(), "true".into()]);
+    });
+    assert_eq!(v, Verdict::Pass);
+    let (v, d) = verdict_with(&alpine, "secrets-in-env", ALL, |f| {
+        f.config
+            .as_mut()
+            .unwrap()
+            .env
+            .push("DB_PASSWORD=hunter2".into());
+    });
+    assert_eq!(v, Verdict::Fail);
+    assert!(
+        !d.contains("hunter2"),
+        "the secret itself is never printed: {d}"
+    );
+    let (v, _) = verdict_with(&alpine, "secrets-in-env", ALL, |f| {
+        f.config
+            .as_mut()
+            .unwrap()
+            .env
+            .push("PASSWORD_FILE=/run/secrets/db".into());
+    });
+    assert_eq!(v, Verdict::Pass);
+    // The layered fixture deletes files in a later layer.
+    let layered = format!("oci:{}", f.join("layered-oci").display());
+    let (v, d) = verdict_with(&layered, "layer-waste", ALL, |f| {
+        f.size.waste_bytes += 64 << 20
+    });
+    assert_eq!(v, Verdict::Fail, "{d}");
+    let (v, d) = verdict_with(&layered, "layer-waste", ALL, |_| {});
+    assert_eq!(v, Verdict::Pass, "small waste is under the limit: {d}");
+}
+
+#[test]
+fn vm_rules_on_disks() {
+    let f = fixtures();
+    // bookworm-gpt: a debootstrap tree on a disk, no kernel, no bootloader, no cloud-init.
+    let disk = format!("disk:{}", f.join("bookworm-gpt.qcow2").display());
+    for rule in ["vm-kernel", "vm-bootloader"] {
+        let (v, d) = verdict_with(&disk, rule, ALL, |_| {});
+        assert_eq!(v, Verdict::Fail, "{rule}: {d}");
+    }
+    // The same rules do not judge a container image.
+    let oci = format!("oci:{}", f.join("bookworm-oci").display());
+    let (v, _) = verdict_with(&oci, "vm-kernel", ALL, |_| {});
+    assert_eq!(v, Verdict::NotApplicable);
+}
+
+#[test]
+fn secrets_are_found_by_content_not_name_alone() {
+    let t = tempfile::tempdir().unwrap();
+    let tree = variant(
+        t.path(),
+        "alpine-rootfs",
+        "secrets",
+        "mkdir -p root/.docker srv/app && \
+         printf '{\"auths\":{\"registry.example\":{\"auth\":\"dXNlcjpwYXNz\"}}}' > root/.docker/config.json && \
+         printf 'DEBUG=1\\nSTRIPE_API_KEY=sk_live_abc\\n' > srv/app/.env && \
+         printf -- '-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----\\n' > srv/app/server.pem",
+    );
+    let (v, d) = verdict(&tree, "credential-files", ALL);
+    assert_eq!(v, Verdict::Fail);
+    assert!(
+        d.contains("config.json") && d.contains("STRIPE_API_KEY"),
+        "{d}"
+    );
+    // A certificate named .pem is not a private key.
+    expect(&tree, "private-keys", ALL, Verdict::Pass);
+    sh(&format!(
+        "ssh-keygen -q -t ed25519 -N '' -f {}/srv/app/deploy.key",
+        tree.display()
+    ));
+    expect(&tree, "private-keys", ALL, Verdict::Fail);
+}
