@@ -26,6 +26,9 @@
 #                              a UID 0 account, chmod of shadow/passwd/host key, sshd_config and
 #                              login.defs edited, sudoers NOPASSWD and !authenticate, a sysctl.d file,
 #                              AWS credentials, .netrc, a private key, systemctl mask/enable
+#   bullseye-vm.qcow2          the server + cloud-init, qemu-guest-agent, a cloud kernel and initramfs,
+#                              console=ttyS0, host keys removed: ext4 (mkfs.ext4 -d) in qcow2
+#   bullseye-server.qcow2      the server tree alone as such a disk (no cloud-init, no kernel)
 #   compat-bins/               programs built here for `check`: static, static-pie, musl, a newer
 #                              glibc symbol, a versioned library (new, old, unversioned), a bundle
 #                              with RUNPATH/RPATH $ORIGIN and a wrong-machine library on its path
@@ -328,5 +331,34 @@ if ! done_mark bullseye-misconfigured-rootfs.complete; then
   : > bad.tmp/etc/resolv.conf
   mv bad.tmp bullseye-misconfigured-rootfs
   touch bullseye-misconfigured-rootfs.complete
+fi
+# A VM image: the server plus what a cloud disk carries (cloud-init, the QEMU guest agent, a cloud
+# kernel with its initramfs, a serial console on the kernel command line, no baked host keys),
+# as an ext4 qcow2 made with mkfs.ext4 -d and qemu-img; and the server itself as a disk.
+if ! done_mark bullseye-vm.complete; then
+  log "bullseye-vm: cloud-init, qemu-guest-agent, linux-image-cloud-amd64 in a chroot; qcow2 disks"
+  rm -rf vm.tmp && cp -a bullseye-server-rootfs vm.tmp
+  cp /etc/resolv.conf vm.tmp/etc/resolv.conf
+  mount -t proc proc vm.tmp/proc
+  trap 'umount vm.tmp/proc 2>/dev/null || true' EXIT
+  chroot vm.tmp /bin/sh -ec 'export DEBIAN_FRONTEND=noninteractive; apt-get update -qq
+    apt-get install -y -qq --no-install-recommends cloud-init qemu-guest-agent "linux-image-cloud-$(dpkg --print-architecture)" >/dev/null
+    apt-get clean
+    mkdir -p /etc/default
+    echo "GRUB_CMDLINE_LINUX=\"console=tty0 console=ttyS0,115200\"" > /etc/default/grub
+    rm -f /etc/ssh/ssh_host_*'
+  umount vm.tmp/proc; trap - EXIT
+  rm -rf vm.tmp/var/lib/apt/lists/* vm.tmp/var/cache/apt/*.bin
+  : > vm.tmp/etc/resolv.conf
+  for v in vm server; do
+    src=vm.tmp; [ $v = server ] && src=bullseye-server-rootfs
+    rm -f bullseye-$v.raw.tmp
+    truncate -s 2G bullseye-$v.raw.tmp
+    mkfs.ext4 -q -F -d $src bullseye-$v.raw.tmp
+    qemu-img convert -c -O qcow2 bullseye-$v.raw.tmp bullseye-$v.qcow2.tmp
+    rm -f bullseye-$v.raw.tmp && mv bullseye-$v.qcow2.tmp bullseye-$v.qcow2
+  done
+  rm -rf vm.tmp
+  touch bullseye-vm.complete
 fi
 log "ready in $out"

@@ -202,12 +202,18 @@ fn add(
     let kind = EntryKind::from_mode(mode)
         .ok_or_else(|| Error::unsupported(host.display().to_string(), "unknown file type"))?;
     let link = if kind == EntryKind::Symlink {
-        Some(crate::names::from_bytes(
-            fs_err::read_link(host)
-                .map_err(|e| Error::io(host, e))?
-                .as_os_str()
-                .as_bytes(),
-        ))
+        match std::fs::read_link(host) {
+            Ok(target) => Some(crate::names::from_bytes(target.as_os_str().as_bytes())),
+            // Removed between the walk and now (a live system's /tmp): gone, not an error.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                builder.warn(format!(
+                    "{} disappeared during the walk; not listed",
+                    host.display()
+                ));
+                return Ok(());
+            }
+            Err(e) => return Err(Error::io(host, e)),
+        }
     } else {
         None
     };
@@ -366,5 +372,32 @@ impl crate::tree::FileRead for HostFile {
             }
             _ => Ok(0),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::limits::Limits;
+
+    #[test]
+    fn a_symlink_removed_during_the_walk_is_a_warning_not_an_error() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let link = t.path().join("gone");
+        std::os::unix::fs::symlink("target", &link).expect("symlink");
+        let meta = std::fs::symlink_metadata(&link).expect("lstat");
+        std::fs::remove_file(&link).expect("rm");
+        let mut b = TreeBuilder::new(false, Limits::default());
+        add(&mut b, "gone", &link, &meta, false, false).expect("no error");
+        let tree = b.finish(
+            ImageInfo::new("t".into(), Format::Dir, t.path().to_path_buf()),
+            Backend::Dir(t.path().to_path_buf()),
+        );
+        assert!(tree.get("/gone").is_none());
+        assert!(
+            tree.warnings().iter().any(|w| w.contains("disappeared")),
+            "{:?}",
+            tree.warnings()
+        );
     }
 }

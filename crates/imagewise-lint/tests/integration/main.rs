@@ -261,3 +261,258 @@ fn secrets_are_found_by_content_not_name_alone() {
     ));
     expect(&tree, "private-keys", ALL, Verdict::Fail);
 }
+
+#[test]
+fn misconfigured_fails_where_the_server_passes() {
+    let f = fixtures();
+    let bad = f.join("bullseye-misconfigured-rootfs");
+    let good = f.join("bullseye-server-rootfs");
+    for rule in [
+        "ssh-root-login",
+        "ssh-empty-passwords",
+        "empty-password",
+        "uid0-not-root",
+        "system-account-shell",
+        "system-account-password",
+        "sudo-nopasswd",
+        "sudo-no-authenticate",
+        "shadow-permissions",
+        "passwd-permissions",
+        "world-writable-files",
+        "world-writable-dirs",
+        "setuid-unexpected",
+        "ssh-host-key-permissions",
+        "credential-files",
+        "netrc-files",
+        "private-keys",
+        "insecure-servers",
+        "sysctl-syncookies",
+    ] {
+        expect(&bad, rule, ALL, Verdict::Fail);
+        expect(&good, rule, ALL, Verdict::Pass);
+    }
+}
+
+#[test]
+fn server_defaults_fail_and_a_hardened_copy_passes() {
+    let t = tempfile::tempdir().unwrap();
+    let server = fixtures().join("bullseye-server-rootfs");
+    let hardened = variant(
+        t.path(),
+        "bullseye-server-rootfs",
+        "hardened",
+        "printf 'PermitRootLogin no\\nPasswordAuthentication no\\n' > etc/ssh/sshd_config.d/10-hardening.conf && \
+         sed -i 's/^UMASK.*/UMASK 027/' etc/login.defs && \
+         echo 'password requisite pam_pwquality.so retry=3' >> etc/pam.d/common-password && \
+         ln -s /lib/systemd/system/systemd-timesyncd.service etc/systemd/system/sysinit.target.wants/systemd-timesyncd.service && \
+         mkdir -p sbin etc/audit && printf '\\177ELF' > sbin/auditd && \
+         printf 'max_log_file = 8\\nmax_log_file_action = rotate\\n' > etc/audit/auditd.conf && \
+         mkdir -p etc/rsyslog.d && echo '*.* @@logs.example.internal:514' > etc/rsyslog.d/90-forward.conf && \
+         mkdir -p etc/apparmor.d && echo 'profile x /usr/bin/x {}' > etc/apparmor.d/usr.bin.x && \
+         touch etc/system-fips && \
+         printf 'kernel.kptr_restrict = 2\\nkernel.dmesg_restrict = 1\\nnet.ipv4.conf.all.rp_filter = 1\\nnet.ipv4.conf.all.accept_redirects = 0\\nnet.ipv4.conf.default.accept_redirects = 0\\nnet.ipv4.conf.all.send_redirects = 0\\nnet.ipv4.conf.default.send_redirects = 0\\n' > etc/sysctl.d/60-hardening.conf && \
+         mkdir -p root/.ssh && chmod 0700 root/.ssh && echo 'ssh-ed25519 AAAA admin' > root/.ssh/authorized_keys && chmod 0600 root/.ssh/authorized_keys",
+    );
+    // fips-mode is in no built-in profile: a user profile enables it.
+    let mut profiles = ALL.to_vec();
+    profiles.push("fips");
+    let user = std::sync::Arc::new(
+        imagewise_lint::UserProfiles::parse(
+            "[profiles.fips]\nenable = [\"fips-mode\"]\n",
+            &imagewise_lint::catalogue(),
+        )
+        .unwrap(),
+    );
+    let run = |image: &Path, rule: &str| {
+        let tree = open(image.to_str().unwrap(), &OpenOptions::default()).unwrap();
+        let opts = LintOptions {
+            profiles: profiles.iter().map(|s| s.to_string()).collect(),
+            user: user.clone(),
+            ..LintOptions::default()
+        };
+        let r = imagewise_lint::lint_image(&tree, &opts).unwrap();
+        let x = r.result(rule).unwrap();
+        (x.verdict, format!("{:?} {:?}", x.evidence, x.note))
+    };
+    for rule in [
+        "ssh-password-auth",
+        "ssh-root-login-disabled",
+        "login-defs-umask",
+        "pam-password-quality",
+        "time-sync",
+        "auditd-absent",
+        "log-forwarding",
+        "mac-absent",
+        "fips-mode",
+        "sysctl-kptr-restrict",
+        "sysctl-dmesg-restrict",
+        "sysctl-rp-filter",
+        "sysctl-accept-redirects",
+        "sysctl-send-redirects",
+    ] {
+        let (v, d) = run(&server, rule);
+        assert_eq!(v, Verdict::Fail, "{rule} on the server: {d}");
+        let (v, d) = run(&hardened, rule);
+        assert_eq!(v, Verdict::Pass, "{rule} on the hardened copy: {d}");
+    }
+    expect(&hardened, "authorized-keys-permissions", ALL, Verdict::Pass);
+    expect(&hardened, "auditd-log-size", ALL, Verdict::Pass);
+    expect(&server, "auditd-log-size", ALL, Verdict::NotApplicable);
+    // Broken the other way.
+    let loose = variant(
+        t.path(),
+        "bullseye-server-rootfs",
+        "loose",
+        "mkdir -p root/.ssh etc/audit etc/selinux && echo 'ssh-ed25519 AAAA x' > root/.ssh/authorized_keys && chmod 0666 root/.ssh/authorized_keys && \
+         printf 'max_log_file_action = ignore\\n' > etc/audit/auditd.conf && \
+         echo 'SELINUX=permissive' > etc/selinux/config && \
+         ln -s /lib/systemd/system/ssh.service etc/systemd/system/multi-user.target.wants/avahi-daemon.service && \
+         mkdir -p etc/systemd && printf '[Journal]\\nStorage=volatile\\n' > etc/systemd/journald.conf",
+    );
+    for rule in [
+        "authorized-keys-permissions",
+        "auditd-log-size",
+        "selinux-not-enforcing",
+        "unneeded-services",
+        "journald-volatile",
+    ] {
+        expect(&loose, rule, ALL, Verdict::Fail);
+    }
+    expect(&server, "unneeded-services", ALL, Verdict::Pass);
+    expect(&server, "journald-volatile", ALL, Verdict::Pass);
+    let enforcing = variant(
+        t.path(),
+        "bullseye-server-rootfs",
+        "enforcing",
+        "mkdir -p etc/selinux && echo 'SELINUX=enforcing' > etc/selinux/config",
+    );
+    expect(&enforcing, "selinux-not-enforcing", ALL, Verdict::Pass);
+}
+
+#[test]
+fn an_oci_image_made_with_umoci_that_deletes_a_big_file_and_runs_as_root() {
+    let f = fixtures();
+    let t = tempfile::tempdir().unwrap();
+    let oci = t.path().join("oci");
+    // Layer 1 adds 16 MiB and a setuid compiler; layer 2 deletes the 16 MiB (a whiteout).
+    sh(&format!(
+        "cp -a {alpine} {oci} && cd {t} && mkdir -p l1/usr/bin l2 && \
+         head -c 16777216 /dev/urandom > l1/big && printf '\\177ELF' > l1/usr/bin/gcc && chmod 4755 l1/usr/bin/gcc && \
+         tar --numeric-owner -C l1 -cf l1.tar . && touch l2/.wh.big && tar --numeric-owner -C l2 -cf l2.tar . && \
+         umoci raw add-layer --image {oci}:latest l1.tar && umoci raw add-layer --image {oci}:latest l2.tar && \
+         umoci config --image {oci}:latest --tag bad \
+           --history.created_by 'ADD https://example.com/app.tgz /app' --config.env DB_PASSWORD=hunter2 && \
+         umoci config --image {oci}:bad --tag bad2 --history.created_by '/bin/sh -c sudo apk add curl' && \
+         umoci config --image {oci}:latest --tag good --config.user 10001",
+        alpine = f.join("alpine-oci").display(),
+        oci = oci.display(),
+        t = t.path().display()
+    ));
+    let bad = format!("oci:{}:bad2", oci.display());
+    for rule in [
+        "runs-as-root",
+        "layer-waste",
+        "build-tools",
+        "setuid-in-container",
+        "add-instead-of-copy",
+        "sudo-in-build",
+        "secrets-in-env",
+        "package-manager-in-container",
+    ] {
+        let (v, d) = verdict_with(&bad, rule, ALL, |_| {});
+        assert_eq!(v, Verdict::Fail, "{rule}: {d}");
+    }
+    let (_, d) = verdict_with(&bad, "layer-waste", ALL, |_| {});
+    assert!(d.contains("16.0 MiB"), "{d}");
+    let good = format!("oci:{}:good", oci.display());
+    for rule in [
+        "runs-as-root",
+        "add-instead-of-copy",
+        "sudo-in-build",
+        "secrets-in-env",
+    ] {
+        let (v, d) = verdict_with(&good, rule, ALL, |_| {});
+        assert!(
+            matches!(v, Verdict::Pass | Verdict::NotApplicable),
+            "{rule}: {v:?} {d}"
+        );
+    }
+    let alpine = format!("oci:{}", f.join("alpine-oci").display());
+    for rule in ["setuid-in-container", "build-tools", "layer-waste"] {
+        let (v, d) = verdict_with(&alpine, rule, ALL, |_| {});
+        assert!(
+            matches!(v, Verdict::Pass | Verdict::NotApplicable),
+            "{rule}: {v:?} {d}"
+        );
+    }
+}
+
+#[test]
+fn vm_disks_with_and_without_cloud_init() {
+    let f = fixtures();
+    let vm = f.join("bullseye-vm.qcow2");
+    let bare = f.join("bullseye-server.qcow2");
+    for rule in [
+        "vm-cloud-init",
+        "vm-guest-agent",
+        "vm-kernel",
+        "vm-serial-console",
+        "ssh-host-keys-baked",
+    ] {
+        expect(&vm, rule, ALL, Verdict::Pass);
+        expect(&bare, rule, ALL, Verdict::Fail);
+    }
+    expect(&vm, "kernel-virtio", ALL, Verdict::Pass);
+    expect(&vm, "kernel-cgroup-bpf", ALL, Verdict::Pass);
+    expect(&bare, "kernel-virtio", ALL, Verdict::NotApplicable);
+    // A kernel without virtio drivers on a disk made here.
+    let t = tempfile::tempdir().unwrap();
+    let stripped = variant(
+        t.path(),
+        "kernel-rootfs",
+        "stripped",
+        "mkdir -p sbin lib/systemd && printf '\\177ELF' > lib/systemd/systemd && ln -s /lib/systemd/systemd sbin/init && \
+         sed -i 's/^CONFIG_VIRTIO_BLK=.*/# CONFIG_VIRTIO_BLK is not set/' boot/config-*",
+    );
+    let disk = t.path().join("k.raw");
+    sh(&format!(
+        "truncate -s 512M {d} && mkfs.ext4 -q -F -d {s} {d}",
+        d = disk.display(),
+        s = stripped.display()
+    ));
+    let (v, d) = verdict(&disk, "kernel-virtio", ALL);
+    assert_eq!(v, Verdict::Fail, "{d}");
+    assert!(d.contains("CONFIG_VIRTIO_BLK"), "{d}");
+}
+
+#[test]
+fn a_distroless_image_made_with_umoci_has_no_package_manager() {
+    let f = fixtures();
+    let t = tempfile::tempdir().unwrap();
+    let oci = t.path().join("oci");
+    sh(&format!(
+        "cd {t} && umoci init --layout {oci} && umoci new --image {oci}:v1 && \
+         umoci unpack --image {oci}:v1 bundle >/dev/null && cp -a {src}/. bundle/rootfs/ && \
+         umoci repack --image {oci}:v1 bundle >/dev/null && umoci config --image {oci}:v1 --config.user 65532",
+        t = t.path().display(),
+        oci = oci.display(),
+        src = f.join("distroless-rootfs").display()
+    ));
+    let image = format!("oci:{}:v1", oci.display());
+    for rule in [
+        "package-manager-in-container",
+        "runs-as-root",
+        "build-tools",
+        "latest-tag",
+    ] {
+        let (v, d) = verdict_with(&image, rule, ALL, |_| {});
+        assert_eq!(v, Verdict::Pass, "{rule}: {d}");
+    }
+    let (v, _) = verdict_with(
+        &format!("oci:{}", f.join("bookworm-oci").display()),
+        "package-manager-in-container",
+        ALL,
+        |_| {},
+    );
+    assert_eq!(v, Verdict::Fail);
+}
