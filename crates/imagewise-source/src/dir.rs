@@ -390,7 +390,7 @@ mod tests {
         let mut b = TreeBuilder::new(false, Limits::default());
         add(&mut b, "gone", &link, &meta, false, false).expect("no error");
         let tree = b.finish(
-            ImageInfo::new("t".into(), Format::Dir, t.path().to_path_buf()),
+            ImageInfo::new("t", Format::Dir, t.path().to_path_buf()),
             Backend::Dir(t.path().to_path_buf()),
         );
         assert!(tree.get("/gone").is_none());
