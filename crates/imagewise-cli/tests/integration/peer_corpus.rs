@@ -723,9 +723,23 @@ fn ext_acl_values_equal_what_the_kernel_shows() {
             .arg(&mnt)
             .status()
             .unwrap();
-        assert!(mounted.success(), "{}: mount -o loop,ro failed", dir.display());
+        assert!(
+            mounted.success(),
+            "{}: mount -o loop,ro failed",
+            dir.display()
+        );
         let got = Command::new("getfattr")
-            .args(["-R", "-P", "-h", "-d", "-m", "^system\\.posix_acl", "-e", "hex", "."])
+            .args([
+                "-R",
+                "-P",
+                "-h",
+                "-d",
+                "-m",
+                "^system\\.posix_acl",
+                "-e",
+                "hex",
+                ".",
+            ])
             .current_dir(&mnt)
             .output()
             .unwrap();
@@ -736,7 +750,10 @@ fn ext_acl_values_equal_what_the_kernel_shows() {
             if let Some(p) = line.strip_prefix("# file: ") {
                 file = format!("/{}", p.trim_start_matches("./").trim_start_matches('.'));
             } else if let Some((k, v)) = line.split_once('=') {
-                want.insert(format!("{file} {k}"), v.trim_start_matches("0x").to_string());
+                want.insert(
+                    format!("{file} {k}"),
+                    v.trim_start_matches("0x").to_string(),
+                );
             }
         }
         let mut ours: BTreeMap<String, String> = BTreeMap::new();
@@ -751,8 +768,17 @@ fn ext_acl_values_equal_what_the_kernel_shows() {
                 }
             }
         }
-        assert!(!want.is_empty(), "{}: getfattr shows no ACLs", dir.display());
-        assert_eq!(ours, want, "{}: ACLs differ from the kernel's", dir.display());
+        assert!(
+            !want.is_empty(),
+            "{}: getfattr shows no ACLs",
+            dir.display()
+        );
+        assert_eq!(
+            ours,
+            want,
+            "{}: ACLs differ from the kernel's",
+            dir.display()
+        );
         checked += 1;
     }
     assert!(checked >= 1, "no e2fsprogs image with ACLs was found");

@@ -95,6 +95,19 @@ pub(crate) const RULES: &[Rule] = &[
         check: thp,
     },
     Rule {
+        id: "tune-io-scheduler",
+        title: "a fairness I/O scheduler for database disks",
+        level: Level::Low,
+        family: Family::Tuning,
+        targets: MACHINES,
+        kinds: SYSTEM,
+        profiles: &["db"],
+        why: "bfq (and the old cfq) trade throughput and latency for per-process fairness; a database on virtio or NVMe wants none or mq-deadline, the kernel's own defaults there.",
+        fix: "Remove the udev rule or `elevator=` that picks bfq/cfq, or set it explicitly: ACTION==\"add|change\", KERNEL==\"vd[a-z]|nvme[0-9]n[0-9]\", ATTR{queue/scheduler}=\"none\" in /etc/udev/rules.d/60-scheduler.rules.",
+        refs: NO_REFS,
+        check: io_scheduler,
+    },
+    Rule {
         id: "tune-noatime",
         title: "data filesystems record access times",
         level: Level::Low,
@@ -251,6 +264,46 @@ fn thp(ctx: &Ctx<'_>) -> Outcome {
         )])
     } else {
         Outcome::Pass
+    }
+}
+
+fn io_scheduler(ctx: &Ctx<'_>) -> Outcome {
+    let slow = ["bfq", "cfq"];
+    let mut bad = Vec::new();
+    for e in ctx.children("/etc/udev/rules.d") {
+        if !e.path.ends_with(".rules") {
+            continue;
+        }
+        let text = match ctx.text(&e.path) {
+            Ok(Some(t)) => t,
+            Ok(None) => continue,
+            Err(why) => return Outcome::Unknown(why),
+        };
+        for line in text.lines().map(str::trim).filter(|l| !l.starts_with('#')) {
+            // ATTR{queue/scheduler}="bfq" (an assignment, not the == match).
+            if let Some(rest) = line.split("ATTR{queue/scheduler}").nth(1) {
+                let rest = rest.trim_start();
+                if let Some(v) = rest.strip_prefix('=').filter(|r| !r.starts_with('=')) {
+                    let v = v.trim().trim_matches(|c| c == '"' || c == ',');
+                    let v = v.split('"').next().unwrap_or(v);
+                    if slow.contains(&v) {
+                        bad.push(format!("{}: {line:.120}", e.path));
+                    }
+                }
+            }
+        }
+    }
+    for (w, from) in conf::kernel_cmdline(ctx) {
+        if let Some(v) = w.strip_prefix("elevator=") {
+            if slow.contains(&v) {
+                bad.push(format!("{w} in {from}"));
+            }
+        }
+    }
+    if bad.is_empty() {
+        Outcome::Pass
+    } else {
+        Outcome::Fail(bad)
     }
 }
 

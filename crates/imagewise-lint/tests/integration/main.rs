@@ -97,7 +97,8 @@ fn tuning_rules_read_the_trees_sysctl_limits_fstab_and_cmdline() {
         "bullseye-server-rootfs",
         "untuned",
         "printf 'UUID=1234 / ext4 errors=remount-ro 0 1\\n' > etc/fstab && \
-         mkdir -p etc/default && printf 'GRUB_CMDLINE_LINUX=\"transparent_hugepage=always\"\\n' > etc/default/grub",
+         mkdir -p etc/default && printf 'GRUB_CMDLINE_LINUX=\"transparent_hugepage=always\"\\n' > etc/default/grub && \
+         mkdir -p etc/udev/rules.d && echo 'ACTION==\"add|change\", KERNEL==\"sd[a-z]\", ATTR{queue/scheduler}=\"bfq\"' > etc/udev/rules.d/60-io.rules",
     );
     for rule in [
         "tune-somaxconn",
@@ -107,6 +108,7 @@ fn tuning_rules_read_the_trees_sysctl_limits_fstab_and_cmdline() {
         "tune-swappiness",
         "tune-thp",
         "tune-noatime",
+        "tune-io-scheduler",
     ] {
         expect(&tuned, rule, ALL, Verdict::Pass);
         expect(&untuned, rule, ALL, Verdict::Fail);
