@@ -62,7 +62,18 @@ pub struct PartitionInfo {
     pub start: u64,
     pub size: u64,
     pub filesystem: String,
+    /// The GPT partition name.
     pub label: Option<String>,
+    /// PARTUUID: the GPT entry's unique GUID, or MBR disk signature and number (`1a2b3c4d-01`).
+    #[serde(default)]
+    pub part_uuid: Option<String>,
+    /// The filesystem's UUID as blkid prints it (`UUID=` in fstab): ext, xfs, btrfs and swap as
+    /// 8-4-4-4-12 hex, FAT as `XXXX-XXXX`.
+    #[serde(default)]
+    pub fs_uuid: Option<String>,
+    /// The filesystem's label (`LABEL=` in fstab).
+    #[serde(default)]
+    pub fs_label: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -66,6 +66,19 @@ pub(crate) const RULES: &[Rule] = &[
         check: bootloader,
     },
     Rule {
+        id: "vm-fstab-resolves",
+        title: "fstab names filesystems the disk does not have",
+        level: Level::High,
+        family: Family::Vm,
+        targets: VM,
+        kinds: &[],
+        profiles: &["baseline", "vm"],
+        why: "A mount that cannot be found at boot drops the machine into an emergency shell (or waits 90 s per entry) — a disk rebuilt with new UUIDs, or one that names /dev/sda1 where the cloud shows /dev/vda1.",
+        fix: "Name filesystems by UUID= or LABEL= as `blkid` shows them on this disk, and add nofail to optional mounts.",
+        refs: NO_REFS,
+        check: fstab_resolves,
+    },
+    Rule {
         id: "vm-serial-console",
         title: "no serial console on the kernel command line",
         level: Level::Low,
@@ -187,6 +200,79 @@ fn bootloader(ctx: &Ctx<'_>) -> Outcome {
         Outcome::Fail(vec![
             "no grub.cfg, extlinux.conf or systemd-boot loader.conf in /boot, and no bootloader package".into(),
         ])
+    }
+}
+
+fn fstab_resolves(ctx: &Ctx<'_>) -> Outcome {
+    let Some(disk) = ctx.tree.info().disk.as_ref() else {
+        return Outcome::NotApplicable("not a disk image".into());
+    };
+    let text = match ctx.text("/etc/fstab") {
+        Ok(Some(t)) => t,
+        Ok(None) => return Outcome::NotApplicable("no /etc/fstab".into()),
+        Err(why) => return Outcome::Unknown(why),
+    };
+    let mut bad = Vec::new();
+    let mut unsure = Vec::new();
+    let eq = |a: &Option<String>, b: &str| a.as_deref().is_some_and(|a| a.eq_ignore_ascii_case(b));
+    for m in conf::fstab(&text) {
+        if m.options.iter().any(|o| o == "nofail" || o == "noauto") {
+            continue;
+        }
+        let spec = m.spec.as_str();
+        let by = |prefix: &str, dir: &str| {
+            spec.strip_prefix(prefix)
+                .or_else(|| spec.strip_prefix(dir))
+                .map(|v| v.trim_matches('"').to_string())
+        };
+        let found = if let Some(u) = by("UUID=", "/dev/disk/by-uuid/") {
+            Some(disk.partitions.iter().any(|p| eq(&p.fs_uuid, &u)))
+        } else if let Some(l) = by("LABEL=", "/dev/disk/by-label/") {
+            Some(
+                disk.partitions
+                    .iter()
+                    .any(|p| p.fs_label.as_deref() == Some(l.as_str())),
+            )
+        } else if let Some(u) = by("PARTUUID=", "/dev/disk/by-partuuid/") {
+            Some(disk.partitions.iter().any(|p| eq(&p.part_uuid, &u)))
+        } else if let Some(l) = by("PARTLABEL=", "/dev/disk/by-partlabel/") {
+            Some(
+                disk.partitions
+                    .iter()
+                    .any(|p| p.label.as_deref() == Some(l.as_str())),
+            )
+        } else if ["/dev/sd", "/dev/vd", "/dev/hd", "/dev/xvd", "/dev/nvme"]
+            .iter()
+            .any(|d| spec.starts_with(d))
+        {
+            bad.push(format!(
+                "{} on {spec}: a kernel device name, which differs between hypervisors (vda, sda, xvda, nvme0n1)",
+                m.dir
+            ));
+            continue;
+        } else if spec.starts_with('/') && spec.starts_with("/dev/") {
+            unsure.push(format!("{} on {spec}", m.dir));
+            continue;
+        } else {
+            // proc, tmpfs, sysfs, network filesystems: nothing on the disk to find.
+            continue;
+        };
+        if found == Some(false) {
+            bad.push(format!(
+                "{} on {spec}: no filesystem or partition of this disk has it",
+                m.dir
+            ));
+        }
+    }
+    if !bad.is_empty() {
+        Outcome::Fail(bad)
+    } else if !unsure.is_empty() {
+        Outcome::Unknown(format!(
+            "devices that are not on this disk's partitions (LVM, RAID?): {}",
+            unsure.join(", ")
+        ))
+    } else {
+        Outcome::Pass
     }
 }
 

@@ -518,3 +518,92 @@ fn a_distroless_image_made_with_umoci_has_no_package_manager() {
     );
     assert_eq!(v, Verdict::Fail);
 }
+
+/// Run a command and return its trimmed stdout.
+fn output(cmd: &str) -> String {
+    let out = Command::new("bash").args(["-c", cmd]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn vm_disks_built_here_fstab_bootloader_discard() {
+    let t = tempfile::tempdir().unwrap();
+    let shim = "mkdir -p sbin lib/systemd etc/systemd/system/timers.target.wants && printf '\\177ELF' > lib/systemd/systemd && ln -sf /lib/systemd/systemd sbin/init";
+    let good = variant(
+        t.path(),
+        "alpine-rootfs",
+        "good",
+        &format!(
+            "{shim} && printf 'UUID=0a1b2c3d-1111-2222-3333-444455556666 / ext4 noatime,discard 0 1\\nLABEL=root /srv ext4 defaults 0 2\\n/dev/sdz9 /scratch ext4 defaults,nofail 0 2\\nproc /proc proc defaults 0 0\\n' > etc/fstab && \
+             mkdir -p boot/grub && printf 'linux /boot/vmlinuz root=UUID=0a1b2c3d-1111-2222-3333-444455556666 console=ttyS0\\n' > boot/grub/grub.cfg && \
+             ln -s /lib/systemd/system/fstrim.timer etc/systemd/system/timers.target.wants/fstrim.timer"
+        ),
+    );
+    let bad = variant(
+        t.path(),
+        "alpine-rootfs",
+        "bad",
+        &format!(
+            "{shim} && printf 'UUID=deadbeef-0000-0000-0000-000000000000 / ext4 defaults 0 1\\n/dev/sda1 /data ext4 defaults 0 2\\n' > etc/fstab"
+        ),
+    );
+    let disk = |tree: &Path, name: &str| {
+        let d = t.path().join(name);
+        sh(&format!(
+            "truncate -s 64M {d} && mkfs.ext4 -q -F -U 0a1b2c3d-1111-2222-3333-444455556666 -L root -d {s} {d}",
+            d = d.display(),
+            s = tree.display()
+        ));
+        d
+    };
+    let (good_disk, bad_disk) = (disk(&good, "good.raw"), disk(&bad, "bad.raw"));
+    // The identity the rule matches against is what blkid reads.
+    let tree = open(good_disk.to_str().unwrap(), &OpenOptions::default()).unwrap();
+    let p = &tree.info().disk.as_ref().unwrap().selected;
+    assert_eq!(
+        p.fs_uuid.as_deref(),
+        Some(output(&format!("blkid -o value -s UUID {}", good_disk.display())).as_str())
+    );
+    assert_eq!(
+        p.fs_label.as_deref(),
+        Some(output(&format!("blkid -o value -s LABEL {}", good_disk.display())).as_str())
+    );
+    for rule in ["vm-fstab-resolves", "vm-bootloader", "vm-discard"] {
+        expect(&good_disk, rule, ALL, Verdict::Pass);
+        expect(&bad_disk, rule, ALL, Verdict::Fail);
+    }
+    let (_, d) = verdict(&bad_disk, "vm-fstab-resolves", ALL);
+    assert!(d.contains("deadbeef") && d.contains("/dev/sda1"), "{d}");
+}
+
+#[test]
+fn gpt_partition_uuids_are_what_sgdisk_reads() {
+    let raw = fixtures().join("bookworm-gpt.raw");
+    let tree = open(&format!("disk:{}", raw.display()), &OpenOptions::default()).unwrap();
+    let disk = tree.info().disk.as_ref().unwrap();
+    for p in &disk.partitions {
+        let want = output(&format!(
+            "sgdisk -i {} {} | sed -n 's/^Partition unique GUID: //p'",
+            p.number,
+            raw.display()
+        ));
+        assert_eq!(
+            p.part_uuid.as_deref().map(str::to_ascii_uppercase),
+            Some(want),
+            "partition {}",
+            p.number
+        );
+    }
+    let root = &disk.selected;
+    let blkid = output(&format!(
+        "blkid -o value -s UUID --probe --offset {} {}",
+        root.start,
+        raw.display()
+    ));
+    assert_eq!(root.fs_uuid.as_deref(), Some(blkid.as_str()));
+}

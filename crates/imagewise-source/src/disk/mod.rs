@@ -126,45 +126,121 @@ fn open_container(path: &Path, opts: &OpenOptions) -> Result<(Arc<dyn BlockDev>,
 
 /// Name of the filesystem found at the start of `dev`, if any is recognised.
 fn filesystem_name(dev: &dyn BlockDev) -> Option<&'static str> {
-    let mut head = vec![0u8; 0x10100.min(dev.size() as usize)];
+    probe(dev).map(|p| p.name)
+}
+
+/// A filesystem's name and the identity fstab and udev use: UUID and label.
+struct Probe {
+    name: &'static str,
+    uuid: Option<String>,
+    label: Option<String>,
+}
+
+/// 16 bytes as blkid prints a UUID; `None` when all zero.
+fn uuid_at(head: &[u8], off: usize) -> Option<String> {
+    let b = head.get(off..off + 16)?;
+    if b.iter().all(|&x| x == 0) {
+        return None;
+    }
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    Some(format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    ))
+}
+
+/// A fixed-size label field: up to the first NUL, trailing spaces trimmed; `None` when empty.
+fn label_at(head: &[u8], off: usize, len: usize) -> Option<String> {
+    let b = head.get(off..off + len)?;
+    let end = b.iter().position(|&x| x == 0).unwrap_or(b.len());
+    let s = String::from_utf8_lossy(&b[..end]).trim_end().to_string();
+    (!s.is_empty()).then_some(s)
+}
+
+fn probe(dev: &dyn BlockDev) -> Option<Probe> {
+    let mut head = vec![0u8; 0x10200.min(dev.size() as usize)];
     dev.read_at(0, &mut head).ok()?;
     let at = |off: usize, magic: &[u8]| head.get(off..off + magic.len()) == Some(magic);
+    let named = |name| Probe {
+        name,
+        uuid: None,
+        label: None,
+    };
     if at(1080, &[0x53, 0xef]) {
         let incompat = head
             .get(1024 + 0x60..1024 + 0x64)
             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
-        return Some(match incompat {
-            Some(f) if f & 0x40 != 0 => "ext4",
-            Some(f) if f & 0x4 != 0 => "ext3",
-            _ => "ext2",
+        // ext4 disk layout: s_uuid at 0x68, s_volume_name (16 bytes) at 0x78.
+        return Some(Probe {
+            name: match incompat {
+                Some(f) if f & 0x40 != 0 => "ext4",
+                Some(f) if f & 0x4 != 0 => "ext3",
+                _ => "ext2",
+            },
+            uuid: uuid_at(&head, 1024 + 0x68),
+            label: label_at(&head, 1024 + 0x78, 16),
         });
     }
     if at(0, b"XFSB") {
-        return Some("xfs");
+        // xfs superblock: sb_uuid at 32, sb_fname (12 bytes) at 108.
+        return Some(Probe {
+            name: "xfs",
+            uuid: uuid_at(&head, 32),
+            label: label_at(&head, 108, 12),
+        });
     }
     if at(0x10040, b"_BHRfS_M") {
-        return Some("btrfs");
+        // btrfs superblock at 64 KiB: fsid at +0x20, label (256 bytes) at +0x12b.
+        return Some(Probe {
+            name: "btrfs",
+            uuid: uuid_at(&head, 0x10020),
+            label: label_at(&head, 0x1012b, 256),
+        });
     }
     if at(0, b"LUKS\xba\xbe") {
-        return Some("LUKS (encrypted)");
+        return Some(named("LUKS (encrypted)"));
     }
     if at(512 + 24, b"LVM2 001") || at(512, b"LABELONE") {
-        return Some("LVM physical volume");
+        return Some(named("LVM physical volume"));
     }
     if at(0, b"hsqs") {
-        return Some("squashfs");
+        return Some(named("squashfs"));
     }
     if at(4086, b"SWAPSPACE2") || at(4086, b"SWAP-SPACE") {
-        return Some("swap");
+        // swap header: uuid at 1024+12, volume name (16 bytes) at 1024+28.
+        return Some(Probe {
+            name: "swap",
+            uuid: uuid_at(&head, 1024 + 12),
+            label: label_at(&head, 1024 + 28, 16),
+        });
     }
-    if at(0x52, b"FAT32   ") || at(0x36, b"FAT16   ") || at(0x36, b"FAT12   ") {
-        return Some("vfat");
+    // FAT: the volume serial blkid prints as XXXX-XXXX and the 11-byte label, at 0x43/0x47
+    // (FAT32) or 0x27/0x2b (FAT12/16).
+    let fat = |id: usize, label: usize| {
+        let serial = head
+            .get(id..id + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))?;
+        Some(Probe {
+            name: "vfat",
+            uuid: Some(format!("{:04X}-{:04X}", serial >> 16, serial & 0xffff)),
+            label: label_at(&head, label, 11).filter(|l| l != "NO NAME"),
+        })
+    };
+    if at(0x52, b"FAT32   ") {
+        return fat(0x43, 0x47);
+    }
+    if at(0x36, b"FAT16   ") || at(0x36, b"FAT12   ") {
+        return fat(0x27, 0x2b);
     }
     if at(0x8001, b"CD001") {
-        return Some("iso9660");
+        return Some(named("iso9660"));
     }
     if at(0x400, &[0x10, 0x20, 0xf5, 0xf2]) {
-        return Some("f2fs");
+        return Some(named("f2fs"));
     }
     None
 }
@@ -185,6 +261,7 @@ pub(crate) fn open(
     let (dev, container) = open_container(path, opts)?;
     let table = partition::read_table(dev.as_ref(), reference)?;
     let mut infos = Vec::new();
+    let mut ids: Vec<(Option<String>, Option<String>)> = Vec::new();
     for p in &table.partitions {
         let slice = Slice {
             dev: dev.clone(),
@@ -192,17 +269,25 @@ pub(crate) fn open(
             len: p.size,
             name: format!("{reference} partition {}", p.number),
         };
-        let fs = filesystem_name(&slice).unwrap_or("unknown");
+        let found = probe(&slice);
+        let fs = found.as_ref().map_or("unknown", |f| f.name);
+        ids.push(found.map(|f| (f.uuid, f.label)).unwrap_or_default());
         infos.push((p.clone(), fs.to_string(), slice));
     }
-    let describe = |p: &partition::Partition, fs: &str| PartitionInfo {
-        number: p.number,
-        table: table.kind.to_string(),
-        type_name: p.type_name.clone(),
-        start: p.start,
-        size: p.size,
-        filesystem: fs.to_string(),
-        label: p.label.clone(),
+    let describe = |i: usize| {
+        let (p, fs, _) = &infos[i];
+        PartitionInfo {
+            number: p.number,
+            table: table.kind.to_string(),
+            type_name: p.type_name.clone(),
+            start: p.start,
+            size: p.size,
+            filesystem: fs.to_string(),
+            label: p.label.clone(),
+            part_uuid: p.uuid.clone(),
+            fs_uuid: ids[i].0.clone(),
+            fs_label: ids[i].1.clone(),
+        }
     };
     let (chosen, opened) = match partition {
         Some(n) => {
@@ -242,8 +327,8 @@ pub(crate) fn open(
     info.disk = Some(DiskInfo {
         container: container.to_string(),
         virtual_size: dev.size(),
-        partitions: infos.iter().map(|(p, fs, _)| describe(p, fs)).collect(),
-        selected: describe(p, fs_name),
+        partitions: (0..infos.len()).map(describe).collect(),
+        selected: describe(chosen),
     });
     let builder = fs.walk(opts.limits, progress)?;
     Ok(builder.finish(info, Backend::Ext4(fs)))

@@ -16,6 +16,9 @@ pub(crate) struct Partition {
     pub size: u64,
     pub type_name: String,
     pub label: Option<String>,
+    /// PARTUUID as udev names it: the GPT entry's unique GUID (lowercase), or for MBR the disk
+    /// signature and the partition number (`1a2b3c4d-01`).
+    pub uuid: Option<String>,
 }
 
 pub(crate) struct Table {
@@ -73,6 +76,7 @@ fn whole(size: u64) -> Table {
             size,
             type_name: "whole disk".into(),
             label: None,
+            uuid: None,
         }],
     }
 }
@@ -114,6 +118,8 @@ fn check_range(dev: &dyn BlockDev, what: &str, n: u32, start: u64, size: u64) ->
 }
 
 fn read_mbr(dev: &dyn BlockDev, mbr: &[u8; 512], what: &str) -> Result<Table> {
+    let signature = le32(mbr, 440);
+    let part_uuid = |n: u32| (signature != 0).then(|| format!("{signature:08x}-{n:02x}"));
     let mut parts = Vec::new();
     let mut extended = None;
     for i in 0..4 {
@@ -136,6 +142,7 @@ fn read_mbr(dev: &dyn BlockDev, mbr: &[u8; 512], what: &str) -> Result<Table> {
             size,
             type_name: mbr_type_name(ty),
             label: None,
+            uuid: part_uuid(number),
         });
     }
     // Logical partitions: a chain of EBRs, each relative to the extended partition's start.
@@ -163,6 +170,7 @@ fn read_mbr(dev: &dyn BlockDev, mbr: &[u8; 512], what: &str) -> Result<Table> {
                     size,
                     type_name: mbr_type_name(ty),
                     label: None,
+                    uuid: part_uuid(number),
                 });
                 number += 1;
             }
@@ -323,6 +331,7 @@ fn read_gpt(dev: &dyn BlockDev, what: &str) -> Result<Table> {
             size,
             type_name: gpt_type_name(&e[..16]),
             label: (!label.is_empty()).then_some(label),
+            uuid: Some(guid_string(&e[16..32]).to_ascii_lowercase()),
         });
     }
     Ok(Table {
