@@ -68,6 +68,16 @@ pub const DEFAULT_INTS: &[(&str, i64, &str)] = &[
         65536,
         "open files (nofile) soft limit at least",
     ),
+    (
+        "tw_buckets_min",
+        262144,
+        "net.ipv4.tcp_max_tw_buckets at least",
+    ),
+    (
+        "file_max_min",
+        1048576,
+        "fs.file-max at least, where the image sets it",
+    ),
     ("swappiness_max", 10, "vm.swappiness at most"),
     (
         "waste_max_mib",

@@ -220,6 +220,7 @@ fn sysctl_keys(ctx: &Ctx<'_>, keys: &[(&str, Want, Option<i64>)]) -> Outcome {
                 }
             },
             None => match default {
+                Some(d) if *d == i64::MAX => (*d, format!("{key} not set (the kernel sizes it)")),
                 Some(d) => (*d, format!("{key} not set (kernel default {d})")),
                 None => {
                     bad.push(format!(

@@ -56,6 +56,32 @@ pub(crate) const RULES: &[Rule] = &[
         check: tw_reuse,
     },
     Rule {
+        id: "tune-tw-buckets",
+        title: "few TIME-WAIT buckets",
+        level: Level::Low,
+        family: Family::Tuning,
+        targets: MACHINES,
+        kinds: SYSTEM,
+        profiles: &["web"],
+        why: "Past tcp_max_tw_buckets the kernel destroys TIME-WAIT sockets early (`time wait bucket table overflow`), and late packets of old connections can reach new ones; the default scales with memory and is small on small VMs.",
+        fix: "echo 'net.ipv4.tcp_max_tw_buckets = 262144' > /etc/sysctl.d/60-tuning.conf",
+        refs: NO_REFS,
+        check: tw_buckets,
+    },
+    Rule {
+        id: "tune-file-max",
+        title: "the system-wide open-file limit is set low",
+        level: Level::Medium,
+        family: Family::Tuning,
+        targets: MACHINES,
+        kinds: SYSTEM,
+        profiles: &["web", "db", "cache"],
+        why: "fs.file-max caps open files across all processes; set below what the services' nofile limits add up to, the whole machine fails with ENFILE under load.",
+        fix: "Remove the fs.file-max line (the kernel's default scales with memory) or raise it: echo 'fs.file-max = 2097152' > /etc/sysctl.d/60-tuning.conf",
+        refs: NO_REFS,
+        check: file_max,
+    },
+    Rule {
         id: "tune-nofile",
         title: "the open-files limit is low",
         level: Level::Medium,
@@ -158,6 +184,26 @@ fn syn_backlog(ctx: &Ctx<'_>) -> Outcome {
 fn tw_reuse(ctx: &Ctx<'_>) -> Outcome {
     // The default 2 reuses TIME-WAIT for loopback only.
     sysctl_one_of(ctx, "net.ipv4.tcp_tw_reuse", &[1], Some(2))
+}
+
+fn tw_buckets(ctx: &Ctx<'_>) -> Outcome {
+    // The default is half the TCP established hash, sized from memory at boot: unknown here.
+    sysctl_at_least(
+        ctx,
+        "net.ipv4.tcp_max_tw_buckets",
+        ctx.setting_int("tw_buckets_min"),
+        None,
+    )
+}
+
+fn file_max(ctx: &Ctx<'_>) -> Outcome {
+    // Unset, the kernel sizes it from memory (about 100k per GiB): only a low setting fails.
+    sysctl_at_least(
+        ctx,
+        "fs.file-max",
+        ctx.setting_int("file_max_min"),
+        Some(i64::MAX),
+    )
 }
 
 fn swappiness(ctx: &Ctx<'_>) -> Outcome {

@@ -86,7 +86,7 @@ fn tuning_rules_read_the_trees_sysctl_limits_fstab_and_cmdline() {
         t.path(),
         "bullseye-server-rootfs",
         "tuned",
-        "printf 'net.core.somaxconn = 8192\\nnet.ipv4.tcp_max_syn_backlog = 8192\\nnet.ipv4.tcp_tw_reuse = 1\\nvm.swappiness = 1\\n' > etc/sysctl.d/60-tuning.conf && \
+        "printf 'net.core.somaxconn = 8192\\nnet.ipv4.tcp_max_syn_backlog = 8192\\nnet.ipv4.tcp_tw_reuse = 1\\nvm.swappiness = 1\\nnet.ipv4.tcp_max_tw_buckets = 262144\\n' > etc/sysctl.d/60-tuning.conf && \
          printf '* soft nofile 131072\\n* hard nofile 131072\\n' > etc/security/limits.d/90-nofile.conf && \
          mkdir -p etc/systemd/system.conf.d && printf '[Manager]\\nDefaultLimitNOFILE=131072:524288\\n' > etc/systemd/system.conf.d/limits.conf && \
          printf 'UUID=1234 / ext4 noatime,errors=remount-ro 0 1\\n' > etc/fstab && \
@@ -96,7 +96,7 @@ fn tuning_rules_read_the_trees_sysctl_limits_fstab_and_cmdline() {
         t.path(),
         "bullseye-server-rootfs",
         "untuned",
-        "printf 'UUID=1234 / ext4 errors=remount-ro 0 1\\n' > etc/fstab && \
+        "printf 'UUID=1234 / ext4 errors=remount-ro 0 1\\n' > etc/fstab && echo 'fs.file-max = 8192' > etc/sysctl.d/50-small.conf && \
          mkdir -p etc/default && printf 'GRUB_CMDLINE_LINUX=\"transparent_hugepage=always\"\\n' > etc/default/grub && \
          mkdir -p etc/udev/rules.d && echo 'ACTION==\"add|change\", KERNEL==\"sd[a-z]\", ATTR{queue/scheduler}=\"bfq\"' > etc/udev/rules.d/60-io.rules",
     );
@@ -109,6 +109,8 @@ fn tuning_rules_read_the_trees_sysctl_limits_fstab_and_cmdline() {
         "tune-thp",
         "tune-noatime",
         "tune-io-scheduler",
+        "tune-tw-buckets",
+        "tune-file-max",
     ] {
         expect(&tuned, rule, ALL, Verdict::Pass);
         expect(&untuned, rule, ALL, Verdict::Fail);
