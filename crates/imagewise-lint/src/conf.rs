@@ -23,11 +23,14 @@ pub(crate) fn looks_binary(text: &str) -> bool {
     bad > 0 && bad * 20 > text.chars().count().min(4096)
 }
 
+/// Settings by key, and the problems met reading them.
+pub(crate) type Sysctl = (BTreeMap<String, Set>, Vec<String>);
+
 /// Effective sysctl settings from the image's sysctl.d directories and /etc/sysctl.conf.
 /// Files of the same name: /etc over /run over /usr/local/lib over /usr/lib over /lib; all files
 /// in name order; /etc/sysctl.conf last (procps reads it after the directories). The last
 /// assignment of a key wins. Returns the settings and the problems met.
-pub(crate) fn sysctl(ctx: &Ctx<'_>) -> (BTreeMap<String, Set>, Vec<String>) {
+pub(crate) fn sysctl(ctx: &Ctx<'_>) -> Sysctl {
     let dirs = [
         "/etc/sysctl.d",
         "/run/sysctl.d",

@@ -56,6 +56,8 @@ pub struct Ctx<'a> {
     pub(crate) files: &'a Files,
     pub(crate) target: Target,
     pub(crate) settings: &'a Settings,
+    /// The effective sysctl settings and the problems met, read once for all sysctl rules.
+    sysctl: std::cell::OnceCell<crate::conf::Sysctl>,
 }
 
 impl<'a> Ctx<'a> {
@@ -71,7 +73,13 @@ impl<'a> Ctx<'a> {
             files,
             target: target_of(facts),
             settings,
+            sysctl: std::cell::OnceCell::new(),
         }
+    }
+
+    /// The image's effective sysctl settings (see [`crate::conf::sysctl`]).
+    pub(crate) fn sysctl(&self) -> &crate::conf::Sysctl {
+        self.sysctl.get_or_init(|| crate::conf::sysctl(self))
     }
 
     /// The entry at `path`, following symlinks inside the image.

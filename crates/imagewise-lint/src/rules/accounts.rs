@@ -40,6 +40,7 @@ pub(crate) const RULES: &[Rule] = &[
         why: "Even key-only root logins leave no trace of which person acted; CIS and the SCAP Security Guide ask for `PermitRootLogin no` and sudo from named accounts.",
         fix: "Set `PermitRootLogin no` in /etc/ssh/sshd_config (first occurrence wins) and give administrators their own accounts with sudo.",
         refs: Refs {
+            cis: &["Debian 11 v1.0.0 5.2.7"],
             ssg: &["sshd_disable_root_login"],
             lynis: &["SSH-7408"],
             ..NO_REFS
@@ -75,6 +76,7 @@ pub(crate) const RULES: &[Rule] = &[
         // Not SSG's sshd_disable_empty_passwords: that check demands the line written out,
         // and fails sshd's default `no`, which this rule (the effective value) passes.
         refs: Refs {
+            cis: &["Debian 11 v1.0.0 5.2.9"],
             lynis: &["SSH-7408"],
             ..NO_REFS
         },
@@ -91,10 +93,10 @@ pub(crate) const RULES: &[Rule] = &[
         why: "An empty password field in /etc/shadow lets anyone log in as that account (console, su, and sshd if it permits empty passwords) without knowing anything.",
         fix: "Lock the account (`passwd -l NAME`) or set a password; in a Dockerfile, never run `passwd -d`.",
         refs: Refs {
+            cis: &["Debian 11 v1.0.0 6.2.2"],
             ssg: &["no_empty_passwords_etc_shadow"],
             dockle: &["DKL-LI-0001"],
             lynis: &["AUTH-9283"],
-            ..NO_REFS
         },
         check: empty_password,
     },
@@ -109,6 +111,7 @@ pub(crate) const RULES: &[Rule] = &[
         why: "Every UID 0 account is root under another name: a second way in that audits and hardening of `root` miss.",
         fix: "Give the account its own UID (`usermod -u NEW NAME`) or remove it (`userdel NAME`).",
         refs: Refs {
+            cis: &["Debian 11 v1.0.0 6.2.10"],
             ssg: &["accounts_no_uid_except_zero"],
             lynis: &["AUTH-9204"],
             ..NO_REFS
@@ -125,7 +128,10 @@ pub(crate) const RULES: &[Rule] = &[
         profiles: &["cis-host"],
         why: "A daemon's account with a shell can be logged into or `su`ed to if it ever gets a password or a key; nologin closes that door.",
         fix: "usermod -s /usr/sbin/nologin NAME",
-        refs: NO_REFS,
+        refs: Refs {
+            cis: &["Debian 11 v1.0.0 5.5.2"],
+            ..NO_REFS
+        },
         check: system_account_shell,
     },
     Rule {
@@ -138,7 +144,10 @@ pub(crate) const RULES: &[Rule] = &[
         profiles: &["baseline", "cis-host", "vm"],
         why: "Daemon accounts (UID 1–999) are never meant to log in; a password on one is a forgotten way in, shared by every copy of the image.",
         fix: "passwd -l NAME (lock it), or usermod -p '*' NAME",
-        refs: NO_REFS,
+        refs: Refs {
+            cis: &["Debian 11 v1.0.0 5.5.2"],
+            ..NO_REFS
+        },
         check: system_account_password,
     },
     Rule {
@@ -152,6 +161,7 @@ pub(crate) const RULES: &[Rule] = &[
         why: "NOPASSWD turns any code running as that user — a compromised web app, a malicious package — into root without a prompt.",
         fix: "Remove NOPASSWD from /etc/sudoers and /etc/sudoers.d/* (edit with visudo), or limit it to the one command that needs it.",
         refs: Refs {
+            cis: &["Debian 11 v1.0.0 5.3.4"],
             ssg: &["sudo_remove_nopasswd"],
             ..NO_REFS
         },
@@ -168,6 +178,7 @@ pub(crate) const RULES: &[Rule] = &[
         why: "`Defaults !authenticate` makes every sudo rule passwordless at once, for every user the rules name.",
         fix: "Remove `!authenticate` from /etc/sudoers and /etc/sudoers.d/* (edit with visudo).",
         refs: Refs {
+            cis: &["Debian 11 v1.0.0 5.3.5"],
             ssg: &["sudo_remove_no_authenticate"],
             ..NO_REFS
         },
@@ -184,6 +195,7 @@ pub(crate) const RULES: &[Rule] = &[
         why: "With UMASK 022 every file a user creates is readable by every other account on the machine, secrets and dumps included.",
         fix: "Set `UMASK 027` (or 077) in /etc/login.defs.",
         refs: Refs {
+            cis: &["Debian 11 v1.0.0 5.5.4"],
             ssg: &["accounts_umask_etc_login_defs"],
             lynis: &["AUTH-9328"],
             ..NO_REFS
@@ -201,6 +213,7 @@ pub(crate) const RULES: &[Rule] = &[
         why: "Without pam_pwquality (or pam_cracklib, pam_passwdqc) `passwd` accepts `123456`; local passwords are then the weakest way in.",
         fix: "apt-get install libpam-pwquality (Debian/Ubuntu; it adds itself to /etc/pam.d/common-password), or authselect/authconfig with pwquality on RHEL.",
         refs: Refs {
+            cis: &["Debian 11 v1.0.0 5.4.1"],
             lynis: &["AUTH-9262"],
             ..NO_REFS
         },

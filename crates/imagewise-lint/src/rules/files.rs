@@ -20,6 +20,7 @@ pub(crate) const RULES: &[Rule] = &[
         why: "The shadow files hold the password hashes; anyone who can read them can crack them offline at leisure.",
         fix: "chown root:shadow /etc/shadow /etc/gshadow && chmod 0640 /etc/shadow /etc/gshadow (root:root 0000 on RHEL)",
         refs: Refs {
+            cis: &["Debian 11 v1.0.0 6.1.5", "Debian 11 v1.0.0 6.1.7"],
             ssg: &[
                 "file_permissions_etc_shadow",
                 "file_owner_etc_shadow",
@@ -41,6 +42,7 @@ pub(crate) const RULES: &[Rule] = &[
         why: "Whoever can write /etc/passwd or /etc/group can add a UID 0 account or join any group.",
         fix: "chown root:root /etc/passwd /etc/group && chmod 0644 /etc/passwd /etc/group",
         refs: Refs {
+            cis: &["Debian 11 v1.0.0 6.1.1", "Debian 11 v1.0.0 6.1.3"],
             ssg: &[
                 "file_permissions_etc_passwd",
                 "file_owner_etc_passwd",
@@ -64,6 +66,7 @@ pub(crate) const RULES: &[Rule] = &[
         why: "A world-writable file can be changed by any account or process; if a service or root ever runs or reads it, that is an escalation.",
         fix: "chmod o-w FILE (find / -xdev -type f -perm -0002 lists them)",
         refs: Refs {
+            cis: &["Debian 11 v1.0.0 6.1.9"],
             ssg: &["file_permissions_unauthorized_world_writable"],
             ..NO_REFS
         },
@@ -95,7 +98,10 @@ pub(crate) const RULES: &[Rule] = &[
         profiles: &["baseline", "cis-host", "cis-container", "vm"],
         why: "Every setuid or setgid program is a way to gain its owner's rights through a bug in it; an image should carry only those it needs.",
         fix: "chmod u-s,g-s FILE, or remove the package; list the ones you need in the profile setting `setuid_allowed`.",
-        refs: NO_REFS,
+        refs: Refs {
+            cis: &["Debian 11 v1.0.0 6.1.12", "Debian 11 v1.0.0 6.1.13"],
+            ..NO_REFS
+        },
         check: setuid_unexpected,
     },
     Rule {
@@ -126,6 +132,7 @@ pub(crate) const RULES: &[Rule] = &[
         why: "A readable host private key lets any local account impersonate the server to every client that trusts it.",
         fix: "chown root:root /etc/ssh/ssh_host_*_key && chmod 0600 /etc/ssh/ssh_host_*_key",
         refs: Refs {
+            cis: &["Debian 11 v1.0.0 5.2.2"],
             ssg: &["file_permissions_sshd_private_key"],
             ..NO_REFS
         },

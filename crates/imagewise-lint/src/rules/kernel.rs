@@ -9,7 +9,6 @@ use imagewise_facts::ImageKind;
 use imagewise_types::Level;
 
 use super::NO_REFS;
-use crate::conf;
 use crate::context::Ctx;
 use crate::rule::{Family, Outcome, Refs, Rule, Target};
 
@@ -17,7 +16,7 @@ const MACHINES: &[Target] = &[Target::Vm, Target::Rootfs];
 const SYSTEM: &[ImageKind] = &[ImageKind::System];
 
 macro_rules! sysctl_rule {
-    ($id:literal, $title:literal, $level:expr, $profiles:expr, $why:literal, $fix:literal, $ssg:literal, $f:ident) => {
+    ($id:literal, $title:literal, $level:expr, $profiles:expr, $why:literal, $fix:literal, $ssg:literal, $cis:expr, $f:ident) => {
         Rule {
             id: $id,
             title: $title,
@@ -29,6 +28,7 @@ macro_rules! sysctl_rule {
             why: $why,
             fix: $fix,
             refs: Refs {
+                cis: $cis,
                 ssg: &[$ssg],
                 lynis: &["KRNL-6000"],
                 ..NO_REFS
@@ -49,7 +49,10 @@ pub(crate) const RULES: &[Rule] = &[
         profiles: &["cis-host"],
         why: "Without AppArmor or SELinux a compromised service can touch everything its user can; MAC profiles confine it to what it needs.",
         fix: "apt-get install apparmor apparmor-profiles (Debian/Ubuntu), or keep SELinux enforcing (RHEL, Fedora).",
-        refs: NO_REFS,
+        refs: Refs {
+            cis: &["Debian 11 v1.0.0 1.6.1.1"],
+            ..NO_REFS
+        },
         check: mac_absent,
     },
     Rule {
@@ -86,6 +89,7 @@ pub(crate) const RULES: &[Rule] = &[
         "Kernel addresses in /proc (kallsyms, modules) defeat KASLR for a local attacker writing an exploit.",
         "echo 'kernel.kptr_restrict = 1' > /etc/sysctl.d/60-hardening.conf",
         "sysctl_kernel_kptr_restrict",
+        &[],
         kptr_restrict
     ),
     sysctl_rule!(
@@ -96,6 +100,7 @@ pub(crate) const RULES: &[Rule] = &[
         "The kernel log leaks addresses and hardware details useful to a local exploit.",
         "echo 'kernel.dmesg_restrict = 1' > /etc/sysctl.d/60-hardening.conf",
         "sysctl_kernel_dmesg_restrict",
+        &[],
         dmesg_restrict
     ),
     sysctl_rule!(
@@ -106,6 +111,7 @@ pub(crate) const RULES: &[Rule] = &[
         "Without rp_filter the machine accepts packets with spoofed source addresses on any interface.",
         "echo 'net.ipv4.conf.all.rp_filter = 1' > /etc/sysctl.d/60-hardening.conf",
         "sysctl_net_ipv4_conf_all_rp_filter",
+        &["Debian 11 v1.0.0 3.3.7"],
         rp_filter
     ),
     sysctl_rule!(
@@ -116,6 +122,7 @@ pub(crate) const RULES: &[Rule] = &[
         "An ICMP redirect from anyone on the link can reroute the machine's traffic through them.",
         "printf 'net.ipv4.conf.all.accept_redirects = 0\\nnet.ipv4.conf.default.accept_redirects = 0\\n' > /etc/sysctl.d/60-hardening.conf",
         "sysctl_net_ipv4_conf_all_accept_redirects",
+        &["Debian 11 v1.0.0 3.3.2"],
         accept_redirects
     ),
     sysctl_rule!(
@@ -126,6 +133,7 @@ pub(crate) const RULES: &[Rule] = &[
         "Only routers should send redirects; a host that does can be used to mislead its neighbours.",
         "printf 'net.ipv4.conf.all.send_redirects = 0\\nnet.ipv4.conf.default.send_redirects = 0\\n' > /etc/sysctl.d/60-hardening.conf",
         "sysctl_net_ipv4_conf_all_send_redirects",
+        &["Debian 11 v1.0.0 3.2.1"],
         send_redirects
     ),
     sysctl_rule!(
@@ -136,6 +144,7 @@ pub(crate) const RULES: &[Rule] = &[
         "Without SYN cookies a SYN flood fills the backlog and the machine stops accepting connections.",
         "echo 'net.ipv4.tcp_syncookies = 1' > /etc/sysctl.d/60-hardening.conf",
         "sysctl_net_ipv4_tcp_syncookies",
+        &["Debian 11 v1.0.0 3.3.8"],
         syncookies
     ),
     Rule {
@@ -205,7 +214,7 @@ enum Want {
 
 /// Judge sysctl keys (all must hold); `default` is the kernel's value when the image sets none.
 fn sysctl_keys(ctx: &Ctx<'_>, keys: &[(&str, Want, Option<i64>)]) -> Outcome {
-    let (set, problems) = conf::sysctl(ctx);
+    let (set, problems) = ctx.sysctl();
     let mut bad = Vec::new();
     for (key, want, default) in keys {
         let (value, from) = match set.get(*key) {

@@ -61,6 +61,7 @@ pub(crate) const RULES: &[Rule] = &[
         why: ".netrc holds login names and passwords for FTP and HTTP hosts in clear text.",
         fix: "rm the .netrc and use a credential helper or a secret mounted at run time.",
         refs: Refs {
+            cis: &["Debian 11 v1.0.0 6.2.14"],
             ssg: &["no_netrc_files"],
             ..NO_REFS
         },

@@ -23,6 +23,7 @@ pub(crate) const RULES: &[Rule] = &[
         why: "These servers send passwords and data in clear text (or trust host names); anyone on the path reads or takes over the session.",
         fix: "apt-get purge (or dnf remove) the package; use ssh/sftp instead.",
         refs: Refs {
+            cis: &["Debian 11 v1.0.0 2.2.8", "Debian 11 v1.0.0 2.2.14"],
             ssg: &[
                 "package_telnetd_removed",
                 "package_inetutils-telnetd_removed",
@@ -43,7 +44,10 @@ pub(crate) const RULES: &[Rule] = &[
         profiles: &["baseline", "cis-host", "vm"],
         why: "Bluetooth, modem, printing and mDNS services listen on a server for nothing, each one more thing to patch and attack.",
         fix: "systemctl disable --now SERVICE (or remove the package) in the image build.",
-        refs: NO_REFS,
+        refs: Refs {
+            cis: &["Debian 11 v1.0.0 2.2.2", "Debian 11 v1.0.0 2.2.3", "Debian 11 v1.0.0 2.4"],
+            ..NO_REFS
+        },
         check: unneeded_services,
     },
     Rule {
@@ -57,6 +61,7 @@ pub(crate) const RULES: &[Rule] = &[
         why: "Without the audit daemon there is no record of who changed accounts, sudoers or system files, which incident response and most compliance regimes need.",
         fix: "apt-get install auditd audispd-plugins (dnf install audit) and enable auditd.",
         refs: Refs {
+            cis: &["Debian 11 v1.0.0 4.1.1.1"],
             ssg: &["package_audit_installed"],
             lynis: &["ACCT-9628"],
             ..NO_REFS
@@ -73,7 +78,10 @@ pub(crate) const RULES: &[Rule] = &[
         profiles: &["cis-host"],
         why: "Unbounded audit logs fill /var/log and then the disk; with `max_log_file_action = ignore` the machine keeps running without auditing.",
         fix: "Set `max_log_file = 8` (MiB) and `max_log_file_action = rotate` (or keep_logs with log rotation) in /etc/audit/auditd.conf.",
-        refs: NO_REFS,
+        refs: Refs {
+            cis: &["Debian 11 v1.0.0 4.1.2.1"],
+            ..NO_REFS
+        },
         check: auditd_log_size,
     },
     Rule {
@@ -86,7 +94,10 @@ pub(crate) const RULES: &[Rule] = &[
         profiles: &["baseline", "vm", "cis-host"],
         why: "With volatile (or automatic without /var/log/journal) storage the logs of a crash are gone when the machine restarts, exactly when they are needed.",
         fix: "Set `Storage=persistent` in /etc/systemd/journald.conf (or mkdir /var/log/journal), or forward logs off the machine.",
-        refs: NO_REFS,
+        refs: Refs {
+            cis: &["Debian 11 v1.0.0 4.2.1.4"],
+            ..NO_REFS
+        },
         check: journald_volatile,
     },
     Rule {
@@ -100,6 +111,7 @@ pub(crate) const RULES: &[Rule] = &[
         why: "Logs kept only on the machine are lost with it and can be erased by whoever breaks in.",
         fix: "Forward with rsyslog (`*.* @@loghost:514`), systemd-journal-upload, or an agent (fluent-bit, vector).",
         refs: Refs {
+            cis: &["Debian 11 v1.0.0 4.2.2.6"],
             ssg: &["rsyslog_remote_loghost"],
             lynis: &["LOGG-2154"],
             ..NO_REFS
@@ -117,6 +129,7 @@ pub(crate) const RULES: &[Rule] = &[
         why: "A VM's clock drifts (and jumps after a pause or migration); TLS, Kerberos, TOTP and log correlation all fail on a wrong clock.",
         fix: "apt-get install chrony (or enable systemd-timesyncd) in the image.",
         refs: Refs {
+            cis: &["Debian 11 v1.0.0 2.1.1.1"],
             lynis: &["TIME-3104"],
             ..NO_REFS
         },
