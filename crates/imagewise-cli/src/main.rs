@@ -85,6 +85,9 @@ enum Command {
     /// Hardening, tuning and fitness rules for an image, per workload profile, each with why
     /// and how to fix; exit 1 at or above --fail-on.
     Lint(commands::lint::LintArgs),
+    /// Rank candidate images against requirements (a TOML file or a one-line spec): every
+    /// rejection with every unmet requirement; exit 1 when none passes.
+    Rank(commands::rank::RankArgs),
     /// Will an application (an ELF file, a directory, an image's programs) run on these images?
     /// Follows the dynamic loader's rules against each image's files; exit 1 when some won't.
     Check(commands::check::CheckArgs),
@@ -172,6 +175,7 @@ fn main() -> ExitCode {
         Command::Db(a) => commands::db::run(a, &cli.global),
         Command::Scan(a) => commands::scan::run(a, &cli.global),
         Command::Lint(a) => commands::lint::run(a, &cli.global),
+        Command::Rank(a) => commands::rank::run(a, &cli.global),
         Command::Vercmp(a) => commands::vercmp::run(a),
         Command::Check(a) => commands::check::run(a, &cli.global),
         Command::Repo(a) => commands::store::run_repo(a, &cli.global),
@@ -207,6 +211,8 @@ fn error_kind(e: &anyhow::Error) -> ErrorKind {
         } else if let Some(x) = c.downcast_ref::<imagewise_vuln::VersionError>() {
             x.kind()
         } else if let Some(x) = c.downcast_ref::<imagewise_vuln::IgnoreError>() {
+            x.kind()
+        } else if let Some(x) = c.downcast_ref::<imagewise_select::Error>() {
             x.kind()
         } else if let Some(x) = c.downcast_ref::<imagewise_lint::Error>() {
             x.kind()

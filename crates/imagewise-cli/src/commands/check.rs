@@ -56,22 +56,43 @@ enum AppInput {
 }
 
 /// Read the application's binaries; `defs`: with their defined symbols (for symbol checks).
-fn app_set(a: &CheckArgs, input: AppInput, defs: bool) -> anyhow::Result<AppSet> {
+/// An application to check: what `check` takes as APP, `--at` and `--path`.
+pub(crate) struct AppArgs<'a> {
+    pub app: &'a str,
+    pub at: &'a str,
+    pub paths: &'a [String],
+}
+
+/// Read an application's binaries as `check` does (rank uses it for `app` requirements).
+pub(crate) fn load_app(
+    a: &AppArgs<'_>,
+    opts: &imagewise_source::OpenOptions,
+    global: &Global,
+    defs: bool,
+) -> anyhow::Result<AppSet> {
+    app_set(a, open_app(a, opts, global)?, defs)
+}
+
+fn app_set(a: &AppArgs<'_>, input: AppInput, defs: bool) -> anyhow::Result<AppSet> {
     let set = match input {
-        AppInput::File { name, bytes } => Ok(AppSet::file(&name, &bytes, &a.at, defs)),
-        AppInput::Bundle(tree) => AppSet::bundle(Arc::new(tree), &a.at, defs),
-        AppInput::Image(tree) => AppSet::image(&tree, &a.paths, defs),
+        AppInput::File { name, bytes } => Ok(AppSet::file(&name, &bytes, a.at, defs)),
+        AppInput::Bundle(tree) => AppSet::bundle(Arc::new(tree), a.at, defs),
+        AppInput::Image(tree) => AppSet::image(&tree, a.paths, defs),
     };
-    set.with_context(|| a.app.clone())
+    set.with_context(|| a.app.to_string())
 }
 
 /// Open the application: a file, a bundle directory, or an image.
-fn open_app(a: &CheckArgs, global: &Global) -> anyhow::Result<AppInput> {
+fn open_app(
+    a: &AppArgs<'_>,
+    opts: &imagewise_source::OpenOptions,
+    global: &Global,
+) -> anyhow::Result<AppInput> {
     if !a.at.starts_with('/') {
         return Err(InputError(format!("--at {}: must be an absolute path", a.at)).into());
     }
-    let host = Path::new(&a.app);
-    let has_transport = imagewise_source::Transport::of(&a.app).is_some();
+    let host = Path::new(a.app);
+    let has_transport = imagewise_source::Transport::of(a.app).is_some();
     if !has_transport && host.is_file() {
         let mut head = [0u8; 4];
         let is_elf = std::fs::File::open(host)
@@ -101,14 +122,10 @@ fn open_app(a: &CheckArgs, global: &Global) -> anyhow::Result<AppInput> {
             ))
             .into());
         }
-        let tree = open_image_with(&format!("dir:{}", a.app), &open_opts(a, global)?, global)?;
+        let tree = open_image_with(&format!("dir:{}", a.app), opts, global)?;
         return Ok(AppInput::Bundle(tree));
     }
-    Ok(AppInput::Image(open_image_with(
-        &a.app,
-        &open_opts(a, global)?,
-        global,
-    )?))
+    Ok(AppInput::Image(open_image_with(a.app, opts, global)?))
 }
 
 pub(crate) fn run(a: &CheckArgs, global: &Global) -> anyhow::Result<ExitCode> {
@@ -116,8 +133,14 @@ pub(crate) fn run(a: &CheckArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let t0 = std::time::Instant::now();
     // The application opens while the targets are indexed; whether any target needs symbol
     // checks then decides how the application's binaries are read.
+    let x = AppArgs {
+        app: &a.app,
+        at: &a.at,
+        paths: &a.paths,
+    };
+    let app_opts = open_opts(a, global)?;
     let (app, targets) = std::thread::scope(|scope| {
-        let app = scope.spawn(|| open_app(a, global));
+        let app = scope.spawn(|| open_app(&x, &app_opts, global));
         let targets =
             a.on.iter()
                 .map(|reference| {
@@ -136,7 +159,7 @@ pub(crate) fn run(a: &CheckArgs, global: &Global) -> anyhow::Result<ExitCode> {
     } else {
         ""
     };
-    let set = app_set(a, app, targets.iter().any(Target::needs_symbols))?;
+    let set = app_set(&x, app, targets.iter().any(Target::needs_symbols))?;
     tracing::info!(
         "{} application binaries read in {:?}",
         set.binaries.len(),

@@ -6,6 +6,7 @@ pub(crate) mod db;
 pub(crate) mod inspect;
 pub(crate) mod lint;
 pub(crate) mod ls;
+pub(crate) mod rank;
 pub(crate) mod sbom;
 pub(crate) mod scan;
 pub(crate) mod store;

@@ -12,6 +12,7 @@ mod inspect;
 mod layers;
 mod lint;
 mod peer_corpus;
+mod rank;
 mod same_tree;
 mod scan;
 mod snapshot_source;

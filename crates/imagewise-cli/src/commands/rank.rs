@@ -1,0 +1,102 @@
+//! `imagewise rank --require SPEC IMAGE… [--json] [--pick]`
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use imagewise_select::{App, Candidate, Requirements};
+
+use super::check::{load_app, AppArgs};
+use super::open_image_with;
+use crate::{Global, InputError, OpenArgs};
+
+#[derive(Args)]
+pub(crate) struct RankArgs {
+    /// Requirements: a TOML file (docs/select.md), or the one-line form
+    /// ('arch=arm64 libc=glibc>=2.35 pkg:openssl>=3 no-critical').
+    #[arg(long)]
+    require: String,
+    /// Candidate images (any reference `inspect` takes).
+    #[arg(required = true, value_name = "IMAGE")]
+    images: Vec<String>,
+    /// Print one JSON document.
+    #[arg(long, conflicts_with = "pick")]
+    json: bool,
+    /// Print only the winner's reference (nothing, and exit 1, when none passes).
+    #[arg(long)]
+    pick: bool,
+    #[command(flatten)]
+    open: OpenArgs,
+}
+
+fn requirements(spec: &str) -> anyhow::Result<Requirements> {
+    let path = std::path::Path::new(spec);
+    if path.is_file() {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| InputError(format!("cannot read {spec}: {e}")))?;
+        Ok(Requirements::from_toml(&text).with_context(|| spec.to_string())?)
+    } else if spec.ends_with(".toml") {
+        Err(InputError(format!("{spec}: no such requirements file")).into())
+    } else {
+        Ok(Requirements::from_line(spec)?)
+    }
+}
+
+pub(crate) fn run(a: &RankArgs, global: &Global) -> anyhow::Result<ExitCode> {
+    let req = requirements(&a.require)?;
+    let quiet = a.json || a.pick;
+    let opts = a.open.options(global, quiet)?;
+    let apps = req
+        .app
+        .iter()
+        .map(|r| {
+            let x = AppArgs {
+                app: &r.path,
+                at: r.at.as_deref().unwrap_or("/opt/app"),
+                paths: &[],
+            };
+            let mut o = opts.clone();
+            o.xattrs = false;
+            Ok(App {
+                name: r.path.clone(),
+                set: load_app(&x, &o, global, false).with_context(|| format!("app {}", r.path))?,
+            })
+        })
+        .collect::<anyhow::Result<Vec<App>>>()?;
+    let mut candidates = Vec::new();
+    for reference in &a.images {
+        let tree = open_image_with(reference, &opts, global)?;
+        let facts = imagewise_facts::inspect(&tree);
+        let target = (!apps.is_empty())
+            .then(|| imagewise_compat::Target::new(reference, Arc::new(tree), Default::default()));
+        candidates.push(Candidate {
+            reference: reference.clone(),
+            facts,
+            target,
+            vulns: None,
+        });
+    }
+    let today = jiff::tz::Offset::UTC
+        .to_datetime(jiff::Timestamp::now())
+        .date();
+    let report = imagewise_select::rank(&req, &candidates, &apps, today);
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if a.pick {
+        if let Some(w) = &report.winner {
+            writeln!(out, "{w}")?;
+        }
+    } else if a.json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        out.write_all(report.render_text().as_bytes())?;
+    }
+    out.flush()?;
+    Ok(if report.winner.is_some() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
