@@ -40,6 +40,18 @@ mkdir -p "$out"
 cd "$out"
 log() { echo "fixtures: $*" >&2; }
 done_mark() { [ -e "$1" ]; }
+# Copy SRC to TMP and run SCRIPT (sh -e) inside it with the host's resolver and a /proc; apt's
+# lists and caches and the resolver are emptied again afterwards. The caller renames TMP.
+chroot_build() { # SRC TMP SCRIPT
+  rm -rf "$2" && cp -a "$1" "$2"
+  cp /etc/resolv.conf "$2/etc/resolv.conf"
+  mount -t proc proc "$2/proc"
+  trap "umount '$2/proc' 2>/dev/null || true" EXIT
+  chroot "$2" /bin/sh -ec "export DEBIAN_FRONTEND=noninteractive; $3"
+  umount "$2/proc"; trap - EXIT
+  rm -rf "$2"/var/lib/apt/lists/* "$2"/var/cache/apt/*.bin
+  : > "$2/etc/resolv.conf"
+}
 
 if ! done_mark bookworm-rootfs.complete; then
   log "debootstrap bookworm minbase (a few minutes)"
@@ -268,16 +280,9 @@ if ! done_mark compat-bins.complete; then
 fi
 if ! done_mark bookworm-plus-rootfs.complete; then
   log "bookworm-plus: bookworm-rootfs + packages installed in a chroot"
-  rm -rf bookworm-plus-rootfs plus.tmp
-  cp -a bookworm-rootfs plus.tmp
-  cp /etc/resolv.conf plus.tmp/etc/resolv.conf
-  mount -t proc proc plus.tmp/proc
-  trap 'umount plus.tmp/proc 2>/dev/null || true' EXIT
-  chroot plus.tmp /bin/sh -c 'export DEBIAN_FRONTEND=noninteractive; apt-get update -qq &&
+  rm -rf bookworm-plus-rootfs
+  chroot_build bookworm-rootfs plus.tmp 'apt-get update -qq
     apt-get install -y -qq --no-install-recommends curl ca-certificates less >/dev/null && apt-get clean'
-  umount plus.tmp/proc; trap - EXIT
-  rm -rf plus.tmp/var/lib/apt/lists/* plus.tmp/var/cache/apt/*.bin
-  : > plus.tmp/etc/resolv.conf
   mv plus.tmp bookworm-plus-rootfs
   touch bookworm-plus-rootfs.complete
 fi
@@ -286,27 +291,16 @@ fi
 # evaluates both (the lint agreement test).
 if ! done_mark bullseye-server-rootfs.complete; then
   log "bullseye-server: bullseye-rootfs + systemd, openssh-server, sudo installed in a chroot"
-  rm -rf bullseye-server-rootfs server.tmp
-  cp -a bullseye-rootfs server.tmp
-  cp /etc/resolv.conf server.tmp/etc/resolv.conf
-  mount -t proc proc server.tmp/proc
-  trap 'umount server.tmp/proc 2>/dev/null || true' EXIT
-  chroot server.tmp /bin/sh -c 'export DEBIAN_FRONTEND=noninteractive; apt-get update -qq &&
+  rm -rf bullseye-server-rootfs
+  chroot_build bullseye-rootfs server.tmp 'apt-get update -qq
     apt-get install -y -qq --no-install-recommends systemd-sysv openssh-server sudo >/dev/null && apt-get clean'
-  umount server.tmp/proc; trap - EXIT
-  rm -rf server.tmp/var/lib/apt/lists/* server.tmp/var/cache/apt/*.bin
-  : > server.tmp/etc/resolv.conf
   mv server.tmp bullseye-server-rootfs
   touch bullseye-server-rootfs.complete
 fi
 if ! done_mark bullseye-misconfigured-rootfs.complete; then
   log "bullseye-misconfigured: bullseye-server misconfigured in a chroot (telnetd, passwd -d, chmod, sed, systemctl)"
-  rm -rf bullseye-misconfigured-rootfs bad.tmp
-  cp -a bullseye-server-rootfs bad.tmp
-  cp /etc/resolv.conf bad.tmp/etc/resolv.conf
-  mount -t proc proc bad.tmp/proc
-  trap 'umount bad.tmp/proc 2>/dev/null || true' EXIT
-  chroot bad.tmp /bin/sh -ec 'export DEBIAN_FRONTEND=noninteractive; apt-get update -qq
+  rm -rf bullseye-misconfigured-rootfs
+  chroot_build bullseye-server-rootfs bad.tmp 'apt-get update -qq
     apt-get install -y -qq --no-install-recommends telnetd >/dev/null && apt-get clean
     useradd -m -s /bin/bash alice && passwd -d alice
     useradd -o -u 0 -g 0 -M -s /bin/sh toor
@@ -326,9 +320,6 @@ if ! done_mark bullseye-misconfigured-rootfs.complete; then
     systemctl mask systemd-timesyncd.service
     systemctl enable ssh.service'
   ssh-keygen -q -t ed25519 -N "" -f bad.tmp/home/alice/id_ed25519
-  umount bad.tmp/proc; trap - EXIT
-  rm -rf bad.tmp/var/lib/apt/lists/* bad.tmp/var/cache/apt/*.bin
-  : > bad.tmp/etc/resolv.conf
   mv bad.tmp bullseye-misconfigured-rootfs
   touch bullseye-misconfigured-rootfs.complete
 fi
@@ -337,19 +328,12 @@ fi
 # as an ext4 qcow2 made with mkfs.ext4 -d and qemu-img; and the server itself as a disk.
 if ! done_mark bullseye-vm.complete; then
   log "bullseye-vm: cloud-init, qemu-guest-agent, linux-image-cloud-amd64 in a chroot; qcow2 disks"
-  rm -rf vm.tmp && cp -a bullseye-server-rootfs vm.tmp
-  cp /etc/resolv.conf vm.tmp/etc/resolv.conf
-  mount -t proc proc vm.tmp/proc
-  trap 'umount vm.tmp/proc 2>/dev/null || true' EXIT
-  chroot vm.tmp /bin/sh -ec 'export DEBIAN_FRONTEND=noninteractive; apt-get update -qq
+  chroot_build bullseye-server-rootfs vm.tmp 'apt-get update -qq
     apt-get install -y -qq --no-install-recommends cloud-init qemu-guest-agent "linux-image-cloud-$(dpkg --print-architecture)" >/dev/null
     apt-get clean
     mkdir -p /etc/default
     echo "GRUB_CMDLINE_LINUX=\"console=tty0 console=ttyS0,115200\"" > /etc/default/grub
     rm -f /etc/ssh/ssh_host_*'
-  umount vm.tmp/proc; trap - EXIT
-  rm -rf vm.tmp/var/lib/apt/lists/* vm.tmp/var/cache/apt/*.bin
-  : > vm.tmp/etc/resolv.conf
   for v in vm server; do
     src=vm.tmp; [ $v = server ] && src=bullseye-server-rootfs
     rm -f bullseye-$v.raw.tmp

@@ -14,6 +14,22 @@ pub(crate) struct Set {
     pub file: String,
 }
 
+/// The text of a config file the rules read; `None` when it is absent, or when it could not be
+/// read or is not text — then `problems` says so, and the rule must not pass on it.
+pub(crate) fn config_text(ctx: &Ctx<'_>, file: &str, problems: &mut Vec<String>) -> Option<String> {
+    match ctx.text(file) {
+        Ok(Some(t)) if looks_binary(&t) => {
+            problems.push(format!("{file} is not text; its settings are not known"));
+            None
+        }
+        Ok(t) => t,
+        Err(why) => {
+            problems.push(why);
+            None
+        }
+    }
+}
+
 /// Text that is mostly not text (NULs, control bytes) is not a config file.
 pub(crate) fn looks_binary(text: &str) -> bool {
     let bad = text
@@ -60,18 +76,9 @@ pub(crate) fn sysctl(ctx: &Ctx<'_>) -> Sysctl {
         if real == "/etc/sysctl.conf" && file != "/etc/sysctl.conf" {
             continue;
         }
-        let text = match ctx.text(&file) {
-            Ok(Some(t)) => t,
-            Ok(None) => continue,
-            Err(why) => {
-                problems.push(why);
-                continue;
-            }
-        };
-        if looks_binary(&text) {
-            problems.push(format!("{file} is not text; its settings are not known"));
+        let Some(text) = config_text(ctx, &file, &mut problems) else {
             continue;
-        }
+        };
         for (n, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
@@ -128,18 +135,9 @@ pub(crate) fn sudoers(ctx: &Ctx<'_>) -> (Vec<(String, String)>, Vec<String>) {
     let mut out = Vec::new();
     let mut problems = Vec::new();
     for f in files {
-        let text = match ctx.text(&f) {
-            Ok(Some(t)) => t,
-            Ok(None) => continue,
-            Err(why) => {
-                problems.push(why);
-                continue;
-            }
-        };
-        if looks_binary(&text) {
-            problems.push(format!("{f} is not text"));
+        let Some(text) = config_text(ctx, &f, &mut problems) else {
             continue;
-        }
+        };
         let mut acc = String::new();
         for line in text.lines() {
             if let Some(head) = line.strip_suffix('\\') {
@@ -186,13 +184,8 @@ pub(crate) fn nofile(ctx: &Ctx<'_>) -> (Limit, Limit, Vec<String>) {
         }
     };
     for f in files {
-        let text = match ctx.text(&f) {
-            Ok(Some(t)) => t,
-            Ok(None) => continue,
-            Err(why) => {
-                problems.push(why);
-                continue;
-            }
+        let Some(text) = config_text(ctx, &f, &mut problems) else {
+            continue;
         };
         for line in text.lines() {
             let w: Vec<&str> = line

@@ -83,6 +83,17 @@ pub enum Outcome {
     Unknown(String),
 }
 
+impl Outcome {
+    /// Fail with this evidence, or pass when there is none.
+    pub fn failures(evidence: Vec<String>) -> Outcome {
+        if evidence.is_empty() {
+            Outcome::Pass
+        } else {
+            Outcome::Fail(evidence)
+        }
+    }
+}
+
 /// One rule of the catalogue.
 #[derive(Debug, Clone, Serialize)]
 pub struct Rule {

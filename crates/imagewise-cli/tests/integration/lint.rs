@@ -13,14 +13,21 @@ use crate::support::*;
 const SSG_DS: &str = "/usr/share/xml/scap/ssg/content/ssg-debian11-ds.xml";
 const SSG_PREFIX: &str = "xccdf_org.ssgproject.content_rule_";
 
-/// oscap's result per SSG rule id (without the prefix).
+/// oscap's result per SSG rule id (without the prefix). oscap runs on a copy: its package
+/// probes leave libapt's temporary cache files in the root they are given.
 fn oscap(root: &Path, scratch: &Path) -> BTreeMap<String, String> {
-    let results = scratch.join(format!(
-        "{}.xml",
-        root.file_name().unwrap().to_string_lossy()
-    ));
-    let out = Command::new("oscap-chroot")
+    let name = root.file_name().unwrap().to_string_lossy().to_string();
+    let results = scratch.join(format!("{name}.xml"));
+    let copy = scratch.join(&name);
+    let st = Command::new("cp")
+        .arg("-a")
         .arg(root)
+        .arg(&copy)
+        .status()
+        .unwrap();
+    assert!(st.success(), "cp -a {}", root.display());
+    let out = Command::new("oscap-chroot")
+        .arg(&copy)
         .args(["xccdf", "eval", "--profile", "(all)", "--results"])
         .arg(&results)
         .arg(SSG_DS)
@@ -34,6 +41,7 @@ fn oscap(root: &Path, scratch: &Path) -> BTreeMap<String, String> {
         String::from_utf8_lossy(&out.stderr)
     );
     let xml = std::fs::read_to_string(&results).unwrap();
+    let _ = std::fs::remove_dir_all(&copy);
     let mut map = BTreeMap::new();
     for chunk in xml.split("<rule-result ").skip(1) {
         let Some(id) = chunk

@@ -382,11 +382,7 @@ fn system_account_shell(ctx: &Ctx<'_>) -> Outcome {
         .filter(|u| is_system(u) && u.login_shell && !by_design.contains(&u.shell.as_str()))
         .map(|u| format!("{} (UID {}) has shell {}", u.name, u.uid, u.shell))
         .collect();
-    if bad.is_empty() {
-        Outcome::Pass
-    } else {
-        Outcome::Fail(bad)
-    }
+    Outcome::failures(bad)
 }
 
 fn system_account_password(ctx: &Ctx<'_>) -> Outcome {
@@ -405,11 +401,7 @@ fn system_account_password(ctx: &Ctx<'_>) -> Outcome {
             )
         })
         .collect();
-    if bad.is_empty() {
-        Outcome::Pass
-    } else {
-        Outcome::Fail(bad)
-    }
+    Outcome::failures(bad)
 }
 
 /// sudoers lines matching `hit`, or the outcome when there is nothing to judge.

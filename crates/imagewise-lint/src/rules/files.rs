@@ -240,11 +240,7 @@ fn world_writable_files(ctx: &Ctx<'_>) -> Outcome {
         .filter(|e| matches!(e.kind, EntryKind::File | EntryKind::Hardlink) && e.mode & 0o002 != 0)
         .map(|e| format!("{} ({:04o})", e.path, e.mode & 0o7777))
         .collect();
-    if bad.is_empty() {
-        Outcome::Pass
-    } else {
-        Outcome::Fail(bad)
-    }
+    Outcome::failures(bad)
 }
 
 fn world_writable_dirs(ctx: &Ctx<'_>) -> Outcome {
@@ -255,11 +251,7 @@ fn world_writable_dirs(ctx: &Ctx<'_>) -> Outcome {
         .filter(|e| e.kind == EntryKind::Dir && e.mode & 0o002 != 0 && e.mode & 0o1000 == 0)
         .map(|e| format!("{} ({:04o})", e.path, e.mode & 0o7777))
         .collect();
-    if bad.is_empty() {
-        Outcome::Pass
-    } else {
-        Outcome::Fail(bad)
-    }
+    Outcome::failures(bad)
 }
 
 /// setuid/setgid programs a Debian, Ubuntu, RHEL or Alpine base ships for a reason (password
@@ -343,11 +335,7 @@ fn setuid_files(ctx: &Ctx<'_>, flag: impl Fn(&Entry) -> bool) -> Outcome {
             )
         })
         .collect();
-    if bad.is_empty() {
-        Outcome::Pass
-    } else {
-        Outcome::Fail(bad)
-    }
+    Outcome::failures(bad)
 }
 
 /// Host private keys: /etc/ssh/*_key.
@@ -379,11 +367,7 @@ fn ssh_host_key_permissions(ctx: &Ctx<'_>) -> Outcome {
             ));
         }
     }
-    if bad.is_empty() {
-        Outcome::Pass
-    } else {
-        Outcome::Fail(bad)
-    }
+    Outcome::failures(bad)
 }
 
 fn ssh_host_keys_baked(ctx: &Ctx<'_>) -> Outcome {

@@ -172,11 +172,7 @@ fn private_keys(ctx: &Ctx<'_>) -> Outcome {
             bad.push(format!("{}: {kind}", e.path));
         }
     }
-    if bad.is_empty() {
-        Outcome::Pass
-    } else {
-        Outcome::Fail(bad)
-    }
+    Outcome::failures(bad)
 }
 
 /// Whether a credential file holds a credential, not only its layout.
@@ -271,11 +267,7 @@ fn credential_files(ctx: &Ctx<'_>) -> Outcome {
             }
         }
     }
-    if bad.is_empty() {
-        Outcome::Pass
-    } else {
-        Outcome::Fail(bad)
-    }
+    Outcome::failures(bad)
 }
 
 fn netrc_files(ctx: &Ctx<'_>) -> Outcome {
@@ -286,11 +278,7 @@ fn netrc_files(ctx: &Ctx<'_>) -> Outcome {
         .filter(|e| e.kind != EntryKind::Dir && e.path.ends_with("/.netrc"))
         .map(|e| e.path.clone())
         .collect();
-    if bad.is_empty() {
-        Outcome::Pass
-    } else {
-        Outcome::Fail(bad)
-    }
+    Outcome::failures(bad)
 }
 
 fn secrets_in_env(ctx: &Ctx<'_>) -> Outcome {
@@ -304,11 +292,7 @@ fn secrets_in_env(ctx: &Ctx<'_>) -> Outcome {
         .filter(|(k, v)| secret_name(k) && !v.is_empty())
         .map(|(k, _)| format!("ENV {k} has a value (not shown)"))
         .collect();
-    if bad.is_empty() {
-        Outcome::Pass
-    } else {
-        Outcome::Fail(bad)
-    }
+    Outcome::failures(bad)
 }
 
 #[cfg(test)]

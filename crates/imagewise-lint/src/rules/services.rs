@@ -171,11 +171,7 @@ fn insecure_servers(ctx: &Ctx<'_>) -> Outcome {
         .filter(|p| SERVERS.contains(&p.name.as_str()))
         .map(|p| format!("{} {} installed", p.name, p.version))
         .collect();
-    if bad.is_empty() {
-        Outcome::Pass
-    } else {
-        Outcome::Fail(bad)
-    }
+    Outcome::failures(bad)
 }
 
 fn unneeded_services(ctx: &Ctx<'_>) -> Outcome {
@@ -203,11 +199,7 @@ fn unneeded_services(ctx: &Ctx<'_>) -> Outcome {
         .filter(|s| ctx.enabled(s))
         .map(|s| format!("{s} is enabled"))
         .collect();
-    if bad.is_empty() {
-        Outcome::Pass
-    } else {
-        Outcome::Fail(bad)
-    }
+    Outcome::failures(bad)
 }
 
 fn auditd_absent(ctx: &Ctx<'_>) -> Outcome {
@@ -240,11 +232,7 @@ fn auditd_log_size(ctx: &Ctx<'_>) -> Outcome {
     if get("max_log_file_action").as_deref() == Some("ignore") {
         bad.push("max_log_file_action = ignore".into());
     }
-    if bad.is_empty() {
-        Outcome::Pass
-    } else {
-        Outcome::Fail(bad)
-    }
+    Outcome::failures(bad)
 }
 
 fn journald_volatile(ctx: &Ctx<'_>) -> Outcome {

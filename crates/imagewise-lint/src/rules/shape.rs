@@ -221,11 +221,7 @@ fn latest_tag(ctx: &Ctx<'_>) -> Outcome {
         .filter(|t| *t == "latest" || t.ends_with(":latest"))
         .cloned()
         .collect();
-    if bad.is_empty() {
-        Outcome::Pass
-    } else {
-        Outcome::Fail(bad)
-    }
+    Outcome::failures(bad)
 }
 
 /// Bytes of regular files under `dir` (not the directory's own placeholder files).
@@ -267,11 +263,7 @@ fn package_caches(ctx: &Ctx<'_>) -> Outcome {
             bad.push(format!("{dir}: {what}, {n} files, {}", mib(b)));
         }
     }
-    if bad.is_empty() {
-        Outcome::Pass
-    } else {
-        Outcome::Fail(bad)
-    }
+    Outcome::failures(bad)
 }
 
 fn build_tools(ctx: &Ctx<'_>) -> Outcome {
@@ -290,11 +282,7 @@ fn build_tools(ctx: &Ctx<'_>) -> Outcome {
         }
     }
     bad.dedup();
-    if bad.is_empty() {
-        Outcome::Pass
-    } else {
-        Outcome::Fail(bad)
-    }
+    Outcome::failures(bad)
 }
 
 fn package_manager_in_app(ctx: &Ctx<'_>) -> Outcome {
@@ -416,11 +404,7 @@ fn sudo_in_build(ctx: &Ctx<'_>) -> Outcome {
         })
         .map(|l| format!("{l:.120}"))
         .collect();
-    if bad.is_empty() {
-        Outcome::Pass
-    } else {
-        Outcome::Fail(bad)
-    }
+    Outcome::failures(bad)
 }
 
 fn add_instead_of_copy(ctx: &Ctx<'_>) -> Outcome {
@@ -440,9 +424,5 @@ fn add_instead_of_copy(ctx: &Ctx<'_>) -> Outcome {
         })
         .map(|l| format!("{l:.120}"))
         .collect();
-    if bad.is_empty() {
-        Outcome::Pass
-    } else {
-        Outcome::Fail(bad)
-    }
+    Outcome::failures(bad)
 }

@@ -346,11 +346,7 @@ fn io_scheduler(ctx: &Ctx<'_>) -> Outcome {
             }
         }
     }
-    if bad.is_empty() {
-        Outcome::Pass
-    } else {
-        Outcome::Fail(bad)
-    }
+    Outcome::failures(bad)
 }
 
 /// fstab entries of disk filesystems (not swap, proc, tmpfs, bind mounts).
@@ -393,11 +389,7 @@ fn noatime(ctx: &Ctx<'_>) -> Outcome {
             )
         })
         .collect();
-    if bad.is_empty() {
-        Outcome::Pass
-    } else {
-        Outcome::Fail(bad)
-    }
+    Outcome::failures(bad)
 }
 
 fn discard(ctx: &Ctx<'_>) -> Outcome {
