@@ -89,7 +89,23 @@ pub struct Ranked {
 pub struct Rejected {
     pub reference: String,
     pub unmet: Vec<Unmet>,
-    pub summary: Summary,
+    /// `null` for a candidate that could not be opened.
+    pub summary: Option<Summary>,
+}
+
+impl Rejected {
+    /// A candidate that could not be opened: rejected with the reason, the others still ranked.
+    pub fn unopenable(reference: &str, error: &str) -> Rejected {
+        Rejected {
+            reference: reference.to_string(),
+            unmet: vec![Unmet {
+                requirement: "open".into(),
+                needed: "an image imagewise can open".into(),
+                found: error.to_string(),
+            }],
+            summary: None,
+        }
+    }
 }
 
 /// The answer: passing candidates best first, rejected ones with every reason.
@@ -546,7 +562,7 @@ pub fn rank(
             rejected.push(Rejected {
                 reference: c.reference.clone(),
                 unmet: u,
-                summary: summary(c),
+                summary: Some(summary(c)),
             });
         }
     }
@@ -654,7 +670,10 @@ impl RankReport {
                 s,
                 "rejected {} ({}):",
                 r.reference,
-                r.summary.os.as_deref().unwrap_or("unknown OS")
+                r.summary
+                    .as_ref()
+                    .and_then(|s| s.os.as_deref())
+                    .unwrap_or("unknown OS")
             );
             for u in &r.unmet {
                 let _ = writeln!(s, "    - {u}");
@@ -667,6 +686,55 @@ impl RankReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Facts of the Alpine fixture, as the golden inspect document records them.
+    fn alpine() -> ImageFacts {
+        let doc: serde_json::Value = serde_json::from_str(include_str!(
+            "../../imagewise-cli/tests/golden/alpine/inspect.json"
+        ))
+        .unwrap();
+        serde_json::from_value(doc["output"].clone()).unwrap()
+    }
+
+    fn cand(name: &str, size: u64) -> Candidate {
+        let mut facts = alpine();
+        facts.size.total_bytes = size;
+        Candidate {
+            reference: name.into(),
+            facts,
+            target: None,
+            vulns: None,
+        }
+    }
+
+    #[test]
+    fn smaller_wins_ties_break_by_reference_and_every_reason_is_listed() {
+        let today = jiff::civil::date(2026, 12, 6);
+        let req = Requirements::from_line("arch=amd64 libc=musl").unwrap();
+        let cs = [cand("c", 3 << 20), cand("b", 1 << 20), cand("a", 1 << 20)];
+        let r = rank(&req, &cs, &[], today);
+        let order: Vec<&str> = r.passed.iter().map(|p| p.reference.as_str()).collect();
+        assert_eq!(order, ["a", "b", "c"]);
+        assert_eq!(r.passed[2].parts["size"].score, 0.0);
+        assert_eq!(r.passed[0].parts["size"].score, 1.0);
+        assert_eq!(r.winner.as_deref(), Some("a"));
+        // Three unmet requirements, all named.
+        let req = Requirements::from_line("arch=arm64 libc=glibc>=2.31 pkg:openssl>=3 kind=system")
+            .unwrap();
+        let r = rank(&req, &cs[..1], &[], today);
+        let got: Vec<&str> = r.rejected[0]
+            .unmet
+            .iter()
+            .map(|u| u.requirement.as_str())
+            .collect();
+        assert_eq!(
+            got,
+            ["arch", "kind", "libc", "libc", "package"],
+            "{:?}",
+            r.rejected[0].unmet
+        );
+        assert!(r.winner.is_none());
+    }
 
     #[test]
     fn dotted_versions_compare_as_numbers() {

@@ -66,8 +66,19 @@ pub(crate) fn run(a: &RankArgs, global: &Global) -> anyhow::Result<ExitCode> {
         })
         .collect::<anyhow::Result<Vec<App>>>()?;
     let mut candidates = Vec::new();
+    let mut unopenable = Vec::new();
     for reference in &a.images {
-        let tree = open_image_with(reference, &opts, global)?;
+        // One candidate that cannot be opened is rejected with the reason; the rest are ranked.
+        let tree = match open_image_with(reference, &opts, global) {
+            Ok(t) => t,
+            Err(e) => {
+                unopenable.push(imagewise_select::Rejected::unopenable(
+                    reference,
+                    &format!("{e:#}"),
+                ));
+                continue;
+            }
+        };
         let facts = imagewise_facts::inspect(&tree);
         let target = (!apps.is_empty())
             .then(|| imagewise_compat::Target::new(reference, Arc::new(tree), Default::default()));
@@ -81,7 +92,11 @@ pub(crate) fn run(a: &RankArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let today = jiff::tz::Offset::UTC
         .to_datetime(jiff::Timestamp::now())
         .date();
-    let report = imagewise_select::rank(&req, &candidates, &apps, today);
+    let mut report = imagewise_select::rank(&req, &candidates, &apps, today);
+    report.rejected.extend(unopenable);
+    report
+        .rejected
+        .sort_by(|x, y| x.reference.cmp(&y.reference));
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     if a.pick {
         if let Some(w) = &report.winner {

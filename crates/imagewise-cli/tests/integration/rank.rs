@@ -242,6 +242,15 @@ fn pick_exit_codes_and_bad_specs() {
     let none = imagewise(&["rank", "--pick", "--require", "arch=s390x", &a, &b]);
     assert_eq!(none.status.code(), Some(1));
     assert!(none.stdout.is_empty());
+    // A candidate that cannot be opened is rejected with the reason; the others are ranked.
+    let missing = f.join("no-such-image").display().to_string();
+    let (v, code) = rank(&["--require", "arch=amd64", &missing, &a]);
+    assert_eq!(code, 0);
+    assert_eq!(passed(&v), std::slice::from_ref(&a));
+    assert!(
+        reasons(&v, &missing)[0].contains("cannot open image"),
+        "{v}"
+    );
     let bad = imagewise(&["rank", "--require", "arch=amd64 colour=blue", &a]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("not a requirement"));
