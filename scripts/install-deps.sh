@@ -8,7 +8,8 @@ for pair in debootstrap:debootstrap skopeo:skopeo umoci:umoci mkfs.ext4:e2fsprog
             musl-gcc:musl-tools setfattr:attr mkfifo:coreutils setfacl:acl getfacl:acl \
             prlimit:util-linux timeout:coreutils bzip2:bzip2 debugfs:e2fsprogs e2fsck:e2fsprogs \
             tar:tar oscap:openscap-scanner oscap-chroot:openscap-utils \
-            /usr/share/xml/scap/ssg/content/ssg-debian11-ds.xml:ssg-debian ssh-keygen:openssh-client; do
+            /usr/share/xml/scap/ssg/content/ssg-debian11-ds.xml:ssg-debian ssh-keygen:openssh-client \
+            mkfs.vfat:dosfstools mkfs.xfs:xfsprogs mkfs.btrfs:btrfs-progs blkid:util-linux; do
   cmd=${pair%%:*}; pkg=${pair##*:}
   command -v "$cmd" >/dev/null 2>&1 || [ -e "$cmd" ] || need+=("$pkg")
 done

@@ -162,7 +162,7 @@ fn label_at(head: &[u8], off: usize, len: usize) -> Option<String> {
 }
 
 fn probe(dev: &dyn BlockDev) -> Option<Probe> {
-    let mut head = vec![0u8; 0x10200.min(dev.size() as usize)];
+    let mut head = vec![0u8; 0x10400.min(dev.size() as usize)];
     dev.read_at(0, &mut head).ok()?;
     let at = |off: usize, magic: &[u8]| head.get(off..off + magic.len()) == Some(magic);
     let named = |name| Probe {

@@ -347,3 +347,80 @@ fn a_bare_filesystem_with_a_boot_signature_is_a_filesystem() {
         assert_eq!(read_all(&tree, "/etc/os-release"), b"ID=demo\n");
     }
 }
+
+/// The identity fstab names filesystems by — UUID and label of ext4, FAT, XFS, Btrfs and swap,
+/// and the GPT partition GUIDs — equals what blkid and sgdisk read, each filesystem made by
+/// its own mkfs in a partition of one GPT disk.
+#[test]
+fn partition_and_filesystem_ids_are_what_blkid_reads() {
+    let t = tempfile::tempdir().unwrap();
+    let disk = t.path().join("d.raw");
+    let d = disk.display();
+    // 1 MiB alignment; sizes above each mkfs's minimum (XFS wants 300 MiB).
+    let parts: [(&str, &str, u64); 5] = [
+        ("ext4", "mkfs.ext4 -q -F -L rootfs", 64),
+        ("vfat", "mkfs.vfat -n EFIBOOT", 64),
+        ("xfs", "mkfs.xfs -q -f -L data", 320),
+        ("btrfs", "mkfs.btrfs -q -f -L pool", 128),
+        ("swap", "mkswap -L swap0", 16),
+    ];
+    let mut script = format!("truncate -s 700M {d} && sgdisk -o {d} >/dev/null");
+    let mut start = 2048u64;
+    for (i, (_, _, mib)) in parts.iter().enumerate() {
+        let end = start + mib * 2048 - 1;
+        script += &format!(" && sgdisk -n {}:{start}:{end} {d} >/dev/null", i + 1);
+        start = end + 1;
+    }
+    let mut offsets = Vec::new();
+    let mut s = 2048u64;
+    for (i, (_, mkfs, mib)) in parts.iter().enumerate() {
+        let f = t.path().join(format!("p{i}"));
+        script += &format!(
+            " && truncate -s {mib}M {f} && {mkfs} {f} >/dev/null 2>&1 && dd if={f} of={d} bs=1M seek={} conv=notrunc status=none",
+            s / 2048,
+            f = f.display()
+        );
+        offsets.push(s * 512);
+        s += mib * 2048;
+    }
+    let st = std::process::Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .status()
+        .unwrap();
+    assert!(st.success(), "{script}");
+    let blkid = |i: usize, tag: &str| -> Option<String> {
+        let f = t.path().join(format!("p{i}"));
+        let out = std::process::Command::new("blkid")
+            .args(["-o", "value", "-s", tag])
+            .arg(&f)
+            .output()
+            .unwrap();
+        let v = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        (!v.is_empty()).then_some(v)
+    };
+    let tree = open(&format!("disk:{d}#1"), &OpenOptions::default()).unwrap();
+    let info = tree.info().disk.clone().unwrap();
+    assert_eq!(info.partitions.len(), parts.len());
+    for (i, p) in info.partitions.iter().enumerate() {
+        assert_eq!(p.filesystem, parts[i].0, "partition {}", i + 1);
+        assert_eq!(p.start, offsets[i]);
+        assert_eq!(p.fs_uuid, blkid(i, "UUID"), "{} UUID", parts[i].0);
+        assert_eq!(p.fs_label, blkid(i, "LABEL"), "{} label", parts[i].0);
+        let sg = std::process::Command::new("sgdisk")
+            .args(["-i", &(i + 1).to_string()])
+            .arg(&disk)
+            .output()
+            .unwrap();
+        let guid = String::from_utf8_lossy(&sg.stdout)
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("Partition unique GUID: ")
+                    .map(str::to_string)
+            })
+            .unwrap();
+        assert_eq!(
+            p.part_uuid.as_deref().map(str::to_ascii_uppercase),
+            Some(guid)
+        );
+    }
+}
