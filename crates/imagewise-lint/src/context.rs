@@ -111,6 +111,17 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// The text of a file a rule judges: not applicable when the image has none, unknown when
+    /// it could not be read whole.
+    pub(crate) fn judged_text(&self, path: &str) -> Result<String, crate::rule::Outcome> {
+        use crate::rule::Outcome;
+        match self.text(path) {
+            Ok(Some(t)) => Ok(t),
+            Ok(None) => Err(Outcome::NotApplicable(format!("no {path}"))),
+            Err(why) => Err(Outcome::Unknown(why)),
+        }
+    }
+
     /// The bytes of a file the rules asked for (secrets are read by their head only).
     pub(crate) fn bytes(&self, path: &str) -> Option<&[u8]> {
         self.files.get(path)

@@ -1,7 +1,6 @@
 //! `imagewise lint IMAGE [--profile P]… [--profile-file F] [--fail-on LEVEL] [--ignore FILE]
 //! [--json|--sarif] [--list-rules]`
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -54,15 +53,12 @@ fn read(path: &PathBuf, what: &str) -> anyhow::Result<String> {
 
 pub(crate) fn run(a: &LintArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let catalogue = imagewise_lint::catalogue();
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
     if a.list_rules {
-        if a.json {
-            serde_json::to_writer_pretty(&mut out, &catalogue)?;
-            writeln!(out)?;
+        super::print(if a.json {
+            super::Output::Json(&catalogue)
         } else {
-            out.write_all(list_text(&catalogue).as_bytes())?;
-        }
+            super::Output::Text(list_text(&catalogue))
+        })?;
         return Ok(ExitCode::SUCCESS);
     }
     let image = a.image.as_deref().unwrap_or_default();
@@ -91,16 +87,13 @@ pub(crate) fn run(a: &LintArgs, global: &Global) -> anyhow::Result<ExitCode> {
             eprintln!("imagewise: warning: ignore rule {e}; it no longer applies");
         }
     }
-    if a.sarif {
-        serde_json::to_writer_pretty(&mut out, &report.sarif())?;
-        writeln!(out)?;
+    super::print(if a.sarif {
+        super::Output::Sarif(report.sarif())
     } else if a.json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        writeln!(out)?;
+        super::Output::Json(&report)
     } else {
-        out.write_all(report.render_text().as_bytes())?;
-    }
-    out.flush()?;
+        super::Output::Text(report.render_text())
+    })?;
     Ok(if report.fails(a.fail_on) {
         ExitCode::from(1)
     } else {

@@ -17,6 +17,32 @@ use imagewise_source::ImageTree;
 
 use crate::{Global, OpenArgs};
 
+/// How a report is printed: SARIF, one JSON document, or text for a terminal.
+pub(crate) enum Output<'a, R: serde::Serialize> {
+    Sarif(serde_json::Value),
+    Json(&'a R),
+    Text(String),
+}
+
+/// Print a report to stdout in the chosen form.
+pub(crate) fn print<R: serde::Serialize>(what: Output<'_, R>) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    match what {
+        Output::Sarif(v) => {
+            serde_json::to_writer_pretty(&mut out, &v)?;
+            writeln!(out)?;
+        }
+        Output::Json(r) => {
+            serde_json::to_writer_pretty(&mut out, r)?;
+            writeln!(out)?;
+        }
+        Output::Text(t) => out.write_all(t.as_bytes())?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
 /// Open the image named on the command line, reporting its warnings on stderr.
 pub(crate) fn open_image(
     image: &str,

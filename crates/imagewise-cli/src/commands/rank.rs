@@ -1,6 +1,5 @@
 //! `imagewise rank --require SPEC IMAGE… [--json] [--pick]`
 
-use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -97,18 +96,19 @@ pub(crate) fn run(a: &RankArgs, global: &Global) -> anyhow::Result<ExitCode> {
     report
         .rejected
         .sort_by(|x, y| x.reference.cmp(&y.reference));
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    if a.pick {
-        if let Some(w) = &report.winner {
-            writeln!(out, "{w}")?;
-        }
+    super::print(if a.pick {
+        super::Output::Text(
+            report
+                .winner
+                .as_ref()
+                .map(|w| format!("{w}\n"))
+                .unwrap_or_default(),
+        )
     } else if a.json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        writeln!(out)?;
+        super::Output::Json(&report)
     } else {
-        out.write_all(report.render_text().as_bytes())?;
-    }
-    out.flush()?;
+        super::Output::Text(report.render_text())
+    })?;
     Ok(if report.winner.is_some() {
         ExitCode::SUCCESS
     } else {

@@ -1,6 +1,5 @@
 //! `imagewise scan IMAGE [--db DIR] [--fail-on LEVEL] [--ignore FILE] [--json|--sarif]`
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -73,18 +72,13 @@ pub(crate) fn run(a: &ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
             eprintln!("imagewise: WARNING: scan incomplete: {p}");
         }
     }
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    if a.sarif {
-        serde_json::to_writer_pretty(&mut out, &report.sarif())?;
-        writeln!(out)?;
+    super::print(if a.sarif {
+        super::Output::Sarif(report.sarif())
     } else if a.json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        writeln!(out)?;
+        super::Output::Json(&report)
     } else {
-        out.write_all(report.render_text().as_bytes())?;
-    }
-    out.flush()?;
+        super::Output::Text(report.render_text())
+    })?;
     let fails = report.fails(a.fail_on, a.allow_incomplete);
     if fails && !report.complete && !a.allow_incomplete && !global.quiet {
         eprintln!(

@@ -319,11 +319,7 @@ fn shadow(ctx: &Ctx<'_>) -> Result<String, Outcome> {
         "unknown" if !ctx.exists("/etc/shadow") => Err(Outcome::NotApplicable(
             "no /etc/shadow: the image has no local passwords".into(),
         )),
-        _ => match ctx.text("/etc/shadow") {
-            Ok(Some(t)) => Ok(t),
-            Ok(None) => Err(Outcome::NotApplicable("no /etc/shadow".into())),
-            Err(why) => Err(Outcome::Unknown(why)),
-        },
+        _ => ctx.judged_text("/etc/shadow"),
     }
 }
 
@@ -436,10 +432,9 @@ fn sudo_no_authenticate(ctx: &Ctx<'_>) -> Outcome {
 }
 
 fn login_defs_umask(ctx: &Ctx<'_>) -> Outcome {
-    let text = match ctx.text("/etc/login.defs") {
-        Ok(Some(t)) => t,
-        Ok(None) => return Outcome::NotApplicable("no /etc/login.defs".into()),
-        Err(why) => return Outcome::Unknown(why),
+    let text = match ctx.judged_text("/etc/login.defs") {
+        Ok(t) => t,
+        Err(o) => return o,
     };
     if conf::looks_binary(&text) {
         return Outcome::Unknown("/etc/login.defs is not text".into());

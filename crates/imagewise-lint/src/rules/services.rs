@@ -211,10 +211,9 @@ fn auditd_absent(ctx: &Ctx<'_>) -> Outcome {
 }
 
 fn auditd_log_size(ctx: &Ctx<'_>) -> Outcome {
-    let text = match ctx.text("/etc/audit/auditd.conf") {
-        Ok(Some(t)) => t,
-        Ok(None) => return Outcome::NotApplicable("no /etc/audit/auditd.conf".into()),
-        Err(why) => return Outcome::Unknown(why),
+    let text = match ctx.judged_text("/etc/audit/auditd.conf") {
+        Ok(t) => t,
+        Err(o) => return o,
     };
     let get = |k: &str| {
         text.lines()

@@ -351,11 +351,7 @@ fn io_scheduler(ctx: &Ctx<'_>) -> Outcome {
 
 /// fstab entries of disk filesystems (not swap, proc, tmpfs, bind mounts).
 fn disk_mounts(ctx: &Ctx<'_>) -> Result<Vec<conf::Mount>, Outcome> {
-    let text = match ctx.text("/etc/fstab") {
-        Ok(Some(t)) => t,
-        Ok(None) => return Err(Outcome::NotApplicable("no /etc/fstab".into())),
-        Err(why) => return Err(Outcome::Unknown(why)),
-    };
+    let text = ctx.judged_text("/etc/fstab")?;
     let disks: Vec<conf::Mount> = conf::fstab(&text)
         .into_iter()
         .filter(|m| {

@@ -207,10 +207,9 @@ fn fstab_resolves(ctx: &Ctx<'_>) -> Outcome {
     let Some(disk) = ctx.tree.info().disk.as_ref() else {
         return Outcome::NotApplicable("not a disk image".into());
     };
-    let text = match ctx.text("/etc/fstab") {
-        Ok(Some(t)) => t,
-        Ok(None) => return Outcome::NotApplicable("no /etc/fstab".into()),
-        Err(why) => return Outcome::Unknown(why),
+    let text = match ctx.judged_text("/etc/fstab") {
+        Ok(t) => t,
+        Err(o) => return o,
     };
     let mut bad = Vec::new();
     let mut unsure = Vec::new();
