@@ -84,6 +84,18 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Fail with this evidence; without any, unknown when files could not be read (`problems`,
+    /// never a pass on what was not read), else pass.
+    pub fn judged(evidence: Vec<String>, problems: &[String]) -> Outcome {
+        if !evidence.is_empty() {
+            Outcome::Fail(evidence)
+        } else if !problems.is_empty() {
+            Outcome::Unknown(problems.join("; "))
+        } else {
+            Outcome::Pass
+        }
+    }
+
     /// Fail with this evidence, or pass when there is none.
     pub fn failures(evidence: Vec<String>) -> Outcome {
         if evidence.is_empty() {

@@ -411,13 +411,7 @@ fn sudoers_lines(ctx: &Ctx<'_>, hit: impl Fn(&str) -> bool) -> Outcome {
         .filter(|(_, l)| hit(l))
         .map(|(f, l)| format!("{f}: {l}"))
         .collect();
-    if !bad.is_empty() {
-        Outcome::Fail(bad)
-    } else if !problems.is_empty() {
-        Outcome::Unknown(problems.join("; "))
-    } else {
-        Outcome::Pass
-    }
+    Outcome::judged(bad, &problems)
 }
 
 fn sudo_nopasswd(ctx: &Ctx<'_>) -> Outcome {

@@ -259,16 +259,11 @@ fn sysctl_keys(ctx: &Ctx<'_>, keys: &[(&str, Want, Option<i64>)]) -> Outcome {
             bad.push(format!("{from}; {need}"));
         }
     }
-    if !bad.is_empty() {
-        Outcome::Fail(bad)
-    } else if !problems.is_empty() {
-        Outcome::Unknown(format!(
-            "sysctl files could not all be read: {}",
-            problems.join("; ")
-        ))
-    } else {
-        Outcome::Pass
-    }
+    let problems: Vec<String> = problems
+        .iter()
+        .map(|p| format!("sysctl files could not all be read: {p}"))
+        .collect();
+    Outcome::judged(bad, &problems)
 }
 
 pub(crate) fn sysctl_at_least(ctx: &Ctx<'_>, key: &str, min: i64, default: Option<i64>) -> Outcome {

@@ -249,13 +249,7 @@ fn nofile(ctx: &Ctx<'_>) -> Outcome {
         )),
         None => {}
     }
-    if !bad.is_empty() {
-        Outcome::Fail(bad)
-    } else if !problems.is_empty() {
-        Outcome::Unknown(problems.join("; "))
-    } else {
-        Outcome::Pass
-    }
+    Outcome::judged(bad, &problems)
 }
 
 fn thp(ctx: &Ctx<'_>) -> Outcome {
