@@ -117,14 +117,9 @@ pub struct RankReport {
     pub rejected: Vec<Rejected>,
 }
 
-/// Container, VM disk or rootfs, as lint and the requirements name them.
+/// Container, VM disk or rootfs, as lint decides it (its targets are the requirements' forms).
 pub fn form_of(f: &ImageFacts) -> &'static str {
-    match f.image.format.as_str() {
-        "disk" => "vm",
-        "docker-archive" | "oci" | "oci-archive" => "container",
-        _ if f.config.is_some() => "container",
-        _ => "rootfs",
-    }
+    imagewise_lint::target_of(f).as_str()
 }
 
 fn kind_name(k: imagewise_facts::ImageKind) -> String {
