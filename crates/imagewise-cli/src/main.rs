@@ -36,6 +36,10 @@ pub(crate) struct Global {
     /// Never draw progress bars.
     #[arg(long, global = true, env = "IMAGEWISE_NO_PROGRESS", value_parser = clap::builder::BoolishValueParser::new())]
     no_progress: bool,
+    /// A lifecycle file whose rows add to or override the shipped end-of-support table
+    /// (default: $XDG_CONFIG_HOME/imagewise/lifecycle.toml when it exists).
+    #[arg(long, global = true, env = "IMAGEWISE_LIFECYCLE", value_name = "FILE")]
+    lifecycle: Option<std::path::PathBuf>,
 }
 
 /// How to open an image; shared by every command that takes one.
@@ -85,6 +89,8 @@ enum Command {
     /// Hardening, tuning and fitness rules for an image, per workload profile, each with why
     /// and how to fix; exit 1 at or above --fail-on.
     Lint(commands::lint::LintArgs),
+    /// The shipped table of distribution releases and their end of support, with any user rows.
+    Lifecycle(commands::lifecycle::LifecycleArgs),
     /// Rank candidate images against requirements (a TOML file or a one-line spec): every
     /// rejection with every unmet requirement; exit 1 when none passes.
     Rank(commands::rank::RankArgs),
@@ -176,6 +182,7 @@ fn main() -> ExitCode {
         Command::Scan(a) => commands::scan::run(a, &cli.global),
         Command::Lint(a) => commands::lint::run(a, &cli.global),
         Command::Rank(a) => commands::rank::run(a, &cli.global),
+        Command::Lifecycle(a) => commands::lifecycle::run(a, &cli.global),
         Command::Vercmp(a) => commands::vercmp::run(a),
         Command::Check(a) => commands::check::run(a, &cli.global),
         Command::Repo(a) => commands::store::run_repo(a, &cli.global),

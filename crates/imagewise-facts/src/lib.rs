@@ -28,6 +28,7 @@ mod init;
 mod kernel;
 mod layout;
 mod libc;
+pub mod lifecycle;
 mod os_release;
 mod packages;
 mod report;
@@ -73,7 +74,8 @@ pub fn inspect_with(tree: &ImageTree, extra: files::Wants) -> (ImageFacts, files
     let files = files::Files::load(tree, wants, &mut notes);
 
     // 2. Derive the facts.
-    let os = os_release::read(&files);
+    let mut os = os_release::read(&files);
+    os.support = lifecycle::Table::builtin().support(&os, lifecycle::today());
     let distro = os.distro();
     let (mut packages, package_databases) = packages::read(tree, &files, &distro);
     packages.sort_by(|a, b| {

@@ -65,14 +65,58 @@ pub struct Os {
     pub source: Option<String>,
     /// Every key of os-release as written.
     pub release: BTreeMap<String, String>,
-    /// Support window; reserved, always `null` for now.
+    /// How long this release is supported, from the lifecycle table; `null` when the table
+    /// has no row for it.
     pub support: Option<SupportWindow>,
 }
 
+/// Where a release stands on the day it was judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SupportStatus {
+    /// Within standard support.
+    Supported,
+    /// Past standard support, within the distribution's extended support (LTS, ESM, ELS, LTSS).
+    Extended,
+    /// Past every published end.
+    Ended,
+    /// Not released yet (a testing distribution's next release).
+    Unreleased,
+    /// A rolling distribution or a development snapshot: no release to end.
+    Rolling,
+    /// Released, but no end date has been published.
+    Unknown,
+}
+
+/// The support window of the image's release, from the lifecycle table.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SupportWindow {
+    /// The distribution's name in the table (`Debian`).
+    pub distro: String,
+    /// The release the image's version matched (`12`, `3.20`).
+    pub release: String,
+    pub codename: Option<String>,
+    pub status: SupportStatus,
+    pub released: Option<String>,
+    /// End of standard (security) support, `YYYY-MM-DD`.
     pub end_of_life: Option<String>,
+    /// Days from the day judged to `end_of_life` (negative: ended that many days ago).
+    pub days_left: Option<i64>,
+    /// The distribution's name for its extended support (`LTS`, `ESM`, `ELS`, `LTSS`).
+    pub extended: Option<String>,
+    pub extended_end: Option<String>,
+    pub extended_days_left: Option<i64>,
+    /// Where the dates were published.
     pub source: String,
+    /// Which table answered: `builtin 2026-12-06`, `+ FILE` per user file.
+    pub table: String,
+}
+
+impl SupportWindow {
+    /// The last day of any support: extended if published, else standard.
+    pub fn last_day(&self) -> Option<&str> {
+        self.extended_end.as_deref().or(self.end_of_life.as_deref())
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

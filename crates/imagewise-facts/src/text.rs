@@ -75,6 +75,30 @@ pub fn render_text(f: &ImageFacts, packages: bool, kernel_config: bool) -> Strin
         _ => "unknown (no os-release)".into(),
     };
     line("os", os);
+    if let Some(w) = &f.os.support {
+        use crate::SupportStatus as S;
+        let days = |n: i64| {
+            if n >= 0 {
+                format!("{n} days left")
+            } else {
+                format!("ended {} days ago", -n)
+            }
+        };
+        let ext = match (&w.extended, &w.extended_end, w.extended_days_left) {
+            (Some(k), Some(e), Some(n)) => format!("; {k} until {e} ({})", days(n)),
+            _ => String::new(),
+        };
+        let text = match (w.status, &w.end_of_life, w.days_left) {
+            (S::Rolling, ..) => "rolling release: no end of support".to_string(),
+            (S::Unreleased, ..) => format!("release {} is not out yet", w.release),
+            (S::Unknown, ..) => format!("release {}: no end date published", w.release),
+            (S::Supported, Some(e), Some(n)) => format!("until {e} ({}){ext}", days(n)),
+            (S::Extended, Some(e), _) => format!("standard support ended {e}{ext}"),
+            (_, Some(e), Some(n)) => format!("ENDED {e} ({}){ext}", days(n)),
+            _ => String::new(),
+        };
+        line("support", text);
+    }
     let elf: Vec<String> = f
         .arch_detail
         .elf

@@ -470,50 +470,86 @@ pub fn unmet(
         }
     }
     if let Some(s) = &req.support {
-        let end =
-            f.os.support
-                .as_ref()
-                .and_then(|w| w.end_of_life.as_deref())
-                .and_then(|d| d.parse::<jiff::civil::Date>().ok());
+        use imagewise_facts::SupportStatus as S;
         let what = format!(
             "{} {}",
             f.os.id.as_deref().unwrap_or("unknown"),
             f.os.version_id.as_deref().unwrap_or("")
         );
-        match end {
+        let what = what.trim();
+        match f.os.support.as_ref() {
             None => miss(
                 "support",
                 "a known end of support required".into(),
-                format!("no end-of-support date for {}", what.trim()),
+                format!("no lifecycle row for {what} (add one with --lifecycle)"),
             ),
-            Some(end) => {
-                if let Some(d) = s
-                    .until_at_least
-                    .as_deref()
-                    .and_then(|d| d.parse::<jiff::civil::Date>().ok())
-                {
-                    if end < d {
-                        miss(
-                            "support",
-                            format!("support until at least {d}"),
-                            format!("support until {end}"),
-                        );
+            // A rolling distribution has no release to end.
+            Some(w) if w.status == S::Rolling => {}
+            Some(w) if w.status == S::Unreleased => miss(
+                "support",
+                "a released distribution required".into(),
+                format!("{} {} is not released yet", w.distro, w.release),
+            ),
+            Some(w) => match support_end(w, s.include_extended) {
+                None => miss(
+                    "support",
+                    "a known end of support required".into(),
+                    format!("no end date published for {} {}", w.distro, w.release),
+                ),
+                Some((end, kind)) => {
+                    if let Some(d) = s
+                        .until_at_least
+                        .as_deref()
+                        .and_then(|d| d.parse::<jiff::civil::Date>().ok())
+                    {
+                        if end < d {
+                            miss(
+                                "support",
+                                format!("support until at least {d}"),
+                                format!("{kind} until {end}"),
+                            );
+                        }
+                    }
+                    if let Some(days) = s.min_days {
+                        let left = (end - today).get_days() as i64;
+                        if left < days {
+                            miss(
+                                "support",
+                                format!("at least {days} days of support"),
+                                format!("{left} days ({kind} until {end})"),
+                            );
+                        }
                     }
                 }
-                if let Some(days) = s.min_days {
-                    let left = (end - today).get_days() as i64;
-                    if left < days {
-                        miss(
-                            "support",
-                            format!("at least {days} days of support"),
-                            format!("{left} days (until {end})"),
-                        );
-                    }
-                }
-            }
+            },
         }
     }
     out
+}
+
+/// The last day of support counted, and its name: standard support, or the extended support
+/// when asked for and published.
+fn support_end(
+    w: &imagewise_facts::SupportWindow,
+    include_extended: bool,
+) -> Option<(jiff::civil::Date, String)> {
+    let ext = include_extended
+        .then(|| {
+            let d = w.extended_end.as_deref()?.parse().ok()?;
+            Some((
+                d,
+                w.extended
+                    .clone()
+                    .unwrap_or_else(|| "extended support".into()),
+            ))
+        })
+        .flatten();
+    ext.or_else(|| {
+        Some((
+            w.end_of_life.as_deref()?.parse().ok()?,
+            "standard support".to_string(),
+        ))
+    })
 }
 
 /// Filter, score and rank `candidates`.
@@ -532,12 +568,12 @@ pub fn rank(
             let mut m = BTreeMap::new();
             m.insert("size".to_string(), Some(f.size.total_bytes as f64));
             m.insert("packages".to_string(), Some(f.packages.len() as f64));
+            let include_extended = req.support.as_ref().is_some_and(|s| s.include_extended);
             let support =
                 f.os.support
                     .as_ref()
-                    .and_then(|w| w.end_of_life.as_deref())
-                    .and_then(|d| d.parse::<jiff::civil::Date>().ok())
-                    .map(|end| (end - today).get_days() as f64);
+                    .and_then(|w| support_end(w, include_extended))
+                    .map(|(end, _)| (end - today).get_days() as f64);
             m.insert("support".to_string(), support);
             m.insert(
                 "vulnerabilities".to_string(),

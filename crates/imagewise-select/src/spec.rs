@@ -126,6 +126,10 @@ pub struct SupportReq {
     pub until_at_least: Option<String>,
     /// Supported for at least this many more days.
     pub min_days: Option<i64>,
+    /// Count the distribution's extended support (Debian LTS, Ubuntu ESM, RHEL ELS, SUSE LTSS)
+    /// as support; default: standard support only.
+    #[serde(default)]
+    pub include_extended: bool,
 }
 
 /// Weights of the soft criteria, each scored 0..1 among the candidates that pass.
@@ -257,13 +261,17 @@ impl Requirements {
                 r.support
                     .get_or_insert_with(Default::default)
                     .until_at_least = Some(v.to_string());
+            } else if t == "support-extended" {
+                r.support
+                    .get_or_insert_with(Default::default)
+                    .include_extended = true;
             } else if let Some(v) = t.strip_prefix("support-days>=") {
                 r.support.get_or_insert_with(Default::default).min_days =
                     Some(v.parse().map_err(|_| bad(t, "expected a number of days"))?);
             } else {
                 return Err(bad(
                     t,
-                    "not a requirement (arch=, kind=, form=, distro=, release=, libc=, provides=, pkg:, !pkg:, kernel>=, config:, init=, agent=, size<=, no-critical, critical<=, high<=, app=, support>=, support-days>=)",
+                    "not a requirement (arch=, kind=, form=, distro=, release=, libc=, provides=, pkg:, !pkg:, kernel>=, config:, init=, agent=, size<=, no-critical, critical<=, high<=, app=, support>=, support-days>=, support-extended)",
                 ));
             }
         }

@@ -26,7 +26,7 @@ pub(crate) struct InspectArgs {
 
 pub(crate) fn run(a: &InspectArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let tree = super::open_image(&a.image, &a.open, global, a.json)?;
-    let facts = imagewise_facts::inspect(&tree);
+    let facts = super::facts_of(&tree, global)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if a.json {

@@ -4,6 +4,7 @@ pub(crate) mod cat;
 pub(crate) mod check;
 pub(crate) mod db;
 pub(crate) mod inspect;
+pub(crate) mod lifecycle;
 pub(crate) mod lint;
 pub(crate) mod ls;
 pub(crate) mod rank;
@@ -41,6 +42,41 @@ pub(crate) fn print<R: serde::Serialize>(what: Output<'_, R>) -> anyhow::Result<
     }
     out.flush()?;
     Ok(())
+}
+
+/// The lifecycle table: the shipped rows, then the user's file (`--lifecycle`, or the XDG
+/// config file when it exists).
+pub(crate) fn lifecycle_table(
+    global: &Global,
+) -> anyhow::Result<imagewise_facts::lifecycle::Table> {
+    let mut t = imagewise_facts::lifecycle::Table::builtin();
+    let path = global.lifecycle.clone().or_else(|| {
+        let base = std::env::var_os("XDG_CONFIG_HOME")
+            .filter(|v| !v.is_empty())
+            .map(std::path::PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| std::path::PathBuf::from(h).join(".config"))
+            })?;
+        Some(base.join("imagewise/lifecycle.toml")).filter(|p| p.exists())
+    });
+    if let Some(p) = path {
+        t.merge_file(&p).map_err(|e| {
+            crate::InputError(format!("{e} (fix the file or leave out --lifecycle)"))
+        })?;
+    }
+    Ok(t)
+}
+
+/// The facts of `tree`, with the support window from the user's lifecycle table when there is
+/// one (the library fills it from the shipped table).
+pub(crate) fn facts_of(
+    tree: &ImageTree,
+    global: &Global,
+) -> anyhow::Result<imagewise_facts::ImageFacts> {
+    let table = lifecycle_table(global)?;
+    let mut facts = imagewise_facts::inspect(tree);
+    facts.os.support = table.support(&facts.os, imagewise_facts::lifecycle::today());
+    Ok(facts)
 }
 
 /// Open the image named on the command line, reporting its warnings on stderr.

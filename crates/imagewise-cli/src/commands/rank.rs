@@ -78,7 +78,7 @@ pub(crate) fn run(a: &RankArgs, global: &Global) -> anyhow::Result<ExitCode> {
                 continue;
             }
         };
-        let facts = imagewise_facts::inspect(&tree);
+        let facts = super::facts_of(&tree, global)?;
         let target = (!apps.is_empty())
             .then(|| imagewise_compat::Target::new(reference, Arc::new(tree), Default::default()));
         candidates.push(Candidate {

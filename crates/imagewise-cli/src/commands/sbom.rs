@@ -48,7 +48,7 @@ fn created() -> anyhow::Result<String> {
 pub(crate) fn run(a: &SbomArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let created = created()?;
     let tree = super::open_image(&a.image, &a.open, global, a.output.is_none())?;
-    let facts = imagewise_facts::inspect(&tree);
+    let facts = super::facts_of(&tree, global)?;
     if !global.quiet {
         for n in &facts.notes {
             eprintln!("imagewise: note: {n}");

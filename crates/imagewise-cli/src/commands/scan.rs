@@ -48,7 +48,7 @@ pub(crate) fn run(a: &ScanArgs, global: &Global) -> anyhow::Result<ExitCode> {
     };
     let db = a.db.open()?;
     let tree = super::open_image(&a.image, &a.open, global, a.json || a.sarif)?;
-    let facts = imagewise_facts::inspect(&tree);
+    let facts = super::facts_of(&tree, global)?;
     let opts = ScanOptions {
         ignore,
         today: None,

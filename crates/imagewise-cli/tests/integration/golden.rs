@@ -92,6 +92,9 @@ impl Redact {
                                 | "pack_bytes"
                                 | "ratio"
                                 | "last_import"
+                                // Days left of support count down every day.
+                                | "days_left"
+                                | "extended_days_left"
                         ) || k.ends_with("_seconds") && !x.is_null();
                         let x = if volatile {
                             json!("<redacted>")

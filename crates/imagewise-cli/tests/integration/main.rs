@@ -10,6 +10,7 @@ mod golden;
 mod host_root;
 mod inspect;
 mod layers;
+mod lifecycle;
 mod lint;
 mod peer_corpus;
 mod rank;
