@@ -89,6 +89,12 @@ enum Command {
     /// Hardening, tuning and fitness rules for an image, per workload profile, each with why
     /// and how to fix; exit 1 at or above --fail-on.
     Lint(commands::lint::LintArgs),
+    /// A catalog of images — facts, lint, scan and trust — keyed by content digest, for `rank
+    /// --catalog`: add, list, show, rm, refresh.
+    Catalog(commands::catalog::CatalogArgs),
+    /// How far an image can be trusted: signature, consistency with its package database,
+    /// provenance, vulnerabilities, freshness — each with a level and its evidence.
+    Trust(commands::trust::TrustArgs),
     /// The shipped table of distribution releases and their end of support, with any user rows.
     Lifecycle(commands::lifecycle::LifecycleArgs),
     /// Rank candidate images against requirements (a TOML file or a one-line spec): every
@@ -183,6 +189,8 @@ fn main() -> ExitCode {
         Command::Lint(a) => commands::lint::run(a, &cli.global),
         Command::Rank(a) => commands::rank::run(a, &cli.global),
         Command::Lifecycle(a) => commands::lifecycle::run(a, &cli.global),
+        Command::Catalog(a) => commands::catalog::run(a, &cli.global),
+        Command::Trust(a) => commands::trust::run(a, &cli.global),
         Command::Vercmp(a) => commands::vercmp::run(a),
         Command::Check(a) => commands::check::run(a, &cli.global),
         Command::Repo(a) => commands::store::run_repo(a, &cli.global),

@@ -14,16 +14,18 @@
 //! let req = Requirements::from_line("arch=amd64 libc=glibc>=2.31 pkg:coreutils>=8.32")?;
 //! let tree = imagewise_source::open("/", &Default::default())?;
 //! let facts = imagewise_facts::inspect(&tree);
-//! let c = Candidate { reference: "/".into(), facts, target: None, vulns: None };
+//! let c = Candidate::new("/", facts);
 //! let today = jiff::civil::date(2026, 12, 6);
 //! let report = rank(&req, &[c], &[], today);
 //! println!("{}", report.render_text());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod catalog;
 mod error;
 mod rank;
 mod spec;
+pub mod trust;
 
 pub use error::Error;
 pub use rank::{
@@ -32,5 +34,5 @@ pub use rank::{
 };
 pub use spec::{
     parse_constraint, AppReq, DistroReq, KernelReq, LibcReq, Op, PackageReq, Requirements, SizeReq,
-    SupportReq, VulnReq, Weights,
+    SupportReq, TrustReq, VulnReq, Weights,
 };

@@ -20,10 +20,32 @@ pub struct Candidate {
     pub target: Option<Target>,
     /// Vulnerability counts, when the image was scanned.
     pub vulns: Option<VulnCounts>,
+    /// The trust report, when judged.
+    pub trust: Option<crate::trust::TrustReport>,
+    /// How many packages, when `facts.packages` was left empty (a catalog read without them).
+    pub package_count: Option<usize>,
+}
+
+impl Candidate {
+    /// A candidate of these facts alone (no app index, scan or trust report).
+    pub fn new(reference: &str, facts: ImageFacts) -> Candidate {
+        Candidate {
+            reference: reference.to_string(),
+            facts,
+            target: None,
+            vulns: None,
+            trust: None,
+            package_count: None,
+        }
+    }
+
+    pub fn packages(&self) -> usize {
+        self.package_count.unwrap_or(self.facts.packages.len())
+    }
 }
 
 /// Findings of a scan, by level; fixed ones (a fixed version exists) counted apart.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
 pub struct VulnCounts {
     pub critical: u64,
     pub high: u64,
@@ -166,7 +188,7 @@ fn summary(c: &Candidate) -> Summary {
         kind: f.kind,
         form: form_of(f).to_string(),
         size_bytes: f.size.total_bytes,
-        packages: f.packages.len(),
+        packages: c.packages(),
     }
 }
 
@@ -469,6 +491,38 @@ pub fn unmet(
             }
         }
     }
+    if let Some(t) = &req.trust {
+        let min =
+            crate::trust::TrustLevel::parse(&t.min_level).unwrap_or(crate::trust::TrustLevel::Good);
+        match &c.trust {
+            None => miss(
+                "trust",
+                format!("trust {} or better", t.min_level),
+                "no trust report".into(),
+            ),
+            Some(r) if r.level > min => miss(
+                "trust",
+                format!("trust {} or better", t.min_level),
+                format!(
+                    "trust {} ({})",
+                    r.level.as_str(),
+                    [
+                        ("signature", &r.signature),
+                        ("consistency", &r.consistency),
+                        ("provenance", &r.provenance),
+                        ("vulnerabilities", &r.vulnerabilities),
+                        ("freshness", &r.freshness),
+                    ]
+                    .iter()
+                    .filter(|(_, d)| d.level > min)
+                    .map(|(n, d)| format!("{n}: {}", d.summary))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+                ),
+            ),
+            Some(_) => {}
+        }
+    }
     if let Some(s) = &req.support {
         use imagewise_facts::SupportStatus as S;
         let what = format!(
@@ -567,7 +621,8 @@ pub fn rank(
             let f = &c.facts;
             let mut m = BTreeMap::new();
             m.insert("size".to_string(), Some(f.size.total_bytes as f64));
-            m.insert("packages".to_string(), Some(f.packages.len() as f64));
+            m.insert("packages".to_string(), Some(c.packages() as f64));
+            m.insert("trust".to_string(), c.trust.as_ref().map(|t| t.score));
             let include_extended = req.support.as_ref().is_some_and(|s| s.include_extended);
             let support =
                 f.os.support
@@ -605,7 +660,21 @@ pub fn rank(
         ("support", (w.support, false)),
         ("vulnerabilities", (w.vulnerabilities, true)),
         ("newer", (w.newer, false)),
+        ("trust", (w.trust, false)),
     ]);
+    // The range of each criterion among the candidates that pass.
+    let ranges: BTreeMap<&str, (f64, f64)> = weights
+        .keys()
+        .map(|name| {
+            let r = passed
+                .iter()
+                .filter_map(|(_, o)| o[*name])
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                    (a.min(v), b.max(v))
+                });
+            (*name, r)
+        })
+        .collect();
     let mut ranked: Vec<Ranked> = passed
         .iter()
         .map(|(c, m)| {
@@ -613,15 +682,10 @@ pub fn rank(
             let mut score = 0.0;
             for (name, (weight, lower)) in &weights {
                 let value = m[*name];
-                let known: Vec<f64> = passed.iter().filter_map(|(_, o)| o[*name]).collect();
                 let s = match value {
                     None => 0.0,
                     Some(x) => {
-                        let (lo, hi) = known
-                            .iter()
-                            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
-                                (a.min(v), b.max(v))
-                            });
+                        let (lo, hi) = ranges[*name];
                         if hi > lo {
                             if *lower {
                                 (hi - x) / (hi - lo)
@@ -730,12 +794,7 @@ mod tests {
     fn cand(name: &str, size: u64) -> Candidate {
         let mut facts = alpine();
         facts.size.total_bytes = size;
-        Candidate {
-            reference: name.into(),
-            facts,
-            target: None,
-            vulns: None,
-        }
+        Candidate::new(name, facts)
     }
 
     #[test]

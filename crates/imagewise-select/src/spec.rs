@@ -48,7 +48,17 @@ pub struct Requirements {
     #[serde(default)]
     pub support: Option<SupportReq>,
     #[serde(default)]
+    pub trust: Option<TrustReq>,
+    #[serde(default)]
     pub weights: Weights,
+}
+
+/// The trust report's overall level must be at least this good.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustReq {
+    /// `good` or `partial` (`poor` accepts every judged image).
+    pub min_level: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -146,6 +156,8 @@ pub struct Weights {
     pub vulnerabilities: f64,
     /// A newer C library scores higher.
     pub newer: f64,
+    /// A higher trust score (see `imagewise trust`) scores higher.
+    pub trust: f64,
 }
 
 impl Default for Weights {
@@ -156,6 +168,7 @@ impl Default for Weights {
             support: 1.0,
             vulnerabilities: 1.0,
             newer: 0.5,
+            trust: 0.5,
         }
     }
 }
@@ -261,6 +274,10 @@ impl Requirements {
                 r.support
                     .get_or_insert_with(Default::default)
                     .until_at_least = Some(v.to_string());
+            } else if let Some(v) = t.strip_prefix("trust>=") {
+                r.trust = Some(TrustReq {
+                    min_level: v.to_string(),
+                });
             } else if t == "support-extended" {
                 r.support
                     .get_or_insert_with(Default::default)
@@ -271,7 +288,7 @@ impl Requirements {
             } else {
                 return Err(bad(
                     t,
-                    "not a requirement (arch=, kind=, form=, distro=, release=, libc=, provides=, pkg:, !pkg:, kernel>=, config:, init=, agent=, size<=, no-critical, critical<=, high<=, app=, support>=, support-days>=, support-extended)",
+                    "not a requirement (arch=, kind=, form=, distro=, release=, libc=, provides=, pkg:, !pkg:, kernel>=, config:, init=, agent=, size<=, no-critical, critical<=, high<=, app=, support>=, support-days>=, support-extended, trust>=)",
                 ));
             }
         }
@@ -342,8 +359,16 @@ impl Requirements {
                 )));
             }
         }
+        if let Some(t) = &self.trust {
+            one_of(
+                "trust min_level",
+                std::slice::from_ref(&t.min_level),
+                &["good", "partial", "poor"],
+            )?;
+        }
         let w = &self.weights;
         for (name, v) in [
+            ("trust", w.trust),
             ("size", w.size),
             ("packages", w.packages),
             ("support", w.support),

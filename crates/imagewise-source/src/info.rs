@@ -102,6 +102,46 @@ pub struct ImageInfo {
     /// Tags of the selected image in a docker-archive or OCI index.
     pub tags: Vec<String>,
     pub disk: Option<DiskInfo>,
+    /// Signature artifacts that name this image's manifest (OCI layouts only): cosign-style
+    /// `sha256-<digest>.sig` tags and OCI referrers (manifests whose `subject` is this one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signatures: Vec<SignatureInfo>,
+}
+
+/// A signature artifact found beside an image; read and checked for what it names, not
+/// cryptographically verified (that needs a key: the caller's business).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignatureInfo {
+    /// `cosign` (a `sha256-<hex>.sig` tag) or `referrer` (a manifest whose subject is this one).
+    pub kind: String,
+    /// The tag or the referrer manifest's digest.
+    pub reference: String,
+    /// The artifact type (`application/vnd.dev.cosign.simplesigning.v1+json`,
+    /// `application/vnd.dev.sigstore.bundle.v0.3+json`, `application/vnd.cncf.notary.signature`…).
+    pub artifact_type: Option<String>,
+    /// Each signed payload with its signature, as stored.
+    pub layers: Vec<SignedPayload>,
+    /// What is wrong with the artifact (missing blobs, an unreadable payload).
+    pub problems: Vec<String>,
+    /// The verdict of a reader that verifies signatures itself (store snapshots): `valid`,
+    /// `invalid` (another key or altered), `missing`, `not_required` (no key to check with).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verified: Option<String>,
+    /// The key it was checked with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignedPayload {
+    pub media_type: String,
+    pub digest: String,
+    /// The payload bytes (a simple-signing JSON document for cosign), when small and readable.
+    pub payload: Option<String>,
+    /// The manifest digest the payload names (`critical.image.docker-manifest-digest`).
+    pub names_digest: Option<String>,
+    /// The base64 signature (`dev.cosignproject.cosign/signature` annotation).
+    pub signature: Option<String>,
 }
 
 impl ImageInfo {
@@ -117,6 +157,7 @@ impl ImageInfo {
             platform: None,
             tags: Vec::new(),
             disk: None,
+            signatures: Vec::new(),
         }
     }
 }

@@ -41,7 +41,9 @@ pub use compression::{Compression, UnreadCompression};
 pub use entry::{Entry, EntryKind};
 pub use error::{Error, ProvidedError, Result};
 pub use imagewise_types::{ErrorKind, HasKind, NoProgress, Progress};
-pub use info::{DiskInfo, Format, ImageInfo, LayerInfo, PartitionInfo};
+pub use info::{
+    DiskInfo, Format, ImageInfo, LayerInfo, PartitionInfo, SignatureInfo, SignedPayload,
+};
 pub use limits::Limits;
 pub use listing::{ls_line, LsRecord};
 pub use platform::Platform;

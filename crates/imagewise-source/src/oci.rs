@@ -134,7 +134,105 @@ pub(crate) fn open(
     info.config = Some(config);
     info.platform = platform.map(|p| p.to_string());
     info.tags = tags;
+    info.signatures = signatures(&store, what, &index, &manifest_desc);
     build_layered(info, sources, opts, progress)
+}
+
+/// How many index entries are read looking for referrers.
+const MAX_REFERRER_SCAN: usize = 256;
+/// Payloads larger than this are not kept.
+const MAX_PAYLOAD: u64 = 64 << 10;
+
+/// Signature artifacts in the layout's top-level index that name `image`: a cosign-style tag
+/// `sha256-<hex>.sig` (cosign's SIGNATURE_SPEC) and manifests whose `subject` is `image` (OCI
+/// image-spec 1.1 referrers). A damaged artifact is reported in its `problems`, never an error
+/// for the image.
+fn signatures(
+    store: &Store,
+    what: &str,
+    index: &ImageIndex,
+    image: &Descriptor,
+) -> Vec<crate::info::SignatureInfo> {
+    let image_digest = image.digest().to_string();
+    let cosign_tag = image_digest.replacen(':', "-", 1) + ".sig";
+    let mut out = Vec::new();
+    for d in index.manifests().iter().take(MAX_REFERRER_SCAN) {
+        if d.digest() == image.digest() || is_index(d) {
+            continue;
+        }
+        let tagged = ref_name(d).is_some_and(|n| n == cosign_tag);
+        let mut info = crate::info::SignatureInfo {
+            kind: if tagged { "cosign" } else { "referrer" }.into(),
+            reference: if tagged {
+                cosign_tag.clone()
+            } else {
+                d.digest().to_string()
+            },
+            artifact_type: d.artifact_type().as_ref().map(|t| t.to_string()),
+            layers: Vec::new(),
+            problems: Vec::new(),
+            verified: None,
+            key: None,
+        };
+        let manifest = match read_blob(store, d, what, "signature manifest").and_then(|b| {
+            ImageManifest::from_reader(&b[..])
+                .map_err(|e| Error::corrupt(format!("{what}: {}", d.digest()), e.to_string()))
+        }) {
+            Ok(m) => m,
+            Err(e) if tagged => {
+                info.problems.push(e.to_string());
+                out.push(info);
+                continue;
+            }
+            Err(_) => continue,
+        };
+        let subject = manifest.subject().as_ref().map(|s| s.digest().to_string());
+        if !tagged && subject.as_deref() != Some(image_digest.as_str()) {
+            continue;
+        }
+        if info.artifact_type.is_none() {
+            info.artifact_type = manifest
+                .artifact_type()
+                .as_ref()
+                .map(|t| t.to_string())
+                .or_else(|| Some(manifest.config().media_type().to_string()));
+        }
+        for l in manifest.layers() {
+            let signature = l
+                .annotations()
+                .as_ref()
+                .and_then(|a| a.get("dev.cosignproject.cosign/signature"))
+                .cloned();
+            let payload = if l.size() <= MAX_PAYLOAD {
+                match read_blob(store, l, what, "signature payload") {
+                    Ok(b) => String::from_utf8(b).ok(),
+                    Err(e) => {
+                        info.problems.push(e.to_string());
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            let names_digest = payload
+                .as_deref()
+                .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
+                .and_then(|v| {
+                    v.pointer("/critical/image/docker-manifest-digest")
+                        .and_then(|x| x.as_str())
+                        .map(str::to_string)
+                });
+            info.layers.push(crate::info::SignedPayload {
+                media_type: l.media_type().to_string(),
+                digest: l.digest().to_string(),
+                payload,
+                names_digest,
+                signature,
+            });
+        }
+        out.push(info);
+    }
+    out
 }
 
 /// Index the layers in order into one merged tree.

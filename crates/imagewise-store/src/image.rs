@@ -77,7 +77,7 @@ impl Repo {
         // Held as long as the tree is: a prune cannot remove what it reads.
         let lock = lock::read_lock(&self.backend, "reading a snapshot")?;
         let snap = self.find(spec)?;
-        verify_signature(self, &snap, trust, allow_unsigned)?;
+        let signed = verify_signature(self, &snap, trust, allow_unsigned)?;
         if snap.snapshot.kind == SnapshotKind::Raw {
             return Err(Error::Unsupported(format!(
                 "snapshot {} holds the bytes of a disk image (stored with --raw), not a tree; restore it to a file and open that as disk:FILE, or store the image without --raw",
@@ -146,6 +146,17 @@ impl Repo {
             std::path::PathBuf::from(self.location()),
         );
         info.tags = snap.snapshot.tags.clone();
+        info.signatures.push(imagewise_source::SignatureInfo {
+            kind: "imagewise-snapshot".into(),
+            reference: snap.id.hex(),
+            artifact_type: None,
+            layers: Vec::new(),
+            problems: Vec::new(),
+            verified: Some(signed.as_str().to_string()),
+            key: trust
+                .or(self.config.public_key.as_ref())
+                .map(|k| k.to_string()),
+        });
         let provider = Arc::new(StoredFiles(Arc::new(Shared {
             backend: self.backend.clone(),
             index,

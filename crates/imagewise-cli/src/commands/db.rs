@@ -38,6 +38,11 @@ impl DbLocation {
         }
     }
 
+    /// Whether a database was named (`--db` or IMAGEWISE_DB), rather than the default place.
+    pub(crate) fn explicit(&self) -> bool {
+        self.db.is_some()
+    }
+
     pub(crate) fn open(&self) -> anyhow::Result<Database> {
         Ok(Database::open(&self.dir()?)?)
     }

@@ -1,6 +1,7 @@
 //! One module per subcommand; each builds options, calls the library, renders the result.
 
 pub(crate) mod cat;
+pub(crate) mod catalog;
 pub(crate) mod check;
 pub(crate) mod db;
 pub(crate) mod inspect;
@@ -11,6 +12,7 @@ pub(crate) mod rank;
 pub(crate) mod sbom;
 pub(crate) mod scan;
 pub(crate) mod store;
+pub(crate) mod trust;
 pub(crate) mod vercmp;
 
 use anyhow::Context;

@@ -18,8 +18,16 @@ pub(crate) struct RankArgs {
     #[arg(long)]
     require: String,
     /// Candidate images (any reference `inspect` takes).
-    #[arg(required = true, value_name = "IMAGE")]
+    #[arg(value_name = "IMAGE", required_unless_present = "catalog")]
     images: Vec<String>,
+    /// Rank the images recorded in the catalog (this file, or the default catalog), as
+    /// recorded: their scan and trust are as of the last `catalog add` or `refresh`.
+    #[arg(long, value_name = "PATH", num_args = 0..=1, default_missing_value = "", conflicts_with = "images")]
+    catalog: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    db: super::db::DbLocation,
+    #[command(flatten)]
+    judge: super::catalog::JudgeArgs,
     /// Print one JSON document.
     #[arg(long, conflicts_with = "pick")]
     json: bool,
@@ -66,6 +74,55 @@ pub(crate) fn run(a: &RankArgs, global: &Global) -> anyhow::Result<ExitCode> {
         .collect::<anyhow::Result<Vec<App>>>()?;
     let mut candidates = Vec::new();
     let mut unopenable = Vec::new();
+    if let Some(path) = &a.catalog {
+        let location = super::catalog::CatalogLocation {
+            file: (!path.as_os_str().is_empty()).then(|| path.clone()),
+        };
+        let cat = location.open()?;
+        let table = super::lifecycle_table(global)?;
+        let today = imagewise_facts::lifecycle::today();
+        let packages = !req.package.is_empty() || !req.forbid.is_empty();
+        let records = cat.list(packages)?;
+        if records.is_empty() {
+            return Err(InputError(format!(
+                "the catalog {} is empty: `imagewise catalog add IMAGE…` first",
+                cat.path().display()
+            ))
+            .into());
+        }
+        for r in records {
+            let mut facts = r.facts;
+            facts.os.support = table.support(&facts.os, today);
+            let target = if apps.is_empty() {
+                None
+            } else {
+                match open_image_with(&r.reference, &opts, global) {
+                    Ok(tree) => Some(imagewise_compat::Target::new(
+                        &r.reference,
+                        Arc::new(tree),
+                        Default::default(),
+                    )),
+                    Err(e) => {
+                        unopenable.push(imagewise_select::Rejected::unopenable(
+                            &r.reference,
+                            &format!("{e:#} (needed to check the app)"),
+                        ));
+                        continue;
+                    }
+                }
+            };
+            candidates.push(Candidate {
+                reference: r.reference,
+                facts,
+                target,
+                vulns: r.scan.map(|s| s.counts),
+                trust: r.trust,
+                package_count: (!packages).then_some(r.package_count),
+            });
+        }
+    }
+    let db = super::catalog::database(&a.db)?;
+    let trust_opts = a.judge.options()?;
     for reference in &a.images {
         // One candidate that cannot be opened is rejected with the reason; the rest are ranked.
         let tree = match open_image_with(reference, &opts, global) {
@@ -78,14 +135,17 @@ pub(crate) fn run(a: &RankArgs, global: &Global) -> anyhow::Result<ExitCode> {
                 continue;
             }
         };
-        let facts = super::facts_of(&tree, global)?;
+        let e =
+            super::catalog::evaluate(&tree, reference, global, db.as_ref(), &trust_opts, false)?;
         let target = (!apps.is_empty())
             .then(|| imagewise_compat::Target::new(reference, Arc::new(tree), Default::default()));
         candidates.push(Candidate {
             reference: reference.clone(),
-            facts,
+            facts: e.facts,
             target,
-            vulns: None,
+            vulns: e.scan.map(|s| s.counts),
+            trust: Some(e.trust),
+            package_count: None,
         });
     }
     let today = jiff::tz::Offset::UTC
