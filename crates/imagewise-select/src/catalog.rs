@@ -705,6 +705,7 @@ fn test_pause() {
         .ok()
         .and_then(|v| v.parse::<u64>().ok())
     {
+        eprintln!("imagewise: test pause inside the catalog transaction ({ms} ms)");
         std::thread::sleep(std::time::Duration::from_millis(ms.min(60_000)));
     }
 }

@@ -788,7 +788,10 @@ mod tests {
             "../../imagewise-cli/tests/golden/alpine/inspect.json"
         ))
         .unwrap();
-        serde_json::from_value(doc["output"].clone()).unwrap()
+        let mut out = doc["output"].clone();
+        // The golden file redacts the days left; the tests set support as they need it.
+        out["os"]["support"] = serde_json::Value::Null;
+        serde_json::from_value(out).unwrap()
     }
 
     fn cand(name: &str, size: u64) -> Candidate {

@@ -53,7 +53,7 @@ pub(crate) struct JudgeArgs {
     /// Public key (PEM, ECDSA P-256, as `cosign.pub`) to verify cosign-style signatures with;
     /// repeat for more.
     #[arg(long = "key", value_name = "PEM")]
-    pub(crate) keys: Vec<PathBuf>,
+    pub(crate) key_files: Vec<PathBuf>,
     /// Check every packaged file against the package database (default: files modified after
     /// install plus a fixed sample of 256).
     #[arg(long)]
@@ -66,7 +66,7 @@ pub(crate) struct JudgeArgs {
 impl JudgeArgs {
     pub(crate) fn options(&self) -> anyhow::Result<TrustOptions> {
         let mut keys = Vec::new();
-        for p in &self.keys {
+        for p in &self.key_files {
             let pem = std::fs::read_to_string(p)
                 .map_err(|e| InputError(format!("cannot read key {}: {e}", p.display())))?;
             keys.push(
