@@ -60,6 +60,11 @@ pub(crate) fn open(
         .map_err(|e| Error::corrupt(format!("{what}: index.json"), e.to_string()))?;
 
     let mut candidates: Vec<Descriptor> = index.manifests().clone();
+    // Signatures, attestations and other artifacts stored beside an image are not images to
+    // choose among (unless named by tag).
+    if tag.is_none() && candidates.iter().any(|d| !is_artifact(d)) {
+        candidates.retain(|d| !is_artifact(d));
+    }
     let mut tags: Vec<String> = Vec::new();
     if let Some(tag) = tag {
         candidates.retain(|d| ref_name(d).is_some_and(|n| n == tag));
@@ -272,6 +277,23 @@ fn list_tags(index: &ImageIndex) -> String {
     } else {
         tags.into_iter().collect::<Vec<_>>().join(", ")
     }
+}
+
+/// An artifact rather than an image: a descriptor with an `artifactType` (OCI 1.1), or one
+/// tagged as cosign tags its signatures, attestations and SBOMs (`sha256-<hex>.sig|att|sbom`).
+fn is_artifact(d: &Descriptor) -> bool {
+    if d.artifact_type().is_some() {
+        return true;
+    }
+    ref_name(d).is_some_and(|n| {
+        n.strip_prefix("sha256-")
+            .and_then(|rest| rest.split_once('.'))
+            .is_some_and(|(hex, kind)| {
+                hex.len() == 64
+                    && hex.chars().all(|c| c.is_ascii_hexdigit())
+                    && matches!(kind, "sig" | "att" | "sbom")
+            })
+    })
 }
 
 fn is_index(d: &Descriptor) -> bool {

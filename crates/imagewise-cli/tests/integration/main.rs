@@ -20,3 +20,4 @@ mod scan;
 mod snapshot_source;
 mod store;
 mod support;
+mod trust;
