@@ -3,8 +3,9 @@
 //!
 //! Every write is one `BEGIN IMMEDIATE` transaction in WAL mode: a process killed during `add`
 //! leaves the catalog as it was or with the image complete, and two `add`s at once queue on the
-//! lock (waiting up to 60 s) instead of failing. A file that is not an imagewise catalog, or
-//! fails SQLite's `quick_check`, is refused with what to do, never rewritten.
+//! lock (waiting up to 60 s) instead of failing. A file that is not an imagewise catalog, is
+//! shorter than its header says, or that SQLite finds malformed while reading it, is refused
+//! with what to do, never rewritten.
 //!
 //! The digest is the manifest digest for images that have one (OCI layouts and archives), else
 //! a SHA-256 over the merged tree's metadata listing (path, type, mode, owner, size, mtime in
@@ -39,10 +40,14 @@ CREATE TABLE IF NOT EXISTS image (
     refreshed     TEXT NOT NULL,
     package_count INTEGER NOT NULL,
     facts         TEXT NOT NULL,
-    packages      TEXT NOT NULL,
     scan          TEXT,
     lint          TEXT,
-    trust         TEXT
+    trust         TEXT,
+    -- Kept apart from `facts`: the largest part of them, and no ranking criterion reads it.
+    security      TEXT NOT NULL,
+    -- Last: the largest, and read only when a requirement names packages (SQLite walks a
+    -- row's overflow pages up to the last column read).
+    packages      TEXT NOT NULL
 );
 ";
 
@@ -216,7 +221,7 @@ pub struct Record {
     pub scan: Option<ScanSummary>,
     pub lint: Option<LintSummary>,
     pub trust: Option<TrustReport>,
-    /// The facts; their `packages` are left empty unless asked for.
+    /// The facts; their `packages` and `security` are left empty unless asked for.
     pub facts: ImageFacts,
 }
 
@@ -259,15 +264,33 @@ impl Catalog {
             if !m.is_file() {
                 return Err(corrupt(path, "not a regular file"));
             }
-            // Refuse anything that is not SQLite before SQLite touches it.
+            // Refuse anything that is not SQLite, or is shorter than its header says (cut
+            // short), before SQLite touches it: cheaper than a quick_check of every page.
             if m.len() > 0 {
                 use std::io::Read;
-                let mut head = [0u8; 16];
+                let mut head = [0u8; 100];
                 let n = std::fs::File::open(path)
                     .and_then(|mut f| f.read(&mut head))
                     .map_err(|e| corrupt(path, format!("cannot read it: {e}")))?;
-                if n < 16 || &head != b"SQLite format 3\0" {
+                if n < 100 || &head[..16] != b"SQLite format 3\0" {
                     return Err(corrupt(path, "not an SQLite file"));
+                }
+                let page = match u16::from_be_bytes([head[16], head[17]]) {
+                    1 => 65536,
+                    p => u64::from(p),
+                };
+                let pages = u64::from(u32::from_be_bytes([head[28], head[29], head[30], head[31]]));
+                // The page count is valid when written by the same change as the counter.
+                let valid = head[24..28] == head[92..96];
+                if valid && pages * page > m.len() {
+                    return Err(corrupt(
+                        path,
+                        format!(
+                            "the file is {} bytes but its header says {} pages of {page}: cut short",
+                            m.len(),
+                            pages
+                        ),
+                    ));
                 }
             }
         } else if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -278,6 +301,9 @@ impl Catalog {
         }
         let conn = Connection::open(path).map_err(sql)?;
         conn.busy_timeout(std::time::Duration::from_secs(60))
+            .map_err(sql)?;
+        // Reads map the file rather than copy its pages.
+        conn.pragma_update(None, "mmap_size", 1i64 << 30)
             .map_err(sql)?;
         let check = |conn: &Connection| -> Result<(i32, i32), rusqlite::Error> {
             let app: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
@@ -324,13 +350,6 @@ impl Catalog {
                 path,
                 format!("catalog schema {ver}; this imagewise reads schema {SCHEMA_VERSION}"),
             ));
-        } else {
-            let ok: String = conn
-                .query_row("PRAGMA quick_check", [], |r| r.get(0))
-                .map_err(|e| corrupt(path, e.to_string()))?;
-            if ok != "ok" {
-                return Err(corrupt(path, format!("SQLite quick_check: {ok}")));
-            }
         }
         Ok(Catalog {
             conn,
@@ -414,10 +433,11 @@ impl Catalog {
         };
         let mut facts = r.facts.clone();
         let packages = std::mem::take(&mut facts.packages);
+        let security = std::mem::take(&mut facts.security);
         tx.execute(
             "INSERT INTO image (digest, name, reference, location, format, stamp, added,
-                refreshed, package_count, facts, packages, scan, lint, trust)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                refreshed, package_count, facts, packages, scan, lint, trust, security)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             params![
                 r.digest,
                 name,
@@ -433,6 +453,7 @@ impl Catalog {
                 json(&r.scan),
                 json(&r.lint),
                 json(&r.trust),
+                serde_json::to_string(&security).unwrap_or_default(),
             ],
         )
         .map_err(|e| sql_err(&self.path, e))?;
@@ -453,6 +474,8 @@ impl Catalog {
             .map_err(|e| sql_err(&self.path, e))?;
         let mut facts = r.facts.clone();
         let packages = std::mem::take(&mut facts.packages);
+        let security =
+            serde_json::to_string(&std::mem::take(&mut facts.security)).unwrap_or_default();
         let packages = if packages.is_empty() && r.package_count > 0 {
             None
         } else {
@@ -470,7 +493,8 @@ impl Catalog {
             .execute(
                 "UPDATE image SET digest = ?2, reference = ?3, location = ?13, format = ?4,
                     stamp = ?5, refreshed = ?6, package_count = ?7, facts = ?8,
-                    packages = coalesce(?9, packages), scan = ?10, lint = ?11, trust = ?12
+                    packages = coalesce(?9, packages), scan = ?10, lint = ?11, trust = ?12,
+                    security = ?14
                  WHERE digest = ?1",
                 params![
                     old_digest,
@@ -486,6 +510,7 @@ impl Catalog {
                     json(&r.lint),
                     json(&r.trust),
                     r.location,
+                    security,
                 ],
             )
             .map_err(|e| sql_err(&self.path, e))?;
@@ -557,9 +582,10 @@ impl Catalog {
         Ok(v)
     }
 
-    /// Every image, by name; with each one's packages when `packages`.
-    pub fn list(&self, packages: bool) -> Result<Vec<Record>, Error> {
-        self.select(None, packages)
+    /// Every image, by name; with each one's packages and security facts when `full` (ranking
+    /// reads neither unless a requirement names packages).
+    pub fn list(&self, full: bool) -> Result<Vec<Record>, Error> {
+        self.select(None, full)
     }
 
     /// One image (resolved as [`Catalog::resolve`] does), with its packages.
@@ -573,8 +599,9 @@ impl Catalog {
     fn select(&self, digest: Option<&str>, packages: bool) -> Result<Vec<Record>, Error> {
         let q = format!(
             "SELECT digest, name, reference, format, stamp, added, refreshed, package_count,
-                facts, {}, scan, lint, trust, location FROM image {} ORDER BY name",
+                facts, {}, scan, lint, trust, location, {} FROM image {} ORDER BY name",
             if packages { "packages" } else { "NULL" },
+            if packages { "security" } else { "NULL" },
             if digest.is_some() {
                 "WHERE digest = ?1"
             } else {
@@ -583,7 +610,7 @@ impl Catalog {
         );
         let mut st = self.conn.prepare(&q).map_err(|e| self.sql(e))?;
         let map = |row: &rusqlite::Row<'_>| -> rusqlite::Result<Vec<Option<String>>> {
-            (0..14)
+            (0..15)
                 .map(|i| {
                     if i == 7 {
                         row.get::<_, i64>(i).map(|n| Some(n.to_string()))
@@ -600,34 +627,30 @@ impl Catalog {
         .map_err(|e| self.sql(e))?
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| self.sql(e))?;
-        rows.into_iter()
-            .map(|c| {
-                let s = |i: usize| c[i].clone().unwrap_or_default();
-                let bad = |what: &str, e: serde_json::Error| {
-                    corrupt(&self.path, format!("image {}: {what}: {e}", s(0)))
-                };
-                let mut facts: ImageFacts =
-                    serde_json::from_str(&s(8)).map_err(|e| bad("facts", e))?;
-                if let Some(p) = &c[9] {
-                    facts.packages = serde_json::from_str(p).map_err(|e| bad("packages", e))?;
-                }
-                Ok(Record {
-                    digest: s(0),
-                    name: s(1),
-                    reference: s(2),
-                    location: s(13),
-                    format: s(3),
-                    stamp: opt_json(&c[4]).map_err(|e| bad("stamp", e))?,
-                    added: s(5),
-                    refreshed: s(6),
-                    package_count: s(7).parse().unwrap_or(0),
-                    facts,
-                    scan: opt_json(&c[10]).map_err(|e| bad("scan", e))?,
-                    lint: opt_json(&c[11]).map_err(|e| bad("lint", e))?,
-                    trust: opt_json(&c[12]).map_err(|e| bad("trust", e))?,
+        // Parsing the documents is most of the work: spread it over the cores.
+        let path = self.path.as_path();
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .min(rows.len().div_ceil(64).max(1));
+        let chunk = rows.len().div_ceil(threads).max(1);
+        let parsed: Vec<Result<Vec<Record>, Error>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = rows
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || part.iter().map(|c| parse_row(path, c)).collect()))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(corrupt(path, "a row could not be read")))
                 })
-            })
-            .collect()
+                .collect()
+        });
+        let mut out = Vec::with_capacity(rows.len());
+        for p in parsed {
+            out.extend(p?);
+        }
+        Ok(out)
     }
 
     /// Removes one image; returns its name and digest.
@@ -647,6 +670,36 @@ impl Catalog {
         tx.commit().map_err(|e| sql_err(&self.path, e))?;
         Ok((name, digest))
     }
+}
+
+/// One row of `select` (its 15 columns as text) as a record.
+fn parse_row(path: &Path, c: &[Option<String>]) -> Result<Record, Error> {
+    let s = |i: usize| c[i].clone().unwrap_or_default();
+    let bad =
+        |what: &str, e: serde_json::Error| corrupt(path, format!("image {}: {what}: {e}", s(0)));
+    let mut facts: ImageFacts =
+        serde_json::from_str(c[8].as_deref().unwrap_or("")).map_err(|e| bad("facts", e))?;
+    if let Some(p) = &c[9] {
+        facts.packages = serde_json::from_str(p).map_err(|e| bad("packages", e))?;
+    }
+    if let Some(p) = &c[14] {
+        facts.security = serde_json::from_str(p).map_err(|e| bad("security", e))?;
+    }
+    Ok(Record {
+        digest: s(0),
+        name: s(1),
+        reference: s(2),
+        location: s(13),
+        format: s(3),
+        stamp: opt_json(&c[4]).map_err(|e| bad("stamp", e))?,
+        added: s(5),
+        refreshed: s(6),
+        package_count: s(7).parse().unwrap_or(0),
+        facts,
+        scan: opt_json(&c[10]).map_err(|e| bad("scan", e))?,
+        lint: opt_json(&c[11]).map_err(|e| bad("lint", e))?,
+        trust: opt_json(&c[12]).map_err(|e| bad("trust", e))?,
+    })
 }
 
 fn sql_err(path: &Path, source: rusqlite::Error) -> Error {

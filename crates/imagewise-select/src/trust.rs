@@ -123,7 +123,7 @@ pub struct TrustOptions {
     /// Check every packaged file, not a sample.
     pub full: bool,
     /// Files checked besides those modified after install, when not `full` (and at most
-    /// 4 MiB of them).
+    /// 1 MiB of them).
     pub sample: usize,
     /// Older than this many days is stale.
     pub stale_days: i64,
@@ -135,7 +135,7 @@ impl Default for TrustOptions {
         TrustOptions {
             keys: Vec::new(),
             full: false,
-            sample: 256,
+            sample: 64,
             stale_days: 90,
             today: imagewise_facts::lifecycle::today(),
         }
@@ -536,7 +536,7 @@ fn sample_key(path: &str) -> u64 {
 }
 
 /// Bytes read for the sample beyond the files modified after install.
-const SAMPLE_BYTES: u64 = 4 << 20;
+const SAMPLE_BYTES: u64 = 1 << 20;
 
 fn fc_sampled<T>(chosen: &[T], sample: usize) -> bool {
     chosen.len() >= sample

@@ -55,7 +55,7 @@ pub(crate) struct JudgeArgs {
     #[arg(long = "key", value_name = "PEM")]
     pub(crate) key_files: Vec<PathBuf>,
     /// Check every packaged file against the package database (default: files modified after
-    /// install plus a fixed sample of 256).
+    /// install plus a fixed sample of 64 files, at most 1 MiB).
     #[arg(long)]
     pub(crate) full_verify: bool,
     /// An image older than this many days is stale.
