@@ -43,6 +43,13 @@ impl CatalogLocation {
                 )
             })?,
         };
+        if path.to_string_lossy().contains("://") {
+            return Err(InputError(format!(
+                "--catalog {}: the catalog is a local SQLite file; URLs are not supported (give a path)",
+                path.display()
+            ))
+            .into());
+        }
         Ok(Catalog::open(&path)?)
     }
 }

@@ -246,6 +246,11 @@ fn damaged_catalog_files_are_refused_with_what_to_do() {
         err.contains("catalog") && err.contains("move the file away"),
         "{err}"
     );
+    // A URL is refused, not made into a local directory named `s3:`.
+    let (_, code, err) = cat(&["list"], Path::new("s3://bucket/catalog.sqlite"));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("URLs are not supported"), "{err}");
+    assert!(!Path::new("s3:").exists());
 }
 
 fn critical(id: &str, name: &str, fixed: &str) -> Value {
@@ -308,6 +313,22 @@ fn refresh_after_db_import_changes_the_scan_and_rank_follows() {
     let why = &v["rejected"][0]["unmet"][0];
     assert_eq!(why["needed"], "at most 0 critical", "{v}");
     assert_eq!(why["found"], "1 critical", "{v}");
+    // The same judgement ranking the image itself with the database.
+    let out = imagewise(&[
+        "rank",
+        "--json",
+        "--db",
+        s(&db),
+        "--require",
+        "no-critical",
+        s(&tar),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let direct: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        direct["rejected"][0]["unmet"][0]["found"], "1 critical",
+        "{direct}"
+    );
     let out = imagewise(&[
         "rank",
         "--json",
