@@ -40,6 +40,19 @@ macro_rules! sysctl_rule {
 
 pub(crate) const RULES: &[Rule] = &[
     Rule {
+        id: "release-end-of-support",
+        title: "the distribution release is past its end of support",
+        level: Level::High,
+        family: Family::Kernel,
+        targets: &[],
+        kinds: &[],
+        profiles: &["baseline", "cis-container", "cis-host"],
+        why: "A release past its end of support gets no security updates: every vulnerability found from then on stays open, whatever else is hardened.",
+        fix: "Rebuild on a supported release (`imagewise lifecycle` lists them), or buy extended support and record it in a lifecycle file (--lifecycle).",
+        refs: NO_REFS,
+        check: release_end_of_support,
+    },
+    Rule {
         id: "mac-absent",
         title: "no mandatory access control (AppArmor or SELinux)",
         level: Level::Low,
@@ -174,6 +187,42 @@ pub(crate) const RULES: &[Rule] = &[
         check: kernel_virtio,
     },
 ];
+
+fn release_end_of_support(ctx: &Ctx<'_>) -> Outcome {
+    use imagewise_facts::SupportStatus as S;
+    let os = &ctx.facts.os;
+    let Some(w) = &os.support else {
+        return Outcome::Unknown(match &os.id {
+            Some(id) => format!(
+                "the lifecycle table has no row for {id} {}",
+                os.version_id.as_deref().unwrap_or("")
+            ),
+            None => "the distribution is unknown (no os-release)".into(),
+        });
+    };
+    match w.status {
+        S::Supported | S::Extended | S::Rolling => Outcome::Pass,
+        S::Unreleased => Outcome::Unknown(format!(
+            "{} {} is not released: a testing distribution has no security support promise",
+            w.distro, w.release
+        )),
+        S::Unknown => Outcome::Unknown(format!(
+            "no end of support published for {} {}",
+            w.distro, w.release
+        )),
+        S::Ended => Outcome::Fail(vec![format!(
+            "{} {}: standard support ended {}{} (source: {})",
+            w.distro,
+            w.release,
+            w.end_of_life.as_deref().unwrap_or("?"),
+            match (&w.extended, &w.extended_end) {
+                (Some(k), Some(e)) => format!(", {k} ended {e}"),
+                _ => String::new(),
+            },
+            w.source
+        )]),
+    }
+}
 
 fn mac_absent(ctx: &Ctx<'_>) -> Outcome {
     let s = &ctx.facts.security;

@@ -128,6 +128,35 @@ fn tuning_rules_read_the_trees_sysctl_limits_fstab_and_cmdline() {
 }
 
 #[test]
+fn a_release_past_its_end_of_support_fails() {
+    // Alpine 3.20's main repository support ended 2026-04-01; trixie's runs to 2028-08-09.
+    let (v, d) = verdict(
+        &fixtures().join("alpine-rootfs"),
+        "release-end-of-support",
+        ALL,
+    );
+    assert_eq!(v, Verdict::Fail, "{d}");
+    assert!(
+        d.contains("Alpine Linux 3.20") && d.contains("2026-04-01"),
+        "{d}"
+    );
+    expect(
+        &fixtures().join("trixie-rootfs"),
+        "release-end-of-support",
+        ALL,
+        Verdict::Pass,
+    );
+    // A release the table does not know: unknown, never a pass.
+    let (v, d) = verdict_with(
+        fixtures().join("trixie-rootfs").to_str().unwrap(),
+        "release-end-of-support",
+        ALL,
+        |f| f.os.support = None,
+    );
+    assert_eq!(v, Verdict::Unknown, "{d}");
+}
+
+#[test]
 fn kernel_rules_judge_the_kernel_the_image_carries() {
     let t = tempfile::tempdir().unwrap();
     // kernel-rootfs has no init: a copy with one, so machine rules apply.
