@@ -81,7 +81,11 @@ pub(crate) fn run(a: &LintArgs, global: &Global) -> anyhow::Result<ExitCode> {
     // Profiles are checked before the image is opened: a typo fails fast.
     imagewise_lint::select(&opts.profiles, &opts.user, &catalogue)?;
     let tree = super::open_image(image, &a.open, global, a.json || a.sarif)?;
-    let report = imagewise_lint::lint_image(&tree, &opts)?;
+    // The facts with the user's lifecycle rows, for the end-of-support rule.
+    let table = super::lifecycle_table(global)?;
+    let (mut facts, files) = imagewise_facts::inspect_with(&tree, imagewise_lint::wants(&tree));
+    facts.os.support = table.support(&facts.os, imagewise_facts::lifecycle::today());
+    let report = imagewise_lint::lint_facts(&tree, &facts, &files, &opts)?;
     if !global.quiet {
         for e in &report.expired_ignores {
             eprintln!("imagewise: warning: ignore rule {e}; it no longer applies");

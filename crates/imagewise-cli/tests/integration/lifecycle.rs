@@ -199,6 +199,33 @@ fn a_user_file_overrides_the_table_and_a_bad_one_is_refused() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["os"]["support"]["end_of_life"], "2099-12-31");
 
+    // lint judges the end of support by the same table: Alpine 3.20 with a user row extending
+    // it passes the rule it fails by the shipped table.
+    let alpine = fx.join("alpine-rootfs");
+    let extended = dir.path().join("alpine.toml");
+    std::fs::write(
+        &extended,
+        "[distro.alpine]\nreleases = [{ release = \"3.20\", end = \"2099-01-01\" }]\n",
+    )
+    .unwrap();
+    let lint = |extra: &[&str]| -> String {
+        let mut args = vec!["lint", "--json"];
+        args.extend_from_slice(extra);
+        args.push(alpine.to_str().unwrap());
+        let v: Value = serde_json::from_slice(&ok(&args)).unwrap();
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == "release-end-of-support")
+            .unwrap()["verdict"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(lint(&[]), "fail");
+    assert_eq!(lint(&["--lifecycle", extended.to_str().unwrap()]), "pass");
+
     std::fs::write(
         &file,
         "[distro.debian]\nreleases = [{ release = \"12\", end = \"next year\" }]\n",
