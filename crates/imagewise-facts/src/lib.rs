@@ -158,6 +158,7 @@ pub fn inspect_with(tree: &ImageTree, extra: files::Wants) -> (ImageFacts, files
                     d.selected.filesystem
                 )
             }),
+            container: info.disk.as_ref().map(|d| d.container.clone()),
         },
         os,
         arch,

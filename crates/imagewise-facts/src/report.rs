@@ -49,6 +49,9 @@ pub struct ImageSummary {
     pub tags: Vec<String>,
     /// For disks: the partition the tree was read from (`#N`, table, type, filesystem).
     pub partition: Option<String>,
+    /// For disks: the container (`raw`, `qcow2`, `vmdk`, `vhd-fixed`, `vhd-dynamic`, `vhdx`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
 }
 
 /// The distribution, from `/etc/os-release` or the fallbacks.

@@ -78,7 +78,7 @@ pub struct PartitionInfo {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DiskInfo {
-    /// `raw` or `qcow2`.
+    /// `raw`, `qcow2`, `vmdk`, `vhd-fixed`, `vhd-dynamic` or `vhdx`.
     pub container: String,
     pub virtual_size: u64,
     pub partitions: Vec<PartitionInfo>,

@@ -338,7 +338,7 @@ pub fn detect(path: &Path) -> Result<ImageRef> {
         n += k;
     }
     let head = &head[..n];
-    if head.starts_with(b"QFI\xfb") {
+    if crate::disk::is_container(path, head)? {
         return Ok(ImageRef::Disk {
             path: path.to_path_buf(),
             partition: None,
@@ -375,7 +375,7 @@ pub fn detect(path: &Path) -> Result<ImageRef> {
     }
     Err(Error::unsupported(
         &shown,
-        "cannot tell what this is: not a directory, tar (plain, gzip, zstd, xz), docker-archive, OCI layout or archive, qcow2 or disk image; name the format with a prefix such as tar: or disk:",
+        "cannot tell what this is: not a directory, tar (plain, gzip, zstd, xz), docker-archive, OCI layout or archive, qcow2, VMDK, VHD, VHDX or raw disk image; name the format with a prefix such as tar: or disk:",
     ))
 }
 

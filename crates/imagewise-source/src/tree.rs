@@ -31,6 +31,10 @@ pub(crate) enum Content {
     Ext4 {
         inode: u32,
     },
+    /// An inode of the XFS filesystem.
+    Xfs {
+        inode: u64,
+    },
     /// A file of a provided tree, by the provider's key.
     Provided(u64),
 }
@@ -455,6 +459,7 @@ pub(crate) enum Backend {
     Dir(PathBuf),
     Layers(crate::layers::Layers),
     Ext4(crate::disk::ext4::Ext4),
+    Xfs(crate::disk::xfs::Xfs),
     /// Another crate's store of files (a snapshot).
     Provided(std::sync::Arc<dyn crate::provided::TreeProvider>),
 }
@@ -713,6 +718,7 @@ impl ImageTree {
             (Backend::Dir(_), Content::HostPath(p)) => crate::dir::open_file(p, e),
             (Backend::Layers(l), Content::Tar { .. }) => l.open(c, e),
             (Backend::Ext4(fs), Content::Ext4 { inode }) => fs.open_file(*inode, e.size),
+            (Backend::Xfs(fs), Content::Xfs { inode }) => fs.open_file(*inode, e.size),
             (Backend::Provided(p), Content::Provided(key)) => {
                 Ok(FileReader::stream(p.open(*key, e)?))
             }

@@ -21,3 +21,4 @@ mod snapshot_source;
 mod store;
 mod support;
 mod trust;
+mod xfs;

@@ -152,6 +152,64 @@ fn bookworm_lists_the_same_in_every_format() {
     }
 }
 
+/// The bookworm GPT disk written by `qemu-img convert` into every other container it makes:
+/// each lists and reads exactly as the directory it was built from.
+#[test]
+fn bookworm_lists_the_same_in_vmdk_vhd_and_vhdx() {
+    let f = fixtures();
+    let dir = format!("dir:{}", f.join("bookworm-rootfs").display());
+    let want = ls(&dir, &["--digest"]);
+    let t = tempfile::tempdir().unwrap();
+    let source = f.join("bookworm-gpt.qcow2");
+    for (name, fmt, opts, container) in [
+        ("sparse.vmdk", "vmdk", "subformat=monolithicSparse", "vmdk"),
+        ("stream.vmdk", "vmdk", "subformat=streamOptimized", "vmdk"),
+        ("dynamic.vhd", "vpc", "subformat=dynamic", "vhd-dynamic"),
+        (
+            "fixed.vhd",
+            "vpc",
+            "subformat=fixed,force_size=on",
+            "vhd-fixed",
+        ),
+        ("disk.vhdx", "vhdx", "subformat=dynamic", "vhdx"),
+    ] {
+        let out = t.path().join(name);
+        let st = std::process::Command::new("qemu-img")
+            .args(["convert", "-O", fmt, "-o", opts])
+            .arg(&source)
+            .arg(&out)
+            .status()
+            .unwrap();
+        assert!(st.success(), "qemu-img convert -O {fmt} -o {opts}");
+        // Detected by magic: no prefix.
+        let reference = out.display().to_string();
+        let mut got = ls(&reference, &["--digest"]);
+        let lf = got.remove("/lost+found").expect("ext4 has lost+found");
+        assert_eq!(lf["kind"], "dir");
+        compare(&reference, &want, &got, true);
+        cat_sample(&reference, &got);
+        let v: Value = serde_json::from_slice(&ok(&["inspect", "--json", &reference])).unwrap();
+        assert_eq!(v["image"]["container"], container, "{name}");
+        assert_eq!(v["os"]["version_id"], "12", "{name}");
+    }
+    // A VMDK descriptor naming extents in other files is refused by name.
+    let flat = t.path().join("flat.vmdk");
+    let st = std::process::Command::new("qemu-img")
+        .args(["create", "-f", "vmdk", "-o", "subformat=monolithicFlat"])
+        .arg(&flat)
+        .arg("16M")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let out = crate::support::imagewise(&["ls", flat.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("monolithicFlat") && err.contains("qemu-img convert"),
+        "{err}"
+    );
+}
+
 #[test]
 fn alpine_lists_the_same_as_tar_gz_oci_and_docker_archive() {
     let f = fixtures();

@@ -78,12 +78,14 @@ struct Inode {
     xattr_area: Vec<u8>,
 }
 
+/// A run of a file's blocks: `len` blocks from `logical` stored at `physical` (filesystem
+/// blocks from the device start); unwritten ones read as zeros. Shared with the XFS reader.
 #[derive(Debug, Clone, Copy)]
-struct Extent {
-    logical: u64,
-    physical: u64,
-    len: u64,
-    uninit: bool,
+pub(crate) struct Extent {
+    pub logical: u64,
+    pub physical: u64,
+    pub len: u64,
+    pub uninit: bool,
 }
 
 impl Ext4 {
@@ -407,7 +409,8 @@ fn has_super(group: u64, sparse: bool) -> bool {
 }
 
 /// Where a file's bytes are: a list of extents, or inline in the inode.
-enum DataMap {
+pub(crate) enum DataMap {
+    /// Sorted by `logical`, not overlapping.
     Extents(Vec<Extent>),
     Inline(Vec<u8>),
 }
@@ -905,12 +908,12 @@ fn acl_to_xattr(v: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// A seekable reader over a file's data map; holes and unwritten extents read as zeros.
-struct FileData {
-    dev: Arc<dyn BlockDev>,
-    block_size: u64,
-    data: DataMap,
-    size: u64,
-    pos: u64,
+pub(crate) struct FileData {
+    pub dev: Arc<dyn BlockDev>,
+    pub block_size: u64,
+    pub data: DataMap,
+    pub size: u64,
+    pub pos: u64,
 }
 
 impl Read for FileData {

@@ -1,9 +1,14 @@
-//! `disk:` — raw and qcow2 disk images: a block device, its partition table (MBR or GPT, or none
-//! for a bare filesystem), and the ext4 filesystem on the chosen partition.
+//! `disk:` — disk images: raw, qcow2, VMDK (monolithic sparse, stream-optimized), VHD (fixed,
+//! dynamic) and VHDX, detected by magic; a block device, its partition table (MBR or GPT, or none
+//! for a bare filesystem), and the ext2/3/4 or XFS filesystem on the chosen partition.
 
 pub(crate) mod ext4;
 mod partition;
 mod qcow2;
+mod vhd;
+mod vhdx;
+mod vmdk;
+pub(crate) mod xfs;
 
 use std::os::unix::fs::FileExt;
 use std::path::Path;
@@ -107,21 +112,43 @@ impl BlockDev for Slice {
     }
 }
 
-/// Open a disk container (raw or qcow2, by magic).
+/// Open a disk container (raw, qcow2, VMDK, VHD, VHDX; by magic).
 fn open_container(path: &Path, opts: &OpenOptions) -> Result<(Arc<dyn BlockDev>, &'static str)> {
     let raw = RawFile::open(path)?;
-    let mut magic = [0u8; 4];
-    if raw.size() >= 4 {
-        raw.read_at(0, &mut magic)?;
-    }
-    if &magic == b"QFI\xfb" {
+    let mut head = [0u8; 32];
+    let n = (raw.size() as usize).min(head.len());
+    raw.read_at(0, &mut head[..n])?;
+    let head = &head[..n];
+    if head.starts_with(b"QFI\xfb") {
         Ok((
             Arc::new(qcow2::Qcow2::open(raw, opts.allow_backing, 0)?),
             "qcow2",
         ))
+    } else if vmdk::is_sparse(head) {
+        let v = vmdk::Vmdk::open(raw)?;
+        Ok((Arc::new(v), "vmdk"))
+    } else if vmdk::is_descriptor(head) {
+        Err(vmdk::descriptor_error(&raw))
+    } else if vhdx::is_vhdx(&raw)? {
+        Ok((Arc::new(vhdx::Vhdx::open(raw)?), "vhdx"))
+    } else if vhd::has_footer(&raw)? {
+        vhd::open(raw)
     } else {
         Ok((Arc::new(raw), "raw"))
     }
+}
+
+/// Whether the first bytes (and the last 512) of a file are one of the disk containers.
+pub(crate) fn is_container(path: &Path, head: &[u8]) -> Result<bool> {
+    if head.starts_with(b"QFI\xfb")
+        || vmdk::is_sparse(head)
+        || vmdk::is_descriptor(head)
+        || head.starts_with(b"vhdxfile")
+    {
+        return Ok(true);
+    }
+    let raw = RawFile::open(path)?;
+    vhd::has_footer(&raw)
 }
 
 /// Name of the filesystem found at the start of `dev`, if any is recognised.
@@ -316,12 +343,12 @@ pub(crate) fn open(
         None => pick_default(&infos, reference)?,
     };
     let (p, fs_name, slice) = &infos[chosen];
-    if !fs_name.starts_with("ext") {
-        return Err(not_ext(reference, p, fs_name));
+    if !readable(fs_name) {
+        return Err(not_readable(reference, p, fs_name));
     }
     let fs = match opened {
         Some(fs) => fs,
-        None => ext4::Ext4::open(Arc::new(slice.clone()), &slice.name)?,
+        None => Fs::open(fs_name, slice)?,
     };
     let mut info = ImageInfo::new(reference, Format::Disk, path.to_path_buf());
     info.disk = Some(DiskInfo {
@@ -330,39 +357,80 @@ pub(crate) fn open(
         partitions: (0..infos.len()).map(describe).collect(),
         selected: describe(chosen),
     });
-    let builder = fs.walk(opts.limits, progress)?;
-    Ok(builder.finish(info, Backend::Ext4(fs)))
+    Ok(match fs {
+        Fs::Ext4(fs) => {
+            let builder = fs.walk(opts.limits, progress)?;
+            builder.finish(info, Backend::Ext4(fs))
+        }
+        Fs::Xfs(fs) => {
+            let builder = fs.walk(opts.limits, progress)?;
+            builder.finish(info, Backend::Xfs(fs))
+        }
+    })
 }
 
-fn not_ext(reference: &str, p: &partition::Partition, fs_name: &str) -> Error {
+/// The filesystems imagewise reads.
+enum Fs {
+    Ext4(ext4::Ext4),
+    Xfs(xfs::Xfs),
+}
+
+impl Fs {
+    fn open(name: &str, slice: &Slice) -> Result<Fs> {
+        if name == "xfs" {
+            Ok(Fs::Xfs(xfs::Xfs::open(
+                Arc::new(slice.clone()),
+                &slice.name,
+            )?))
+        } else {
+            Ok(Fs::Ext4(ext4::Ext4::open(
+                Arc::new(slice.clone()),
+                &slice.name,
+            )?))
+        }
+    }
+
+    fn exists(&self, path: &str) -> bool {
+        match self {
+            Fs::Ext4(f) => f.exists(path),
+            Fs::Xfs(f) => f.exists(path),
+        }
+    }
+}
+
+fn readable(fs_name: &str) -> bool {
+    fs_name.starts_with("ext") || fs_name == "xfs"
+}
+
+fn not_readable(reference: &str, p: &partition::Partition, fs_name: &str) -> Error {
     Error::unsupported(
         format!("{reference} partition {} ({})", p.number, p.type_name),
         if fs_name == "unknown" {
-            "no filesystem imagewise recognises is on it; imagewise reads ext2/3/4".to_string()
+            "no filesystem imagewise recognises is on it; imagewise reads ext2/3/4 and XFS"
+                .to_string()
         } else {
-            format!("it holds {fs_name}; imagewise reads ext2/3/4 filesystems only so far")
+            format!("it holds {fs_name}; imagewise reads ext2/3/4 and XFS filesystems so far")
         },
     )
 }
 
-/// The partition holding `/etc/os-release`, else the largest Linux (ext) one; with the
+/// The partition holding `/etc/os-release`, else the largest Linux (ext, XFS) one; with the
 /// filesystem when it had to be opened to look.
 fn pick_default(
     infos: &[(partition::Partition, String, Slice)],
     reference: &str,
-) -> Result<(usize, Option<ext4::Ext4>)> {
-    let ext: Vec<usize> = (0..infos.len())
-        .filter(|&i| infos[i].1.starts_with("ext"))
+) -> Result<(usize, Option<Fs>)> {
+    let linux: Vec<usize> = (0..infos.len())
+        .filter(|&i| readable(&infos[i].1))
         .collect();
-    for &i in &ext {
-        let s = &infos[i].2;
-        if let Ok(fs) = ext4::Ext4::open(Arc::new(s.clone()), &s.name) {
+    for &i in &linux {
+        if let Ok(fs) = Fs::open(&infos[i].1, &infos[i].2) {
             if fs.exists("/etc/os-release") || fs.exists("/usr/lib/os-release") {
                 return Ok((i, Some(fs)));
             }
         }
     }
-    if let Some(&i) = ext.iter().max_by_key(|&&i| infos[i].0.size) {
+    if let Some(&i) = linux.iter().max_by_key(|&&i| infos[i].0.size) {
         return Ok((i, None));
     }
     match infos {
@@ -370,7 +438,7 @@ fn pick_default(
             reference,
             "the partition table lists no partitions",
         )),
-        [(p, fs, _)] => Err(not_ext(reference, p, fs)),
+        [(p, fs, _)] => Err(not_readable(reference, p, fs)),
         _ => {
             let have: Vec<String> = infos
                 .iter()
@@ -378,7 +446,7 @@ fn pick_default(
                 .collect();
             Err(Error::unsupported(
                 reference,
-                format!("no partition holds an ext2/3/4 filesystem (partitions: {}); imagewise reads ext only so far", have.join(", ")),
+                format!("no partition holds an ext2/3/4 or XFS filesystem (partitions: {}); imagewise reads those so far", have.join(", ")),
             ))
         }
     }

@@ -1,5 +1,5 @@
-//! Mutated inputs never panic: byte flips and truncations of valid tar, OCI archive, qcow2 and
-//! GPT images either open (and then read without panicking) or fail with an error. This is the
+//! Mutated inputs never panic: byte flips and truncations of valid tar, OCI archive, qcow2,
+//! VMDK (sparse, stream-optimized), VHD (dynamic, fixed), VHDX and GPT images either open (and then read without panicking) or fail with an error. This is the
 //! stable-toolchain stand-in for the cargo-fuzz targets in fuzz/.
 
 use std::path::PathBuf;
@@ -16,6 +16,11 @@ struct Seeds {
     oci_tar: Vec<u8>,
     qcow2: Vec<u8>,
     gpt: Vec<u8>,
+    /// (qemu-img format and options, bytes) of the GPT disk in the other containers.
+    containers: Vec<(&'static str, Vec<u8>)>,
+    /// A small XFS v5 filesystem made by `mkfs.xfs -p` (directories in short and leaf form,
+    /// a symlink, a multi-block file).
+    xfs: Vec<u8>,
 }
 
 fn seeds() -> &'static Seeds {
@@ -80,12 +85,75 @@ fn seeds() -> &'static Seeds {
             ],
         );
         let qcow2 = std::fs::read(&q).unwrap();
+        let mut containers = Vec::new();
+        for (name, fmt, opt) in [
+            ("vmdk", "vmdk", "subformat=monolithicSparse"),
+            ("vmdk-stream", "vmdk", "subformat=streamOptimized"),
+            ("vhd-dynamic", "vpc", "subformat=dynamic"),
+            ("vhd-fixed", "vpc", "subformat=fixed,force_size=on"),
+            ("vhdx", "vhdx", "subformat=dynamic,block_size=1M"),
+        ] {
+            let out = dir.path().join(name);
+            sh(
+                "qemu-img",
+                &[
+                    "convert",
+                    "-O",
+                    fmt,
+                    "-o",
+                    opt,
+                    disk.to_str().unwrap(),
+                    out.to_str().unwrap(),
+                ],
+            );
+            containers.push((name, std::fs::read(&out).unwrap()));
+        }
+        let xroot = dir.path().join("xroot");
+        std::fs::create_dir_all(xroot.join("etc")).unwrap();
+        std::fs::create_dir_all(xroot.join("many")).unwrap();
+        std::fs::write(xroot.join("etc/os-release"), b"ID=mut\n").unwrap();
+        std::fs::write(xroot.join("big"), vec![5u8; 200_000]).unwrap();
+        for i in 0..300 {
+            std::fs::write(xroot.join(format!("many/entry-{i:04}")), b"x").unwrap();
+        }
+        // Inline only: xfsprogs 6.1's `mkfs.xfs -p` writes a v5 remote symlink block without its
+        // XSLM header (xfs_db reports the CRC error too); imagewise rightly refuses that.
+        std::os::unix::fs::symlink("etc/os-release", xroot.join("link")).unwrap();
+        let proto = dir.path().join("proto");
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/xfs-proto.py");
+        let out = std::process::Command::new("python3")
+            .arg(&script)
+            .arg(&xroot)
+            .output()
+            .unwrap();
+        std::fs::write(&proto, &out.stdout).unwrap();
+        let x = dir.path().join("x.xfs");
+        std::fs::write(&x, vec![0u8; 16 << 20]).unwrap();
+        // mkfs.xfs refuses under 300 MB unless it is told this is a test filesystem.
+        let st = std::process::Command::new("mkfs.xfs")
+            .args([
+                "-q",
+                "-f",
+                "-p",
+                proto.to_str().unwrap(),
+                x.to_str().unwrap(),
+            ])
+            .env("TEST_DIR", "1")
+            .env("TEST_DEV", "1")
+            .env("QA_CHECK_FS", "1")
+            .status()
+            .unwrap();
+        assert!(st.success(), "mkfs.xfs of the seed");
+        let xfs = std::fs::read(&x).unwrap();
         Seeds {
             _dir: dir,
             tar_gz,
             oci_tar,
             qcow2,
             gpt,
+            containers,
+            xfs,
         }
     })
 }
@@ -187,6 +255,27 @@ proptest! {
     }
 
     #[test]
+    fn mutated_vmdk_vhd_vhdx_never_panic(f in flips(), cut in proptest::option::of(any::<usize>()), which in 0usize..5) {
+        let (name, seed) = &seeds().containers[which];
+        // Aim the flips at where each keeps its structure: headers, tables and footers at
+        // the start and the end of the file.
+        let len = seed.len();
+        let f: Vec<(usize, u8)> = f.into_iter().map(|(a, x)| {
+            let window = if *name == "vhdx" { 4 << 20 } else { 65_536 };
+            let a = a % (2 * window);
+            (if a < window { a } else { len.saturating_sub(1 + a - window) }, x)
+        }).collect();
+        exercise("disk:", &mutate(seed, &f, cut));
+    }
+
+    #[test]
+    fn mutated_xfs_never_panics(f in flips(), cut in proptest::option::of(any::<usize>())) {
+        // Superblock, AG headers, the first inode chunk and directory blocks are near the start.
+        let f: Vec<(usize, u8)> = f.into_iter().map(|(a, x)| (a % (256 << 10), x)).collect();
+        exercise("disk:", &mutate(&seeds().xfs, &f, cut));
+    }
+
+    #[test]
     fn mutated_gpt_ext4_never_panics(f in flips(), cut in proptest::option::of(any::<usize>())) {
         // The partition table and the filesystem's metadata blocks.
         let f: Vec<(usize, u8)> = f.into_iter().map(|(a, x)| {
@@ -205,6 +294,17 @@ fn the_seeds_themselves_open() {
         ("oci-archive:", &s.oci_tar),
         ("disk:", &s.qcow2),
         ("disk:", &s.gpt),
+        ("disk:", &s.containers[0].1),
+        ("disk:", &s.containers[1].1),
+        ("disk:", &s.containers[2].1),
+        ("disk:", &s.containers[3].1),
+        ("disk:", &s.containers[4].1),
+        ("disk:", &s.xfs),
+        // Detected by magic, without a prefix.
+        ("", &s.xfs),
+        ("", &s.containers[0].1),
+        ("", &s.containers[2].1),
+        ("", &s.containers[4].1),
     ] {
         let t = tempfile::tempdir().unwrap();
         let p = write(t.path(), "input", bytes);
