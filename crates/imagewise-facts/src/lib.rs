@@ -149,15 +149,19 @@ pub fn inspect_with(tree: &ImageTree, extra: files::Wants) -> (ImageFacts, files
             manifest_digest: info.manifest_digest.clone(),
             platform: info.platform.clone(),
             tags: info.tags.clone(),
-            partition: info.disk.as_ref().map(|d| {
-                format!(
-                    "#{} {} {} {}",
-                    d.selected.number,
-                    d.selected.table,
-                    d.selected.type_name,
-                    d.selected.filesystem
-                )
-            }),
+            partition: info
+                .disk
+                .as_ref()
+                .map(|d| match (&*d.selected.table, &d.selected.label) {
+                    ("lvm", Some(lv)) => format!("#{lv} lvm {}", d.selected.filesystem),
+                    _ => format!(
+                        "#{} {} {} {}",
+                        d.selected.number,
+                        d.selected.table,
+                        d.selected.type_name,
+                        d.selected.filesystem
+                    ),
+                }),
             container: info.disk.as_ref().map(|d| d.container.clone()),
         },
         os,

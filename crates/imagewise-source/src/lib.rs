@@ -48,7 +48,7 @@ pub use limits::Limits;
 pub use listing::{ls_line, LsRecord};
 pub use platform::Platform;
 pub use provided::{SnapshotOpener, TreeProvider};
-pub use reference::{detect, ImageRef, Transport};
+pub use reference::{detect, ImageRef, PartitionSel, Transport};
 pub use tree::{Ahead, FileRead, FileReader, ImageTree, ReadSeek};
 
 /// How to open an image.
@@ -159,7 +159,7 @@ pub fn open_ref(reference: &str, r: &ImageRef, opts: &OpenOptions) -> Result<Ima
             progress,
         ),
         ImageRef::Disk { path, partition } => {
-            disk::open(reference, path, *partition, opts, progress)
+            disk::open(reference, path, partition.as_ref(), opts, progress)
         }
         ImageRef::Snapshot { repo, snapshot } => match &opts.snapshots {
             Some(opener) => opener.open(reference, repo, snapshot.as_deref(), opts),

@@ -84,7 +84,7 @@ pub enum ImageRef {
     },
     Disk {
         path: PathBuf,
-        partition: Option<u32>,
+        partition: Option<PartitionSel>,
     },
     /// A stored snapshot: `repo` a repository location as written (a directory, or a URL such
     /// as `s3://bucket/prefix`), `snapshot` an id, a unique id prefix, a tag or `latest`.
@@ -94,6 +94,42 @@ pub enum ImageRef {
     },
     /// A path without a transport: [`ImageRef::resolve`] tells what it is.
     Bare(PathBuf),
+}
+
+/// Which part of a disk to open: a partition by number (`#2`), or an LVM logical volume by
+/// volume group and name (`#vg0/root`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartitionSel {
+    Number(u32),
+    Volume(String),
+}
+
+impl PartitionSel {
+    /// `N` or `VG/LV` (LVM's name characters: letters, digits, `+_.-`).
+    pub fn parse(s: &str) -> Option<PartitionSel> {
+        if let Ok(n) = s.parse::<u32>() {
+            return Some(PartitionSel::Number(n));
+        }
+        let ok = |p: &str| {
+            !p.is_empty()
+                && !p.starts_with('-')
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+_.-".contains(c))
+        };
+        match s.split_once('/') {
+            Some((vg, lv)) if ok(vg) && ok(lv) => Some(PartitionSel::Volume(s.to_string())),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for PartitionSel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PartitionSel::Number(n) => write!(f, "{n}"),
+            PartitionSel::Volume(v) => f.write_str(v),
+        }
+    }
 }
 
 impl ImageRef {
@@ -137,13 +173,13 @@ impl ImageRef {
                 ImageRef::OciArchive { path, tag }
             }
             Transport::Disk => match split('#') {
-                // Not a partition number: `#` is part of the file name (resolve tells).
-                (path, Some(part)) => match part.parse::<u32>() {
-                    Ok(n) => ImageRef::Disk {
+                // Not a partition number or VG/LV: `#` is part of the file name (resolve tells).
+                (path, Some(part)) => match PartitionSel::parse(&part) {
+                    Some(sel) => ImageRef::Disk {
                         path,
-                        partition: Some(n),
+                        partition: Some(sel),
                     },
-                    Err(_) => ImageRef::Disk {
+                    None => ImageRef::Disk {
                         path: PathBuf::from(rest),
                         partition: None,
                     },
@@ -254,7 +290,7 @@ impl std::fmt::Display for ImageRef {
             }
             ImageRef::Disk { path, partition } => {
                 write!(f, "disk:{}", path.display())?;
-                sel(f, '#', &partition.map(|p| p.to_string()))
+                sel(f, '#', &partition.as_ref().map(|p| p.to_string()))
             }
             ImageRef::Snapshot { repo, snapshot } => {
                 write!(f, "snapshot:{repo}")?;
@@ -264,10 +300,12 @@ impl std::fmt::Display for ImageRef {
     }
 }
 
-fn partition(p: &str, reference: &str) -> Result<u32> {
-    p.parse::<u32>().map_err(|_| Error::Reference {
+fn partition(p: &str, reference: &str) -> Result<PartitionSel> {
+    PartitionSel::parse(p).ok_or_else(|| Error::Reference {
         reference: reference.to_string(),
-        detail: format!("partition {p:?} is not a number (disk:PATH#N, N from 1)"),
+        detail: format!(
+            "partition {p:?} is neither a number nor an LVM volume (disk:PATH#N, N from 1, or disk:PATH#VG/LV)"
+        ),
     })
 }
 
@@ -426,7 +464,7 @@ mod tests {
                 "disk:d.qcow2#2",
                 ImageRef::Disk {
                     path: "d.qcow2".into(),
-                    partition: Some(2),
+                    partition: Some(PartitionSel::Number(2)),
                 },
             ),
             (
@@ -502,7 +540,7 @@ mod tests {
             r,
             ImageRef::Disk {
                 path: f.clone(),
-                partition: Some(2)
+                partition: Some(PartitionSel::Number(2))
             }
         );
         assert!(resolved(&format!("disk:{s}#two")).is_err());

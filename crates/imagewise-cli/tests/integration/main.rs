@@ -13,6 +13,7 @@ mod inspect;
 mod layers;
 mod lifecycle;
 mod lint;
+mod lvm;
 mod peer_corpus;
 mod rank;
 mod same_tree;

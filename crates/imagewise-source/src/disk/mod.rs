@@ -3,6 +3,7 @@
 //! for a bare filesystem), and the ext2/3/4 or XFS filesystem on the chosen partition.
 
 pub(crate) mod ext4;
+mod lvm;
 mod partition;
 mod qcow2;
 mod vhd;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::info::{DiskInfo, Format, ImageInfo, PartitionInfo};
+use crate::reference::PartitionSel;
 use crate::tree::{Backend, ImageTree};
 use crate::OpenOptions;
 use imagewise_types::Progress;
@@ -281,7 +283,7 @@ pub(crate) fn probe_filesystem_at(path: &Path) -> Result<bool> {
 pub(crate) fn open(
     reference: &str,
     path: &Path,
-    partition: Option<u32>,
+    partition: Option<&PartitionSel>,
     opts: &OpenOptions,
     progress: &dyn Progress,
 ) -> Result<ImageTree> {
@@ -289,6 +291,8 @@ pub(crate) fn open(
     let table = partition::read_table(dev.as_ref(), reference)?;
     let mut infos = Vec::new();
     let mut ids: Vec<(Option<String>, Option<String>)> = Vec::new();
+    // For each entry: the LVM logical volume it is (`vg/lv`) and why it cannot be read.
+    let mut volumes: Vec<Option<(String, Option<String>)>> = Vec::new();
     for p in &table.partitions {
         let slice = Slice {
             dev: dev.clone(),
@@ -298,14 +302,61 @@ pub(crate) fn open(
         };
         let found = probe(&slice);
         let fs = found.as_ref().map_or("unknown", |f| f.name);
+        let is_pv = fs == "LVM physical volume";
         ids.push(found.map(|f| (f.uuid, f.label)).unwrap_or_default());
-        infos.push((p.clone(), fs.to_string(), slice));
+        infos.push((p.clone(), fs.to_string(), slice.clone()));
+        volumes.push(None);
+        if !is_pv {
+            continue;
+        }
+        // A physical volume: its logical volumes are offered like partitions (`#vg/lv`).
+        let Some((uuid, areas)) = lvm::label(&slice)? else {
+            continue;
+        };
+        for v in lvm::volumes(&slice, &uuid, &areas)? {
+            let name = v.name.clone();
+            let unsupported = v.unsupported.clone();
+            let size = v.size;
+            let lv = Slice {
+                dev: Arc::new(lvm::LvDev {
+                    dev: Arc::new(slice.clone()),
+                    volume: v,
+                }),
+                start: 0,
+                len: size,
+                name: format!("{reference} volume {name}"),
+            };
+            let found = if unsupported.is_none() {
+                probe(&lv)
+            } else {
+                None
+            };
+            let fs = found.as_ref().map_or("unknown", |f| f.name);
+            ids.push(found.map(|f| (f.uuid, f.label)).unwrap_or_default());
+            infos.push((
+                partition::Partition {
+                    number: 0,
+                    start: 0,
+                    size,
+                    type_name: "LVM2 logical volume".into(),
+                    label: Some(name.clone()),
+                    uuid: None,
+                },
+                fs.to_string(),
+                lv,
+            ));
+            volumes.push(Some((name, unsupported)));
+        }
     }
     let describe = |i: usize| {
         let (p, fs, _) = &infos[i];
         PartitionInfo {
             number: p.number,
-            table: table.kind.to_string(),
+            table: if volumes[i].is_some() {
+                "lvm".to_string()
+            } else {
+                table.kind.to_string()
+            },
             type_name: p.type_name.clone(),
             start: p.start,
             size: p.size,
@@ -316,28 +367,51 @@ pub(crate) fn open(
             fs_label: ids[i].1.clone(),
         }
     };
+    let listing = || -> String {
+        let have: Vec<String> = infos
+            .iter()
+            .zip(&volumes)
+            .map(|((p, fs, _), v)| match v {
+                Some((name, _)) => format!("{name} (LVM, {fs})"),
+                None => format!("{} ({}, {fs})", p.number, p.type_name),
+            })
+            .collect();
+        if have.is_empty() {
+            "none".into()
+        } else {
+            have.join(", ")
+        }
+    };
     let (chosen, opened) = match partition {
-        Some(n) => {
+        Some(PartitionSel::Number(n)) => {
             let i = infos
                 .iter()
-                .position(|(p, _, _)| p.number == n)
+                .zip(&volumes)
+                .position(|((p, _, _), v)| v.is_none() && p.number == *n)
                 .ok_or_else(|| {
-                    let have: Vec<String> = infos
-                        .iter()
-                        .map(|(p, fs, _)| format!("{} ({}, {fs})", p.number, p.type_name))
-                        .collect();
                     Error::not_found(
                         reference,
-                        format!(
-                            "no partition {n}; the disk has: {}",
-                            if have.is_empty() {
-                                "none".into()
-                            } else {
-                                have.join(", ")
-                            }
-                        ),
+                        format!("no partition {n}; the disk has: {}", listing()),
                     )
                 })?;
+            (i, None)
+        }
+        Some(PartitionSel::Volume(name)) => {
+            let i = volumes
+                .iter()
+                .position(|v| v.as_ref().is_some_and(|(n, _)| n == name))
+                .ok_or_else(|| {
+                    Error::not_found(
+                        reference,
+                        format!("no logical volume {name}; the disk has: {}", listing()),
+                    )
+                })?;
+            if let Some((_, Some(why))) = &volumes[i] {
+                return Err(Error::unsupported(
+                    format!("{reference} logical volume {name}"),
+                    why.clone(),
+                ));
+            }
             (i, None)
         }
         None => pick_default(&infos, reference)?,
