@@ -241,7 +241,7 @@ fn mbr_disk_with(magic: &[u8], at: usize) -> Vec<u8> {
 fn unknown_filesystems_are_named_with_their_partition() {
     let t = tempfile::tempdir().unwrap();
     for (magic, at, name) in [
-        (&b"XFSB"[..], 0usize, "xfs"),
+        (&b"hsqs"[..], 0usize, "squashfs"),
         (b"_BHRfS_M", 0x10040, "btrfs"),
     ] {
         let p = write(t.path(), "d.raw", &mbr_disk_with(magic, at));
@@ -250,6 +250,14 @@ fn unknown_filesystems_are_named_with_their_partition() {
         assert!(matches!(e, Error::Unsupported { .. }), "{s}");
         assert!(s.contains("partition 1 (Linux)") && s.contains(name), "{s}");
     }
+    // XFS is read: a bare magic with nothing sound behind it is corrupt, and says why.
+    let p = write(t.path(), "x.raw", &mbr_disk_with(b"XFSB", 0));
+    let e = open_path(format!("disk:{}", p.display())).unwrap_err();
+    assert!(matches!(e, Error::Corrupt { .. }), "{e}");
+    assert!(
+        e.to_string().contains("XFS") && e.to_string().contains("block size"),
+        "{e}"
+    );
     // A partition that runs past the end of the disk.
     let mut d = mbr_disk_with(b"", 0);
     d[446 + 12..446 + 16].copy_from_slice(&1_000_000u32.to_le_bytes());
