@@ -11,7 +11,7 @@ for pair in debootstrap:debootstrap skopeo:skopeo umoci:umoci mkfs.ext4:e2fsprog
             /usr/share/xml/scap/ssg/content/ssg-debian11-ds.xml:ssg-debian ssh-keygen:openssh-client \
             mkfs.vfat:dosfstools mkfs.xfs:xfsprogs mkfs.btrfs:btrfs-progs blkid:util-linux \
             /usr/share/distro-info/debian.csv:distro-info-data setcap:libcap2-bin xfs_db:xfsprogs \
-            pvcreate:lvm2; do
+            pvcreate:lvm2 mksquashfs:squashfs-tools xorriso:xorriso; do
   cmd=${pair%%:*}; pkg=${pair##*:}
   command -v "$cmd" >/dev/null 2>&1 || [ -e "$cmd" ] || need+=("$pkg")
 done

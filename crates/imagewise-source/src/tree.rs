@@ -35,6 +35,14 @@ pub(crate) enum Content {
     Xfs {
         inode: u64,
     },
+    /// An inode of a squashfs, by its inode reference.
+    Squashfs {
+        inode: u64,
+    },
+    /// A file of an ISO 9660 image, by its index in the reader.
+    Iso {
+        file: u32,
+    },
     /// A file of a provided tree, by the provider's key.
     Provided(u64),
 }
@@ -460,6 +468,8 @@ pub(crate) enum Backend {
     Layers(crate::layers::Layers),
     Ext4(crate::disk::ext4::Ext4),
     Xfs(crate::disk::xfs::Xfs),
+    Squashfs(crate::disk::squashfs::Squashfs),
+    Iso(crate::disk::iso::Iso),
     /// Another crate's store of files (a snapshot).
     Provided(std::sync::Arc<dyn crate::provided::TreeProvider>),
 }
@@ -719,6 +729,8 @@ impl ImageTree {
             (Backend::Layers(l), Content::Tar { .. }) => l.open(c, e),
             (Backend::Ext4(fs), Content::Ext4 { inode }) => fs.open_file(*inode, e.size),
             (Backend::Xfs(fs), Content::Xfs { inode }) => fs.open_file(*inode, e.size),
+            (Backend::Squashfs(fs), Content::Squashfs { inode }) => fs.open_file(*inode, e.size),
+            (Backend::Iso(fs), Content::Iso { file }) => fs.open_file(*file, e.size),
             (Backend::Provided(p), Content::Provided(key)) => {
                 Ok(FileReader::stream(p.open(*key, e)?))
             }

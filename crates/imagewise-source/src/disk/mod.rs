@@ -3,9 +3,11 @@
 //! for a bare filesystem), and the ext2/3/4 or XFS filesystem on the chosen partition.
 
 pub(crate) mod ext4;
+pub(crate) mod iso;
 mod lvm;
 mod partition;
 mod qcow2;
+pub(crate) mod squashfs;
 mod vhd;
 mod vhdx;
 mod vmdk;
@@ -142,6 +144,10 @@ fn open_container(path: &Path, opts: &OpenOptions) -> Result<(Arc<dyn BlockDev>,
 
 /// Whether the first bytes (and the last 512) of a file are one of the disk containers.
 pub(crate) fn is_container(path: &Path, head: &[u8]) -> Result<bool> {
+    let raw = RawFile::open(path)?;
+    if iso::is_iso(&raw) {
+        return Ok(true);
+    }
     if head.starts_with(b"QFI\xfb")
         || vmdk::is_sparse(head)
         || vmdk::is_descriptor(head)
@@ -149,7 +155,6 @@ pub(crate) fn is_container(path: &Path, head: &[u8]) -> Result<bool> {
     {
         return Ok(true);
     }
-    let raw = RawFile::open(path)?;
     vhd::has_footer(&raw)
 }
 
@@ -288,6 +293,9 @@ pub(crate) fn open(
     progress: &dyn Progress,
 ) -> Result<ImageTree> {
     let (dev, container) = open_container(path, opts)?;
+    if iso::is_iso(dev.as_ref()) {
+        return open_iso(reference, path, dev, container, partition, opts, progress);
+    }
     let table = partition::read_table(dev.as_ref(), reference)?;
     let mut infos = Vec::new();
     let mut ids: Vec<(Option<String>, Option<String>)> = Vec::new();
@@ -440,19 +448,110 @@ pub(crate) fn open(
             let builder = fs.walk(opts.limits, progress)?;
             builder.finish(info, Backend::Xfs(fs))
         }
+        Fs::Squashfs(fs) => {
+            let builder = fs.walk(opts.limits, progress)?;
+            builder.finish(info, Backend::Squashfs(fs))
+        }
     })
+}
+
+/// An ISO 9660 image: a live system's root filesystem inside it when there is one (`#0`
+/// asks for the ISO's own tree), the ISO's tree otherwise.
+fn open_iso(
+    reference: &str,
+    path: &Path,
+    dev: Arc<dyn BlockDev>,
+    container: &str,
+    partition: Option<&PartitionSel>,
+    opts: &OpenOptions,
+    progress: &dyn Progress,
+) -> Result<ImageTree> {
+    let live = match partition {
+        None => true,
+        Some(PartitionSel::Number(0)) => false,
+        Some(other) => {
+            return Err(Error::not_found(
+                reference,
+                format!("no partition {other} in an ISO 9660 image: none for the live root filesystem (if any), #0 for the ISO's own tree"),
+            ))
+        }
+    };
+    let mut info = ImageInfo::new(reference, Format::Disk, path.to_path_buf());
+    let part = |fs: &str, label: Option<String>, size: u64| PartitionInfo {
+        number: 0,
+        table: "iso9660".into(),
+        type_name: if label.is_some() {
+            "live root filesystem".into()
+        } else {
+            "ISO 9660 tree".into()
+        },
+        start: 0,
+        size,
+        filesystem: fs.into(),
+        label,
+        part_uuid: None,
+        fs_uuid: None,
+        fs_label: None,
+    };
+    match iso::Iso::open(dev.clone(), reference, opts.limits, progress, live)? {
+        iso::Opened::Tree(opened) => {
+            let (fs, builder) = *opened;
+            let p = part("iso9660", None, dev.size());
+            info.disk = Some(DiskInfo {
+                container: container.to_string(),
+                virtual_size: dev.size(),
+                partitions: vec![p.clone()],
+                selected: p,
+            });
+            Ok(builder.finish(info, Backend::Iso(fs)))
+        }
+        iso::Opened::Live(inside, at, len) => {
+            let slice = Slice {
+                dev: dev.clone(),
+                start: at,
+                len,
+                name: format!("{reference} {inside}"),
+            };
+            if probe(&slice).map(|p| p.name) != Some("squashfs") {
+                return Err(Error::unsupported(
+                    format!("{reference} {inside}"),
+                    "the live root filesystem is not a squashfs imagewise recognises; open the ISO's own tree with #0",
+                ));
+            }
+            let fs = squashfs::Squashfs::open(Arc::new(slice), &format!("{reference} {inside}"))?;
+            let p = part(
+                "squashfs",
+                Some(inside.trim_start_matches('/').to_string()),
+                len,
+            );
+            info.disk = Some(DiskInfo {
+                container: container.to_string(),
+                virtual_size: dev.size(),
+                partitions: vec![part("iso9660", None, dev.size()), p.clone()],
+                selected: p,
+            });
+            let builder = fs.walk(opts.limits, progress)?;
+            Ok(builder.finish(info, Backend::Squashfs(fs)))
+        }
+    }
 }
 
 /// The filesystems imagewise reads.
 enum Fs {
     Ext4(ext4::Ext4),
     Xfs(xfs::Xfs),
+    Squashfs(squashfs::Squashfs),
 }
 
 impl Fs {
     fn open(name: &str, slice: &Slice) -> Result<Fs> {
         if name == "xfs" {
             Ok(Fs::Xfs(xfs::Xfs::open(
+                Arc::new(slice.clone()),
+                &slice.name,
+            )?))
+        } else if name == "squashfs" {
+            Ok(Fs::Squashfs(squashfs::Squashfs::open(
                 Arc::new(slice.clone()),
                 &slice.name,
             )?))
@@ -468,22 +567,25 @@ impl Fs {
         match self {
             Fs::Ext4(f) => f.exists(path),
             Fs::Xfs(f) => f.exists(path),
+            Fs::Squashfs(f) => f.exists(path),
         }
     }
 }
 
 fn readable(fs_name: &str) -> bool {
-    fs_name.starts_with("ext") || fs_name == "xfs"
+    fs_name.starts_with("ext") || fs_name == "xfs" || fs_name == "squashfs"
 }
 
 fn not_readable(reference: &str, p: &partition::Partition, fs_name: &str) -> Error {
     Error::unsupported(
         format!("{reference} partition {} ({})", p.number, p.type_name),
         if fs_name == "unknown" {
-            "no filesystem imagewise recognises is on it; imagewise reads ext2/3/4 and XFS"
+            "no filesystem imagewise recognises is on it; imagewise reads ext2/3/4, XFS and squashfs"
                 .to_string()
         } else {
-            format!("it holds {fs_name}; imagewise reads ext2/3/4 and XFS filesystems so far")
+            format!(
+                "it holds {fs_name}; imagewise reads ext2/3/4, XFS and squashfs filesystems so far"
+            )
         },
     )
 }

@@ -21,6 +21,10 @@ struct Seeds {
     /// A small XFS v5 filesystem made by `mkfs.xfs -p` (directories in short and leaf form,
     /// a symlink, a multi-block file).
     xfs: Vec<u8>,
+    /// The same small tree as a zstd squashfs.
+    squashfs: Vec<u8>,
+    /// The same tree as a Rock Ridge and Joliet ISO made by xorriso.
+    iso: Vec<u8>,
 }
 
 fn seeds() -> &'static Seeds {
@@ -146,6 +150,34 @@ fn seeds() -> &'static Seeds {
             .unwrap();
         assert!(st.success(), "mkfs.xfs of the seed");
         let xfs = std::fs::read(&x).unwrap();
+        let q = dir.path().join("x.sqfs");
+        let st = std::process::Command::new("mksquashfs")
+            .arg(&xroot)
+            .arg(&q)
+            .args([
+                "-comp",
+                "zstd",
+                "-noappend",
+                "-no-progress",
+                "-quiet",
+                "-b",
+                "4096",
+            ])
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "mksquashfs of the seed");
+        let squashfs = std::fs::read(&q).unwrap();
+        let i = dir.path().join("x.iso");
+        let st = std::process::Command::new("xorriso")
+            .args(["-as", "mkisofs", "-R", "-J", "-o"])
+            .arg(&i)
+            .arg(&xroot)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(st.success(), "xorriso of the seed");
+        let iso = std::fs::read(&i).unwrap();
         Seeds {
             _dir: dir,
             tar_gz,
@@ -154,6 +186,8 @@ fn seeds() -> &'static Seeds {
             gpt,
             containers,
             xfs,
+            squashfs,
+            iso,
         }
     })
 }
@@ -276,6 +310,24 @@ proptest! {
     }
 
     #[test]
+    fn mutated_squashfs_never_panics(f in flips(), cut in proptest::option::of(any::<usize>())) {
+        // The superblock and data at the start; inode, directory and id tables at the end.
+        let len = seeds().squashfs.len();
+        let f: Vec<(usize, u8)> = f.into_iter().map(|(a, x)| {
+            let a = a % 16_384;
+            (if a < 4096 { a } else { len.saturating_sub(1 + a - 4096) }, x)
+        }).collect();
+        exercise("disk:", &mutate(&seeds().squashfs, &f, cut));
+    }
+
+    #[test]
+    fn mutated_iso_never_panics(f in flips(), cut in proptest::option::of(any::<usize>())) {
+        // Volume descriptors from 32 KiB, then path tables and directories.
+        let f: Vec<(usize, u8)> = f.into_iter().map(|(a, x)| (32_768 + a % 65_536, x)).collect();
+        exercise("disk:", &mutate(&seeds().iso, &f, cut));
+    }
+
+    #[test]
     fn mutated_gpt_ext4_never_panics(f in flips(), cut in proptest::option::of(any::<usize>())) {
         // The partition table and the filesystem's metadata blocks.
         let f: Vec<(usize, u8)> = f.into_iter().map(|(a, x)| {
@@ -300,7 +352,10 @@ fn the_seeds_themselves_open() {
         ("disk:", &s.containers[3].1),
         ("disk:", &s.containers[4].1),
         ("disk:", &s.xfs),
+        ("disk:", &s.squashfs),
+        ("disk:", &s.iso),
         // Detected by magic, without a prefix.
+        ("", &s.iso),
         ("", &s.xfs),
         ("", &s.containers[0].1),
         ("", &s.containers[2].1),

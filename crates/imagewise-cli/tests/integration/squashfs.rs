@@ -1,0 +1,96 @@
+//! squashfs made by `mksquashfs` from the bookworm tree, with each compressor it has here
+//! (gzip, xz, lz4, zstd; lzo is refused by name): every image lists and reads as the directory
+//! does — modes, owners, sizes, mtimes (squashfs keeps whole seconds), link targets, devices,
+//! hardlinks, xattrs, contents — and so does the same squashfs as a partition of a GPT disk.
+
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::support::*;
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn mksquashfs(src: &Path, out: &Path, comp: &str) {
+    let st = Command::new("mksquashfs")
+        .arg(src)
+        .arg(out)
+        .args([
+            "-comp",
+            comp,
+            "-noappend",
+            "-no-progress",
+            "-quiet",
+            "-xattrs",
+        ])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success(), "mksquashfs -comp {comp}");
+}
+
+#[test]
+fn bookworm_in_squashfs_lists_as_the_directory_does() {
+    let f = fixtures();
+    let t = tempfile::tempdir().unwrap();
+    let src = f.join("bookworm-rootfs");
+    let want = ls(&format!("dir:{}", s(&src)), &["--digest"]);
+    for comp in ["gzip", "xz", "lz4", "zstd"] {
+        let img = t.path().join(format!("{comp}.sqfs"));
+        mksquashfs(&src, &img, comp);
+        let reference = s(&img).to_string();
+        let got = ls(&reference, &["--digest"]);
+        let mut problems = Vec::new();
+        for (p, w) in &want {
+            let Some(g) = got.get(p) else {
+                problems.push(format!("missing {p}"));
+                continue;
+            };
+            for k in [
+                "kind", "mode", "uid", "gid", "size", "link", "device", "mtime", "xattrs", "sha256",
+            ] {
+                if w[k] != g[k] {
+                    problems.push(format!("{p} {k}: {} vs {}", w[k], g[k]));
+                }
+            }
+        }
+        problems.extend(
+            got.keys()
+                .filter(|p| !want.contains_key(*p))
+                .map(|p| format!("extra {p}")),
+        );
+        assert!(problems.is_empty(), "{comp}: {}", problems.join("\n"));
+        let v: Value = serde_json::from_slice(&ok(&["inspect", "--json", &reference])).unwrap();
+        assert_eq!(v["os"]["version_id"], "12", "{comp}");
+    }
+    // lzo: named, refused.
+    let lzo = t.path().join("lzo.sqfs");
+    mksquashfs(&f.join("alpine-rootfs"), &lzo, "lzo");
+    let out = imagewise(&["ls", s(&lzo)]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("lzo"), "{err}");
+    // The same squashfs as partition 1 of a GPT disk.
+    let img = t.path().join("zstd.sqfs");
+    let disk = t.path().join("disk.raw");
+    let len = std::fs::metadata(&img).unwrap().len();
+    let st = Command::new("bash")
+        .args([
+            "-ec",
+            &format!(
+                "truncate -s {} {d} && sgdisk -n 1:2048:0 -t 1:8300 {d} >/dev/null && dd if={i} of={d} bs=1M seek=1 conv=notrunc status=none",
+                (len + (4 << 20)),
+                d = s(&disk),
+                i = s(&img)
+            ),
+        ])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let got = ls(s(&disk), &["--digest"]);
+    assert_eq!(got.len(), want.len());
+    assert_eq!(got["/usr/bin/ls"]["sha256"], want["/usr/bin/ls"]["sha256"]);
+}
