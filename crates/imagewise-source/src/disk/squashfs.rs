@@ -112,7 +112,7 @@ impl Squashfs {
         let block_log = u32::from(le16(&sb, 22));
         if !block_size.is_power_of_two()
             || !(4096..=(1 << 20)).contains(&block_size)
-            || 1u64 << block_log != block_size
+            || 1u64.checked_shl(block_log) != Some(block_size)
         {
             return Err(corrupt(format!(
                 "block size {block_size} (log {block_log})"

@@ -114,14 +114,14 @@ impl Xfs {
         let features2 = be32(&sb, 200);
         if !block_size.is_power_of_two()
             || !(512..=65536).contains(&block_size)
-            || 1u64 << blocklog != block_size
+            || 1u64.checked_shl(blocklog) != Some(block_size)
         {
             return Err(corrupt(format!("block size {block_size} (log {blocklog})")));
         }
         if !inode_size.is_power_of_two()
             || !(256..=2048).contains(&inode_size)
             || inode_size > block_size
-            || 1u64 << inopblog != block_size / inode_size
+            || 1u64.checked_shl(inopblog) != Some(block_size / inode_size)
         {
             return Err(corrupt(format!(
                 "inode size {inode_size} with {inopblog} as inodes-per-block log"
