@@ -254,8 +254,31 @@ fn corrupt(path: &Path, detail: impl Into<String>) -> Error {
 }
 
 impl Catalog {
-    /// Opens the catalog at `path`, creating it (and its directory) when absent.
+    /// Opens the catalog at `path`, creating it (and its directory) when absent. Two processes
+    /// opening a new catalog at once race to create it (and to switch it to WAL, which SQLite
+    /// answers with "locked" rather than waiting): the loser retries for up to a minute.
     pub fn open(path: &Path) -> Result<Catalog, Error> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let mut pause = std::time::Duration::from_millis(10);
+        loop {
+            match Catalog::open_once(path) {
+                Err(Error::Catalog { source, .. })
+                    if matches!(
+                        source.sqlite_error_code(),
+                        Some(
+                            rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                        )
+                    ) && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(std::time::Duration::from_millis(500));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn open_once(path: &Path) -> Result<Catalog, Error> {
         let sql = |source| Error::Catalog {
             path: path.display().to_string(),
             source,
@@ -299,6 +322,18 @@ impl Catalog {
                 source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
             })?;
         }
+        // Opening (and, for a new file, creating the schema) holds an exclusive flock on the
+        // file, so that two processes do not both take an empty file for theirs to set up.
+        // SQLite's own locks are fcntl locks, which flock does not touch.
+        let guard = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| corrupt(path, format!("cannot open it: {e}")))?;
+        rustix::fs::flock(&guard, rustix::fs::FlockOperation::LockExclusive)
+            .map_err(|e| corrupt(path, format!("cannot lock it: {e}")))?;
         let conn = Connection::open(path).map_err(sql)?;
         conn.busy_timeout(std::time::Duration::from_secs(60))
             .map_err(sql)?;

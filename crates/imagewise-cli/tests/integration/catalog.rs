@@ -153,10 +153,17 @@ fn kill_during_add_and_concurrent_adds() {
     let f = fixtures();
     let t = tempfile::tempdir().unwrap();
     let c = t.path().join("cat.sqlite");
-    // Two adds at once both succeed.
-    let a = spawn_add(&c, &f.join("bookworm-rootfs"), None);
-    let b = spawn_add(&c, &f.join("alpine-rootfs"), None);
-    for child in [a, b] {
+    // Adds at once (four, onto a catalog that does not exist yet) all succeed.
+    let children: Vec<_> = [
+        "bookworm-rootfs",
+        "alpine-rootfs",
+        "bullseye-rootfs",
+        "distroless-rootfs",
+    ]
+    .iter()
+    .map(|n| spawn_add(&c, &f.join(n), None))
+    .collect();
+    for child in children {
         let out = child.wait_with_output().unwrap();
         assert!(
             out.status.success(),
@@ -164,7 +171,18 @@ fn kill_during_add_and_concurrent_adds() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    assert_eq!(names(&c), ["alpine-rootfs", "bookworm-rootfs"]);
+    assert_eq!(
+        names(&c),
+        [
+            "alpine-rootfs",
+            "bookworm-rootfs",
+            "bullseye-rootfs",
+            "distroless-rootfs"
+        ]
+    );
+    for n in ["bullseye-rootfs", "distroless-rootfs"] {
+        cat_ok(&["rm", n], &c);
+    }
     // Killed inside the write transaction: the catalog is as before.
     let mut child = spawn_add(&c, &f.join("trixie-rootfs"), Some(20_000));
     let err = child.stderr.take().unwrap();
