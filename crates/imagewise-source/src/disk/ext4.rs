@@ -7,7 +7,7 @@
 //!
 //! Every offset read from the image is checked before use; a journal is not replayed.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::{Arc, Mutex};
 
@@ -61,7 +61,7 @@ fn le32(b: &[u8], o: usize) -> u32 {
 }
 
 /// One inode's fields that imagewise uses.
-struct Inode {
+pub(crate) struct Inode {
     mode: u16,
     uid: u32,
     gid: u32,
@@ -276,57 +276,14 @@ impl Ext4 {
 
     /// Walk the whole filesystem into a tree builder.
     pub fn walk(&self, limits: Limits, progress: &dyn Progress) -> Result<TreeBuilder> {
-        let fs = &self.inner;
         let mut builder = TreeBuilder::new(false, limits).walked();
-        if fs.needs_recovery {
+        if self.inner.needs_recovery {
             builder.warn(format!(
                 "{} was not cleanly unmounted: its journal is not replayed, so the newest changes may be missing",
-                fs.what
+                self.inner.what
             ));
         }
-        progress.begin(&format!("reading {}", fs.what), None);
-        let root = fs.inode(ROOT_INO)?;
-        if root.mode & 0o170000 != 0o040000 {
-            return Err(fs.corrupt("the root inode is not a directory".into()));
-        }
-        builder.add(self.raw_entry("/".into(), ROOT_INO, &root)?)?;
-        let mut visited = HashSet::from([ROOT_INO]);
-        let mut stack = vec![("/".to_string(), ROOT_INO, root)];
-        let mut n = 0u64;
-        while let Some((dir_path, dir_ino, dir)) = stack.pop() {
-            let mut children = fs.dir_entries(dir_ino, &dir)?;
-            children.sort();
-            for (name, ino) in children {
-                if name == b"." || name == b".." {
-                    continue;
-                }
-                let name = crate::names::from_bytes(&name);
-                if name.contains('/') {
-                    return Err(
-                        fs.corrupt(format!("directory {dir_path} has an entry named {name:?}"))
-                    );
-                }
-                let path = crate::path::join(&dir_path, &name);
-                let inode = fs.inode(ino)?;
-                let raw = self.raw_entry(path.clone(), ino, &inode)?;
-                let is_dir = raw.entry.kind == EntryKind::Dir;
-                builder.add(raw)?;
-                n += 1;
-                if n.is_multiple_of(1024) {
-                    progress.advance(0);
-                }
-                if is_dir {
-                    if !visited.insert(ino) {
-                        return Err(fs.corrupt(format!(
-                            "directory loop: {path} is inode {ino}, already seen"
-                        )));
-                    }
-                    stack.push((path, ino, inode));
-                }
-            }
-        }
-        progress.end();
-        Ok(builder)
+        crate::disk::walk_tree(self, u64::from(ROOT_INO), builder, progress)
     }
 
     fn raw_entry(&self, path: String, ino: u32, inode: &Inode) -> Result<RawEntry> {
@@ -393,6 +350,36 @@ impl Ext4 {
             pos: 0,
         }))
     }
+}
+
+impl crate::disk::Walk for Ext4 {
+    type Node = Inode;
+
+    fn what(&self) -> &str {
+        &self.inner.what
+    }
+
+    fn node(&self, id: u64) -> Result<Inode> {
+        self.inner.inode(ino32(id, &self.inner.what)?)
+    }
+
+    fn children(&self, id: u64, node: &Inode) -> Result<Vec<(Vec<u8>, u64)>> {
+        Ok(self
+            .inner
+            .dir_entries(ino32(id, &self.inner.what)?, node)?
+            .into_iter()
+            .map(|(n, i)| (n, u64::from(i)))
+            .collect())
+    }
+
+    fn entry(&self, path: String, id: u64, node: &Inode) -> Result<RawEntry> {
+        self.raw_entry(path, ino32(id, &self.inner.what)?, node)
+    }
+}
+
+/// ext4 inode numbers are 32-bit.
+fn ino32(id: u64, what: &str) -> Result<u32> {
+    u32::try_from(id).map_err(|_| Error::corrupt(what, format!("inode number {id}")))
 }
 
 fn has_super(group: u64, sparse: bool) -> bool {

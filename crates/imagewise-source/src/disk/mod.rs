@@ -20,9 +20,109 @@ use std::sync::Arc;
 use crate::error::{Error, Result};
 use crate::info::{DiskInfo, Format, ImageInfo, PartitionInfo};
 use crate::reference::PartitionSel;
-use crate::tree::{Backend, ImageTree};
+use crate::tree::{Backend, ImageTree, RawEntry, TreeBuilder};
 use crate::OpenOptions;
 use imagewise_types::Progress;
+
+/// What the shared directory walk needs from a filesystem reader: nodes by number, a
+/// directory's (name, number) pairs, and the entry a node makes.
+pub(crate) trait Walk {
+    type Node;
+    /// The filesystem, for errors (`ext4 filesystem on …`).
+    fn what(&self) -> &str;
+    fn node(&self, id: u64) -> Result<Self::Node>;
+    fn children(&self, id: u64, node: &Self::Node) -> Result<Vec<(Vec<u8>, u64)>>;
+    fn entry(&self, path: String, id: u64, node: &Self::Node) -> Result<RawEntry>;
+}
+
+/// Walk a filesystem from `root` into `builder`: directories depth-first, names sorted, `.`
+/// and `..` skipped; a name that is empty or holds `/`, or a directory reached twice, is
+/// corruption.
+pub(crate) fn walk_tree<W: Walk>(
+    fs: &W,
+    root: u64,
+    mut builder: TreeBuilder,
+    progress: &dyn Progress,
+) -> Result<TreeBuilder> {
+    let corrupt = |d: String| Error::corrupt(fs.what(), d);
+    progress.begin(&format!("reading {}", fs.what()), None);
+    let root_node = fs.node(root)?;
+    let first = fs.entry("/".into(), root, &root_node)?;
+    if first.entry.kind != crate::entry::EntryKind::Dir {
+        return Err(corrupt("the root inode is not a directory".into()));
+    }
+    builder.add(first)?;
+    let mut visited = std::collections::HashSet::from([root]);
+    let mut stack = vec![("/".to_string(), root, root_node)];
+    let mut n = 0u64;
+    while let Some((dir_path, dir_id, dir)) = stack.pop() {
+        let mut children = fs.children(dir_id, &dir)?;
+        children.sort();
+        for (name, id) in children {
+            if name == b"." || name == b".." {
+                continue;
+            }
+            let name = crate::names::from_bytes(&name);
+            if name.is_empty() || name.contains('/') {
+                return Err(corrupt(format!(
+                    "directory {dir_path} has an entry named {name:?}"
+                )));
+            }
+            let path = crate::path::join(&dir_path, &name);
+            let node = fs.node(id)?;
+            let raw = fs.entry(path.clone(), id, &node)?;
+            let is_dir = raw.entry.kind == crate::entry::EntryKind::Dir;
+            builder.add(raw)?;
+            n += 1;
+            if n.is_multiple_of(1024) {
+                progress.advance(0);
+            }
+            if is_dir {
+                if !visited.insert(id) {
+                    return Err(corrupt(format!(
+                        "directory loop: {path} is inode {id}, already seen"
+                    )));
+                }
+                stack.push((path, id, node));
+            }
+        }
+    }
+    progress.end();
+    Ok(builder)
+}
+
+/// The read loop of a device made of fixed-size chunks (VHD blocks, VHDX blocks, VMDK grains):
+/// refuses a read past `size`, then calls `part(offset, offset within its chunk, bytes)` for
+/// each piece of `buf` that lies within one chunk.
+pub(crate) fn read_chunks(
+    dev: &dyn BlockDev,
+    chunk: u64,
+    offset: u64,
+    buf: &mut [u8],
+    mut part: impl FnMut(u64, u64, &mut [u8]) -> Result<()>,
+) -> Result<()> {
+    if offset
+        .checked_add(buf.len() as u64)
+        .is_none_or(|end| end > dev.size())
+    {
+        return Err(Error::corrupt(
+            dev.describe(),
+            format!(
+                "read at {offset} goes past the virtual disk size {}",
+                dev.size()
+            ),
+        ));
+    }
+    let mut done = 0usize;
+    while done < buf.len() {
+        let off = offset + done as u64;
+        let within = off % chunk;
+        let n = ((chunk - within) as usize).min(buf.len() - done);
+        part(off, within, &mut buf[done..done + n])?;
+        done += n;
+    }
+    Ok(())
+}
 
 /// Random-access, read-only bytes of a disk (or a window of one).
 pub(crate) trait BlockDev: Send + Sync {

@@ -9,7 +9,7 @@
 //! No maintained crate reads squashfs from untrusted bytes with these bounds (the ones that
 //! exist write images, or trust sizes), so this module does it.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::{Arc, Mutex};
 
@@ -72,7 +72,7 @@ struct Inner {
 type MetaBlock = (Arc<Vec<u8>>, u64);
 
 /// A parsed inode.
-struct Inode {
+pub(crate) struct Inode {
     kind: EntryKind,
     mode: u16,
     uid: u32,
@@ -206,45 +206,8 @@ impl Squashfs {
     }
 
     pub fn walk(&self, limits: Limits, progress: &dyn Progress) -> Result<TreeBuilder> {
-        let fs = &self.inner;
-        let mut builder = TreeBuilder::new(false, limits).walked();
-        progress.begin(&format!("reading {}", fs.what), None);
-        let root = fs.inode(fs.root)?;
-        if root.kind != EntryKind::Dir {
-            return Err(fs.corrupt("the root inode is not a directory".into()));
-        }
-        builder.add(fs.raw_entry("/".into(), fs.root, &root)?)?;
-        let mut visited = HashSet::from([fs.root]);
-        let mut stack = vec![("/".to_string(), root)];
-        let mut n = 0u64;
-        while let Some((dir_path, dir)) = stack.pop() {
-            let mut children = fs.dir_entries(&dir)?;
-            children.sort();
-            for (name, r) in children {
-                let name = crate::names::from_bytes(&name);
-                if name.is_empty() || name == "." || name == ".." || name.contains('/') {
-                    return Err(
-                        fs.corrupt(format!("directory {dir_path} has an entry named {name:?}"))
-                    );
-                }
-                let path = crate::path::join(&dir_path, &name);
-                let inode = fs.inode(r)?;
-                let raw = fs.raw_entry(path.clone(), r, &inode)?;
-                builder.add(raw)?;
-                n += 1;
-                if n.is_multiple_of(1024) {
-                    progress.advance(0);
-                }
-                if inode.kind == EntryKind::Dir {
-                    if !visited.insert(r) {
-                        return Err(fs.corrupt(format!("directory loop at {path}")));
-                    }
-                    stack.push((path, inode));
-                }
-            }
-        }
-        progress.end();
-        Ok(builder)
+        let builder = TreeBuilder::new(false, limits).walked();
+        crate::disk::walk_tree(self.inner.as_ref(), self.inner.root, builder, progress)
     }
 
     pub fn open_file(&self, inode_ref: u64, size: u64) -> Result<FileReader> {
@@ -692,6 +655,26 @@ impl Inner {
         };
         data.resize(len.max(data.len()), 0);
         Ok(data)
+    }
+}
+
+impl crate::disk::Walk for Inner {
+    type Node = Inode;
+
+    fn what(&self) -> &str {
+        &self.what
+    }
+
+    fn node(&self, id: u64) -> Result<Inode> {
+        self.inode(id)
+    }
+
+    fn children(&self, _id: u64, node: &Inode) -> Result<Vec<(Vec<u8>, u64)>> {
+        self.dir_entries(node)
+    }
+
+    fn entry(&self, path: String, id: u64, node: &Inode) -> Result<RawEntry> {
+        self.raw_entry(path, id, node)
     }
 }
 

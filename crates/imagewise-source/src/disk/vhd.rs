@@ -169,30 +169,13 @@ impl BlockDev for DynamicVhd {
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        if offset
-            .checked_add(buf.len() as u64)
-            .is_none_or(|end| end > self.size)
-        {
-            return Err(Error::corrupt(
-                self.describe(),
-                format!(
-                    "read at {offset} goes past the virtual disk size {}",
-                    self.size
-                ),
-            ));
-        }
-        let mut done = 0usize;
-        while done < buf.len() {
-            let off = offset + done as u64;
-            let within = off % self.block;
-            let n = ((self.block - within) as usize).min(buf.len() - done);
-            let part = &mut buf[done..done + n];
+        crate::disk::read_chunks(self, self.block, offset, buf, |off, within, part| {
             match self.bat.get((off / self.block) as usize).copied() {
                 None | Some(UNALLOCATED) => part.fill(0),
                 Some(sector) => {
                     let host = u64::from(sector) * 512 + self.bitmap + within;
                     if host
-                        .checked_add(n as u64)
+                        .checked_add(part.len() as u64)
                         .is_none_or(|end| end > self.file.size())
                     {
                         return Err(Error::corrupt(
@@ -203,9 +186,8 @@ impl BlockDev for DynamicVhd {
                     self.file.read_at(host, part)?;
                 }
             }
-            done += n;
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     fn describe(&self) -> String {

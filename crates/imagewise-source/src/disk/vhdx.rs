@@ -233,25 +233,8 @@ impl BlockDev for Vhdx {
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        if offset
-            .checked_add(buf.len() as u64)
-            .is_none_or(|end| end > self.size)
-        {
-            return Err(Error::corrupt(
-                self.describe(),
-                format!(
-                    "read at {offset} goes past the virtual disk size {}",
-                    self.size
-                ),
-            ));
-        }
-        let mut done = 0usize;
-        while done < buf.len() {
-            let off = offset + done as u64;
+        crate::disk::read_chunks(self, self.block, offset, buf, |off, within, part| {
             let b = off / self.block;
-            let within = off % self.block;
-            let n = ((self.block - within) as usize).min(buf.len() - done);
-            let part = &mut buf[done..done + n];
             let entry = self
                 .bat
                 .get((b + b / self.chunk_ratio) as usize)
@@ -263,7 +246,7 @@ impl BlockDev for Vhdx {
                 6 => {
                     let host = (entry >> 20) * MIB + within;
                     if host
-                        .checked_add(n as u64)
+                        .checked_add(part.len() as u64)
                         .is_none_or(|end| end > self.file.size())
                     {
                         return Err(Error::corrupt(
@@ -289,9 +272,8 @@ impl BlockDev for Vhdx {
                     ))
                 }
             }
-            done += n;
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     fn describe(&self) -> String {

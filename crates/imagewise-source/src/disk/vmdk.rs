@@ -234,22 +234,8 @@ impl BlockDev for Vmdk {
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        if offset
-            .checked_add(buf.len() as u64)
-            .is_none_or(|end| end > self.size)
-        {
-            return Err(self.corrupt(format!(
-                "read at {offset} goes past the virtual disk size {}",
-                self.size
-            )));
-        }
-        let mut done = 0usize;
-        while done < buf.len() {
-            let off = offset + done as u64;
+        crate::disk::read_chunks(self, self.grain, offset, buf, |off, within, part| {
             let g = off / self.grain;
-            let within = off % self.grain;
-            let n = ((self.grain - within) as usize).min(buf.len() - done);
-            let part = &mut buf[done..done + n];
             let gt_sector = self
                 .gd
                 .get((g / self.gtes_per_gt) as usize)
@@ -263,6 +249,7 @@ impl BlockDev for Vmdk {
                     .copied()
                     .unwrap_or(0)
             };
+            let n = part.len();
             match gte {
                 // Unallocated, or a zeroed grain.
                 0 | 1 => part.fill(0),
@@ -283,9 +270,8 @@ impl BlockDev for Vmdk {
                     self.file.read_at(host, part)?;
                 }
             }
-            done += n;
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     fn describe(&self) -> String {

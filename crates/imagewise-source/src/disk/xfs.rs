@@ -68,7 +68,7 @@ struct Inner {
     root: u64,
 }
 
-struct Inode {
+pub(crate) struct Inode {
     mode: u16,
     format: u8,
     uid: u32,
@@ -224,51 +224,8 @@ impl Xfs {
 
     /// Walk the whole filesystem into a tree builder.
     pub fn walk(&self, limits: Limits, progress: &dyn Progress) -> Result<TreeBuilder> {
-        let fs = &self.inner;
-        let mut builder = TreeBuilder::new(false, limits).walked();
-        progress.begin(&format!("reading {}", fs.what), None);
-        let root = fs.inode(fs.root)?;
-        if root.mode & 0o170000 != 0o040000 {
-            return Err(fs.corrupt("the root inode is not a directory".into()));
-        }
-        builder.add(fs.raw_entry("/".into(), fs.root, &root)?)?;
-        let mut visited = HashSet::from([fs.root]);
-        let mut stack = vec![("/".to_string(), fs.root, root)];
-        let mut n = 0u64;
-        while let Some((dir_path, dir_ino, dir)) = stack.pop() {
-            let mut children = fs.dir_entries(dir_ino, &dir)?;
-            children.sort();
-            for (name, ino) in children {
-                if name == b"." || name == b".." {
-                    continue;
-                }
-                let name = crate::names::from_bytes(&name);
-                if name.is_empty() || name.contains('/') {
-                    return Err(
-                        fs.corrupt(format!("directory {dir_path} has an entry named {name:?}"))
-                    );
-                }
-                let path = crate::path::join(&dir_path, &name);
-                let inode = fs.inode(ino)?;
-                let raw = fs.raw_entry(path.clone(), ino, &inode)?;
-                let is_dir = raw.entry.kind == EntryKind::Dir;
-                builder.add(raw)?;
-                n += 1;
-                if n.is_multiple_of(1024) {
-                    progress.advance(0);
-                }
-                if is_dir {
-                    if !visited.insert(ino) {
-                        return Err(fs.corrupt(format!(
-                            "directory loop: {path} is inode {ino}, already seen"
-                        )));
-                    }
-                    stack.push((path, ino, inode));
-                }
-            }
-        }
-        progress.end();
-        Ok(builder)
+        let builder = TreeBuilder::new(false, limits).walked();
+        crate::disk::walk_tree(self.inner.as_ref(), self.inner.root, builder, progress)
     }
 
     pub fn open_file(&self, ino: u64, size: u64) -> Result<FileReader> {
@@ -836,6 +793,29 @@ impl Inner {
             identity: (kind != EntryKind::Dir && inode.nlink > 1).then_some((0, ino)),
             linked: kind != EntryKind::Dir && inode.nlink > 1,
         })
+    }
+}
+
+impl crate::disk::Walk for Inner {
+    type Node = Inode;
+
+    fn what(&self) -> &str {
+        &self.what
+    }
+
+    fn node(&self, id: u64) -> Result<Inode> {
+        self.inode(id)
+    }
+
+    fn children(&self, id: u64, node: &Inode) -> Result<Vec<(Vec<u8>, u64)>> {
+        if node.mode & 0o170000 != 0o040000 {
+            return Err(self.corrupt(format!("inode {id} is not a directory")));
+        }
+        self.dir_entries(id, node)
+    }
+
+    fn entry(&self, path: String, id: u64, node: &Inode) -> Result<RawEntry> {
+        self.raw_entry(path, id, node)
     }
 }
 

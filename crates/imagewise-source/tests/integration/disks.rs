@@ -241,7 +241,7 @@ fn mbr_disk_with(magic: &[u8], at: usize) -> Vec<u8> {
 fn unknown_filesystems_are_named_with_their_partition() {
     let t = tempfile::tempdir().unwrap();
     for (magic, at, name) in [
-        (&b"hsqs"[..], 0usize, "squashfs"),
+        (&b"LUKS\xba\xbe"[..], 0usize, "LUKS"),
         (b"_BHRfS_M", 0x10040, "btrfs"),
     ] {
         let p = write(t.path(), "d.raw", &mbr_disk_with(magic, at));
