@@ -56,7 +56,7 @@ chroot_build() { # SRC TMP SCRIPT
 if ! done_mark bookworm-rootfs.complete; then
   log "debootstrap bookworm minbase (a few minutes)"
   rm -rf bookworm-rootfs bookworm-rootfs.tmp
-  debootstrap --variant=minbase bookworm bookworm-rootfs.tmp http://deb.debian.org/debian >/dev/null
+  debootstrap --variant=minbase bookworm bookworm-rootfs.tmp >/dev/null
   # Keep the tree stable: no apt lists or logs that a later update would change.
   rm -rf bookworm-rootfs.tmp/var/cache/apt/*.bin
   mv bookworm-rootfs.tmp bookworm-rootfs
@@ -235,7 +235,7 @@ for rel in trixie bullseye; do
   if ! done_mark $rel-rootfs.complete; then
     log "debootstrap $rel minbase (a few minutes)"
     rm -rf $rel-rootfs $rel-rootfs.tmp
-    debootstrap --variant=minbase $rel $rel-rootfs.tmp http://deb.debian.org/debian >/dev/null
+    debootstrap --variant=minbase $rel $rel-rootfs.tmp >/dev/null
     rm -rf $rel-rootfs.tmp/var/cache/apt/*.bin
     mv $rel-rootfs.tmp $rel-rootfs
     touch $rel-rootfs.complete
