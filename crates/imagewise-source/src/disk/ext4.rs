@@ -250,28 +250,7 @@ impl Ext4 {
     }
 
     pub fn exists(&self, path: &str) -> bool {
-        self.lookup(path).is_ok_and(|i| i.is_some())
-    }
-
-    /// Find an inode by path (no symlinks followed), for partition selection.
-    fn lookup(&self, path: &str) -> Result<Option<u32>> {
-        let mut ino = ROOT_INO;
-        for name in path.split('/').filter(|c| !c.is_empty()) {
-            let inode = self.inner.inode(ino)?;
-            if inode.mode & 0o170000 != 0o040000 {
-                return Ok(None);
-            }
-            match self
-                .inner
-                .dir_entries(ino, &inode)?
-                .into_iter()
-                .find(|(n, _)| n == name.as_bytes())
-            {
-                Some((_, child)) => ino = child,
-                None => return Ok(None),
-            }
-        }
-        Ok(Some(ino))
+        crate::disk::exists(self, u64::from(ROOT_INO), path)
     }
 
     /// Walk the whole filesystem into a tree builder.
@@ -374,6 +353,10 @@ impl crate::disk::Walk for Ext4 {
 
     fn entry(&self, path: String, id: u64, node: &Inode) -> Result<RawEntry> {
         self.raw_entry(path, ino32(id, &self.inner.what)?, node)
+    }
+
+    fn is_dir(node: &Inode) -> bool {
+        node.mode & 0o170000 == 0o040000
     }
 }
 

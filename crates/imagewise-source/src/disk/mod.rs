@@ -33,6 +33,27 @@ pub(crate) trait Walk {
     fn node(&self, id: u64) -> Result<Self::Node>;
     fn children(&self, id: u64, node: &Self::Node) -> Result<Vec<(Vec<u8>, u64)>>;
     fn entry(&self, path: String, id: u64, node: &Self::Node) -> Result<RawEntry>;
+    fn is_dir(node: &Self::Node) -> bool;
+}
+
+/// Whether `path` (absolute, no symlinks followed) names something in the filesystem: for
+/// choosing the partition that holds `/etc/os-release`.
+pub(crate) fn exists<W: Walk>(fs: &W, root: u64, path: &str) -> bool {
+    let mut id = root;
+    for part in path.split('/').filter(|p| !p.is_empty()) {
+        let Ok(node) = fs.node(id) else { return false };
+        if !W::is_dir(&node) {
+            return false;
+        }
+        let Ok(children) = fs.children(id, &node) else {
+            return false;
+        };
+        match children.into_iter().find(|(n, _)| n == part.as_bytes()) {
+            Some((_, child)) => id = child,
+            None => return false,
+        }
+    }
+    true
 }
 
 /// Walk a filesystem from `root` into `builder`: directories depth-first, names sorted, `.`

@@ -190,19 +190,7 @@ impl Squashfs {
     }
 
     pub fn exists(&self, path: &str) -> bool {
-        let fs = &self.inner;
-        let mut r = fs.root;
-        for part in path.split('/').filter(|p| !p.is_empty()) {
-            let Ok(inode) = fs.inode(r) else { return false };
-            let Ok(entries) = fs.dir_entries(&inode) else {
-                return false;
-            };
-            match entries.into_iter().find(|(n, _)| n == part.as_bytes()) {
-                Some((_, x)) => r = x,
-                None => return false,
-            }
-        }
-        true
+        crate::disk::exists(self.inner.as_ref(), self.inner.root, path)
     }
 
     pub fn walk(&self, limits: Limits, progress: &dyn Progress) -> Result<TreeBuilder> {
@@ -675,6 +663,10 @@ impl crate::disk::Walk for Inner {
 
     fn entry(&self, path: String, id: u64, node: &Inode) -> Result<RawEntry> {
         self.raw_entry(path, id, node)
+    }
+
+    fn is_dir(node: &Inode) -> bool {
+        node.kind == EntryKind::Dir
     }
 }
 

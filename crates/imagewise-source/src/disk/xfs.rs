@@ -202,24 +202,7 @@ impl Xfs {
 
     /// Whether `path` (absolute, no symlinks followed) exists.
     pub fn exists(&self, path: &str) -> bool {
-        let fs = &self.inner;
-        let mut ino = fs.root;
-        for part in path.split('/').filter(|p| !p.is_empty()) {
-            let Ok(inode) = fs.inode(ino) else {
-                return false;
-            };
-            if inode.mode & 0o170000 != 0o040000 {
-                return false;
-            }
-            let Ok(entries) = fs.dir_entries(ino, &inode) else {
-                return false;
-            };
-            match entries.into_iter().find(|(n, _)| n == part.as_bytes()) {
-                Some((_, i)) => ino = i,
-                None => return false,
-            }
-        }
-        true
+        crate::disk::exists(self.inner.as_ref(), self.inner.root, path)
     }
 
     /// Walk the whole filesystem into a tree builder.
@@ -816,6 +799,10 @@ impl crate::disk::Walk for Inner {
 
     fn entry(&self, path: String, id: u64, node: &Inode) -> Result<RawEntry> {
         self.raw_entry(path, id, node)
+    }
+
+    fn is_dir(node: &Inode) -> bool {
+        node.mode & 0o170000 == 0o040000
     }
 }
 
