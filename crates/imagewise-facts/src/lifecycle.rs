@@ -27,11 +27,6 @@ use crate::report::{Os, SupportStatus, SupportWindow};
 
 const BUILTIN: &str = include_str!("../data/lifecycle.toml");
 
-/// The shipped table, parsed.
-pub fn builtin_text() -> &'static str {
-    BUILTIN
-}
-
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
@@ -158,21 +153,18 @@ fn parse(text: &str, file: &str) -> Result<File, TableError> {
 }
 
 impl Table {
-    /// The table shipped with imagewise.
+    /// The table shipped with imagewise (parsed once per process).
     pub fn builtin() -> Table {
-        let f = parse(BUILTIN, "builtin").expect("the shipped lifecycle table parses");
-        Table {
-            origin: format!("builtin {}", f.version.as_deref().unwrap_or("")),
-            distros: f.distro,
-        }
-    }
-
-    /// The version (check date) of the shipped table.
-    pub fn builtin_version() -> String {
-        parse(BUILTIN, "builtin")
-            .ok()
-            .and_then(|f| f.version)
-            .unwrap_or_default()
+        static PARSED: std::sync::OnceLock<Table> = std::sync::OnceLock::new();
+        PARSED
+            .get_or_init(|| {
+                let f = parse(BUILTIN, "builtin").expect("the shipped lifecycle table parses");
+                Table {
+                    origin: format!("builtin {}", f.version.as_deref().unwrap_or("")),
+                    distros: f.distro,
+                }
+            })
+            .clone()
     }
 
     /// Adds the rows of the TOML `text` (named `file` in errors and in `origin`): a release with

@@ -173,7 +173,7 @@ pub fn trust_checked(
     opts: &TrustOptions,
     files: Option<FileCheck>,
 ) -> TrustReport {
-    let (consistency, files) = consistency(tree, facts, files);
+    let (consistency, files) = consistency(facts, files);
     let freshness_input = newest_install(tree);
     let mut r = TrustReport {
         image: tree.info().reference.clone(),
@@ -438,12 +438,7 @@ fn release_package(id: &str) -> &'static [&'static str] {
     }
 }
 
-fn consistency(
-    tree: &ImageTree,
-    facts: &ImageFacts,
-    files: Option<FileCheck>,
-) -> (Dimension, Option<FileCheck>) {
-    let _ = tree;
+fn consistency(facts: &ImageFacts, files: Option<FileCheck>) -> (Dimension, Option<FileCheck>) {
     let mut evidence = Vec::new();
     let mut level = TrustLevel::Good;
     let mut judged = false;
@@ -538,10 +533,6 @@ fn sample_key(path: &str) -> u64 {
 /// Bytes read for the sample beyond the files modified after install.
 const SAMPLE_BYTES: u64 = 1 << 20;
 
-fn fc_sampled<T>(chosen: &[T], sample: usize) -> bool {
-    chosen.len() >= sample
-}
-
 fn dpkg_files(tree: &ImageTree, opts: &TrustOptions) -> Option<FileCheck> {
     let dir = tree.get("/var/lib/dpkg/info")?;
     let mut listed: Vec<(String, String, i64)> = Vec::new(); // (path, md5, installed mtime)
@@ -600,7 +591,7 @@ fn dpkg_files(tree: &ImageTree, opts: &TrustOptions) -> Option<FileCheck> {
         rest.sort_by_key(|(p, ..)| sample_key(p));
         let mut bytes = 0u64;
         for item in rest {
-            if fc_sampled(&chosen, opts.sample) || bytes >= SAMPLE_BYTES {
+            if chosen.len() >= opts.sample || bytes >= SAMPLE_BYTES {
                 break;
             }
             bytes += tree.resolve(&item.0, true).map_or(0, |e| e.size);

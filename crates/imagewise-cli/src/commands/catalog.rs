@@ -139,12 +139,11 @@ pub(crate) fn scan_summary(
 pub(crate) fn evaluate(
     tree: &ImageTree,
     reference: &str,
-    global: &Global,
+    table: &imagewise_facts::lifecycle::Table,
     db: Option<&imagewise_vuln::Database>,
     trust: &TrustOptions,
     lint: bool,
 ) -> anyhow::Result<Evaluation> {
-    let table = super::lifecycle_table(global)?;
     let wants = if lint {
         imagewise_lint::wants(tree)
     } else {
@@ -316,13 +315,14 @@ fn add(a: &AddArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let mut cat = a.catalog.open()?;
     let db = database(&a.db)?;
     let trust = a.judge.options()?;
+    let table = super::lifecycle_table(global)?;
     let opts = a.open.options(global, a.json)?;
     let mut results = Vec::new();
     for image in &a.images {
         let reference = absolute(image);
         let tree = open_image_with(&reference, &opts, global)?;
         let digest = catalog::content_digest(&tree);
-        let e = evaluate(&tree, &reference, global, db.as_ref(), &trust, true)?;
+        let e = evaluate(&tree, &reference, &table, db.as_ref(), &trust, true)?;
         let r = record(&tree, &reference, digest, e, None);
         let added = cat.add(&r, a.name.as_deref())?;
         if !a.json && !global.quiet {
@@ -574,7 +574,7 @@ fn refresh(a: &RefreshArgs, global: &Global) -> anyhow::Result<ExitCode> {
             }
         };
         let digest = catalog::content_digest(&tree);
-        let e = evaluate(&tree, &old.reference, global, db.as_ref(), &trust, true)?;
+        let e = evaluate(&tree, &old.reference, &table, db.as_ref(), &trust, true)?;
         let r = record(
             &tree,
             &old.reference,

@@ -74,12 +74,12 @@ pub(crate) fn run(a: &RankArgs, global: &Global) -> anyhow::Result<ExitCode> {
         .collect::<anyhow::Result<Vec<App>>>()?;
     let mut candidates = Vec::new();
     let mut unopenable = Vec::new();
+    let table = super::lifecycle_table(global)?;
     if let Some(path) = &a.catalog {
         let location = super::catalog::CatalogLocation {
             file: (!path.as_os_str().is_empty()).then(|| path.clone()),
         };
         let cat = location.open()?;
-        let table = super::lifecycle_table(global)?;
         let today = imagewise_facts::lifecycle::today();
         let packages = !req.package.is_empty() || !req.forbid.is_empty();
         let records = cat.list(packages)?;
@@ -136,7 +136,7 @@ pub(crate) fn run(a: &RankArgs, global: &Global) -> anyhow::Result<ExitCode> {
             }
         };
         let e =
-            super::catalog::evaluate(&tree, reference, global, db.as_ref(), &trust_opts, false)?;
+            super::catalog::evaluate(&tree, reference, &table, db.as_ref(), &trust_opts, false)?;
         let target = (!apps.is_empty())
             .then(|| imagewise_compat::Target::new(reference, Arc::new(tree), Default::default()));
         candidates.push(Candidate {

@@ -38,7 +38,8 @@ pub(crate) fn run(a: &TrustArgs, global: &Global) -> anyhow::Result<ExitCode> {
             .transpose()?,
     }));
     let tree = super::open_image_with(&a.image, &open, global)?;
-    let e = evaluate(&tree, &a.image, global, db.as_ref(), &trust, false)?;
+    let table = super::lifecycle_table(global)?;
+    let e = evaluate(&tree, &a.image, &table, db.as_ref(), &trust, false)?;
     super::print(if a.json {
         super::Output::Json(&e.trust)
     } else {

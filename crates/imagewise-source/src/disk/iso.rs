@@ -43,6 +43,7 @@ pub(crate) struct Iso {
 }
 
 /// One directory record, decoded.
+#[derive(Clone)]
 struct Record {
     name: Vec<u8>,
     dir: bool,
@@ -418,7 +419,7 @@ impl Iso {
             .records(root_rec.extent, root_rec.len.min(SECTOR))?
             .into_iter()
             .find(|r| r.name == b".");
-        let mut root_entry = dot.unwrap_or_else(|| root_rec.clone_meta());
+        let mut root_entry = dot.unwrap_or_else(|| root_rec.clone());
         root_entry.dir = true;
         builder.add(iso.entry("/".into(), &root_entry, None))?;
         let mut stack = vec![("/".to_string(), root_rec.extent, root_rec.len, 0usize)];
@@ -446,7 +447,7 @@ impl Iso {
                     continue;
                 }
                 if r.multi && !r.dir {
-                    pending = Some((r.clone_meta(), vec![(r.extent, r.len)]));
+                    pending = Some((r.clone(), vec![(r.extent, r.len)]));
                     continue;
                 }
                 let parts = vec![(r.extent, r.len)];
@@ -573,27 +574,6 @@ impl Iso {
             size,
             pos: 0,
         }))
-    }
-}
-
-impl Record {
-    fn clone_meta(&self) -> Record {
-        Record {
-            name: self.name.clone(),
-            dir: self.dir,
-            extent: self.extent,
-            len: self.len,
-            multi: self.multi,
-            mtime: self.mtime,
-            mode: self.mode,
-            nlink: self.nlink,
-            uid: self.uid,
-            gid: self.gid,
-            link: self.link.clone(),
-            device: self.device,
-            child: self.child,
-            relocated: self.relocated,
-        }
     }
 }
 
