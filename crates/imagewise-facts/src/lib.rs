@@ -149,10 +149,8 @@ pub fn inspect_with(tree: &ImageTree, extra: files::Wants) -> (ImageFacts, files
             manifest_digest: info.manifest_digest.clone(),
             platform: info.platform.clone(),
             tags: info.tags.clone(),
-            partition: info
-                .disk
-                .as_ref()
-                .map(|d| match (&*d.selected.table, &d.selected.label) {
+            partition: info.disk.as_ref().map(|d| {
+                let p = match (&*d.selected.table, &d.selected.label) {
                     ("lvm", Some(lv)) => format!("#{lv} lvm {}", d.selected.filesystem),
                     _ => format!(
                         "#{} {} {} {}",
@@ -161,7 +159,12 @@ pub fn inspect_with(tree: &ImageTree, extra: files::Wants) -> (ImageFacts, files
                         d.selected.type_name,
                         d.selected.filesystem
                     ),
-                }),
+                };
+                match &d.selected.subvolume {
+                    Some(sv) => format!("{p} subvol={sv}"),
+                    None => p,
+                }
+            }),
             container: info.disk.as_ref().map(|d| d.container.clone()),
         },
         os,

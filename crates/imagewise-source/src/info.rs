@@ -74,6 +74,10 @@ pub struct PartitionInfo {
     /// The filesystem's label (`LABEL=` in fstab).
     #[serde(default)]
     pub fs_label: Option<String>,
+    /// The Btrfs subvolume read, by its path from the top level (`subvol=` in fstab); none for
+    /// the top level and other filesystems.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subvolume: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -96,17 +96,43 @@ pub enum ImageRef {
     Bare(PathBuf),
 }
 
-/// Which part of a disk to open: a partition by number (`#2`), or an LVM logical volume by
-/// volume group and name (`#vg0/root`).
+/// Which part of a disk to open: a partition by number (`#2`), an LVM logical volume by
+/// volume group and name (`#vg0/root`), or a Btrfs subvolume by its path from the top level,
+/// on the partition chosen by number or by the default rule (`#subvol=root`,
+/// `#4,subvol=@/snapshots/1`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PartitionSel {
     Number(u32),
     Volume(String),
+    Subvolume {
+        partition: Option<u32>,
+        path: String,
+    },
 }
 
 impl PartitionSel {
-    /// `N` or `VG/LV` (LVM's name characters: letters, digits, `+_.-`).
+    /// `N`, `VG/LV` (LVM's name characters: letters, digits, `+_.-`), `subvol=PATH` or
+    /// `N,subvol=PATH`.
     pub fn parse(s: &str) -> Option<PartitionSel> {
+        let (number, rest) = match s.split_once(',') {
+            Some((n, rest)) if rest.starts_with("subvol=") => (Some(n.parse::<u32>().ok()?), rest),
+            _ => (None, s),
+        };
+        if let Some(path) = rest.strip_prefix("subvol=") {
+            // `subvol=/` is the top level.
+            let path = path.trim_matches('/');
+            if path
+                .split('/')
+                .any(|p| p == "." || p == ".." || p.is_empty())
+                && !path.is_empty()
+            {
+                return None;
+            }
+            return Some(PartitionSel::Subvolume {
+                partition: number,
+                path: path.to_string(),
+            });
+        }
         if let Ok(n) = s.parse::<u32>() {
             return Some(PartitionSel::Number(n));
         }
@@ -128,6 +154,14 @@ impl std::fmt::Display for PartitionSel {
         match self {
             PartitionSel::Number(n) => write!(f, "{n}"),
             PartitionSel::Volume(v) => f.write_str(v),
+            PartitionSel::Subvolume {
+                partition: Some(n),
+                path,
+            } => write!(f, "{n},subvol=/{path}"),
+            PartitionSel::Subvolume {
+                partition: None,
+                path,
+            } => write!(f, "subvol=/{path}"),
         }
     }
 }
@@ -304,7 +338,7 @@ fn partition(p: &str, reference: &str) -> Result<PartitionSel> {
     PartitionSel::parse(p).ok_or_else(|| Error::Reference {
         reference: reference.to_string(),
         detail: format!(
-            "partition {p:?} is neither a number nor an LVM volume (disk:PATH#N, N from 1, or disk:PATH#VG/LV)"
+            "partition {p:?} is neither a number, an LVM volume nor a Btrfs subvolume (disk:PATH#N, N from 1; disk:PATH#VG/LV; disk:PATH#subvol=NAME or #N,subvol=NAME)"
         ),
     })
 }
@@ -502,6 +536,48 @@ mod tests {
         }
         for t in Transport::ALL {
             assert_eq!(Transport::of(&format!("{t}:x")), Some(t));
+        }
+    }
+
+    #[test]
+    fn partition_selectors_parse_and_print_back() {
+        for (text, want) in [
+            ("2", PartitionSel::Number(2)),
+            ("vg0/root", PartitionSel::Volume("vg0/root".into())),
+            (
+                "subvol=root",
+                PartitionSel::Subvolume {
+                    partition: None,
+                    path: "root".into(),
+                },
+            ),
+            (
+                "4,subvol=/@/snapshots/1/",
+                PartitionSel::Subvolume {
+                    partition: Some(4),
+                    path: "@/snapshots/1".into(),
+                },
+            ),
+            (
+                "subvol=/",
+                PartitionSel::Subvolume {
+                    partition: None,
+                    path: String::new(),
+                },
+            ),
+        ] {
+            let got = PartitionSel::parse(text).unwrap_or_else(|| panic!("{text}"));
+            assert_eq!(got, want, "{text}");
+            assert_eq!(PartitionSel::parse(&got.to_string()), Some(got), "{text}");
+        }
+        for bad in [
+            "subvol=a/../b",
+            "subvol=a//b",
+            "x,subvol=a",
+            "two",
+            "subvol=./a",
+        ] {
+            assert_eq!(PartitionSel::parse(bad), None, "{bad}");
         }
     }
 

@@ -35,6 +35,10 @@ pub(crate) enum Content {
     Xfs {
         inode: u64,
     },
+    /// A file of a Btrfs filesystem, by its walk id (subvolume slot and inode).
+    Btrfs {
+        id: u64,
+    },
     /// An inode of a squashfs, by its inode reference.
     Squashfs {
         inode: u64,
@@ -468,6 +472,7 @@ pub(crate) enum Backend {
     Layers(crate::layers::Layers),
     Ext4(crate::disk::ext4::Ext4),
     Xfs(crate::disk::xfs::Xfs),
+    Btrfs(crate::disk::btrfs::Btrfs),
     Squashfs(crate::disk::squashfs::Squashfs),
     Iso(crate::disk::iso::Iso),
     /// Another crate's store of files (a snapshot).
@@ -729,6 +734,7 @@ impl ImageTree {
             (Backend::Layers(l), Content::Tar { .. }) => l.open(c, e),
             (Backend::Ext4(fs), Content::Ext4 { inode }) => fs.open_file(*inode, e.size),
             (Backend::Xfs(fs), Content::Xfs { inode }) => fs.open_file(*inode, e.size),
+            (Backend::Btrfs(fs), Content::Btrfs { id }) => fs.open_file(*id, e.size),
             (Backend::Squashfs(fs), Content::Squashfs { inode }) => fs.open_file(*inode, e.size),
             (Backend::Iso(fs), Content::Iso { file }) => fs.open_file(*file, e.size),
             (Backend::Provided(p), Content::Provided(key)) => {

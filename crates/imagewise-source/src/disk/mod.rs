@@ -1,7 +1,9 @@
 //! `disk:` — disk images: raw, qcow2, VMDK (monolithic sparse, stream-optimized), VHD (fixed,
 //! dynamic) and VHDX, detected by magic; a block device, its partition table (MBR or GPT, or none
-//! for a bare filesystem), and the ext2/3/4 or XFS filesystem on the chosen partition.
+//! for a bare filesystem), and the ext2/3/4, XFS, Btrfs or squashfs filesystem on the chosen
+//! partition.
 
+pub(crate) mod btrfs;
 pub(crate) mod ext4;
 pub(crate) mod iso;
 mod lvm;
@@ -494,6 +496,7 @@ pub(crate) fn open(
             part_uuid: p.uuid.clone(),
             fs_uuid: ids[i].0.clone(),
             fs_label: ids[i].1.clone(),
+            subvolume: None,
         }
     };
     let listing = || -> String {
@@ -511,8 +514,15 @@ pub(crate) fn open(
             have.join(", ")
         }
     };
+    let subvol = match partition {
+        Some(PartitionSel::Subvolume { path, .. }) => Some(path.as_str()),
+        _ => None,
+    };
     let (chosen, opened) = match partition {
-        Some(PartitionSel::Number(n)) => {
+        Some(PartitionSel::Subvolume {
+            partition: Some(n), ..
+        })
+        | Some(PartitionSel::Number(n)) => {
             let i = infos
                 .iter()
                 .zip(&volumes)
@@ -543,22 +553,40 @@ pub(crate) fn open(
             }
             (i, None)
         }
+        Some(PartitionSel::Subvolume {
+            partition: None,
+            path,
+        }) => pick_btrfs(&infos, reference, path)?,
         None => pick_default(&infos, reference)?,
     };
     let (p, fs_name, slice) = &infos[chosen];
     if !readable(fs_name) {
         return Err(not_readable(reference, p, fs_name));
     }
+    if subvol.is_some() && fs_name != "btrfs" {
+        return Err(Error::not_found(
+            reference,
+            format!(
+                "partition {} holds {fs_name}, which has no subvolumes; the disk has: {}",
+                p.number,
+                listing()
+            ),
+        ));
+    }
     let fs = match opened {
         Some(fs) => fs,
-        None => Fs::open(fs_name, slice)?,
+        None => Fs::open(fs_name, slice, subvol)?,
     };
+    let mut selected = describe(chosen);
+    if let Fs::Btrfs(b) = &fs {
+        selected.subvolume = b.subvolume().map(str::to_string);
+    }
     let mut info = ImageInfo::new(reference, Format::Disk, path.to_path_buf());
     info.disk = Some(DiskInfo {
         container: container.to_string(),
         virtual_size: dev.size(),
         partitions: (0..infos.len()).map(describe).collect(),
-        selected: describe(chosen),
+        selected,
     });
     Ok(match fs {
         Fs::Ext4(fs) => {
@@ -568,6 +596,10 @@ pub(crate) fn open(
         Fs::Xfs(fs) => {
             let builder = fs.walk(opts.limits, progress)?;
             builder.finish(info, Backend::Xfs(fs))
+        }
+        Fs::Btrfs(fs) => {
+            let builder = fs.walk(opts.limits, progress)?;
+            builder.finish(info, Backend::Btrfs(fs))
         }
         Fs::Squashfs(fs) => {
             let builder = fs.walk(opts.limits, progress)?;
@@ -613,6 +645,7 @@ fn open_iso(
         part_uuid: None,
         fs_uuid: None,
         fs_label: None,
+        subvolume: None,
     };
     match iso::Iso::open(dev.clone(), reference, opts.limits, progress, live)? {
         iso::Opened::Tree(opened) => {
@@ -661,12 +694,20 @@ fn open_iso(
 enum Fs {
     Ext4(ext4::Ext4),
     Xfs(xfs::Xfs),
+    Btrfs(btrfs::Btrfs),
     Squashfs(squashfs::Squashfs),
 }
 
 impl Fs {
-    fn open(name: &str, slice: &Slice) -> Result<Fs> {
-        if name == "xfs" {
+    /// Open filesystem `name` on `slice`; `subvol` is a Btrfs subvolume's path.
+    fn open(name: &str, slice: &Slice, subvol: Option<&str>) -> Result<Fs> {
+        if name == "btrfs" {
+            Ok(Fs::Btrfs(btrfs::Btrfs::open(
+                Arc::new(slice.clone()),
+                &slice.name,
+                subvol,
+            )?))
+        } else if name == "xfs" {
             Ok(Fs::Xfs(xfs::Xfs::open(
                 Arc::new(slice.clone()),
                 &slice.name,
@@ -688,31 +729,59 @@ impl Fs {
         match self {
             Fs::Ext4(f) => f.exists(path),
             Fs::Xfs(f) => f.exists(path),
+            Fs::Btrfs(f) => f.exists(path),
             Fs::Squashfs(f) => f.exists(path),
         }
     }
 }
 
 fn readable(fs_name: &str) -> bool {
-    fs_name.starts_with("ext") || fs_name == "xfs" || fs_name == "squashfs"
+    fs_name.starts_with("ext") || ["xfs", "btrfs", "squashfs"].contains(&fs_name)
 }
 
 fn not_readable(reference: &str, p: &partition::Partition, fs_name: &str) -> Error {
     Error::unsupported(
         format!("{reference} partition {} ({})", p.number, p.type_name),
         if fs_name == "unknown" {
-            "no filesystem imagewise recognises is on it; imagewise reads ext2/3/4, XFS and squashfs"
+            "no filesystem imagewise recognises is on it; imagewise reads ext2/3/4, XFS, Btrfs and squashfs"
                 .to_string()
         } else {
             format!(
-                "it holds {fs_name}; imagewise reads ext2/3/4, XFS and squashfs filesystems so far"
+                "it holds {fs_name}; imagewise reads ext2/3/4, XFS, Btrfs and squashfs filesystems so far"
             )
         },
     )
 }
 
-/// The partition holding `/etc/os-release`, else the largest Linux (ext, XFS) one; with the
-/// filesystem when it had to be opened to look.
+/// The Btrfs partition holding subvolume `path` (the first, by partition order, when several
+/// are Btrfs), opened.
+fn pick_btrfs(
+    infos: &[(partition::Partition, String, Slice)],
+    reference: &str,
+    path: &str,
+) -> Result<(usize, Option<Fs>)> {
+    let mut first_error = None;
+    for (i, (_, fs, slice)) in infos.iter().enumerate() {
+        if fs != "btrfs" {
+            continue;
+        }
+        match Fs::open(fs, slice, Some(path)) {
+            Ok(fs) => return Ok((i, Some(fs))),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    Err(first_error.unwrap_or_else(|| {
+        Error::not_found(
+            reference,
+            format!("no Btrfs filesystem on the disk holds a subvolume {path}"),
+        )
+    }))
+}
+
+/// The partition holding `/etc/os-release`, else the largest Linux (ext, XFS, Btrfs) one; with
+/// the filesystem when it had to be opened to look.
 fn pick_default(
     infos: &[(partition::Partition, String, Slice)],
     reference: &str,
@@ -721,7 +790,7 @@ fn pick_default(
         .filter(|&i| readable(&infos[i].1))
         .collect();
     for &i in &linux {
-        if let Ok(fs) = Fs::open(&infos[i].1, &infos[i].2) {
+        if let Ok(fs) = Fs::open(&infos[i].1, &infos[i].2, None) {
             if fs.exists("/etc/os-release") || fs.exists("/usr/lib/os-release") {
                 return Ok((i, Some(fs)));
             }
@@ -743,7 +812,7 @@ fn pick_default(
                 .collect();
             Err(Error::unsupported(
                 reference,
-                format!("no partition holds an ext2/3/4 or XFS filesystem (partitions: {}); imagewise reads those so far", have.join(", ")),
+                format!("no partition holds an ext2/3/4, XFS, Btrfs or squashfs filesystem (partitions: {}); imagewise reads those so far", have.join(", ")),
             ))
         }
     }
