@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod btrfs;
 mod catalog;
 mod check;
 mod exit_codes;

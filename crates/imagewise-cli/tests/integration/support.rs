@@ -1,5 +1,5 @@
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -67,4 +67,65 @@ pub fn shape(v: &Value) -> Value {
 pub fn sha256_hex(data: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(data))
+}
+
+/// Run a bash script (`-euo pipefail`); its stdout, or a failed assertion with its stderr.
+pub fn sh(script: &str) -> String {
+    let out = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// A path as the `&str` a command line takes.
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Unmounts on drop, so a failed assertion leaves no mount behind.
+pub struct Mounted(pub std::path::PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// What differs between two `ls --json` listings in `fields` (modes masked with `mask_mode`).
+pub fn listing_differences(
+    want: &BTreeMap<String, Value>,
+    got: &BTreeMap<String, Value>,
+    fields: &[&str],
+    mask_mode: u64,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (p, w) in want {
+        let Some(g) = got.get(p) else {
+            problems.push(format!("missing {p}"));
+            continue;
+        };
+        for f in fields {
+            let (a, b) = if *f == "mode" {
+                (
+                    Value::from(w["mode"].as_u64().unwrap_or(0) & mask_mode),
+                    Value::from(g["mode"].as_u64().unwrap_or(0) & mask_mode),
+                )
+            } else {
+                (w[*f].clone(), g[*f].clone())
+            };
+            if a != b {
+                problems.push(format!("{p} {f}: {a} vs {b}"));
+            }
+        }
+    }
+    for p in got.keys().filter(|p| !want.contains_key(*p)) {
+        problems.push(format!("extra {p}"));
+    }
+    problems
 }

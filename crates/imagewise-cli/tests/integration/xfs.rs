@@ -10,69 +10,10 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::Value;
 
 use crate::support::*;
-
-fn sh(script: &str) -> String {
-    let out = Command::new("bash")
-        .args(["-euo", "pipefail", "-c", script])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{script}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-/// Unmounts on drop, so a failed assertion leaves no mount behind.
-struct Mounted(std::path::PathBuf);
-
-impl Drop for Mounted {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
-
-fn listing_differences(
-    want: &BTreeMap<String, Value>,
-    got: &BTreeMap<String, Value>,
-    fields: &[&str],
-    mask_mode: u64,
-) -> Vec<String> {
-    let mut problems = Vec::new();
-    for (p, w) in want {
-        let Some(g) = got.get(p) else {
-            problems.push(format!("missing {p}"));
-            continue;
-        };
-        for f in fields {
-            let (a, b) = if *f == "mode" {
-                (
-                    Value::from(w["mode"].as_u64().unwrap_or(0) & mask_mode),
-                    Value::from(g["mode"].as_u64().unwrap_or(0) & mask_mode),
-                )
-            } else {
-                (w[*f].clone(), g[*f].clone())
-            };
-            if a != b {
-                problems.push(format!("{p} {f}: {a} vs {b}"));
-            }
-        }
-    }
-    for p in got.keys().filter(|p| !want.contains_key(*p)) {
-        problems.push(format!("extra {p}"));
-    }
-    problems
-}
 
 #[test]
 fn bookworm_on_xfs_v5_lists_as_the_directory_does() {
