@@ -2,8 +2,8 @@
 //! compressed metadata blocks (inode, directory, fragment, id and xattr tables), basic and
 //! extended inodes of every type, directories with their headers, data blocks (compressed,
 //! stored, or sparse) and fragment tails, and extended attributes (user, trusted, security;
-//! out-of-line values). Compressors: gzip (zlib), xz, lz4 and zstd; lzo and the legacy lzma
-//! are refused by name. Every table position, block size and count is checked; metadata reads
+//! out-of-line values). Compressors: gzip (zlib), xz, lzo, lz4 and zstd; the legacy lzma is
+//! refused by name. Every table position, block size and count is checked; metadata reads
 //! are bounded, decompression is capped at the block size.
 //!
 //! No maintained crate reads squashfs from untrusted bytes with these bounds (the ones that
@@ -41,6 +41,7 @@ fn le64(b: &[u8], o: usize) -> u64 {
 enum Codec {
     Gzip,
     Xz,
+    Lzo,
     Lz4,
     Zstd,
 }
@@ -124,7 +125,7 @@ impl Squashfs {
             5 => Codec::Lz4,
             6 => Codec::Zstd,
             2 => return Err(Error::unsupported(&what, "lzma (legacy) compression; rebuild it with mksquashfs -comp xz")),
-            3 => return Err(Error::unsupported(&what, "lzo compression is not read yet; rebuild it with mksquashfs -comp xz, gzip, lz4 or zstd")),
+            3 => Codec::Lzo,
             c => return Err(corrupt(format!("compressor {c}"))),
         };
         let used = le64(&sb, 40);
@@ -266,6 +267,9 @@ impl Inner {
             }
             Codec::Lz4 => {
                 out = lz4_flex::block::decompress(input, max).map_err(|e| bad(e.to_string()))?;
+            }
+            Codec::Lzo => {
+                out = lzo::decompress(input, max).map_err(|e| bad(e.to_string()))?;
             }
         }
         if out.len() > max {
