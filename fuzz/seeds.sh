@@ -38,6 +38,16 @@ truncate -s 1M "$w/fs.raw"
 mkfs.ext4 -q -F -b 1024 -N 32 -O ^has_journal -d "$w/root" "$w/fs.raw"
 cp "$w/fs.raw" corpus/disk/ext4.raw
 qemu-img convert -c -O qcow2 -o cluster_size=4096 "$w/fs.raw" corpus/disk/ext4.qcow2
+# The same tree as Btrfs (mixed block groups, 16 MiB), XFS (v5), squashfs (lzo) and an ISO.
+truncate -s 16M "$w/fs.btrfs"
+mkfs.btrfs -q -f -M --rootdir "$w/root" "$w/fs.btrfs" >/dev/null 2>&1
+cp "$w/fs.btrfs" corpus/disk/btrfs.raw
+truncate -s 16M "$w/fs.xfs"
+python3 ../scripts/xfs-proto.py "$w/root" > "$w/proto"
+TEST_DIR=1 TEST_DEV=1 QA_CHECK_FS=1 mkfs.xfs -q -f -p "$w/proto" "$w/fs.xfs"
+cp "$w/fs.xfs" corpus/disk/xfs.raw
+mksquashfs "$w/root" corpus/disk/lzo.sqfs -comp lzo -noappend -no-progress -quiet >/dev/null
+xorriso -as mkisofs -R -J -o corpus/disk/tree.iso "$w/root" 2>/dev/null
 ls -la corpus/*
 # rpm databases: the first byte picks the backend (0 sqlite, 1 ndb, 2 bdb).
 shared=../../shared/fixtures/rpmdb

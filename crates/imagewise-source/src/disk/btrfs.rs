@@ -500,7 +500,7 @@ impl Inner {
                 .is_none_or(|end| end > self.dev.size())
             {
                 return Err(self.corrupt(format!(
-                    "chunk at {} lies at {p}..+{} on a device of {} bytes",
+                    "chunk at {} lies at {p}..+{}, past the end of the device ({} bytes): the image is truncated",
                     chunk.logical,
                     chunk.len,
                     self.dev.size()
@@ -1148,6 +1148,11 @@ impl Inner {
                     decompress(compression, stored, ram, self.sectorsize)
                         .map_err(|e| format!("inode {ino}'s inline extent: {e}"))?
                 };
+                if file_off.checked_add(data.len() as u64).is_none() {
+                    return Err(format!(
+                        "inode {ino}'s inline extent at {file_off} runs past 2^64"
+                    ));
+                }
                 Ok(Span {
                     file_off,
                     len: data.len() as u64,
@@ -1507,5 +1512,278 @@ impl Seek for FileData {
         let new = crate::blob::seek_target(to, self.pos, self.size)?;
         self.pos = new;
         Ok(new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Damaged filesystems, each a clear error (or, for a lost first superblock, the copy):
+    //! made by `mkfs.btrfs --rootdir`, then damaged where the reader looks, with the node's
+    //! checksum made to match where the damage should reach the parser behind it.
+    use super::*;
+    use crate::disk::RawFile;
+    use std::os::unix::fs::FileExt;
+    use std::path::{Path, PathBuf};
+
+    struct Image {
+        _dir: tempfile::TempDir,
+        path: PathBuf,
+    }
+
+    /// A small tree (a directory, a 70 KB file, a symlink, an xattr) in a `size` Btrfs.
+    fn made(size: &str, extra: &[&str]) -> Image {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(root.join("d/e")).unwrap();
+        std::fs::write(root.join("d/file"), vec![7u8; 70_000]).unwrap();
+        std::fs::write(root.join("small"), b"hello").unwrap();
+        std::os::unix::fs::symlink("d/file", root.join("link")).unwrap();
+        let path = dir.path().join("fs.btrfs");
+        std::fs::File::create(&path).unwrap();
+        let st = std::process::Command::new("truncate")
+            .args(["-s", size])
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let out = std::process::Command::new("mkfs.btrfs")
+            .args(["-q", "-f", "--rootdir"])
+            .arg(&root)
+            .args(extra)
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Image { _dir: dir, path }
+    }
+
+    fn open(path: &Path) -> Result<Btrfs> {
+        let dev: Arc<dyn BlockDev> = Arc::new(RawFile::open(path)?);
+        Btrfs::open(dev, "test", None)
+    }
+
+    /// Open, walk, and read every file.
+    fn read_all(path: &Path) -> Result<usize> {
+        let fs = open(path)?;
+        let mut n = 0;
+        let tree = fs
+            .walk(Limits::default(), &imagewise_types::NoProgress)?
+            .finish(
+                crate::info::ImageInfo::new("t", crate::info::Format::Disk, path.into()),
+                Backend::Btrfs(fs),
+            );
+        for e in tree.entries() {
+            if e.kind == EntryKind::File {
+                let mut r = tree.open(&e.path)?;
+                std::io::copy(&mut r, &mut std::io::sink())
+                    .map_err(|err| Error::corrupt("read", err.to_string()))?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    use crate::tree::Backend;
+
+    fn poke(path: &Path, at: u64, bytes: &[u8]) {
+        let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+        f.write_all_at(bytes, at).unwrap();
+    }
+
+    fn peek(path: &Path, at: u64, len: usize) -> Vec<u8> {
+        let mut b = vec![0u8; len];
+        std::fs::File::open(path)
+            .unwrap()
+            .read_exact_at(&mut b, at)
+            .unwrap();
+        b
+    }
+
+    /// The physical offset of a logical address (the copy the reader uses).
+    fn physical(fs: &Btrfs, logical: u64) -> u64 {
+        let c = fs
+            .inner
+            .chunks
+            .iter()
+            .find(|c| c.logical <= logical && logical < c.logical + c.len)
+            .unwrap();
+        c.physical.clone().unwrap() + (logical - c.logical)
+    }
+
+    /// Recompute the crc32c of the node at `at`.
+    fn fix_node(path: &Path, at: u64, nodesize: usize) {
+        let b = peek(path, at, nodesize);
+        poke(path, at, &crc32c::crc32c(&b[32..]).to_le_bytes());
+    }
+
+    /// The top-level file tree's leaf: its physical offset and the (key, data offset) of each
+    /// item.
+    fn fs_leaf(path: &Path) -> (u64, usize, Vec<(Key, usize, usize)>) {
+        let fs = open(path).unwrap();
+        let (root, _) = fs.inner.root_item(FS_TREE).unwrap().unwrap();
+        assert_eq!(root.level, 0, "the small tree fits one leaf");
+        let at = physical(&fs, root.bytenr);
+        let nodesize = fs.inner.nodesize as usize;
+        let b = peek(path, at, nodesize);
+        let items = (0..le32(&b, 0x60) as usize)
+            .map(|i| {
+                let o = HEADER + i * ITEM;
+                (Key::at(&b, o), o, HEADER + le32(&b, o + 17) as usize)
+            })
+            .collect();
+        (at, nodesize, items)
+    }
+
+    fn error_of(r: Result<usize>) -> String {
+        match r {
+            Ok(n) => panic!("read {n} files without an error"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_sound_filesystem_reads() {
+        let img = made("16M", &["-M"]);
+        assert_eq!(read_all(&img.path).unwrap(), 2);
+    }
+
+    #[test]
+    fn truncation_and_lost_superblocks() {
+        let img = made("16M", &["-M"]);
+        let len = std::fs::metadata(&img.path).unwrap().len();
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&img.path)
+            .unwrap();
+        f.set_len(len / 4).unwrap();
+        let e = error_of(read_all(&img.path));
+        assert!(e.contains("truncated") || e.contains("past the end"), "{e}");
+        f.set_len(0x10000 + 100).unwrap();
+        let e = error_of(read_all(&img.path));
+        assert!(e.contains("too small") || e.contains("superblock"), "{e}");
+
+        // The first superblock damaged: the copy at 64 MiB is read.
+        let img = made("80M", &["-M"]);
+        poke(&img.path, 0x10000 + 0x100, b"\xff\xff");
+        assert_eq!(read_all(&img.path).unwrap(), 2);
+        // Both damaged: named.
+        poke(&img.path, 0x400_0000 + 0x100, b"\xff\xff");
+        let e = error_of(read_all(&img.path));
+        assert!(e.contains("fails its checksum"), "{e}");
+    }
+
+    #[test]
+    fn damaged_nodes_are_named() {
+        // A flipped byte: the checksum says so.
+        let img = made("16M", &["-M"]);
+        let (at, _, items) = fs_leaf(&img.path);
+        poke(&img.path, at + items[0].2 as u64, b"\x55");
+        let e = error_of(read_all(&img.path));
+        assert!(e.contains("fails its checksum"), "{e}");
+
+        // More items than fit, with a matching checksum.
+        let img = made("16M", &["-M"]);
+        let (at, nodesize, _) = fs_leaf(&img.path);
+        poke(&img.path, at + 0x60, &50_000u32.to_le_bytes());
+        fix_node(&img.path, at, nodesize);
+        let e = error_of(read_all(&img.path));
+        assert!(e.contains("more than fit"), "{e}");
+
+        // An item whose data lies outside the node.
+        let img = made("16M", &["-M"]);
+        let (at, nodesize, items) = fs_leaf(&img.path);
+        let (_, o, _) = items[items.len() / 2];
+        poke(&img.path, at + o as u64 + 17, &60_000u32.to_le_bytes());
+        fix_node(&img.path, at, nodesize);
+        let e = error_of(read_all(&img.path));
+        assert!(e.contains("outside the node"), "{e}");
+    }
+
+    #[test]
+    fn damaged_file_items_are_named() {
+        // The 70 KB file's extent moved past every chunk.
+        let img = made("16M", &["-M"]);
+        let (at, nodesize, items) = fs_leaf(&img.path);
+        let (_, _, data) = *items
+            .iter()
+            .find(|(k, _, d)| {
+                k.ty == EXTENT_DATA && peek(&img.path, at + *d as u64 + 20, 1)[0] == 1
+            })
+            .unwrap();
+        poke(
+            &img.path,
+            at + data as u64 + 21,
+            &(1u64 << 50).to_le_bytes(),
+        );
+        fix_node(&img.path, at, nodesize);
+        let e = error_of(read_all(&img.path));
+        assert!(e.contains("is in no chunk"), "{e}");
+
+        // The same extent claiming to be compressed into an absurd size.
+        let img = made("16M", &["-M"]);
+        let (at, nodesize, items) = fs_leaf(&img.path);
+        let (_, _, data) = *items
+            .iter()
+            .find(|(k, _, d)| {
+                k.ty == EXTENT_DATA && peek(&img.path, at + *d as u64 + 20, 1)[0] == 1
+            })
+            .unwrap();
+        poke(&img.path, at + data as u64 + 8, &(1u64 << 40).to_le_bytes());
+        poke(&img.path, at + data as u64 + 16, &[3]);
+        fix_node(&img.path, at, nodesize);
+        let e = error_of(read_all(&img.path));
+        assert!(e.contains("claims"), "{e}");
+
+        // A directory entry that leads back to the root: a loop.
+        let img = made("16M", &["-M"]);
+        let (at, nodesize, items) = fs_leaf(&img.path);
+        let (_, _, data) = *items
+            .iter()
+            .find(|(k, _, d)| {
+                k.ty == DIR_INDEX
+                    && k.objectid != 256
+                    && peek(&img.path, at + *d as u64 + 29, 1)[0] == 2
+            })
+            .expect("a directory entry for a directory below the root");
+        poke(&img.path, at + data as u64, &256u64.to_le_bytes());
+        fix_node(&img.path, at, nodesize);
+        let e = error_of(read_all(&img.path));
+        assert!(e.contains("directory loop"), "{e}");
+
+        // A root item that puts the file tree at the wrong level.
+        let img = made("16M", &["-M"]);
+        let fs = open(&img.path).unwrap();
+        let root_tree = fs.inner.root_tree;
+        let at = physical(&fs, root_tree.bytenr);
+        let nodesize = fs.inner.nodesize as usize;
+        let b = peek(&img.path, at, nodesize);
+        let o = (0..le32(&b, 0x60) as usize)
+            .map(|i| HEADER + i * ITEM)
+            .find(|&o| Key::at(&b, o) == Key::new(FS_TREE, ROOT_ITEM, 0))
+            .unwrap();
+        let data = HEADER + le32(&b, o + 17) as usize;
+        poke(&img.path, at + data as u64 + 238, &[1]);
+        fix_node(&img.path, at, nodesize);
+        let e = error_of(read_all(&img.path));
+        assert!(e.contains("its parent says 1"), "{e}");
+    }
+
+    #[test]
+    fn a_striped_chunk_is_refused_by_name() {
+        let img = made("16M", &["-M"]);
+        // The system chunk array's first chunk, made RAID0, with the superblock's checksum
+        // made to match.
+        let sb = 0x10000u64;
+        let ty = sb + 0x32b + 17 + 24;
+        let old = u64::from_le_bytes(peek(&img.path, ty, 8).try_into().unwrap());
+        poke(&img.path, ty, &(old | 8).to_le_bytes());
+        let b = peek(&img.path, sb, SUPER_SIZE);
+        poke(&img.path, sb, &crc32c::crc32c(&b[32..]).to_le_bytes());
+        let e = error_of(read_all(&img.path));
+        assert!(e.contains("striped"), "{e}");
     }
 }

@@ -124,7 +124,12 @@ impl Squashfs {
             4 => Codec::Xz,
             5 => Codec::Lz4,
             6 => Codec::Zstd,
-            2 => return Err(Error::unsupported(&what, "lzma (legacy) compression; rebuild it with mksquashfs -comp xz")),
+            2 => {
+                return Err(Error::unsupported(
+                    &what,
+                    "lzma (legacy) compression; rebuild it with mksquashfs -comp xz",
+                ))
+            }
             3 => Codec::Lzo,
             c => return Err(corrupt(format!("compressor {c}"))),
         };

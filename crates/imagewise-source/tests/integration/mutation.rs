@@ -1,5 +1,6 @@
 //! Mutated inputs never panic: byte flips and truncations of valid tar, OCI archive, qcow2,
-//! VMDK (sparse, stream-optimized), VHD (dynamic, fixed), VHDX and GPT images either open (and then read without panicking) or fail with an error. This is the
+//! VMDK (sparse, stream-optimized), VHD (dynamic, fixed), VHDX, GPT, XFS, Btrfs, squashfs and
+//! ISO images either open (and then read without panicking) or fail with an error. This is the
 //! stable-toolchain stand-in for the cargo-fuzz targets in fuzz/.
 
 use std::path::PathBuf;
@@ -25,6 +26,11 @@ struct Seeds {
     squashfs: Vec<u8>,
     /// The same tree as a Rock Ridge and Joliet ISO made by xorriso.
     iso: Vec<u8>,
+    /// The same tree as a mixed-block-group Btrfs made by `mkfs.btrfs --rootdir`, and where
+    /// its tree nodes are (their checksums are redone after a flip, so that damage gets past
+    /// them to the parser).
+    btrfs: Vec<u8>,
+    btrfs_nodes: Vec<usize>,
 }
 
 fn seeds() -> &'static Seeds {
@@ -178,6 +184,27 @@ fn seeds() -> &'static Seeds {
             .unwrap();
         assert!(st.success(), "xorriso of the seed");
         let iso = std::fs::read(&i).unwrap();
+        let b = dir.path().join("x.btrfs");
+        std::fs::write(&b, vec![0u8; 16 << 20]).unwrap();
+        sh(
+            "mkfs.btrfs",
+            &[
+                "-q",
+                "-f",
+                "-M",
+                "--rootdir",
+                xroot.to_str().unwrap(),
+                b.to_str().unwrap(),
+            ],
+        );
+        let btrfs = std::fs::read(&b).unwrap();
+        let fsid = &btrfs[0x10020..0x10030];
+        let nodesize = u32::from_le_bytes(btrfs[0x10094..0x10098].try_into().unwrap()) as usize;
+        let btrfs_nodes: Vec<usize> = (0..btrfs.len() / nodesize)
+            .map(|i| i * nodesize)
+            .filter(|&o| o != 0x10000 && &btrfs[o + 0x20..o + 0x30] == fsid)
+            .collect();
+        assert!(btrfs_nodes.len() >= 4, "{} nodes", btrfs_nodes.len());
         Seeds {
             _dir: dir,
             tar_gz,
@@ -188,6 +215,8 @@ fn seeds() -> &'static Seeds {
             xfs,
             squashfs,
             iso,
+            btrfs,
+            btrfs_nodes,
         }
     })
 }
@@ -318,6 +347,31 @@ proptest! {
             (if a < 4096 { a } else { len.saturating_sub(1 + a - 4096) }, x)
         }).collect();
         exercise("disk:", &mutate(&seeds().squashfs, &f, cut));
+    }
+
+    #[test]
+    fn mutated_btrfs_never_panics(f in flips(), cut in proptest::option::of(any::<usize>()), fix in any::<bool>()) {
+        // Flips in the superblock and the tree nodes; usually with their checksums redone, so
+        // that the damage reaches the parser behind them.
+        let seeds = seeds();
+        let nodesize = u32::from_le_bytes(seeds.btrfs[0x10094..0x10098].try_into().unwrap()) as usize;
+        let blocks: Vec<usize> = std::iter::once(0x10000).chain(seeds.btrfs_nodes.iter().copied()).collect();
+        let f: Vec<(usize, u8)> = f.into_iter().map(|(a, x)| {
+            let block = blocks[a % blocks.len()];
+            (block + (a / blocks.len()) % if block == 0x10000 { 4096 } else { nodesize }, x)
+        }).collect();
+        let mut b = mutate(&seeds.btrfs, &f, None);
+        if fix {
+            for &block in &blocks {
+                let len = if block == 0x10000 { 4096 } else { nodesize };
+                let crc = crc32c::crc32c(&b[block + 32..block + len]);
+                b[block..block + 4].copy_from_slice(&crc.to_le_bytes());
+            }
+        }
+        if let Some(c) = cut {
+            b.truncate(c % (b.len() + 1));
+        }
+        exercise("disk:", &b);
     }
 
     #[test]
