@@ -4,6 +4,9 @@
 #   tar        tar -tvf
 #   tar.zst    zstd -dc | tar -tvf -
 #   qcow2      qemu-img convert to raw (and nothing more)
+#   XFS, Btrfs find -printf on the same image loop-mounted read-only (page cache warm for both)
+#   squashfs   unsquashfs -lls
+#   VMDK, VHDX qemu-img convert to raw
 # plus peak RSS for a ~1 GiB compressed layer (as tar.zst and as an OCI layer whose digest is
 # verified) and the scale case: a tar of one million small files vs tar -tvf.
 # Prints medians of N runs (default 3), ratios to the floor and peak RSS; machines here are
@@ -21,7 +24,8 @@ cargo build --release -q
 IW=$PWD/target/release/imagewise
 mkdir -p "$BENCH_DIR" bench/results
 TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+MNT=$TMP/mnt
+trap 'umount "$MNT"/* 2>/dev/null || true; rm -rf "$TMP"' EXIT
 
 # Build the large inputs once.
 if [ ! -f "$BENCH_DIR/big.tar.zst" ]; then
@@ -75,6 +79,23 @@ PY
   mv "$BENCH_DIR/million.tar.tmp" "$BENCH_DIR/million.tar"
 fi
 
+# The bookworm tree in the other filesystems and wrappings (issue 20's formats).
+B=$F/bookworm-rootfs
+mkfs_copy() { # IMAGE MKFS MOUNT-OPTIONS
+  [ -f "$1" ] && return
+  truncate -s 1500M "$1.tmp" && $2 "$1.tmp" >/dev/null 2>&1
+  mkdir -p "$TMP/fill" && mount -o "loop,$3" "$1.tmp" "$TMP/fill" && cp -a "$B/." "$TMP/fill/" && umount "$TMP/fill"
+  mv "$1.tmp" "$1"
+}
+mkfs_copy "$BENCH_DIR/bookworm.xfs" "mkfs.xfs -q -f" rw
+mkfs_copy "$BENCH_DIR/bookworm.btrfs" "mkfs.btrfs -q -f" compress-force=zstd
+[ -f "$BENCH_DIR/bookworm.sqfs" ] || mksquashfs "$B" "$BENCH_DIR/bookworm.sqfs" -comp zstd -noappend -no-progress -quiet >/dev/null
+[ -f "$BENCH_DIR/bookworm.vmdk" ] || qemu-img convert -O vmdk -o subformat=streamOptimized "$F/bookworm-gpt.raw" "$BENCH_DIR/bookworm.vmdk"
+[ -f "$BENCH_DIR/bookworm.vhdx" ] || qemu-img convert -O vhdx "$F/bookworm-gpt.raw" "$BENCH_DIR/bookworm.vhdx"
+mkdir -p "$MNT/xfs" "$MNT/btrfs"
+mount -o loop,ro "$BENCH_DIR/bookworm.xfs" "$MNT/xfs"
+mount -o loop,ro "$BENCH_DIR/bookworm.btrfs" "$MNT/btrfs"
+
 . bench/lib.sh
 
 out=bench/results/ls-$(date +%Y%m%d-%H%M).md
@@ -91,6 +112,11 @@ out=bench/results/ls-$(date +%Y%m%d-%H%M).md
   row "oci gzip (bookworm)" "$IW ls --json $F/bookworm-oci" "gzip -dc layer | tar -tvf -" "gzip -dc \$(ls -S $F/bookworm-oci/blobs/sha256/* | head -1) | tar -tvf -"
   row "qcow2 (bookworm)" "$IW ls --json $F/bookworm-gpt.qcow2" "qemu-img convert -O raw" "qemu-img convert -O raw $F/bookworm-gpt.qcow2 $TMP/x.raw"
   row "raw GPT ext4 (bookworm)" "$IW ls --json $F/bookworm-gpt.raw" "find -printf (same tree)" "find $F/bookworm-rootfs -printf '%M %U %G %s %T@ %p %l\n'"
+  row "XFS (bookworm)" "$IW ls --json $BENCH_DIR/bookworm.xfs" "find -printf on the mount" "find $MNT/xfs -printf '%M %U %G %s %T@ %p %l\n'"
+  row "Btrfs zstd (bookworm)" "$IW ls --json $BENCH_DIR/bookworm.btrfs" "find -printf on the mount" "find $MNT/btrfs -printf '%M %U %G %s %T@ %p %l\n'"
+  row "squashfs zstd (bookworm)" "$IW ls --json $BENCH_DIR/bookworm.sqfs" "unsquashfs -lls" "unsquashfs -lls $BENCH_DIR/bookworm.sqfs"
+  row "VMDK stream (bookworm)" "$IW ls --json $BENCH_DIR/bookworm.vmdk" "qemu-img convert -O raw" "qemu-img convert -O raw $BENCH_DIR/bookworm.vmdk $TMP/x.raw"
+  row "VHDX (bookworm)" "$IW ls --json $BENCH_DIR/bookworm.vhdx" "qemu-img convert -O raw" "qemu-img convert -O raw $BENCH_DIR/bookworm.vhdx $TMP/x.raw"
   row "1 GiB tar.zst layer" "$IW ls --json $BENCH_DIR/big.tar.zst" "zstd -dc | tar -tvf -" "zstd -dc $BENCH_DIR/big.tar.zst | tar -tvf -"
   row "1 GiB OCI zstd layer" "$IW ls --json $BENCH_DIR/big-oci" "zstd -dc | sha256sum" "zstd -dc $BENCH_DIR/big.tar.zst | tar -tvf - ; sha256sum $BENCH_DIR/big.tar.zst"
   row "1M small files tar" "$IW ls --json $BENCH_DIR/million.tar" "tar -tvf" "tar -tvf $BENCH_DIR/million.tar"
