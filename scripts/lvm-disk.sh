@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Make a GPT disk image whose second partition is an LVM2 physical volume, written by the LVM
 # tools themselves (pvcreate, vgcreate, vgcfgrestore), holding:
-#   vg/root  an ext4 filesystem of ROOTFS in two segments, out of order on the PV (extents 20-29
-#            hold LV extents 0-9, extents 2-21… see below);
-#   vg/var   an empty ext4 in one segment;
+#   vg/root  an ext4 (or XFS, as RHEL-family cloud images have it) filesystem of ROOTFS in two
+#            segments, out of order on the PV (extents 20-29 hold LV extents 0-9, extents
+#            2-21… see below);
+#   vg/var   an empty filesystem of the same type in one segment;
 #   vg/wide  a volume striped over two stripes (a type imagewise refuses by name).
 # This kernel has no device-mapper, so lvcreate cannot make volumes: the volumes are written
 # into the metadata with vgcfgrestore (lvm2's own writer), and their data is copied to the
 # extents `lvs -o seg_pe_ranges` and `pvs -o pe_start` report.
-#   scripts/lvm-disk.sh ROOTFS OUT.img
+# XFS is populated through a loop mount and `cp -a` (everything a tree has).
+# VG names the volume group (default vgimw): two groups of one name cannot be made at once.
+#   scripts/lvm-disk.sh ROOTFS OUT.img [ext4|xfs [VG]]
 set -euo pipefail
-root=$1 out=$2
+root=$1 out=$2 fs=${3:-ext4} vg=${4:-vgimw}
 tmp=$(mktemp -d)
-trap 'losetup -d "$loop" 2>/dev/null || true; rm -rf "$tmp"' EXIT
+trap 'umount "$tmp/m" 2>/dev/null || true; losetup -d "$loop" 2>/dev/null || true; rm -rf "$tmp"' EXIT
 rm -f "$out"
 truncate -s 400M "$out"
 # (not -q: sgdisk 1.0.9 then leaves the table unwritten)
@@ -25,7 +28,6 @@ export LVM_SUPPRESS_FD_WARNINGS=1
 export LVM_SYSTEM_DIR=$tmp/lvm
 mkdir -p "$LVM_SYSTEM_DIR"
 printf 'backup {\n backup = 0\n archive = 0\n}\n' > "$LVM_SYSTEM_DIR/lvm.conf"
-vg=vgimw
 pvcreate -q -ff -y "$loop" >/dev/null
 vgcreate -q -s 4M "$vg" "$loop" >/dev/null
 vgcfgbackup -q -f "$tmp/vg.txt" "$vg" >/dev/null 2>&1
@@ -66,13 +68,21 @@ lvs --noheadings --separator ' ' -o lv_name,seg_start_pe,seg_pe_ranges "$vg" 2>/
 vgchange -q -an "$vg" >/dev/null 2>&1 || true
 losetup -d "$loop"
 ext=$((4 << 20))
-mkfs.ext4 -q -F -d "$root" "$tmp/root.ext4" 120M
-mkfs.ext4 -q -F "$tmp/var.ext4" 40M
+if [ "$fs" = xfs ]; then
+  truncate -s 120M "$tmp/root.fs"
+  truncate -s 40M "$tmp/var.fs"
+  # mkfs.xfs refuses under 300 MB unless told these are test filesystems.
+  for v in root var; do TEST_DIR=1 TEST_DEV=1 QA_CHECK_FS=1 mkfs.xfs -q -f "$tmp/$v.fs"; done
+  mkdir "$tmp/m" && mount -o loop "$tmp/root.fs" "$tmp/m" && cp -a "$root/." "$tmp/m/" && umount "$tmp/m"
+else
+  mkfs.ext4 -q -F -d "$root" "$tmp/root.fs" 120M
+  mkfs.ext4 -q -F "$tmp/var.fs" 40M
+fi
 while read -r name lvstart ranges; do
   [ "$name" = wide ] && continue
   from=${ranges#*:}; first=${from%-*}; last=${from#*-}
   count=$((last - first + 1))
-  dd if="$tmp/$name.ext4" of="$out" bs=$ext skip="$lvstart" count="$count" conv=notrunc status=none \
+  dd if="$tmp/$name.fs" of="$out" bs=$ext skip="$lvstart" count="$count" conv=notrunc status=none \
      oflag=seek_bytes seek=$((start * 512 + pe_start + first * ext))
 done < "$tmp/segs"
 cat "$tmp/segs"

@@ -107,3 +107,54 @@ fn logical_volumes_open_like_partitions() {
         "{err}"
     );
 }
+
+/// The RHEL-family layout: XFS on a logical volume (the same script with `xfs`, populated
+/// through a loop mount and `cp -a`), chosen by default and listing exactly as the directory.
+#[test]
+fn xfs_in_a_logical_volume_as_rhel_images_have_it() {
+    let f = fixtures();
+    let t = tempfile::tempdir().unwrap();
+    let img = t.path().join("lvm-xfs.img");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/lvm-disk.sh");
+    let out = Command::new("bash")
+        .arg(&script)
+        .arg(f.join("alpine-rootfs"))
+        .arg(&img)
+        .args(["xfs", "vgrhel"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let want = ls(
+        &format!("dir:{}", s(&f.join("alpine-rootfs"))),
+        &["--digest"],
+    );
+    let got = ls(s(&img), &["--digest"]);
+    let problems = listing_differences(
+        &want,
+        &got,
+        &[
+            "kind",
+            "mode",
+            "uid",
+            "gid",
+            "size",
+            "link",
+            "device",
+            "mtime",
+            "mtime_nsec",
+            "xattrs",
+            "sha256",
+        ],
+        0o7777,
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    let v: Value = serde_json::from_slice(&ok(&["inspect", "--json", s(&img)])).unwrap();
+    assert_eq!(v["image"]["partition"], "#vgrhel/root lvm xfs", "{}", v["image"]);
+    assert_eq!(v["os"]["id"], "alpine");
+    let var = ls(&format!("disk:{}#vgrhel/var", s(&img)), &[]);
+    assert_eq!(var.keys().collect::<Vec<_>>(), ["/"]);
+}
