@@ -153,7 +153,11 @@ fn xfs_in_a_logical_volume_as_rhel_images_have_it() {
     );
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     let v: Value = serde_json::from_slice(&ok(&["inspect", "--json", s(&img)])).unwrap();
-    assert_eq!(v["image"]["partition"], "#vgrhel/root lvm xfs", "{}", v["image"]);
+    assert_eq!(
+        v["image"]["partition"], "#vgrhel/root lvm xfs",
+        "{}",
+        v["image"]
+    );
     assert_eq!(v["os"]["id"], "alpine");
     let var = ls(&format!("disk:{}#vgrhel/var", s(&img)), &[]);
     assert_eq!(var.keys().collect::<Vec<_>>(), ["/"]);
