@@ -124,6 +124,8 @@ fn bookworm_on_compressed_btrfs_lists_as_the_directory_and_the_kernel_do() {
                 s(&qcow)
             ));
             assert_same(&want, &ls(s(&qcow), &["--digest"]), "zstd in qcow2");
+            // The same facts as the directory's.
+            assert_eq!(facts(s(&img)), facts(&format!("dir:{}", s(&tree))));
             let v: Value = serde_json::from_slice(&ok(&["inspect", "--json", s(&img)])).unwrap();
             assert_eq!(v["os"]["version_id"], "12");
             assert!(

@@ -72,6 +72,9 @@ fn bookworm_in_squashfs_lists_as_the_directory_does() {
         assert!(problems.is_empty(), "{comp}: {}", problems.join("\n"));
         let v: Value = serde_json::from_slice(&ok(&["inspect", "--json", &reference])).unwrap();
         assert_eq!(v["os"]["version_id"], version, "{comp}");
+        if comp == "gzip" {
+            assert_eq!(facts(&reference), facts(&format!("dir:{}", s(&src))));
+        }
     }
     // The same squashfs as partition 1 of a GPT disk.
     let img = t.path().join("zstd.sqfs");

@@ -129,3 +129,11 @@ pub fn listing_differences(
     }
     problems
 }
+
+/// `inspect --json` of an image without its `image` section: the facts, which must not depend
+/// on how the tree is wrapped.
+pub fn facts(reference: &str) -> Value {
+    let mut v: Value = serde_json::from_slice(&ok(&["inspect", "--json", reference])).unwrap();
+    v.as_object_mut().unwrap().remove("image");
+    v
+}

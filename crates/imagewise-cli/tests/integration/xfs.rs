@@ -68,6 +68,10 @@ fn bookworm_on_xfs_v5_lists_as_the_directory_does() {
         );
         assert!(problems.is_empty(), "{reference}: {}", problems.join("\n"));
     }
+    assert_eq!(
+        facts(s(&img)),
+        facts(&format!("dir:{}", s(&f.join("bookworm-rootfs"))))
+    );
     let v: Value = serde_json::from_slice(&ok(&["inspect", "--json", s(&img)])).unwrap();
     assert_eq!(v["os"]["version_id"], "12");
     assert!(
