@@ -38,6 +38,7 @@ mod tree;
 use std::sync::Arc;
 
 pub use compression::{Compression, UnreadCompression};
+pub use disk::DiskBytes;
 pub use entry::{Entry, EntryKind};
 pub use error::{Error, ProvidedError, Result};
 pub use imagewise_types::{ErrorKind, HasKind, NoProgress, Progress};

@@ -265,6 +265,57 @@ fn open_container(path: &Path, opts: &OpenOptions) -> Result<(Arc<dyn BlockDev>,
     }
 }
 
+/// The virtual disk inside a disk image (raw, qcow2, VMDK, VHD, VHDX; by magic) as a stream of
+/// bytes: what `qemu-img convert -O raw` writes. The seam for exporting a disk to another
+/// container, and how the container readers are checked against qemu-img.
+pub struct DiskBytes {
+    dev: Arc<dyn BlockDev>,
+    container: &'static str,
+    pos: u64,
+}
+
+impl DiskBytes {
+    pub fn open(path: &Path, opts: &OpenOptions) -> Result<DiskBytes> {
+        let (dev, container) = open_container(path, opts)?;
+        Ok(DiskBytes {
+            dev,
+            container,
+            pos: 0,
+        })
+    }
+
+    /// `raw`, `qcow2`, `vmdk`, `vhd-fixed`, `vhd-dynamic` or `vhdx`.
+    pub fn container(&self) -> &str {
+        self.container
+    }
+
+    /// The virtual disk's size in bytes.
+    pub fn size(&self) -> u64 {
+        self.dev.size()
+    }
+}
+
+impl std::io::Read for DiskBytes {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = (self.dev.size().saturating_sub(self.pos)).min(buf.len() as u64) as usize;
+        if n == 0 {
+            return Ok(0);
+        }
+        self.dev
+            .read_at(self.pos, &mut buf[..n])
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl std::io::Seek for DiskBytes {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.pos = crate::blob::seek_target(to, self.pos, self.dev.size())?;
+        Ok(self.pos)
+    }
+}
+
 /// Whether the first bytes (and the last 512) of a file are one of the disk containers.
 pub(crate) fn is_container(path: &Path, head: &[u8]) -> Result<bool> {
     let raw = RawFile::open(path)?;
