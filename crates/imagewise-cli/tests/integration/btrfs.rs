@@ -31,29 +31,6 @@ const ALL: &[&str] = &[
     "sha256",
 ];
 
-/// The kernel's listing of a mounted tree (scripts/fs-manifest.py).
-fn kernel(mnt: &Path) -> BTreeMap<String, Value> {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/fs-manifest.py");
-    let out = sh(&format!("python3 {} {}", s(&script), s(mnt)));
-    out.lines()
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap();
-            (v["path"].as_str().unwrap().to_string(), v)
-        })
-        .collect()
-}
-
-/// Hardlinks as the plain files the kernel shows (which name is primary is the lister's pick).
-fn unlinked(mut got: BTreeMap<String, Value>) -> BTreeMap<String, Value> {
-    for v in got.values_mut() {
-        if v["kind"] == "hardlink" {
-            v["kind"] = Value::from("file");
-            v["link"] = Value::Null;
-        }
-    }
-    got
-}
-
 fn assert_same(want: &BTreeMap<String, Value>, got: &BTreeMap<String, Value>, what: &str) {
     let problems = listing_differences(want, got, ALL, 0o7777);
     assert!(

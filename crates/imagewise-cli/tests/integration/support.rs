@@ -137,3 +137,26 @@ pub fn facts(reference: &str) -> Value {
     v.as_object_mut().unwrap().remove("image");
     v
 }
+
+/// The kernel's listing of a mounted tree (scripts/fs-manifest.py).
+pub fn kernel(mnt: &Path) -> BTreeMap<String, Value> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/fs-manifest.py");
+    let out = sh(&format!("python3 {} {}", s(&script), s(mnt)));
+    out.lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (v["path"].as_str().unwrap().to_string(), v)
+        })
+        .collect()
+}
+
+/// Hardlinks as the plain files the kernel shows (which name is primary is the lister's pick).
+pub fn unlinked(mut got: BTreeMap<String, Value>) -> BTreeMap<String, Value> {
+    for v in got.values_mut() {
+        if v["kind"] == "hardlink" {
+            v["kind"] = Value::from("file");
+            v["link"] = Value::Null;
+        }
+    }
+    got
+}

@@ -1,5 +1,6 @@
 //! XFS written by the real tools and read back: the bookworm tree copied onto a v5 filesystem
-//! through a loop mount (`mkfs.xfs`, `mount`, `cp -a`) lists exactly as the directory does —
+//! through a loop mount (`mkfs.xfs`, `mount`, `cp -a`) lists exactly as the directory does and
+//! as the kernel shows the mount (scripts/fs-manifest.py) —
 //! modes, owners, sizes, mtimes in ns, link targets, devices, xattrs, digests; a v4 filesystem
 //! without file types (`-m crc=0 -n ftype=0`, which this kernel cannot mount) populated by
 //! `mkfs.xfs -p` from a protofile; and the shapes a copy of a tree may not reach — a file of
@@ -27,14 +28,15 @@ fn bookworm_on_xfs_v5_lists_as_the_directory_does() {
         i = s(&img),
         m = s(&mnt)
     ));
-    {
+    let oracle = {
         let _m = Mounted(mnt.clone());
         sh(&format!(
             "cp -a {}/. {}/",
             s(&f.join("bookworm-rootfs")),
             s(&mnt)
         ));
-    }
+        kernel(&mnt)
+    };
     let want = ls(
         &format!("dir:{}", s(&f.join("bookworm-rootfs"))),
         &["--digest"],
@@ -68,6 +70,30 @@ fn bookworm_on_xfs_v5_lists_as_the_directory_does() {
         );
         assert!(problems.is_empty(), "{reference}: {}", problems.join("\n"));
     }
+    // And as the kernel shows the mounted filesystem.
+    let problems = listing_differences(
+        &oracle,
+        &unlinked(ls(s(&img), &["--digest"])),
+        &[
+            "kind",
+            "mode",
+            "uid",
+            "gid",
+            "size",
+            "link",
+            "device",
+            "mtime",
+            "mtime_nsec",
+            "xattrs",
+            "sha256",
+        ],
+        0o7777,
+    );
+    assert!(
+        problems.is_empty(),
+        "against the kernel: {}",
+        problems.join("\n")
+    );
     assert_eq!(
         facts(s(&img)),
         facts(&format!("dir:{}", s(&f.join("bookworm-rootfs"))))
