@@ -319,7 +319,7 @@ fn unknown_filesystems_are_named_with_their_partition() {
     let t = tempfile::tempdir().unwrap();
     for (magic, at, name) in [
         (&b"LUKS\xba\xbe"[..], 0usize, "LUKS"),
-        (b"_BHRfS_M", 0x10040, "btrfs"),
+        (b"\x10\x20\xf5\xf2", 0x400, "f2fs"),
     ] {
         let p = write(t.path(), "d.raw", &mbr_disk_with(magic, at));
         let e = open_path(format!("disk:{}", p.display())).unwrap_err();
@@ -327,7 +327,15 @@ fn unknown_filesystems_are_named_with_their_partition() {
         assert!(matches!(e, Error::Unsupported { .. }), "{s}");
         assert!(s.contains("partition 1 (Linux)") && s.contains(name), "{s}");
     }
-    // XFS is read: a bare magic with nothing sound behind it is corrupt, and says why.
+    // Btrfs and XFS are read: a bare magic with nothing sound behind it is corrupt, and says
+    // why.
+    let p = write(t.path(), "b.raw", &mbr_disk_with(b"_BHRfS_M", 0x10040));
+    let e = open_path(format!("disk:{}", p.display())).unwrap_err();
+    assert!(matches!(e, Error::Corrupt { .. }), "{e}");
+    assert!(
+        e.to_string().contains("Btrfs") && e.to_string().contains("superblock"),
+        "{e}"
+    );
     let p = write(t.path(), "x.raw", &mbr_disk_with(b"XFSB", 0));
     let e = open_path(format!("disk:{}", p.display())).unwrap_err();
     assert!(matches!(e, Error::Corrupt { .. }), "{e}");
