@@ -29,6 +29,13 @@
 #   bullseye-vm.qcow2          the server + cloud-init, qemu-guest-agent, a cloud kernel and initramfs,
 #                              console=ttyS0, host keys removed: ext4 (mkfs.ext4 -d) in qcow2
 #   bullseye-server.qcow2      the server tree alone as such a disk (no cloud-init, no kernel)
+#   app-rootfs/                bookworm-rootfs + Debian's python3, python3-requests, Java
+#                              libraries and skopeo (a Go program) from apt in a chroot; a
+#                              virtualenv /opt/venv with pinned wheels from PyPI (downloaded on the
+#                              host, installed offline in the chroot); /srv/web with pinned npm
+#                              packages (nested and scoped); /usr/local/bin/audited, a tiny Rust
+#                              program built with `cargo auditable`; /usr/local/bin/gomod, a Go
+#                              program built in module mode with vendored dependencies
 #   compat-bins/               programs built here for `check`: static, static-pie, musl, a newer
 #                              glibc symbol, a versioned library (new, old, unversioned), a bundle
 #                              with RUNPATH/RPATH $ORIGIN and a wrong-machine library on its path
@@ -285,6 +292,48 @@ if ! done_mark bookworm-plus-rootfs.complete; then
     apt-get install -y -qq --no-install-recommends curl ca-certificates less >/dev/null && apt-get clean'
   mv plus.tmp bookworm-plus-rootfs
   touch bookworm-plus-rootfs.complete
+fi
+if ! done_mark app-rootfs.complete; then
+  log "app: bookworm-rootfs + Python, npm, Java, Go and Rust applications"
+  rm -rf app-rootfs
+  chroot_build bookworm-rootfs app.tmp 'apt-get update -qq
+    apt-get install -y -qq --no-install-recommends python3 python3-venv python3-requests \
+      libcommons-lang3-java libslf4j-java skopeo >/dev/null && apt-get clean'
+  # pip and npm cannot verify the registry inside the chroot: download on the host.
+  python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.11 \
+    --platform manylinux2014_x86_64 --implementation cp -d app.tmp/tmp/wheels \
+    Flask==2.3.3 Werkzeug==3.0.1 Jinja2==3.1.2 MarkupSafe==2.1.3 itsdangerous==2.1.2 \
+    click==8.1.7 blinker==1.7.0 PyYAML==6.0.1 typing_extensions==4.8.0 zope.interface==6.1 \
+    setuptools==68.2.2
+  # The venv's own pip (Debian's bundled wheel) installs them offline.
+  chroot app.tmp python3 -m venv /opt/venv
+  env -u PIP_FIND_LINKS chroot app.tmp /opt/venv/bin/pip install -q --no-index --find-links /tmp/wheels \
+    Flask==2.3.3 PyYAML==6.0.1 typing_extensions==4.8.0 zope.interface==6.1
+  rm -rf app.tmp/tmp/wheels
+  mkdir -p app.tmp/srv/web
+  (cd app.tmp/srv/web && printf '{"name":"web","version":"1.0.0","private":true}\n' > package.json \
+    && npm install -q --no-audit --no-fund --save-exact express@4.18.2 @babel/runtime@7.23.2 \
+       debug@2.6.9 ms@2.1.3 >/dev/null 2>&1)
+  # A Go program in module mode with two vendored dependencies (one at a pseudo-version):
+  # Debian builds its Go packages without module information, and no module proxy is reachable.
+  g="$out/gomod.tmp"; rm -rf "$g" && mkdir -p "$g/vendor/example.org/greet" "$g/vendor/example.org/pseudo"
+  printf 'package main\n\nimport (\n\t"fmt"\n\n\t"example.org/greet"\n\t"example.org/pseudo"\n)\n\nfunc main() { fmt.Println(greet.Hello(), pseudo.N) }\n' > "$g/main.go"
+  printf 'package greet\n\nfunc Hello() string { return "hello" }\n' > "$g/vendor/example.org/greet/greet.go"
+  printf 'package pseudo\n\nconst N = 7\n' > "$g/vendor/example.org/pseudo/pseudo.go"
+  printf 'module example.com/gomod\n\ngo 1.19\n\nrequire (\n\texample.org/greet v1.2.3\n\texample.org/pseudo v0.0.0-20230101000000-abcdef123456\n)\n' > "$g/go.mod"
+  printf '# example.org/greet v1.2.3\n## explicit\nexample.org/greet\n# example.org/pseudo v0.0.0-20230101000000-abcdef123456\n## explicit\nexample.org/pseudo\n' > "$g/vendor/modules.txt"
+  (cd "$g" && GOFLAGS=-mod=vendor GOPROXY=off GOPATH="$g/gopath" GOCACHE="$g/cache" go build -trimpath -o "$out/app.tmp/usr/local/bin/gomod" .)
+  rm -rf "$g"
+  rm -rf "$out/audited.tmp" && mkdir -p "$out/audited.tmp/src"
+  printf '[package]\nname = "audited"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\nitoa = "=1.0.9"\ncfg-if = "=1.0.0"\n' \
+    > "$out/audited.tmp/Cargo.toml"
+  printf 'fn main() { cfg_if::cfg_if! { if #[cfg(unix)] { println!("{}", itoa::Buffer::new().format(7)); } } }\n' \
+    > "$out/audited.tmp/src/main.rs"
+  (cd "$out/audited.tmp" && CARGO_TARGET_DIR="$out/audited.tmp/target" cargo auditable build -q --release)
+  install -m 0755 "$out/audited.tmp/target/release/audited" app.tmp/usr/local/bin/audited
+  rm -rf "$out/audited.tmp"
+  mv app.tmp app-rootfs
+  touch app-rootfs.complete
 fi
 # Lint fixtures: a Debian 11 server (systemd, sshd, sudo, auditd-less) with packages' defaults,
 # and a copy misconfigured with the real tools inside a chroot. OpenSCAP's Debian 11 content

@@ -11,7 +11,8 @@ for pair in debootstrap:debootstrap skopeo:skopeo umoci:umoci mkfs.ext4:e2fsprog
             /usr/share/xml/scap/ssg/content/ssg-debian11-ds.xml:ssg-debian ssh-keygen:openssh-client \
             mkfs.vfat:dosfstools mkfs.xfs:xfsprogs mkfs.btrfs:btrfs-progs blkid:util-linux \
             /usr/share/distro-info/debian.csv:distro-info-data setcap:libcap2-bin xfs_db:xfsprogs \
-            pvcreate:lvm2 mksquashfs:squashfs-tools xorriso:xorriso; do
+            pvcreate:lvm2 mksquashfs:squashfs-tools xorriso:xorriso npm:npm go:golang-go \
+            unzip:unzip zip:zip; do
   cmd=${pair%%:*}; pkg=${pair##*:}
   command -v "$cmd" >/dev/null 2>&1 || [ -e "$cmd" ] || need+=("$pkg")
 done
@@ -25,3 +26,8 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 # Python: jsonschema validates the SBOMs against the official schemas.
 python3 -c 'import jsonschema, referencing' 2>/dev/null || python3 -m pip install -q 'jsonschema>=4.18'
+# Rust binaries with their dependency list embedded (the application-package tests), and its
+# reader as the oracle.
+for tool in cargo-auditable:cargo-auditable rust-audit-info:rust-audit-info; do
+  command -v "${tool%%:*}" >/dev/null 2>&1 || cargo install -q --locked "${tool##*:}"
+done

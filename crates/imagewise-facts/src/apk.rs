@@ -36,6 +36,8 @@ pub(crate) fn parse(text: &str, database: &str, problems: &mut Vec<String>) -> V
                     maintainer: get('m'),
                     summary: get('T'),
                     database: database.to_string(),
+                    layer: None,
+                    dependency: None,
                     name,
                     version,
                 });

@@ -102,6 +102,8 @@ pub(crate) fn parse(
             maintainer: get("Maintainer").map(str::to_string),
             summary: get("Description").map(|d| d.lines().next().unwrap_or("").to_string()),
             database: database.to_string(),
+            layer: None,
+            dependency: None,
         });
     }
     (out, named)

@@ -18,6 +18,9 @@ enum Limit {
     Whole(u64),
     /// At most this many leading bytes (ELF headers).
     Head(u64),
+    /// Handed to a scanner that reads what it needs and keeps what it finds, not the bytes;
+    /// with the leading bytes kept too when they are also asked for.
+    Scan(crate::apps::Scan, Option<u64>),
 }
 
 /// Requested files, by the path asked for (symlinks inside the image are followed).
@@ -39,7 +42,24 @@ impl Wants {
 
     /// At most the first `bytes` bytes.
     pub fn head(&mut self, path: impl Into<String>, bytes: u64) {
-        self.asked.entry(path.into()).or_insert(Limit::Head(bytes));
+        let e = self.asked.entry(path.into()).or_insert(Limit::Head(bytes));
+        match e {
+            Limit::Head(n) => *n = (*n).max(bytes),
+            Limit::Scan(_, head) => *head = Some(head.unwrap_or(0).max(bytes)),
+            Limit::Whole(_) => {}
+        }
+    }
+
+    /// Scanned for application packages (an archive, a program), unless its bytes are asked
+    /// for otherwise.
+    pub(crate) fn scan(&mut self, path: impl Into<String>, kind: crate::apps::Scan) {
+        let e = self
+            .asked
+            .entry(path.into())
+            .or_insert(Limit::Scan(kind, None));
+        if let Limit::Head(n) = *e {
+            *e = Limit::Scan(kind, Some(n));
+        }
     }
 }
 
@@ -49,6 +69,8 @@ pub struct Files {
     /// Asked path → the regular file it resolved to.
     resolved: HashMap<String, String>,
     contents: HashMap<String, Vec<u8>>,
+    /// What the scanners found, by the scanned file's path.
+    scanned: BTreeMap<String, crate::apps::Scanned>,
 }
 
 impl Files {
@@ -73,10 +95,18 @@ impl Files {
                     continue;
                 }
             }
-            // A file asked for whole and by head is read whole.
+            // A file asked for whole and by head is read whole; a scanned file is scanned under
+            // its own name only (not again through a link to it).
             let merged = match (limits.get(&target), limit) {
                 (Some(Limit::Whole(a)), Limit::Whole(b)) => Limit::Whole((*a).max(b)),
-                (Some(Limit::Whole(a)), Limit::Head(_)) => Limit::Whole(*a),
+                (Some(Limit::Whole(a)), Limit::Head(_) | Limit::Scan(..)) => Limit::Whole(*a),
+                (Some(Limit::Scan(k, h)), Limit::Head(n)) => {
+                    Limit::Scan(*k, Some(h.unwrap_or(0).max(n)))
+                }
+                (Some(Limit::Head(n)), Limit::Scan(k, h)) => {
+                    Limit::Scan(k, Some(h.unwrap_or(0).max(*n)))
+                }
+                (_, Limit::Scan(..)) if target != asked => continue,
                 _ => limit,
             };
             limits.insert(target.clone(), merged);
@@ -84,12 +114,50 @@ impl Files {
         }
         let picked: HashSet<&str> = limits.keys().map(String::as_str).collect();
         let mut contents = HashMap::new();
+        let mut scanned = BTreeMap::new();
         let result = tree.for_each_file(
             |e: &Entry| picked.contains(e.path.as_str()),
             |e: &Entry, r: &mut dyn imagewise_source::FileRead| {
                 let cap = match limits.get(&e.path) {
                     Some(Limit::Whole(max)) => *max,
                     Some(Limit::Head(n)) => *n,
+                    Some(Limit::Scan(kind, head)) => {
+                        let found = match head {
+                            None => crate::apps::scan(*kind, e, r),
+                            Some(n) => {
+                                // The head for the other facts, then the scan from the start.
+                                let seek_head = r.seekable().and_then(|s| {
+                                    use std::io::SeekFrom;
+                                    let mut head = Vec::new();
+                                    s.take(*n).read_to_end(&mut head).ok()?;
+                                    s.seek(SeekFrom::Start(0)).ok()?;
+                                    Some(head)
+                                });
+                                match seek_head {
+                                    Some(head) => {
+                                        contents.insert(e.path.clone(), head);
+                                        crate::apps::scan(*kind, e, r)
+                                    }
+                                    None => {
+                                        let mut buf = Vec::new();
+                                        if let Err(err) =
+                                            r.take(crate::apps::MAX_SCANNED).read_to_end(&mut buf)
+                                        {
+                                            tracing::warn!("reading {}: {err}", e.path);
+                                            return Ok(());
+                                        }
+                                        let cut = buf.len().min(*n as usize);
+                                        contents.insert(e.path.clone(), buf[..cut].to_vec());
+                                        crate::apps::scan(*kind, e, &mut std::io::Cursor::new(buf))
+                                    }
+                                }
+                            }
+                        };
+                        if !found.packages.is_empty() || !found.notes.is_empty() {
+                            scanned.insert(e.path.clone(), found);
+                        }
+                        return Ok(());
+                    }
                     None => return Ok(()),
                 };
                 let mut buf = Vec::with_capacity(e.size.min(cap) as usize);
@@ -106,7 +174,16 @@ impl Files {
                 "reading files for facts stopped early: {e}; facts from unread files are missing"
             ));
         }
-        Files { resolved, contents }
+        Files {
+            resolved,
+            contents,
+            scanned,
+        }
+    }
+
+    /// What scanning archives and programs found, by path.
+    pub(crate) fn scanned(&self) -> impl Iterator<Item = (&String, &crate::apps::Scanned)> {
+        self.scanned.iter()
     }
 
     /// The bytes of `path` (as asked for), if it exists and was read.

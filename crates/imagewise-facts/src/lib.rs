@@ -19,6 +19,7 @@
 
 mod agents;
 mod apk;
+mod apps;
 mod arch;
 mod dpkg;
 mod elf;
@@ -71,6 +72,7 @@ pub fn inspect_with(tree: &ImageTree, extra: files::Wants) -> (ImageFacts, files
     agents::want_logging(tree, &mut wants);
     runtimes::want(tree, &mut wants);
     security::want(tree, &mut wants);
+    apps::want(tree, &mut wants);
     let files = files::Files::load(tree, wants, &mut notes);
 
     // 2. Derive the facts.
@@ -98,6 +100,18 @@ pub fn inspect_with(tree: &ImageTree, extra: files::Wants) -> (ImageFacts, files
     let kind = layout::kind(tree, &init, !kernel.kernels.is_empty(), &packages, &heads);
     let size = layout::size(tree);
     let config = layout::config(tree);
+    // Application packages join the list after the OS-level facts are judged from the OS
+    // packages alone.
+    packages.extend(apps::read(tree, &files, &mut notes));
+    packages.sort_by(|a, b| {
+        (a.ecosystem, &a.name, &a.version, &a.arch, &a.database).cmp(&(
+            b.ecosystem,
+            &b.name,
+            &b.version,
+            &b.arch,
+            &b.database,
+        ))
+    });
 
     if os.id.is_none() {
         notes.push(

@@ -102,6 +102,8 @@ pub(crate) fn finish(mut p: Package, distro: &Distro) -> Package {
         Ecosystem::Apk => crate::apk::purl(&p, distro),
         Ecosystem::Rpm => rpm::purl(&p, distro),
         Ecosystem::Opkg => crate::dpkg::opkg_purl(&p, distro),
+        // Application packages carry their purl from the start.
+        _ => return p,
     };
     p
 }

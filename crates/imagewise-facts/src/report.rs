@@ -180,8 +180,16 @@ pub struct Package {
     pub summary: Option<String>,
     /// Package URL (purl) spec: `pkg:deb/debian/…`, `pkg:apk/alpine/…`, `pkg:rpm/…`.
     pub purl: String,
-    /// The database it came from.
+    /// The database it came from; for application packages, the file: the metadata file, the
+    /// archive (`/app.jar!/BOOT-INF/lib/x.jar` inside another) or the program.
     pub database: String,
+    /// The layer that wrote that file (layered images, application packages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<usize>,
+    /// `direct` or `transitive`, where a manifest or lock file says (`dev` for composer's
+    /// development packages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dependency: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

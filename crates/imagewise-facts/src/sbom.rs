@@ -221,7 +221,11 @@ fn spdx_package(p: &Package, id: &str) -> Value {
         "licenseDeclared": "NOASSERTION",
         "copyrightText": "NOASSERTION",
         "primaryPackagePurpose": "LIBRARY",
-        "sourceInfo": format!("{} package from source {} {}", p.ecosystem.as_str(), p.source_name, p.source_version),
+        "sourceInfo": if p.ecosystem.is_os() {
+            format!("{} package from source {} {}", p.ecosystem.as_str(), p.source_name, p.source_version)
+        } else {
+            format!("{} package found at {}", p.ecosystem.as_str(), p.database)
+        },
         "externalRefs": [{
             "referenceCategory": "PACKAGE-MANAGER",
             "referenceType": "purl",
@@ -286,6 +290,22 @@ pub fn cyclonedx(facts: &ImageFacts, created: &str) -> Value {
                 {"name": "imagewise:package:database", "value": p.database},
             ],
         });
+        if !p.ecosystem.is_os() {
+            // Where it was found: the metadata file, archive or program.
+            c["evidence"] = json!({"occurrences": [{"location": p.database}]});
+            if let Some(d) = &p.dependency {
+                c["properties"]
+                    .as_array_mut()
+                    .expect("built above")
+                    .push(json!({"name": "imagewise:package:dependency", "value": d}));
+            }
+        }
+        if let Some(layer) = p.layer {
+            c["properties"]
+                .as_array_mut()
+                .expect("built above")
+                .push(json!({"name": "imagewise:package:layer", "value": layer.to_string()}));
+        }
         if let Some(l) = &p.license {
             c["licenses"] = match spdx_license(l) {
                 Some(expr) => json!([{"expression": expr}]),

@@ -373,8 +373,9 @@ pub fn unmet(
                 continue; // validated when parsed
             };
             let ok = installed.iter().any(|x| {
-                imagewise_vuln::compare(x.ecosystem.into(), &x.version, &want)
-                    .is_ok_and(|o| op.holds(o))
+                imagewise_vuln::VersionOrder::of(x.ecosystem).is_some_and(|order| {
+                    imagewise_vuln::compare(order, &x.version, &want).is_ok_and(|o| op.holds(o))
+                })
             });
             if !ok {
                 miss(

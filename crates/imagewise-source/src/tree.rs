@@ -507,11 +507,22 @@ pub trait FileRead: Read {
     fn skip_hole(&mut self) -> std::io::Result<u64> {
         Ok(0)
     }
+
+    /// Random access, where the format gives it (directories, disks, uncompressed files):
+    /// readers of formats that keep their index at the end (ELF section headers, ZIP) use it to
+    /// read a few pieces instead of the whole file.
+    fn seekable(&mut self) -> Option<&mut dyn ReadSeek> {
+        None
+    }
 }
 
 impl<R: Read> FileRead for std::io::Take<R> {}
 impl FileRead for std::io::Empty {}
-impl<T: AsRef<[u8]>> FileRead for std::io::Cursor<T> {}
+impl<T: AsRef<[u8]> + Send> FileRead for std::io::Cursor<T> {
+    fn seekable(&mut self) -> Option<&mut dyn ReadSeek> {
+        Some(self)
+    }
+}
 impl<R: FileRead + ?Sized> FileRead for Box<R> {
     fn ahead(&mut self) -> Ahead {
         (**self).ahead()
@@ -601,6 +612,10 @@ impl FileRead for FileReader {
             ReaderKind::Seek(r) => r.skip_hole(),
             ReaderKind::Stream(r) => r.skip_hole(),
         }
+    }
+
+    fn seekable(&mut self) -> Option<&mut dyn ReadSeek> {
+        self.as_seek()
     }
 }
 

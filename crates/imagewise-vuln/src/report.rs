@@ -87,16 +87,21 @@ impl ScanReport {
 /// The image's distribution and packages, as matching wants them.
 fn installed(f: &ImageFacts) -> (Distro, Vec<Installed>) {
     let distro = f.os.distro();
+    // OS packages only: application packages are matched per language ecosystem, which this
+    // matcher does not do yet (package_problems says so).
     let packages = f
         .packages
         .iter()
-        .map(|p| Installed {
-            order: p.ecosystem.into(),
-            name: p.name.clone(),
-            version: p.version.clone(),
-            source_name: p.source_name.clone(),
-            source_version: p.source_version.clone(),
-            epoch: p.epoch,
+        .filter(|p| p.ecosystem.is_os())
+        .filter_map(|p| {
+            Some(Installed {
+                order: crate::VersionOrder::of(p.ecosystem)?,
+                name: p.name.clone(),
+                version: p.version.clone(),
+                source_name: p.source_name.clone(),
+                source_version: p.source_version.clone(),
+                epoch: p.epoch,
+            })
         })
         .collect();
     (distro, packages)
@@ -112,6 +117,19 @@ fn package_problems(f: &ImageFacts) -> Vec<String> {
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default()
+        ));
+    }
+    let apps: std::collections::BTreeSet<&str> = f
+        .packages
+        .iter()
+        .filter(|p| !p.ecosystem.is_os())
+        .map(|p| p.ecosystem.as_str())
+        .collect();
+    if !apps.is_empty() {
+        let n = f.packages.iter().filter(|p| !p.ecosystem.is_os()).count();
+        v.push(format!(
+            "{n} application packages ({}) were not scanned: only OS packages are matched so far",
+            apps.into_iter().collect::<Vec<_>>().join(", ")
         ));
     }
     for d in &f.package_databases {

@@ -21,15 +21,20 @@ pub enum VersionOrder {
     Pep440,
 }
 
-impl From<imagewise_types::Ecosystem> for VersionOrder {
-    fn from(e: imagewise_types::Ecosystem) -> VersionOrder {
-        match e {
-            imagewise_types::Ecosystem::Apk => VersionOrder::Apk,
-            imagewise_types::Ecosystem::Dpkg => VersionOrder::Dpkg,
-            imagewise_types::Ecosystem::Rpm => VersionOrder::Rpm,
+impl VersionOrder {
+    /// The order an ecosystem's versions sort in, where imagewise has it.
+    pub fn of(e: imagewise_types::Ecosystem) -> Option<VersionOrder> {
+        use imagewise_types::Ecosystem as E;
+        Some(match e {
+            E::Apk => VersionOrder::Apk,
+            E::Dpkg => VersionOrder::Dpkg,
+            E::Rpm => VersionOrder::Rpm,
             // opkg compares versions with dpkg's algorithm.
-            imagewise_types::Ecosystem::Opkg => VersionOrder::Dpkg,
-        }
+            E::Opkg => VersionOrder::Dpkg,
+            E::Pypi => VersionOrder::Pep440,
+            E::Npm | E::Cargo | E::Golang => VersionOrder::Semver,
+            E::Maven | E::Gem | E::Composer | E::Nuget => return None,
+        })
     }
 }
 

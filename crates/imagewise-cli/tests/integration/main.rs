@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod apps;
 mod btrfs;
 mod catalog;
 mod check;

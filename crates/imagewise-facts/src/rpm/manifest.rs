@@ -54,6 +54,8 @@ pub(crate) fn parse(
             maintainer: Some(f[4].to_string()).filter(|v| !v.is_empty() && v != "(none)"),
             summary: None,
             database: database.to_string(),
+            layer: None,
+            dependency: None,
             version: evr(epoch, version, release),
             name,
         });

@@ -118,6 +118,8 @@ fn package(h: &Header<'_>, database: &str) -> Option<Package> {
             .filter(|m| !m.is_empty()),
         summary: h.string(TAG_SUMMARY),
         database: database.to_string(),
+        layer: None,
+        dependency: None,
         name,
         version: evr,
     })

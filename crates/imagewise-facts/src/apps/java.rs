@@ -1,0 +1,249 @@
+//! Java archives (JAR, WAR, EAR) by their Maven coordinates: every
+//! `META-INF/maven/GROUP/ARTIFACT/pom.properties` inside (a shaded JAR has several), else the
+//! manifest's `Implementation-*` or OSGi `Bundle-*` headers; archives nested inside (Spring
+//! Boot's `BOOT-INF/lib`, a WAR's `WEB-INF/lib`) are read too, bounded in depth and size. The
+//! archive is read through the ZIP index, seeking where the image allows it.
+
+use std::io::{Cursor, Read, Seek};
+
+use imagewise_source::FileRead;
+
+use super::Scanned;
+use crate::report::{Ecosystem, Package};
+
+const MAX_DEPTH: usize = 3;
+/// A nested archive past this is not opened.
+const MAX_NESTED: u64 = 256 << 20;
+/// Bytes of nested archives read per top-level archive.
+const MAX_NESTED_TOTAL: u64 = 1 << 30;
+const MAX_ENTRIES: usize = 1 << 20;
+const MAX_PROPERTIES: u64 = 1 << 20;
+
+pub(crate) fn scan(path: &str, size: u64, r: &mut dyn FileRead, out: &mut Scanned) {
+    let mut budget = MAX_NESTED_TOTAL;
+    match r.seekable() {
+        Some(s) => archive(path, s, 0, &mut budget, out),
+        None => {
+            let mut buf = Vec::with_capacity(size as usize);
+            if let Err(e) = r.take(super::MAX_SCANNED).read_to_end(&mut buf) {
+                out.notes.push(format!("{path}: {e}"));
+                return;
+            }
+            archive(path, Cursor::new(buf), 0, &mut budget, out);
+        }
+    }
+}
+
+fn read_small<R: Read + Seek>(z: &mut zip::ZipArchive<R>, name: &str, max: u64) -> Option<String> {
+    let f = z.by_name(name).ok()?;
+    let mut s = String::new();
+    f.take(max).read_to_string(&mut s).ok()?;
+    Some(s)
+}
+
+/// `key=value` lines (Java properties, without escapes or continuations).
+fn properties(text: &str) -> impl Iterator<Item = (&str, &str)> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.starts_with(['#', '!']))
+        .filter_map(|l| l.split_once(['=', ':']))
+        .map(|(k, v)| (k.trim(), v.trim()))
+}
+
+/// The main section of a MANIFEST.MF (72-byte lines continued with a leading space).
+fn manifest(text: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            break;
+        }
+        if let Some(rest) = line.strip_prefix(' ') {
+            if let Some((_, v)) = out.last_mut() {
+                v.push_str(rest);
+            }
+        } else if let Some((k, v)) = line.split_once(':') {
+            out.push((k.trim().to_string(), v.trim().to_string()));
+        }
+    }
+    out
+}
+
+fn maven(group: &str, artifact: &str, version: &str, database: &str) -> Package {
+    let name = if group.is_empty() {
+        artifact.to_string()
+    } else {
+        format!("{group}:{artifact}")
+    };
+    super::package(
+        Ecosystem::Maven,
+        &name,
+        version,
+        super::purl("maven", Some(group), artifact, version),
+        database,
+    )
+}
+
+fn archive<R: Read + Seek>(name: &str, r: R, depth: usize, budget: &mut u64, out: &mut Scanned) {
+    let mut z = match zip::ZipArchive::new(r) {
+        Ok(z) => z,
+        Err(e) => {
+            out.notes
+                .push(format!("{name}: not a readable Java archive ({e})"));
+            return;
+        }
+    };
+    if z.len() > MAX_ENTRIES {
+        out.notes
+            .push(format!("{name}: {} entries, more than are read", z.len()));
+        return;
+    }
+    let names: Vec<String> = z
+        .file_names()
+        .filter_map(Result::ok)
+        .map(|n| n.to_string())
+        .collect();
+    let mut found = false;
+    for n in names
+        .iter()
+        .filter(|n| n.starts_with("META-INF/maven/") && n.ends_with("/pom.properties"))
+    {
+        let Some(text) = read_small(&mut z, n, MAX_PROPERTIES) else {
+            continue;
+        };
+        let (mut g, mut a, mut v) = ("", "", "");
+        for (k, val) in properties(&text) {
+            match k {
+                "groupId" => g = val,
+                "artifactId" => a = val,
+                "version" => v = val,
+                _ => {}
+            }
+        }
+        if a.is_empty() || v.is_empty() {
+            out.notes
+                .push(format!("{name}!/{n}: no artifactId or version"));
+            continue;
+        }
+        out.packages.push(maven(g, a, v, name));
+        found = true;
+    }
+    if !found {
+        if let Some(text) = read_small(&mut z, "META-INF/MANIFEST.MF", MAX_PROPERTIES) {
+            let m = manifest(&text);
+            let get = |k: &str| {
+                m.iter()
+                    .find(|(key, _)| key.eq_ignore_ascii_case(k))
+                    .map(|(_, v)| v.split(';').next().unwrap_or(v).trim())
+                    .filter(|v| !v.is_empty())
+            };
+            let file = name.rsplit(['/', '!']).next().unwrap_or(name);
+            let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
+            let title = get("Implementation-Title")
+                .or(get("Bundle-SymbolicName"))
+                .or(get("Bundle-Name"))
+                .unwrap_or(stem);
+            let version = get("Implementation-Version").or(get("Bundle-Version"));
+            if let Some(version) = version {
+                let group = get("Implementation-Vendor-Id").unwrap_or("");
+                out.packages.push(maven(group, title, version, name));
+            }
+        }
+    }
+    if depth + 1 >= MAX_DEPTH {
+        return;
+    }
+    for n in names.iter().filter(|n| {
+        let l = n.to_ascii_lowercase();
+        [".jar", ".war", ".ear"].iter().any(|x| l.ends_with(x))
+    }) {
+        let inner = format!("{name}!/{n}");
+        let Ok(f) = z.by_name(n) else {
+            continue;
+        };
+        let size = f.size();
+        if size > MAX_NESTED || size > *budget {
+            out.notes.push(format!(
+                "{inner}: {size} bytes, more than is read of nested archives"
+            ));
+            continue;
+        }
+        *budget -= size;
+        let mut buf = Vec::with_capacity(size as usize);
+        if let Err(e) = f.take(size).read_to_end(&mut buf) {
+            out.notes.push(format!("{inner}: {e}"));
+            continue;
+        }
+        archive(&inner, Cursor::new(buf), depth + 1, budget, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn jar(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for (n, data) in files {
+            w.start_file(*n, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            w.write_all(data).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn coordinates_manifests_and_nesting() {
+        let inner = jar(&[(
+            "META-INF/maven/org.slf4j/slf4j-api/pom.properties",
+            b"#c\ngroupId=org.slf4j\nartifactId=slf4j-api\nversion=2.0.9\n",
+        )]);
+        let plain = jar(&[(
+            "META-INF/MANIFEST.MF",
+            b"Manifest-Version: 1.0\nBundle-SymbolicName: com.example.thing;singleton:=true\nBundle-Version: 1.2.3\n",
+        )]);
+        let outer = jar(&[
+            ("BOOT-INF/lib/slf4j-api-2.0.9.jar", &inner),
+            ("BOOT-INF/lib/thing.jar", &plain),
+            ("BOOT-INF/lib/broken.jar", b"not a zip"),
+        ]);
+        let mut out = Scanned::default();
+        archive(
+            "/app.jar",
+            Cursor::new(outer),
+            0,
+            &mut MAX_NESTED_TOTAL.clone(),
+            &mut out,
+        );
+        let mut got: Vec<(String, String, String)> = out
+            .packages
+            .iter()
+            .map(|p| (p.name.clone(), p.version.clone(), p.database.clone()))
+            .collect();
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                (
+                    "com.example.thing".into(),
+                    "1.2.3".into(),
+                    "/app.jar!/BOOT-INF/lib/thing.jar".into()
+                ),
+                (
+                    "org.slf4j:slf4j-api".into(),
+                    "2.0.9".into(),
+                    "/app.jar!/BOOT-INF/lib/slf4j-api-2.0.9.jar".into()
+                ),
+            ]
+        );
+        assert_eq!(
+            out.packages
+                .iter()
+                .find(|p| p.name.starts_with("org"))
+                .unwrap()
+                .purl,
+            "pkg:maven/org.slf4j/slf4j-api@2.0.9"
+        );
+        assert_eq!(out.notes.len(), 1, "{:?}", out.notes);
+    }
+}
