@@ -50,19 +50,24 @@ fn properties(text: &str) -> impl Iterator<Item = (&str, &str)> {
         .map(|(k, v)| (k.trim(), v.trim()))
 }
 
-/// The main section of a MANIFEST.MF (72-byte lines continued with a leading space).
-fn manifest(text: &str) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
+/// The sections of a MANIFEST.MF (the main one first; 72-byte lines continued with a leading
+/// space; sections apart by blank lines).
+fn manifest(text: &str) -> Vec<Vec<(String, String)>> {
+    let mut out: Vec<Vec<(String, String)>> = vec![Vec::new()];
     for line in text.lines() {
         if line.trim().is_empty() {
-            break;
+            if out.last().is_some_and(|s| !s.is_empty()) {
+                out.push(Vec::new());
+            }
+            continue;
         }
+        let section = out.last_mut().expect("one section at least");
         if let Some(rest) = line.strip_prefix(' ') {
-            if let Some((_, v)) = out.last_mut() {
+            if let Some((_, v)) = section.last_mut() {
                 v.push_str(rest);
             }
         } else if let Some((k, v)) = line.split_once(':') {
-            out.push((k.trim().to_string(), v.trim().to_string()));
+            section.push((k.trim().to_string(), v.trim().to_string()));
         }
     }
     out
@@ -81,6 +86,77 @@ fn maven(group: &str, artifact: &str, version: &str, database: &str) -> Package 
         super::purl("maven", Some(group), artifact, version),
         database,
     )
+}
+
+/// A Maven id a manifest may hold: no spaces, no unexpanded `${…}` or `%…` placeholders.
+fn valid_id(s: &str) -> bool {
+    !s.is_empty() && !s.contains(char::is_whitespace) && !s.contains("${") && !s.starts_with('%')
+}
+
+/// Coordinates from a manifest's main section, for an archive without `pom.properties`: the
+/// artifact from the first valid of `Name`, `Implementation-Title`, `Specification-Title`,
+/// `Bundle-Name`, else the last part of `Bundle-SymbolicName` or the file name; the group from
+/// a valid `Bundle-SymbolicName`, `Extension-Name` or `Implementation-Vendor-Id`; the version from
+/// `Implementation-Version`, `Bundle-Version` or `Specification-Version`. No version, no package.
+pub(crate) fn from_manifest(text: &str, name: &str) -> Option<Package> {
+    let sections = manifest(text);
+    let lookup = |section: &[(String, String)], k: &str| -> Option<String> {
+        section
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v.split(';').next().unwrap_or(v).trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let version_of = |section: &[(String, String)]| {
+        [
+            "Implementation-Version",
+            "Bundle-Version",
+            "Specification-Version",
+        ]
+        .iter()
+        .find_map(|k| lookup(section, k))
+    };
+    // The main section, else the first per-entry section that names a version (old manifests
+    // describe their package there: `Name: org/apache/axis`).
+    let (section, package_path) = match version_of(&sections[0]) {
+        Some(_) => (sections[0].clone(), None),
+        None => {
+            let s = sections[1..].iter().find(|s| version_of(s).is_some())?;
+            let path = lookup(s, "Name").filter(|n| n.contains('/'));
+            (s.clone(), path)
+        }
+    };
+    let get = |k: &str| lookup(&section, k).or_else(|| lookup(&sections[0], k));
+    // "1.4 1855 April 22 2006": the version is the first word.
+    let version = version_of(&section)?
+        .split_whitespace()
+        .next()
+        .map(str::to_string)?;
+    let symbolic = get("Bundle-SymbolicName").filter(|s| valid_id(s));
+    let package = package_path.map(|p| p.trim_matches('/').replace('/', "."));
+    let file = name.rsplit(['/', '!']).next().unwrap_or(name);
+    let stem = file.rsplit_once('.').map_or(file, |(s, _)| s).to_string();
+    let last = |s: &str| s.rsplit('.').next().unwrap_or(s).to_string();
+    let artifact = match &package {
+        Some(p) => last(p),
+        None => [
+            "Name",
+            "Implementation-Title",
+            "Specification-Title",
+            "Bundle-Name",
+        ]
+        .iter()
+        .filter_map(|k| get(k))
+        .find(|v| valid_id(v))
+        .or_else(|| symbolic.as_deref().map(last))
+        .unwrap_or(stem),
+    };
+    let group = package
+        .or(symbolic)
+        .or(get("Extension-Name").filter(|s| valid_id(s)))
+        .or(get("Implementation-Vendor-Id").filter(|s| valid_id(s)))
+        .unwrap_or_default();
+    Some(maven(&group, &artifact, &version, name))
 }
 
 fn archive<R: Read + Seek>(name: &str, r: R, depth: usize, budget: &mut u64, out: &mut Scanned) {
@@ -129,24 +205,7 @@ fn archive<R: Read + Seek>(name: &str, r: R, depth: usize, budget: &mut u64, out
     }
     if !found {
         if let Some(text) = read_small(&mut z, "META-INF/MANIFEST.MF", MAX_PROPERTIES) {
-            let m = manifest(&text);
-            let get = |k: &str| {
-                m.iter()
-                    .find(|(key, _)| key.eq_ignore_ascii_case(k))
-                    .map(|(_, v)| v.split(';').next().unwrap_or(v).trim())
-                    .filter(|v| !v.is_empty())
-            };
-            let file = name.rsplit(['/', '!']).next().unwrap_or(name);
-            let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
-            let title = get("Implementation-Title")
-                .or(get("Bundle-SymbolicName"))
-                .or(get("Bundle-Name"))
-                .unwrap_or(stem);
-            let version = get("Implementation-Version").or(get("Bundle-Version"));
-            if let Some(version) = version {
-                let group = get("Implementation-Vendor-Id").unwrap_or("");
-                out.packages.push(maven(group, title, version, name));
-            }
+            out.packages.extend(from_manifest(&text, name));
         }
     }
     if depth + 1 >= MAX_DEPTH {
@@ -225,7 +284,7 @@ mod tests {
             got,
             [
                 (
-                    "com.example.thing".into(),
+                    "com.example.thing:thing".into(),
                     "1.2.3".into(),
                     "/app.jar!/BOOT-INF/lib/thing.jar".into()
                 ),

@@ -50,6 +50,7 @@ enum Meta {
     NpmProject,
     NpmLock,
     Composer,
+    ComposerLock,
     Gem,
     Nuget,
 }
@@ -59,6 +60,7 @@ fn meta_kind(path: &str) -> Option<Meta> {
     if in_site
         && (path.ends_with(".dist-info/METADATA")
             || path.ends_with(".egg-info/PKG-INFO")
+            || path.ends_with(".egg/EGG-INFO/PKG-INFO")
             || path.ends_with(".egg-info"))
     {
         return Some(Meta::Python);
@@ -70,11 +72,16 @@ fn meta_kind(path: &str) -> Option<Meta> {
             Meta::NpmProject
         });
     }
-    if path.ends_with("/package-lock.json") && !path.contains("/node_modules/") {
+    if (path.ends_with("/package-lock.json") || path.ends_with("/npm-shrinkwrap.json"))
+        && !path.contains("/node_modules/")
+    {
         return Some(Meta::NpmLock);
     }
     if path.ends_with("/vendor/composer/installed.json") {
         return Some(Meta::Composer);
+    }
+    if path.ends_with("/composer.lock") {
+        return Some(Meta::ComposerLock);
     }
     if path.ends_with(".gemspec") && path.contains("/specifications/") {
         return Some(Meta::Gem);
@@ -155,6 +162,18 @@ pub(crate) fn read(tree: &ImageTree, files: &Files, notes: &mut Vec<String>) -> 
                 Vec::new()
             }
             Meta::Composer => small::composer(&e.path, &text, notes),
+            // A lock file stands for what is installed only where nothing is.
+            Meta::ComposerLock => {
+                let dir = e.path.rsplit_once('/').map_or("", |(d, _)| d);
+                if tree
+                    .get(&format!("{dir}/vendor/composer/installed.json"))
+                    .is_some()
+                {
+                    Vec::new()
+                } else {
+                    small::composer(&e.path, &text, notes)
+                }
+            }
             Meta::Gem => small::gemspec(&e.path, &text, notes),
             Meta::Nuget => small::deps_json(&e.path, &text, notes),
         };
@@ -165,7 +184,15 @@ pub(crate) fn read(tree: &ImageTree, files: &Files, notes: &mut Vec<String>) -> 
     }
     npm::mark_direct(&mut out, &npm_projects, notes);
     for (path, text) in &npm_locks {
-        if npm::has_node_modules(tree, path) {
+        // npm uses npm-shrinkwrap.json over package-lock.json; neither where packages are
+        // installed (node_modules says what is).
+        let shrinkwrap = format!(
+            "{}/npm-shrinkwrap.json",
+            path.rsplit_once('/').map_or("", |(d, _)| d)
+        );
+        if npm::has_node_modules(tree, path)
+            || (path.ends_with("/package-lock.json") && tree.get(&shrinkwrap).is_some())
+        {
             continue;
         }
         let layer = tree.get(path).and_then(|e| e.layer);

@@ -1,7 +1,8 @@
 //! npm packages: each installed package's own `package.json` at the root of its directory under
 //! `node_modules` (nested and scoped, as `npm ls` walks them), direct or transitive by the
-//! project's `package.json` beside its `node_modules`; and a `package-lock.json` (v1–v3) where
-//! nothing is installed beside it.
+//! project's `package.json` beside its `node_modules`; and a `package-lock.json` (v1–v3) or
+//! `npm-shrinkwrap.json` (which npm prefers) where nothing is installed beside it. VS Code
+//! extensions and Unity packages, which use the same file name, are not npm packages.
 
 use std::collections::BTreeSet;
 
@@ -71,6 +72,14 @@ pub(crate) fn package(path: &str, text: &str, notes: &mut Vec<String>) -> Vec<Pa
         // Some packages carry a package.json without name or version in a subdirectory.
         return Vec::new();
     };
+    if name.is_empty() || version.is_empty() {
+        return Vec::new();
+    }
+    // Editor extensions and Unity packages use the same file name for something else.
+    if v["engines"]["vscode"].is_string() || v["contributes"].is_object() || v["unity"].is_string()
+    {
+        return Vec::new();
+    }
     let mut p = npm_package(name, version, path);
     p.license = text_of(&v, "license").or_else(|| {
         v["licenses"].as_array().map(|l| {
@@ -156,18 +165,18 @@ pub(crate) fn lock(path: &str, text: &str, notes: &mut Vec<String>) -> Vec<Packa
             if loc.is_empty() || e["link"].as_bool() == Some(true) {
                 continue;
             }
-            let Some(at) = loc.rfind("node_modules/") else {
-                continue;
+            // Installed under node_modules, or a local package (`file:` dependency) elsewhere in
+            // the project.
+            let (name_from_path, top) = match loc.rfind("node_modules/") {
+                Some(at) => (&loc[at + "node_modules/".len()..], at == 0),
+                None => (loc.rsplit('/').next().unwrap_or(loc), false),
             };
-            let name = e["name"]
-                .as_str()
-                .unwrap_or(&loc[at + "node_modules/".len()..]);
+            let name = e["name"].as_str().unwrap_or(name_from_path);
             let Some(version) = e["version"].as_str() else {
                 continue;
             };
             let mut p = npm_package(name, version, path);
             p.license = text_of(e, "license");
-            let top = at == 0;
             p.dependency = Some(
                 if top && direct.contains(name) {
                     "direct"
@@ -192,6 +201,15 @@ pub(crate) fn lock(path: &str, text: &str, notes: &mut Vec<String>) -> Vec<Packa
                     return out;
                 }
                 if let Some(version) = e["version"].as_str() {
+                    // An alias (`"string-width-cjs": {"version": "npm:string-width@4.2.0"}`)
+                    // installs the package it names.
+                    let (name, version) = match version.strip_prefix("npm:") {
+                        Some(target) => match target.rsplit_once('@') {
+                            Some((n, v)) if !n.is_empty() => (n, v),
+                            _ => (name.as_str(), version),
+                        },
+                        None => (name.as_str(), version),
+                    };
                     out.push(npm_package(name, version, path));
                 }
                 if let Some(nested) = e["dependencies"].as_object() {

@@ -1,6 +1,6 @@
 //! Installed Python distributions: the core metadata (`METADATA` of a `.dist-info`, `PKG-INFO`
-//! of an `.egg-info` directory, or an `.egg-info` file) in RFC 822 header form, as
-//! `importlib.metadata` reads it. Names are given as the metadata spells them; the purl uses the
+//! of an `.egg-info` directory or of an unzipped `.egg`'s `EGG-INFO`, or an `.egg-info` file) in
+//! RFC 822 header form, as `importlib.metadata` reads it (the first of a repeated header wins). Names are given as the metadata spells them; the purl uses the
 //! PEP 503 normalised name, as the purl spec asks for pypi.
 
 use crate::report::{Ecosystem, Package};

@@ -1,5 +1,6 @@
 //! The ecosystems whose metadata is one small file: composer's `vendor/composer/installed.json`
-//! (PHP), installed gem specifications (Ruby), and `*.deps.json` (.NET).
+//! (PHP; `composer.lock` where nothing is installed beside it), installed gem specifications
+//! (Ruby), and `*.deps.json` (.NET).
 
 use serde_json::Value;
 
@@ -14,15 +15,23 @@ pub(crate) fn composer(path: &str, text: &str, notes: &mut Vec<String>) -> Vec<P
             return Vec::new();
         }
     };
+    // composer.lock keeps development packages apart, in `packages-dev`.
+    let dev_list: Vec<Value> = v["packages-dev"].as_array().cloned().unwrap_or_default();
     let list = v["packages"].as_array().or(v.as_array());
     let Some(list) = list else {
         notes.push(format!("{path}: no package list"));
         return Vec::new();
     };
-    let dev: Vec<&str> = v["dev-package-names"]
+    let dev_names: Vec<String> = dev_list
+        .iter()
+        .filter_map(|e| e["name"].as_str().map(str::to_string))
+        .collect();
+    let list: Vec<&Value> = list.iter().chain(dev_list.iter()).collect();
+    let mut dev: Vec<&str> = v["dev-package-names"]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
+    dev.extend(dev_names.iter().map(String::as_str));
     let mut out = Vec::new();
     for e in list {
         let (Some(name), Some(version)) = (e["name"].as_str(), e["version"].as_str()) else {

@@ -10,5 +10,6 @@ mod kernel;
 mod kinds;
 mod rpm;
 mod sbom;
+mod scalibr;
 mod support;
 mod system;
