@@ -19,6 +19,14 @@ pub struct OsvRecord {
     pub modified: String,
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// Ids of the upstream vulnerabilities this one is derived from (a distribution's record
+    /// names its CVE here: `DEBIAN-CVE-2024-1` → `CVE-2024-1`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upstream: Vec<String>,
+    /// Ids of related but different vulnerabilities (not the same one: not merged, not ignored
+    /// by).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub related: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub published: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -290,9 +298,95 @@ impl Affected {
     }
 }
 
+/// What a record's entries for one package say of `version`, taken together (their order does
+/// not matter): `None` when no entry covers it; else the version to upgrade to — the lowest
+/// `fixed` event above `version` at which no entry applies any more — or `Some(None)` when there
+/// is none (an entry covers every later version too).
+pub fn verdict(
+    entries: &[&Affected],
+    eco: VersionOrder,
+    version: &str,
+) -> Result<Option<Option<String>>, VersionError> {
+    let mut hit = false;
+    for a in entries {
+        hit |= a.includes(eco, version)?;
+    }
+    if !hit {
+        return Ok(None);
+    }
+    let mut candidates: Vec<String> = Vec::new();
+    for a in entries {
+        for r in &a.ranges {
+            for f in r.events.iter().filter_map(|e| e.fixed.as_deref()) {
+                if compare(eco, f, version)? == Ordering::Greater {
+                    candidates.push(f.to_string());
+                }
+            }
+        }
+    }
+    let mut sorted: Vec<String> = Vec::new();
+    for c in candidates {
+        let at = {
+            let mut i = 0;
+            while i < sorted.len() && compare(eco, &sorted[i], &c)? == Ordering::Less {
+                i += 1;
+            }
+            i
+        };
+        if sorted.get(at).map(String::as_str) != Some(c.as_str()) {
+            sorted.insert(at, c);
+        }
+    }
+    for c in sorted {
+        let mut still = false;
+        for a in entries {
+            still |= a.includes(eco, &c)?;
+        }
+        if !still {
+            return Ok(Some(Some(c)));
+        }
+    }
+    Ok(Some(None))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entries_judged_together_in_any_order() {
+        let fixed = affected(
+            r#"{"package":{"ecosystem":"PyPI","name":"x"},
+                "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"2.0"}]}]}"#,
+        );
+        let all = affected(
+            r#"{"package":{"ecosystem":"PyPI","name":"x"},
+                "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"}]}]}"#,
+        );
+        let later = affected(
+            r#"{"package":{"ecosystem":"PyPI","name":"x"},
+                "ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"1.5"},{"fixed":"3.0"}]}]}"#,
+        );
+        let e = VersionOrder::Pep440;
+        // Fixed in one entry, every version in another: affected, unfixed, either order.
+        assert_eq!(verdict(&[&fixed, &all], e, "1.0").unwrap(), Some(None));
+        assert_eq!(verdict(&[&all, &fixed], e, "1.0").unwrap(), Some(None));
+        // Two fixes: the lowest at which no entry applies.
+        assert_eq!(
+            verdict(&[&fixed, &later], e, "1.6").unwrap(),
+            Some(Some("3.0".into()))
+        );
+        assert_eq!(
+            verdict(&[&later, &fixed], e, "1.6").unwrap(),
+            Some(Some("3.0".into()))
+        );
+        assert_eq!(
+            verdict(&[&later, &fixed], e, "1.0").unwrap(),
+            Some(Some("3.0".into())),
+            "2.0 is still in the later range"
+        );
+        assert_eq!(verdict(&[&fixed], e, "2.0").unwrap(), None);
+    }
 
     fn affected(json: &str) -> Affected {
         serde_json::from_str(json).unwrap()

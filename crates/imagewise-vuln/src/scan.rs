@@ -114,6 +114,64 @@ fn url(r: &OsvRecord) -> Option<String> {
         .map(|x| x.url.clone())
 }
 
+/// One finding per vulnerability and package: findings of one package whose ids are linked by
+/// aliases (DSA/DLA and DEBIAN-CVE records of one CVE, GHSA and PYSEC) become one, under the
+/// first id in sort order, with every other id among its aliases; it is unfixed if any record
+/// says so, else fixed in the highest version any record names; the worst severity stands.
+fn merge_aliases(findings: Vec<Finding>, order: crate::VersionOrder) -> Vec<Finding> {
+    let mut out: Vec<Finding> = Vec::new();
+    let names = |f: &Finding| -> BTreeSet<String> {
+        std::iter::once(f.id.clone())
+            .chain(f.aliases.iter().cloned())
+            .collect()
+    };
+    for f in findings {
+        let mine = names(&f);
+        let Some(g) = out.iter_mut().find(|g| {
+            g.package == f.package
+                && g.installed_version == f.installed_version
+                && !names(g).is_disjoint(&mine)
+        }) else {
+            out.push(f);
+            continue;
+        };
+        let mut all: BTreeSet<String> = names(g);
+        all.extend(mine);
+        let (primary, other) = if f.id < g.id {
+            (f.clone(), g.clone())
+        } else {
+            (g.clone(), f.clone())
+        };
+        let fixed_version = match (&primary.fixed_version, &other.fixed_version) {
+            (Some(a), Some(b)) => {
+                let later =
+                    crate::compare(order, a, b).is_ok_and(|o| o == std::cmp::Ordering::Less);
+                Some(if later { b.clone() } else { a.clone() })
+            }
+            _ => None,
+        };
+        let severity = if other.severity.level > primary.severity.level {
+            other.severity.clone()
+        } else {
+            primary.severity.clone()
+        };
+        *g = Finding {
+            aliases: all.into_iter().filter(|i| *i != primary.id).collect(),
+            summary: primary.summary.clone().or(other.summary.clone()),
+            state: if fixed_version.is_some() {
+                FixState::Fixed
+            } else {
+                FixState::Unfixed
+            },
+            fixed_version,
+            severity,
+            url: primary.url.clone().or(other.url.clone()),
+            ..primary
+        };
+    }
+    out
+}
+
 /// Match `packages` of an image of `distro` against `db`.
 pub fn scan(db: &Database, distro: &Distro, packages: &[Installed]) -> Result<ScanResult, DbError> {
     let mut result = ScanResult {
@@ -174,14 +232,19 @@ pub fn scan(db: &Database, distro: &Distro, packages: &[Installed]) -> Result<Sc
                     let rows = db.lookup(eco, &name)?;
                     cache.insert(key.clone(), rows);
                 }
+                // A record's entries for this package, judged together.
+                let mut by_id: Vec<(&String, Vec<&Affected>)> = Vec::new();
                 for (id, a) in cache.get(&key).into_iter().flatten() {
+                    match by_id.iter_mut().find(|(i, _)| *i == id) {
+                        Some((_, list)) => list.push(a),
+                        None => by_id.push((id, vec![a])),
+                    }
+                }
+                for (id, entries) in by_id {
                     if seen.contains(id) {
                         continue;
                     }
-                    let fixed = match a
-                        .includes(wanted.order, &version)
-                        .and_then(|hit| hit.then(|| a.fixed_in(wanted.order, &version)).transpose())
-                    {
+                    let fixed = match crate::osv::verdict(&entries, wanted.order, &version) {
                         Ok(Some(f)) => f,
                         Ok(None) => continue,
                         Err(e) => {
@@ -196,6 +259,19 @@ pub fn scan(db: &Database, distro: &Distro, packages: &[Installed]) -> Result<Sc
                     let Some(r) = records.get(id).and_then(Option::as_ref) else {
                         continue;
                     };
+                    // The upstream ids (a distribution record's CVE) are names of the same
+                    // vulnerability, as aliases are.
+                    let mut aliases = r.aliases.clone();
+                    for u in &r.upstream {
+                        if !aliases.contains(u) && u != id {
+                            aliases.push(u.clone());
+                        }
+                    }
+                    let severity = entries
+                        .iter()
+                        .map(|a| rate(r, a))
+                        .max_by_key(|s| s.level)
+                        .unwrap_or_else(|| rate(r, entries[0]));
                     result.findings.push(Finding {
                         package: p.name.clone(),
                         installed_version: p.version.clone(),
@@ -203,14 +279,14 @@ pub fn scan(db: &Database, distro: &Distro, packages: &[Installed]) -> Result<Sc
                         matched_version: version.clone(),
                         ecosystem: eco.clone(),
                         id: id.clone(),
-                        aliases: r.aliases.clone(),
+                        aliases,
                         summary: r.summary.clone().or_else(|| {
                             r.details
                                 .as_deref()
                                 .and_then(|d| d.lines().find(|l| !l.trim().is_empty()))
                                 .map(|l| l.trim().to_string())
                         }),
-                        severity: rate(r, a),
+                        severity,
                         state: if fixed.is_some() {
                             FixState::Fixed
                         } else {
@@ -223,6 +299,7 @@ pub fn scan(db: &Database, distro: &Distro, packages: &[Installed]) -> Result<Sc
             }
         }
     }
+    result.findings = merge_aliases(std::mem::take(&mut result.findings), wanted.order);
     if !bad_versions.is_empty() {
         let n = bad_versions.len();
         let first: Vec<String> = bad_versions.into_iter().take(3).collect();

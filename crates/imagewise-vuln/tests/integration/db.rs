@@ -511,3 +511,83 @@ fn rpm_matches_by_source_rpm_with_epoch_and_unknown_distros_say_so() {
         r.problems
     );
 }
+
+/// One finding per vulnerability and package: a DSA and the DEBIAN-CVE record of the same CVE
+/// (which names it in `upstream`, not `aliases`, as osv.dev writes them) become one finding
+/// listing every id; and a record whose entries disagree (fixed in one, every version in the
+/// other) is affected and unfixed in either order.
+#[test]
+fn records_of_one_vulnerability_merge_and_entries_are_judged_together() {
+    let t = tempfile::tempdir().unwrap();
+    let db_dir = t.path().join("db");
+    let fixed = json!([{"introduced": "0"}, {"fixed": "1.5-1"}]);
+    let mut tracker = record(
+        "DEBIAN-CVE-2099-00010",
+        "2024-01-01T00:00:00Z",
+        "Debian:12",
+        "foo",
+        fixed.clone(),
+    );
+    tracker["aliases"] = json!([]);
+    tracker["upstream"] = json!(["CVE-2099-00010"]);
+    let mut dsa = record(
+        "DSA-9999-1",
+        "2024-01-01T00:00:00Z",
+        "Debian:12",
+        "foo",
+        json!([{"introduced": "0"}, {"fixed": "1.6-1"}]),
+    );
+    dsa["aliases"] = json!(["CVE-2099-00010"]);
+    let mut split = record(
+        "DEBIAN-CVE-2099-00020",
+        "2024-01-01T00:00:00Z",
+        "Debian:12",
+        "bar",
+        fixed.clone(),
+    );
+    let all = json!({"package": {"ecosystem": "Debian:12", "name": "bar"},
+                     "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}]}]});
+    let mut reversed = split.clone();
+    reversed["id"] = json!("DEBIAN-CVE-2099-00030");
+    reversed["aliases"] = json!(["CVE-2099-00030"]);
+    reversed["affected"] = json!([all.clone(), split["affected"][0].clone()]);
+    split["affected"].as_array_mut().unwrap().push(all);
+    let paths: Vec<PathBuf> = [&tracker, &dsa, &split, &reversed]
+        .iter()
+        .enumerate()
+        .map(|(i, r)| write(t.path(), &format!("r{i}.json"), r))
+        .collect();
+    let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    import(&db_dir, &refs);
+    let db = Database::open(&db_dir).unwrap();
+    let r = scan(
+        &db,
+        &debian12(),
+        &[
+            deb("foo", "1.0-1", "foo", "1.0-1"),
+            deb("bar", "1.0-1", "bar", "1.0-1"),
+        ],
+    )
+    .unwrap();
+    let foo: Vec<_> = r.findings.iter().filter(|f| f.package == "foo").collect();
+    assert_eq!(foo.len(), 1, "{foo:#?}");
+    assert_eq!(foo[0].id, "DEBIAN-CVE-2099-00010");
+    assert!(
+        foo[0].aliases.contains(&"CVE-2099-00010".to_string()),
+        "{:?}",
+        foo[0].aliases
+    );
+    assert!(
+        foo[0].aliases.contains(&"DSA-9999-1".to_string()),
+        "{:?}",
+        foo[0].aliases
+    );
+    // Fixed for both only at the later of the two fixes.
+    assert_eq!(foo[0].fixed_version.as_deref(), Some("1.6-1"));
+    let bar: Vec<_> = r.findings.iter().filter(|f| f.package == "bar").collect();
+    assert_eq!(bar.len(), 2);
+    for f in bar {
+        assert_eq!(f.state, FixState::Unfixed, "{}", f.id);
+        assert_eq!(f.fixed_version, None, "{}", f.id);
+    }
+}
