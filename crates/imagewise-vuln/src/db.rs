@@ -514,6 +514,43 @@ impl Database {
             .collect()
     }
 
+    /// The entries for an application package, named as its ecosystem normalises names: PyPI
+    /// by PEP 503 (case, and `-`, `_`, `.` alike; stored names are normalised in the query),
+    /// others exactly.
+    pub fn lookup_app(
+        &self,
+        ecosystem: &str,
+        package: &str,
+    ) -> Result<Vec<(String, Affected)>, DbError> {
+        if ecosystem != "PyPI" {
+            return self.lookup(ecosystem, package);
+        }
+        let sql = |e| self.sql_err(e);
+        let mut st = self
+            .conn
+            .prepare_cached(
+                "SELECT record, entry FROM affected WHERE ecosystem = ?1 AND \
+                 lower(replace(replace(package, '_', '-'), '.', '-')) = ?2",
+            )
+            .map_err(sql)?;
+        let rows = st
+            .query_map(params![ecosystem, package], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(sql)?;
+        rows.into_iter()
+            .map(|(id, entry)| {
+                serde_json::from_str(&entry)
+                    .map(|a| (id, a))
+                    .map_err(|e| DbError::NotADatabase {
+                        path: self.path.clone(),
+                        reason: format!("stored entry of {package} is damaged: {e}"),
+                    })
+            })
+            .collect()
+    }
+
     /// A record by id (without its `affected` list).
     pub fn record(&self, id: &str) -> Result<Option<OsvRecord>, DbError> {
         let sql = |e| self.sql_err(e);

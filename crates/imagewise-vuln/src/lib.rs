@@ -45,6 +45,6 @@ pub use osv::{
 };
 pub use report::{id_with_alias, scan_image, ScanOptions, ScanReport};
 pub use rpm::{rpmvercmp, RpmVersion};
-pub use scan::{scan, Finding, FixState, Installed, ScanResult};
+pub use scan::{scan, scan_apps, AppInstalled, Finding, FixState, Installed, ScanResult};
 pub use severity::{rate, score_vector, CvssScore, Level, Rated};
 pub use version::{compare, VersionError, VersionOrder};

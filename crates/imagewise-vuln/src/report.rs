@@ -119,19 +119,6 @@ fn package_problems(f: &ImageFacts) -> Vec<String> {
                 .unwrap_or_default()
         ));
     }
-    let apps: std::collections::BTreeSet<&str> = f
-        .packages
-        .iter()
-        .filter(|p| !p.ecosystem.is_os())
-        .map(|p| p.ecosystem.as_str())
-        .collect();
-    if !apps.is_empty() {
-        let n = f.packages.iter().filter(|p| !p.ecosystem.is_os()).count();
-        v.push(format!(
-            "{n} application packages ({}) were not scanned: only OS packages are matched so far",
-            apps.into_iter().collect::<Vec<_>>().join(", ")
-        ));
-    }
     for d in &f.package_databases {
         if d.status != "ok" {
             v.push(format!(
@@ -153,14 +140,38 @@ pub fn scan_image(
     opts: &ScanOptions,
 ) -> Result<ScanReport, DbError> {
     let (distro, packages) = installed(facts);
+    let apps: Vec<crate::AppInstalled> = facts
+        .packages
+        .iter()
+        .filter(|p| !p.ecosystem.is_os())
+        .map(|p| crate::AppInstalled {
+            ecosystem: p.ecosystem,
+            name: p.name.clone(),
+            version: p.version.clone(),
+            location: p.database.clone(),
+        })
+        .collect();
     let started = std::time::Instant::now();
     let mut result = scan(db, &distro, &packages)?;
+    let (app_findings, app_scanned, mut app_problems) = crate::scan_apps(db, &apps)?;
     let match_seconds = started.elapsed().as_secs_f64();
     let mut problems = package_problems(facts);
-    if !problems.is_empty() && packages.is_empty() {
-        // Already said, with the reason: the image has no package database.
+    if packages.is_empty() && (!problems.is_empty() || !apps.is_empty()) {
+        // Already said, with the reason (no package database), or the image's packages are its
+        // applications'.
         result.problems.clear();
     }
+    result.findings.extend(app_findings);
+    result.packages_scanned += app_scanned;
+    result.problems.append(&mut app_problems);
+    result.findings.sort_by(|a, b| {
+        b.severity
+            .level
+            .cmp(&a.severity.level)
+            .then_with(|| a.package.cmp(&b.package))
+            .then_with(|| a.id.cmp(&b.id))
+            .then_with(|| a.location.cmp(&b.location))
+    });
     problems.append(&mut result.problems);
     result.problems = problems;
     let today = opts.today.unwrap_or_else(|| {

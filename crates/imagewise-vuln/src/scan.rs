@@ -33,6 +33,16 @@ pub struct Installed {
     pub epoch: Option<u64>,
 }
 
+/// An installed application package (Python, npm, Go, Rust, …), as matching wants it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppInstalled {
+    pub ecosystem: imagewise_types::Ecosystem,
+    pub name: String,
+    pub version: String,
+    /// The file it was found in (metadata file, archive, program).
+    pub location: String,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FixState {
@@ -62,6 +72,9 @@ pub struct Finding {
     pub fixed_version: Option<String>,
     /// The advisory's first ADVISORY reference, else its first reference.
     pub url: Option<String>,
+    /// For application packages: the file the package was found in.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
 }
 
 /// The result of matching one image's packages.
@@ -130,6 +143,7 @@ fn merge_aliases(findings: Vec<Finding>, order: crate::VersionOrder) -> Vec<Find
         let Some(g) = out.iter_mut().find(|g| {
             g.package == f.package
                 && g.installed_version == f.installed_version
+                && g.location == f.location
                 && !names(g).is_disjoint(&mine)
         }) else {
             out.push(f);
@@ -170,6 +184,160 @@ fn merge_aliases(findings: Vec<Finding>, order: crate::VersionOrder) -> Vec<Find
         };
     }
     out
+}
+
+/// The name an ecosystem's advisories use for a package: PEP 503 for PyPI.
+fn app_name(e: imagewise_types::Ecosystem, name: &str) -> String {
+    if e != imagewise_types::Ecosystem::Pypi {
+        return name.to_string();
+    }
+    let mut out = String::new();
+    let mut sep = false;
+    for c in name.chars() {
+        if matches!(c, '-' | '_' | '.') {
+            sep = true;
+        } else {
+            if sep && !out.is_empty() {
+                out.push('-');
+            }
+            sep = false;
+            out.extend(c.to_lowercase());
+        }
+    }
+    out
+}
+
+/// Match application packages against their ecosystems' advisories (PyPI, npm, Go, crates.io;
+/// the others are named in a problem until their version orders exist). Each installed copy is
+/// judged on its own, so a nested copy at an affected version is found where the top one is
+/// not. Returns the findings, how many packages were matched, and what kept it from being
+/// complete.
+pub fn scan_apps(
+    db: &Database,
+    apps: &[AppInstalled],
+) -> Result<(Vec<Finding>, usize, Vec<String>), DbError> {
+    let present = db.ecosystems()?;
+    let mut findings = Vec::new();
+    let mut problems = Vec::new();
+    let mut unordered: std::collections::BTreeMap<&str, usize> = Default::default();
+    let mut missing: BTreeSet<&str> = BTreeSet::new();
+    let mut bad_versions: BTreeSet<String> = BTreeSet::new();
+    let mut records: HashMap<String, Option<OsvRecord>> = HashMap::new();
+    let mut cache: HashMap<(String, String), Vec<(String, Affected)>> = HashMap::new();
+    let mut scanned = 0;
+    for p in apps {
+        let (Some(eco), Some(order)) = (p.ecosystem.osv_name(), VersionOrder::of(p.ecosystem))
+        else {
+            *unordered.entry(p.ecosystem.as_str()).or_default() += 1;
+            continue;
+        };
+        if !present.iter().any(|e| e == eco) {
+            missing.insert(eco);
+            continue;
+        }
+        // Go writes `v1.2.3`; its advisories, `1.2.3`. A main module built from a checkout has
+        // no version to compare.
+        let version = if p.ecosystem == imagewise_types::Ecosystem::Golang {
+            p.version
+                .strip_prefix('v')
+                .unwrap_or(&p.version)
+                .to_string()
+        } else {
+            p.version.clone()
+        };
+        if version == "(devel)" || version.is_empty() {
+            continue;
+        }
+        scanned += 1;
+        let name = app_name(p.ecosystem, &p.name);
+        let key = (eco.to_string(), name.clone());
+        if !cache.contains_key(&key) {
+            let rows = db.lookup_app(eco, &name)?;
+            cache.insert(key.clone(), rows);
+        }
+        let mut by_id: Vec<(&String, Vec<&Affected>)> = Vec::new();
+        for (id, a) in cache.get(&key).into_iter().flatten() {
+            match by_id.iter_mut().find(|(i, _)| *i == id) {
+                Some((_, list)) => list.push(a),
+                None => by_id.push((id, vec![a])),
+            }
+        }
+        for (id, entries) in by_id {
+            let fixed = match crate::osv::verdict(&entries, order, &version) {
+                Ok(Some(f)) => f,
+                Ok(None) => continue,
+                Err(e) => {
+                    bad_versions.insert(format!("{id} vs {} {version}: {e}", p.name));
+                    continue;
+                }
+            };
+            if !records.contains_key(id) {
+                records.insert(id.clone(), db.record(id)?);
+            }
+            let Some(r) = records.get(id).and_then(Option::as_ref) else {
+                continue;
+            };
+            let mut aliases = r.aliases.clone();
+            for u in &r.upstream {
+                if !aliases.contains(u) && u != id {
+                    aliases.push(u.clone());
+                }
+            }
+            let severity = entries
+                .iter()
+                .map(|a| rate(r, a))
+                .max_by_key(|s| s.level)
+                .unwrap_or_else(|| rate(r, entries[0]));
+            findings.push(Finding {
+                package: p.name.clone(),
+                installed_version: p.version.clone(),
+                matched_name: name.clone(),
+                matched_version: version.clone(),
+                ecosystem: eco.to_string(),
+                id: id.clone(),
+                aliases,
+                summary: r.summary.clone(),
+                severity,
+                state: if fixed.is_some() {
+                    FixState::Fixed
+                } else {
+                    FixState::Unfixed
+                },
+                fixed_version: fixed,
+                url: url(r),
+                location: Some(p.location.clone()),
+            });
+        }
+    }
+    // Merged per ecosystem's own order (aliases link GHSA and PYSEC records).
+    let mut merged = Vec::new();
+    for order in [VersionOrder::Pep440, VersionOrder::Semver] {
+        let (mine, rest): (Vec<Finding>, Vec<Finding>) = findings
+            .into_iter()
+            .partition(|f| crate::ecosystems::version_order(&f.ecosystem).ok() == Some(order));
+        merged.extend(merge_aliases(mine, order));
+        findings = rest;
+    }
+    merged.extend(findings);
+    for eco in missing {
+        problems.push(format!(
+            "the vulnerability database has no records for {eco}: its packages were not matched (import {eco}'s all.zip from osv.dev)"
+        ));
+    }
+    for (eco, n) in unordered {
+        problems.push(format!(
+            "{n} {eco} packages were not matched: imagewise has no version order for that ecosystem yet"
+        ));
+    }
+    if !bad_versions.is_empty() {
+        let n = bad_versions.len();
+        let first: Vec<String> = bad_versions.into_iter().take(3).collect();
+        problems.push(format!(
+            "{n} advisory/package pairs could not be compared: {}",
+            first.join("; ")
+        ));
+    }
+    Ok((merged, scanned, problems))
 }
 
 /// Match `packages` of an image of `distro` against `db`.
@@ -294,6 +462,7 @@ pub fn scan(db: &Database, distro: &Distro, packages: &[Installed]) -> Result<Sc
                         },
                         fixed_version: fixed,
                         url: url(r),
+                        location: None,
                     });
                 }
             }

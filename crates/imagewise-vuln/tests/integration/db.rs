@@ -591,3 +591,133 @@ fn records_of_one_vulnerability_merge_and_entries_are_judged_together() {
         assert_eq!(f.fixed_version, None, "{}", f.id);
     }
 }
+
+/// Application packages matched in their ecosystems: a PyPI name written otherwise than the
+/// advisory writes it (PEP 503), an npm package affected only in its nested copy, a Go module
+/// at a pseudo-version (and Go's `v`), a GHSA and PYSEC pair reported once, an ecosystem
+/// without a version order named as not matched; findings say which file.
+#[test]
+fn application_packages_match_in_their_ecosystems() {
+    use imagewise_types::Ecosystem;
+    use imagewise_vuln::{scan_apps, AppInstalled};
+    let t = tempfile::tempdir().unwrap();
+    let db_dir = t.path().join("db");
+    let semver = |id: &str, eco: &str, name: &str, fixed: &str| {
+        json!({"id": id, "modified": "2024-01-01T00:00:00Z", "summary": format!("{name} issue"),
+               "affected": [{"package": {"ecosystem": eco, "name": name},
+                             "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": fixed}]}]}]})
+    };
+    let mut ghsa = json!({"id": "GHSA-aaaa-bbbb-cccc", "modified": "2024-01-01T00:00:00Z",
+        "aliases": ["PYSEC-2099-1", "CVE-2099-1111"],
+        "affected": [{"package": {"ecosystem": "PyPI", "name": "zope.interface"},
+                      "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "6.2"}]}]}]});
+    let mut pysec = ghsa.clone();
+    pysec["id"] = json!("PYSEC-2099-1");
+    pysec["aliases"] = json!(["GHSA-aaaa-bbbb-cccc", "CVE-2099-1111"]);
+    pysec["affected"][0]["package"]["name"] = json!("zope-interface");
+    ghsa["summary"] = json!("zope issue");
+    let records = [
+        ghsa,
+        pysec,
+        semver("GHSA-ms-1", "npm", "ms", "2.0.1"),
+        semver(
+            "GO-2099-0001",
+            "Go",
+            "example.org/pseudo",
+            "0.0.0-20240101000000-000000000000",
+        ),
+        semver("GO-2099-0002", "Go", "example.org/greet", "1.2.0"),
+    ];
+    let paths: Vec<PathBuf> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| write(t.path(), &format!("a{i}.json"), r))
+        .collect();
+    let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    import(&db_dir, &refs);
+    let db = Database::open(&db_dir).unwrap();
+    let app = |e: Ecosystem, n: &str, v: &str, at: &str| AppInstalled {
+        ecosystem: e,
+        name: n.into(),
+        version: v.into(),
+        location: at.into(),
+    };
+    let (findings, scanned, problems) = scan_apps(
+        &db,
+        &[
+            app(
+                Ecosystem::Pypi,
+                "zope.interface",
+                "6.1",
+                "/venv/zope.interface-6.1.dist-info/METADATA",
+            ),
+            app(
+                Ecosystem::Npm,
+                "ms",
+                "2.1.3",
+                "/web/node_modules/ms/package.json",
+            ),
+            app(
+                Ecosystem::Npm,
+                "ms",
+                "2.0.0",
+                "/web/node_modules/debug/node_modules/ms/package.json",
+            ),
+            app(
+                Ecosystem::Golang,
+                "example.org/pseudo",
+                "v0.0.0-20230101000000-abcdef123456",
+                "/usr/local/bin/gomod",
+            ),
+            app(
+                Ecosystem::Golang,
+                "example.org/greet",
+                "v1.2.3",
+                "/usr/local/bin/gomod",
+            ),
+            app(
+                Ecosystem::Maven,
+                "org.slf4j:slf4j-api",
+                "1.7.32",
+                "/usr/share/java/slf4j-api.jar",
+            ),
+        ],
+    )
+    .unwrap();
+    let got: Vec<(&str, &str, Option<&str>)> = findings
+        .iter()
+        .map(|f| (f.id.as_str(), f.package.as_str(), f.location.as_deref()))
+        .collect();
+    assert_eq!(findings.len(), 3, "{got:?}");
+    let zope = findings
+        .iter()
+        .find(|f| f.package == "zope.interface")
+        .unwrap();
+    assert_eq!(
+        zope.id, "GHSA-aaaa-bbbb-cccc",
+        "the pair once, under the first id"
+    );
+    assert!(zope.aliases.contains(&"PYSEC-2099-1".to_string()));
+    assert_eq!(zope.fixed_version.as_deref(), Some("6.2"));
+    let ms: Vec<_> = findings.iter().filter(|f| f.package == "ms").collect();
+    assert_eq!(ms.len(), 1);
+    assert_eq!(
+        ms[0].location.as_deref(),
+        Some("/web/node_modules/debug/node_modules/ms/package.json")
+    );
+    assert!(
+        findings.iter().any(|f| f.id == "GO-2099-0001"),
+        "pseudo-version before the fix"
+    );
+    assert!(
+        !findings.iter().any(|f| f.id == "GO-2099-0002"),
+        "v1.2.3 is past 1.2.0"
+    );
+    assert_eq!(scanned, 5);
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("1 maven packages were not matched")),
+        "{problems:?}"
+    );
+}
