@@ -97,8 +97,10 @@ fn scan_kind(e: &Entry) -> Option<Scan> {
     if [".jar", ".war", ".ear"].iter().any(|x| lower.ends_with(x)) {
         return Some(Scan::Java);
     }
-    // Go and Rust programs are executables; libraries (`.so`) are left out.
-    if e.mode & 0o111 != 0 && e.size >= 1024 && !lower.contains(".so") {
+    // Go and Rust programs are executables; shared libraries (`x.so`, `x.so.1`) are left out.
+    let file = lower.rsplit('/').next().unwrap_or(&lower);
+    let library = file.ends_with(".so") || file.contains(".so.");
+    if e.mode & 0o111 != 0 && e.size >= 1024 && !library {
         return Some(Scan::Binary);
     }
     None
@@ -255,4 +257,56 @@ pub(crate) fn purl(ty: &str, namespace: Option<&str>, name: &str, version: &str)
         Some(ns) => format!("pkg:{ty}/{ns}/{name}@{version}"),
         None => format!("pkg:{ty}/{name}@{version}"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(path: &str, mode: u32, size: u64) -> Entry {
+        Entry {
+            path: path.into(),
+            kind: EntryKind::File,
+            mode,
+            uid: 0,
+            gid: 0,
+            size,
+            mtime: 0,
+            mtime_nsec: 0,
+            link: None,
+            device: None,
+            xattrs: Default::default(),
+            layer: None,
+        }
+    }
+
+    #[test]
+    fn what_is_scanned() {
+        assert_eq!(
+            scan_kind(&entry("/usr/bin/skopeo", 0o755, 9000)),
+            Some(Scan::Binary)
+        );
+        assert_eq!(
+            scan_kind(&entry("/usr/bin/also", 0o755, 9000)),
+            Some(Scan::Binary)
+        );
+        assert_eq!(scan_kind(&entry("/usr/lib/libx.so.1", 0o755, 9000)), None);
+        assert_eq!(scan_kind(&entry("/usr/lib/libx.so", 0o755, 9000)), None);
+        assert_eq!(scan_kind(&entry("/etc/passwd", 0o644, 9000)), None);
+        assert_eq!(
+            scan_kind(&entry("/app/App.JAR", 0o644, 9000)),
+            Some(Scan::Java)
+        );
+        assert_eq!(
+            meta_kind("/srv/web/node_modules/@a/b/package.json"),
+            Some(Meta::NpmPackage)
+        );
+        assert_eq!(meta_kind("/srv/web/package.json"), Some(Meta::NpmProject));
+        assert_eq!(meta_kind("/x/node_modules/a/package-lock.json"), None);
+        assert_eq!(
+            meta_kind("/usr/lib/python3/dist-packages/x.egg-info"),
+            Some(Meta::Python)
+        );
+        assert_eq!(meta_kind("/home/x.egg-info"), None);
+    }
 }
