@@ -502,16 +502,7 @@ impl Database {
             })
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
             .map_err(sql)?;
-        rows.into_iter()
-            .map(|(id, entry)| {
-                serde_json::from_str(&entry)
-                    .map(|a| (id, a))
-                    .map_err(|e| DbError::NotADatabase {
-                        path: self.path.clone(),
-                        reason: format!("stored entry of {package} is damaged: {e}"),
-                    })
-            })
-            .collect()
+        self.entries(package, rows)
     }
 
     /// The entries for an application package, named as its ecosystem normalises names: PyPI
@@ -539,6 +530,15 @@ impl Database {
             })
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
             .map_err(sql)?;
+        self.entries(package, rows)
+    }
+
+    /// Stored (record id, entry JSON) rows of `package`, parsed.
+    fn entries(
+        &self,
+        package: &str,
+        rows: Vec<(String, String)>,
+    ) -> Result<Vec<(String, Affected)>, DbError> {
         rows.into_iter()
             .map(|(id, entry)| {
                 serde_json::from_str(&entry)

@@ -186,6 +186,40 @@ fn merge_aliases(findings: Vec<Finding>, order: crate::VersionOrder) -> Vec<Find
     out
 }
 
+/// Rows of one lookup grouped by record, in the order first seen: a record's entries for a
+/// package are judged together.
+fn by_record(rows: &[(String, Affected)]) -> Vec<(&String, Vec<&Affected>)> {
+    let mut out: Vec<(&String, Vec<&Affected>)> = Vec::new();
+    for (id, a) in rows {
+        match out.iter_mut().find(|(i, _)| *i == id) {
+            Some((_, list)) => list.push(a),
+            None => out.push((id, vec![a])),
+        }
+    }
+    out
+}
+
+/// The record's other names: its aliases, then its upstream ids (a distribution record's CVE
+/// names the same vulnerability, as an alias does).
+fn other_names(r: &OsvRecord, id: &str) -> Vec<String> {
+    let mut names = r.aliases.clone();
+    for u in &r.upstream {
+        if !names.contains(u) && u != id {
+            names.push(u.clone());
+        }
+    }
+    names
+}
+
+/// The worst severity the record gives across its entries for the package.
+fn worst(r: &OsvRecord, entries: &[&Affected]) -> Rated {
+    entries
+        .iter()
+        .map(|a| rate(r, a))
+        .max_by_key(|s| s.level)
+        .unwrap_or_else(|| rate(r, entries[0]))
+}
+
 /// The name an ecosystem's advisories use for a package: PEP 503 for PyPI.
 fn app_name(e: imagewise_types::Ecosystem, name: &str) -> String {
     if e != imagewise_types::Ecosystem::Pypi {
@@ -255,14 +289,7 @@ pub fn scan_apps(
             let rows = db.lookup_app(eco, &name)?;
             cache.insert(key.clone(), rows);
         }
-        let mut by_id: Vec<(&String, Vec<&Affected>)> = Vec::new();
-        for (id, a) in cache.get(&key).into_iter().flatten() {
-            match by_id.iter_mut().find(|(i, _)| *i == id) {
-                Some((_, list)) => list.push(a),
-                None => by_id.push((id, vec![a])),
-            }
-        }
-        for (id, entries) in by_id {
+        for (id, entries) in by_record(cache.get(&key).map_or(&[][..], Vec::as_slice)) {
             let fixed = match crate::osv::verdict(&entries, order, &version) {
                 Ok(Some(f)) => f,
                 Ok(None) => continue,
@@ -277,17 +304,6 @@ pub fn scan_apps(
             let Some(r) = records.get(id).and_then(Option::as_ref) else {
                 continue;
             };
-            let mut aliases = r.aliases.clone();
-            for u in &r.upstream {
-                if !aliases.contains(u) && u != id {
-                    aliases.push(u.clone());
-                }
-            }
-            let severity = entries
-                .iter()
-                .map(|a| rate(r, a))
-                .max_by_key(|s| s.level)
-                .unwrap_or_else(|| rate(r, entries[0]));
             findings.push(Finding {
                 package: p.name.clone(),
                 installed_version: p.version.clone(),
@@ -295,9 +311,9 @@ pub fn scan_apps(
                 matched_version: version.clone(),
                 ecosystem: eco.to_string(),
                 id: id.clone(),
-                aliases,
+                aliases: other_names(r, id),
                 summary: r.summary.clone(),
-                severity,
+                severity: worst(r, &entries),
                 state: if fixed.is_some() {
                     FixState::Fixed
                 } else {
@@ -401,14 +417,7 @@ pub fn scan(db: &Database, distro: &Distro, packages: &[Installed]) -> Result<Sc
                     cache.insert(key.clone(), rows);
                 }
                 // A record's entries for this package, judged together.
-                let mut by_id: Vec<(&String, Vec<&Affected>)> = Vec::new();
-                for (id, a) in cache.get(&key).into_iter().flatten() {
-                    match by_id.iter_mut().find(|(i, _)| *i == id) {
-                        Some((_, list)) => list.push(a),
-                        None => by_id.push((id, vec![a])),
-                    }
-                }
-                for (id, entries) in by_id {
+                for (id, entries) in by_record(cache.get(&key).map_or(&[][..], Vec::as_slice)) {
                     if seen.contains(id) {
                         continue;
                     }
@@ -427,19 +436,6 @@ pub fn scan(db: &Database, distro: &Distro, packages: &[Installed]) -> Result<Sc
                     let Some(r) = records.get(id).and_then(Option::as_ref) else {
                         continue;
                     };
-                    // The upstream ids (a distribution record's CVE) are names of the same
-                    // vulnerability, as aliases are.
-                    let mut aliases = r.aliases.clone();
-                    for u in &r.upstream {
-                        if !aliases.contains(u) && u != id {
-                            aliases.push(u.clone());
-                        }
-                    }
-                    let severity = entries
-                        .iter()
-                        .map(|a| rate(r, a))
-                        .max_by_key(|s| s.level)
-                        .unwrap_or_else(|| rate(r, entries[0]));
                     result.findings.push(Finding {
                         package: p.name.clone(),
                         installed_version: p.version.clone(),
@@ -447,14 +443,14 @@ pub fn scan(db: &Database, distro: &Distro, packages: &[Installed]) -> Result<Sc
                         matched_version: version.clone(),
                         ecosystem: eco.clone(),
                         id: id.clone(),
-                        aliases,
+                        aliases: other_names(r, id),
                         summary: r.summary.clone().or_else(|| {
                             r.details
                                 .as_deref()
                                 .and_then(|d| d.lines().find(|l| !l.trim().is_empty()))
                                 .map(|l| l.trim().to_string())
                         }),
-                        severity,
+                        severity: worst(r, &entries),
                         state: if fixed.is_some() {
                             FixState::Fixed
                         } else {

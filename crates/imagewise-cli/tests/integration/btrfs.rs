@@ -17,22 +17,8 @@ use serde_json::Value;
 
 use crate::support::*;
 
-const ALL: &[&str] = &[
-    "kind",
-    "mode",
-    "uid",
-    "gid",
-    "size",
-    "link",
-    "device",
-    "mtime",
-    "mtime_nsec",
-    "xattrs",
-    "sha256",
-];
-
 fn assert_same(want: &BTreeMap<String, Value>, got: &BTreeMap<String, Value>, what: &str) {
-    let problems = listing_differences(want, got, ALL, 0o7777);
+    let problems = listing_differences(want, got, ALL_FIELDS, 0o7777);
     assert!(
         problems.is_empty(),
         "{what}: {} differences, first: {}",

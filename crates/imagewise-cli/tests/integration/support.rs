@@ -160,3 +160,18 @@ pub fn unlinked(mut got: BTreeMap<String, Value>) -> BTreeMap<String, Value> {
     }
     got
 }
+
+/// Every field `ls --json --digest` gives, for listings that must agree in full.
+pub const ALL_FIELDS: &[&str] = &[
+    "kind",
+    "mode",
+    "uid",
+    "gid",
+    "size",
+    "link",
+    "device",
+    "mtime",
+    "mtime_nsec",
+    "xattrs",
+    "sha256",
+];

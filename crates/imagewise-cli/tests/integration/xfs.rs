@@ -50,43 +50,14 @@ fn bookworm_on_xfs_v5_lists_as_the_directory_does() {
     ));
     for reference in [s(&img), s(&qcow)] {
         let got = ls(reference, &["--digest"]);
-        let problems = listing_differences(
-            &want,
-            &got,
-            &[
-                "kind",
-                "mode",
-                "uid",
-                "gid",
-                "size",
-                "link",
-                "device",
-                "mtime",
-                "mtime_nsec",
-                "xattrs",
-                "sha256",
-            ],
-            0o7777,
-        );
+        let problems = listing_differences(&want, &got, ALL_FIELDS, 0o7777);
         assert!(problems.is_empty(), "{reference}: {}", problems.join("\n"));
     }
     // And as the kernel shows the mounted filesystem.
     let problems = listing_differences(
         &oracle,
         &unlinked(ls(s(&img), &["--digest"])),
-        &[
-            "kind",
-            "mode",
-            "uid",
-            "gid",
-            "size",
-            "link",
-            "device",
-            "mtime",
-            "mtime_nsec",
-            "xattrs",
-            "sha256",
-        ],
+        ALL_FIELDS,
         0o7777,
     );
     assert!(

@@ -454,6 +454,12 @@ fn parse_chunk(d: &[u8], logical: u64, devid: u64) -> Option<(Chunk, usize)> {
     ))
 }
 
+/// A ROOT_REF or ROOT_BACKREF item: the directory holding the subvolume and its name there.
+fn root_ref(d: &[u8]) -> Option<(u64, &[u8])> {
+    let n = usize::from(le16(d.get(..18)?, 16));
+    Some((le64(d, 0), d.get(18..18 + n)?))
+}
+
 /// The (name, location, type) entries packed in a DIR_ITEM, DIR_INDEX or XATTR_ITEM; a
 /// truncated entry ends the list. For xattrs the location is unused and the value follows.
 fn dir_items(d: &[u8]) -> Vec<(&[u8], Key, u8)> {
@@ -762,11 +768,8 @@ impl Inner {
             Key::new(parent, ROOT_REF, 0),
             Key::new(parent, ROOT_REF, u64::MAX),
             &mut |key, d| {
-                if d.len() >= 18 {
-                    let n = usize::from(le16(d, 16));
-                    if let Some(name) = d.get(18..18 + n) {
-                        out.push((key.offset, crate::names::from_bytes(name)));
-                    }
+                if let Some((_, name)) = root_ref(d) {
+                    out.push((key.offset, crate::names::from_bytes(name)));
                 }
                 Ok(out.len() < MAX_SLOTS)
             },
@@ -784,12 +787,7 @@ impl Inner {
             Key::new(parent, ROOT_REF, child),
             Key::new(parent, ROOT_REF, child),
             &mut |_, d| {
-                if d.len() >= 18 {
-                    let n = usize::from(le16(d, 16));
-                    if let Some(name) = d.get(18..18 + n) {
-                        found = Some((le64(d, 0), name.to_vec()));
-                    }
-                }
+                found = root_ref(d).map(|(dir, name)| (dir, name.to_vec()));
                 Ok(false)
             },
         )?;
@@ -811,12 +809,8 @@ impl Inner {
                 Key::new(id, ROOT_BACKREF, 0),
                 Key::new(id, ROOT_BACKREF, u64::MAX),
                 &mut |key, d| {
-                    if d.len() >= 18 {
-                        let n = usize::from(le16(d, 16));
-                        if let Some(name) = d.get(18..18 + n) {
-                            next = Some((key.offset, le64(d, 0), crate::names::from_bytes(name)));
-                        }
-                    }
+                    next = root_ref(d)
+                        .map(|(dir, name)| (key.offset, dir, crate::names::from_bytes(name)));
                     Ok(false)
                 },
             );
