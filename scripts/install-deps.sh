@@ -12,7 +12,9 @@ for pair in debootstrap:debootstrap skopeo:skopeo umoci:umoci mkfs.ext4:e2fsprog
             mkfs.vfat:dosfstools mkfs.xfs:xfsprogs mkfs.btrfs:btrfs-progs blkid:util-linux \
             /usr/share/distro-info/debian.csv:distro-info-data setcap:libcap2-bin xfs_db:xfsprogs \
             pvcreate:lvm2 mksquashfs:squashfs-tools xorriso:xorriso npm:npm go:golang-go \
-            unzip:unzip zip:zip; do
+            unzip:unzip zip:zip java:default-jre-headless \
+            /usr/share/java/maven3-artifact.jar:libmaven3-core-java ruby:ruby php:php-cli \
+            /usr/share/php/Composer/Semver/VersionParser.php:php-composer-semver; do
   cmd=${pair%%:*}; pkg=${pair##*:}
   command -v "$cmd" >/dev/null 2>&1 || [ -e "$cmd" ] || need+=("$pkg")
 done

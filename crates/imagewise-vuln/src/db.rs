@@ -507,23 +507,27 @@ impl Database {
 
     /// The entries for an application package, named as its ecosystem normalises names: PyPI
     /// by PEP 503 (case, and `-`, `_`, `.` alike; stored names are normalised in the query),
-    /// others exactly.
+    /// NuGet and Packagist ignoring case, others (Maven `group:artifact`, Go module paths, npm,
+    /// crates.io, RubyGems) exactly.
     pub fn lookup_app(
         &self,
         ecosystem: &str,
         package: &str,
     ) -> Result<Vec<(String, Affected)>, DbError> {
-        if ecosystem != "PyPI" {
-            return self.lookup(ecosystem, package);
-        }
-        let sql = |e| self.sql_err(e);
-        let mut st = self
-            .conn
-            .prepare_cached(
+        let query = match ecosystem {
+            "PyPI" => {
                 "SELECT record, entry FROM affected WHERE ecosystem = ?1 AND \
-                 lower(replace(replace(package, '_', '-'), '.', '-')) = ?2",
-            )
-            .map_err(sql)?;
+                 lower(replace(replace(package, '_', '-'), '.', '-')) = ?2"
+            }
+            // NuGet ids and Packagist names are case-insensitive.
+            "NuGet" | "Packagist" => {
+                "SELECT record, entry FROM affected WHERE ecosystem = ?1 AND \
+                 lower(package) = lower(?2)"
+            }
+            _ => return self.lookup(ecosystem, package),
+        };
+        let sql = |e| self.sql_err(e);
+        let mut st = self.conn.prepare_cached(query).map_err(sql)?;
         let rows = st
             .query_map(params![ecosystem, package], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))

@@ -36,22 +36,22 @@ const OSV_ECOSYSTEMS: &[(&str, Option<VersionOrder>)] = &[
     ("Julia", None),
     ("Linux", None),
     ("Mageia", Some(VersionOrder::Rpm)),
-    ("Maven", None),
+    ("Maven", Some(VersionOrder::Maven)),
     ("MinimOS", Some(VersionOrder::Apk)),
     ("npm", Some(VersionOrder::Semver)),
-    ("NuGet", None),
+    ("NuGet", Some(VersionOrder::Nuget)),
     ("opam", None),
     ("openEuler", Some(VersionOrder::Rpm)),
     ("openSUSE", Some(VersionOrder::Rpm)),
     ("OSS-Fuzz", None),
-    ("Packagist", None),
+    ("Packagist", Some(VersionOrder::Composer)),
     ("Photon OS", Some(VersionOrder::Rpm)),
     ("Pub", None),
     ("PyPI", Some(VersionOrder::Pep440)),
     ("Red Hat", Some(VersionOrder::Rpm)),
     ("Rocky Linux", Some(VersionOrder::Rpm)),
     ("Root", None),
-    ("RubyGems", None),
+    ("RubyGems", Some(VersionOrder::Rubygems)),
     ("SUSE", Some(VersionOrder::Rpm)),
     ("SwiftURL", None),
     ("Ubuntu", Some(VersionOrder::Dpkg)),
@@ -280,8 +280,9 @@ mod tests {
         assert_eq!(version_order("Alpine:v3.20"), Ok(VersionOrder::Apk));
         assert_eq!(version_order("Rocky Linux:9"), Ok(VersionOrder::Rpm));
         assert_eq!(version_order("PyPI"), Ok(VersionOrder::Pep440));
+        assert_eq!(version_order("Maven"), Ok(VersionOrder::Maven));
         assert!(matches!(
-            version_order("Maven"),
+            version_order("Hex"),
             Err(EcosystemError::Unsupported(_))
         ));
         assert!(matches!(

@@ -19,19 +19,24 @@
 //! ```
 
 mod apk;
+mod composer;
 mod db;
 mod dpkg;
 mod ecosystems;
 mod ignore;
 mod import;
+mod maven;
+mod nuget;
 mod osv;
 mod report;
 mod rpm;
+mod rubygems;
 mod scan;
 mod severity;
 mod version;
 
 pub use apk::ApkVersion;
+pub use composer::{php_version_compare, ComposerVersion};
 pub use db::{
     default_dir, Database, DbError, EcosystemStatus, ImportReport, Skipped, Status, DB_FILE,
     FORMAT_VERSION, MAX_DETAILS,
@@ -40,11 +45,14 @@ pub use dpkg::DpkgVersion;
 pub use ecosystems::{version_order, Distro, DistroEcosystems, DistroError, EcosystemError};
 pub use ignore::{IgnoreError, IgnoreRules, Rule};
 pub use import::{import_paths, MAX_DOCUMENT};
+pub use maven::MavenVersion;
+pub use nuget::NugetVersion;
 pub use osv::{
     Affected, Event, InvalidRange, OsvRecord, Package, Range, RangeType, Reference, Severity,
 };
 pub use report::{id_with_alias, scan_image, ScanOptions, ScanReport};
 pub use rpm::{rpmvercmp, RpmVersion};
+pub use rubygems::GemVersion;
 pub use scan::{scan, scan_apps, AppInstalled, Finding, FixState, Installed, ScanResult};
 pub use severity::{rate, score_vector, CvssScore, Level, Rated};
 pub use version::{compare, VersionError, VersionOrder};

@@ -241,8 +241,8 @@ fn app_name(e: imagewise_types::Ecosystem, name: &str) -> String {
     out
 }
 
-/// Match application packages against their ecosystems' advisories (PyPI, npm, Go, crates.io;
-/// the others are named in a problem until their version orders exist). Each installed copy is
+/// Match application packages against their ecosystems' advisories (PyPI, npm, Go, crates.io,
+/// Maven, RubyGems, Packagist, NuGet), each in its own version order. Each installed copy is
 /// judged on its own, so a nested copy at an affected version is found where the top one is
 /// not. Returns the findings, how many packages were matched, and what kept it from being
 /// complete.
@@ -327,7 +327,14 @@ pub fn scan_apps(
     }
     // Merged per ecosystem's own order (aliases link GHSA and PYSEC records).
     let mut merged = Vec::new();
-    for order in [VersionOrder::Pep440, VersionOrder::Semver] {
+    for order in [
+        VersionOrder::Pep440,
+        VersionOrder::Semver,
+        VersionOrder::Maven,
+        VersionOrder::Rubygems,
+        VersionOrder::Composer,
+        VersionOrder::Nuget,
+    ] {
         let (mine, rest): (Vec<Finding>, Vec<Finding>) = findings
             .into_iter()
             .partition(|f| crate::ecosystems::version_order(&f.ecosystem).ok() == Some(order));

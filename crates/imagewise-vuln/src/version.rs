@@ -5,10 +5,15 @@ use std::cmp::Ordering;
 use serde::{Deserialize, Serialize};
 
 use crate::apk::ApkVersion;
+use crate::composer::ComposerVersion;
 use crate::dpkg::DpkgVersion;
+use crate::maven::MavenVersion;
+use crate::nuget::NugetVersion;
 use crate::rpm::RpmVersion;
+use crate::rubygems::GemVersion;
 
-/// The version orders of package ecosystems: the OS package managers' own, SemVer and PEP 440.
+/// The version orders of package ecosystems: the OS package managers' own, SemVer, PEP 440 and
+/// the language ecosystems' own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum VersionOrder {
@@ -19,6 +24,14 @@ pub enum VersionOrder {
     Semver,
     /// Python's PEP 440 (PyPI).
     Pep440,
+    /// Maven's `ComparableVersion`.
+    Maven,
+    /// RubyGems' `Gem::Version`.
+    Rubygems,
+    /// Composer's normal form compared with PHP's `version_compare` (Packagist).
+    Composer,
+    /// NuGet's `VersionComparer` (SemVer 2.0 with a fourth part).
+    Nuget,
 }
 
 impl VersionOrder {
@@ -33,7 +46,10 @@ impl VersionOrder {
             E::Opkg => VersionOrder::Dpkg,
             E::Pypi => VersionOrder::Pep440,
             E::Npm | E::Cargo | E::Golang => VersionOrder::Semver,
-            E::Maven | E::Gem | E::Composer | E::Nuget => return None,
+            E::Maven => VersionOrder::Maven,
+            E::Gem => VersionOrder::Rubygems,
+            E::Composer => VersionOrder::Composer,
+            E::Nuget => VersionOrder::Nuget,
         })
     }
 }
@@ -48,10 +64,14 @@ impl std::str::FromStr for VersionOrder {
             "apk" | "alpine" => Ok(VersionOrder::Apk),
             "semver" => Ok(VersionOrder::Semver),
             "pep440" | "pypi" => Ok(VersionOrder::Pep440),
+            "maven" => Ok(VersionOrder::Maven),
+            "rubygems" | "gem" => Ok(VersionOrder::Rubygems),
+            "composer" | "packagist" => Ok(VersionOrder::Composer),
+            "nuget" => Ok(VersionOrder::Nuget),
             _ => Err(imagewise_types::UnknownName::new(
                 "ecosystem",
                 s,
-                "dpkg, rpm, apk, semver or pep440",
+                "dpkg, rpm, apk, semver, pep440, maven, rubygems, composer or nuget",
             )),
         }
     }
@@ -102,6 +122,10 @@ pub fn compare(ecosystem: VersionOrder, a: &str, b: &str) -> Result<Ordering, Ve
             };
             p(a)?.cmp(&p(b)?)
         }
+        VersionOrder::Maven => MavenVersion::parse(a)?.compare(&MavenVersion::parse(b)?),
+        VersionOrder::Rubygems => GemVersion::parse(a)?.compare(&GemVersion::parse(b)?),
+        VersionOrder::Composer => ComposerVersion::parse(a)?.compare(&ComposerVersion::parse(b)?),
+        VersionOrder::Nuget => NugetVersion::parse(a)?.compare(&NugetVersion::parse(b)?),
     })
 }
 

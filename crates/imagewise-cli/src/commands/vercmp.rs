@@ -1,4 +1,5 @@
-//! `imagewise vercmp --ecosystem dpkg|rpm|apk|semver|pep440 A B` — prints `<`, `=` or `>`.
+//! `imagewise vercmp --ecosystem dpkg|rpm|apk|semver|pep440|maven|rubygems|composer|nuget A B`
+//! — prints `<`, `=` or `>`.
 
 use std::process::ExitCode;
 
@@ -9,7 +10,7 @@ use serde::Serialize;
 #[derive(Args)]
 pub(crate) struct VercmpArgs {
     /// Whose rules: dpkg (Debian, Ubuntu), rpm (RHEL, Fedora, SUSE), apk (Alpine), semver
-    /// (npm, Cargo, Go) or pep440 (PyPI).
+    /// (npm, Cargo, Go), pep440 (PyPI), maven, rubygems, composer (Packagist) or nuget.
     #[arg(long, short)]
     ecosystem: VersionOrder,
     /// The first version.

@@ -1,6 +1,7 @@
 //! Version order against the real tools: `dpkg --compare-versions`, rpm's own `rpm.vercmp`
-//! (Debian's rpm package), and Alpine's `apk version -t` (the apk binary of the Alpine fixture,
-//! run through its own musl loader). Pairs are generated from each grammar, many of them near
+//! (Debian's rpm package), Alpine's `apk version -t` (the apk binary of the Alpine fixture,
+//! run through its own musl loader), Python's `packaging`, Maven's `ComparableVersion`, Ruby's
+//! `Gem::Version` and Composer's `VersionParser` with PHP's `version_compare`. Pairs are generated from each grammar, many of them near
 //! each other so the fine rules (`~`, `^`, leading zeros, suffixes) are exercised.
 
 #![allow(clippy::unwrap_used)]
@@ -352,4 +353,174 @@ fn pep440_order_matches_python_packaging() {
         }
     }
     report("pep440", &bad, ps.len());
+}
+
+/// Run `cmd` with `pairs` on stdin, one `a b` per line; it prints one answer per line: `-1`,
+/// `0`, `1`, or `x` where the tool refuses either version. Returns what imagewise disagrees on
+/// (order, and which versions are refused), and how many pairs both accepted.
+fn against_stdin_oracle(
+    name: &str,
+    order: VersionOrder,
+    pairs: &[(String, String)],
+    cmd: &mut Command,
+) -> (Vec<String>, usize) {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{name} oracle: {e} (scripts/install-deps.sh installs it)"));
+    let input: String = pairs.iter().map(|(a, b)| format!("{a} {b}\n")).collect();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    assert!(
+        out.status.success(),
+        "{name} oracle failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let theirs: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(theirs.len(), pairs.len(), "{name}: one answer per pair");
+    let mut bad = Vec::new();
+    let mut both = 0;
+    for ((a, b), t) in pairs.iter().zip(theirs) {
+        let ours = compare(order, a, b);
+        match (t.as_str(), &ours) {
+            ("x", Err(_)) => {}
+            ("x", Ok(o)) => bad.push(format!("{a} ? {b}: {name} refuses, imagewise {}", sym(*o))),
+            (t, Err(e)) => bad.push(format!("{a} ? {b}: {name} {t}, imagewise refuses: {e}")),
+            (t, Ok(o)) => {
+                both += 1;
+                let t: i32 = t.parse().unwrap();
+                if t.cmp(&0) != *o {
+                    bad.push(format!(
+                        "{a} ? {b}: {name} {} imagewise {}",
+                        sym(t.cmp(&0)),
+                        sym(*o)
+                    ));
+                }
+            }
+        }
+    }
+    (bad, both)
+}
+
+fn maven_version(r: &mut Rng) -> String {
+    let mut v = String::from(r.pick(&["1", "2", "10", "0", "01", "1.0", "2.0.1", "1.2.3"]));
+    for _ in 0..r.below(4) {
+        v.push_str(r.pick(&[
+            ".", "-", "alpha", "a", "b", "m", "beta", "rc", "cr", "sp", "ga", "final", "release",
+            "SNAPSHOT", "1", "2", "0", "10", "xyz", "RC", "Final", "-1", ".0", "-0", "-a1", ".1",
+            "-sp1", "00", "1234567890123",
+        ]));
+    }
+    v
+}
+
+#[test]
+fn maven_order_matches_maven_comparable_version() {
+    // Maven's ComparableVersion (Debian's libmaven3-core-java) compares each version with the
+    // one after it on its command line: `a b a' b' …` gives a ? b on every other line.
+    let ps = pairs(maven_version, 0x3a7e_4e11, 1500);
+    let mut args: Vec<&str> = Vec::new();
+    for (a, b) in &ps {
+        args.push(a);
+        args.push(b);
+    }
+    let out = Command::new("java")
+        .args([
+            "-cp",
+            "/usr/share/java/maven3-artifact.jar",
+            "org.apache.maven.artifact.versioning.ComparableVersion",
+        ])
+        .args(&args)
+        .output()
+        .unwrap_or_else(|e| panic!("java: {e} (scripts/install-deps.sh installs it)"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let verdicts: Vec<Ordering> = text
+        .lines()
+        .filter(|l| l.starts_with("   "))
+        .map(|l| match l.split_whitespace().nth(1) {
+            Some("<") => Ordering::Less,
+            Some("==") => Ordering::Equal,
+            Some(">") => Ordering::Greater,
+            other => panic!("unexpected ComparableVersion line {l:?} ({other:?})"),
+        })
+        .collect();
+    assert_eq!(verdicts.len(), args.len() - 1);
+    let mut bad = Vec::new();
+    for ((a, b), t) in ps.iter().zip(verdicts.iter().step_by(2)) {
+        let ours = compare(VersionOrder::Maven, a, b).unwrap();
+        if ours != *t {
+            bad.push(format!("{a} ? {b}: maven {} imagewise {}", sym(*t), sym(ours)));
+        }
+    }
+    report("maven", &bad, ps.len());
+}
+
+fn gem_version(r: &mut Rng) -> String {
+    let mut v = String::from(r.pick(&["0", "1", "2", "10", "01", "1.0", "1.2.3", "3.0.0"]));
+    for _ in 0..r.below(4) {
+        v.push_str(r.pick(&[
+            ".0", ".1", ".10", ".a", ".b1", ".pre", ".rc1", "-alpha", "-1", ".pre.2", "a", "1",
+            ".", "-", "-rc.1", ".Z", " ",
+        ]));
+    }
+    v
+}
+
+#[test]
+fn rubygems_order_matches_gem_version() {
+    let ps = pairs(gem_version, 0x6e_6d5e, 1500);
+    let script = "STDIN.each_line do |l|\n  a, b = l.chomp.split(' ', 2)\n  \
+        if Gem::Version.correct?(a) && Gem::Version.correct?(b)\n    \
+        puts(Gem::Version.new(a) <=> Gem::Version.new(b))\n  else\n    puts 'x'\n  end\nend\n";
+    let (bad, both) = against_stdin_oracle(
+        "rubygems",
+        VersionOrder::Rubygems,
+        &ps,
+        Command::new("ruby").args(["-e", script]),
+    );
+    report("rubygems", &bad, both);
+}
+
+fn composer_version(r: &mut Rng) -> String {
+    let mut v = String::from(r.pick(&[
+        "1", "1.0", "1.2.3", "v1.2", "2.0.0.1", "20100102", "1.10.2", "0.9", "v2",
+    ]));
+    for _ in 0..r.below(3) {
+        v.push_str(r.pick(&[
+            "-alpha1", "-beta", "-RC2", "-rc.1", "-p1", "-pl2", "-patch3", "-dev", ".x-dev",
+            "-stable", "a1", "b2", "-b.1", "+build.5", ".0", ".1", "-foo", "@dev",
+        ]));
+    }
+    v
+}
+
+#[test]
+fn composer_order_matches_composer_and_php() {
+    // Composer's own VersionParser (Debian's php-composer-semver) normalises, PHP's
+    // version_compare orders: what `composer` does when it weighs a constraint.
+    let ps = pairs(composer_version, 0xc0_4905e4, 1500);
+    let script = "require '/usr/share/php/Composer/Semver/autoload.php';\n\
+        $p = new Composer\\Semver\\VersionParser();\n\
+        while (($l = fgets(STDIN)) !== false) {\n\
+          [$a, $b] = explode(' ', rtrim($l, \"\\n\"), 2);\n\
+          try { $x = $p->normalize($a); $y = $p->normalize($b); }\n\
+          catch (Exception $e) { echo \"x\\n\"; continue; }\n\
+          if (strpos($x, 'dev-') === 0 || strpos($y, 'dev-') === 0) { echo \"x\\n\"; continue; }\n\
+          echo version_compare($x, $y), \"\\n\";\n\
+        }\n";
+    let (bad, both) = against_stdin_oracle(
+        "composer",
+        VersionOrder::Composer,
+        &ps,
+        Command::new("php").args(["-r", script]),
+    );
+    report("composer", &bad, both);
 }
