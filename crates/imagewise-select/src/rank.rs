@@ -373,9 +373,8 @@ pub fn unmet(
                 continue; // validated when parsed
             };
             let ok = installed.iter().any(|x| {
-                imagewise_vuln::VersionOrder::of(x.ecosystem).is_some_and(|order| {
-                    imagewise_vuln::compare(order, &x.version, &want).is_ok_and(|o| op.holds(o))
-                })
+                let order = imagewise_vuln::VersionOrder::of(x.ecosystem);
+                imagewise_vuln::compare(order, &x.version, &want).is_ok_and(|o| op.holds(o))
             });
             if !ok {
                 miss(

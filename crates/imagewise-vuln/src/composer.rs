@@ -13,7 +13,8 @@ use regex::Regex;
 
 use crate::version::VersionError;
 
-const MODIFIER: &str = r"[._-]?(?:(stable|beta|b|RC|alpha|a|patch|pl|p)((?:[.-]?\d+)*)?)?([.-]?dev)?";
+const MODIFIER: &str =
+    r"[._-]?(?:(stable|beta|b|RC|alpha|a|patch|pl|p)((?:[.-]?\d+)*)?)?([.-]?dev)?";
 
 static CLASSICAL: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(&format!(
@@ -189,9 +190,9 @@ fn starts_digit(s: &str) -> bool {
 
 /// C's strtol on a piece that starts with a digit (saturating as strtol does).
 fn strtol(s: &str) -> i64 {
-    s.bytes()
-        .take_while(u8::is_ascii_digit)
-        .fold(0i64, |n, d| n.saturating_mul(10).saturating_add(i64::from(d - b'0')))
+    s.bytes().take_while(u8::is_ascii_digit).fold(0i64, |n, d| {
+        n.saturating_mul(10).saturating_add(i64::from(d - b'0'))
+    })
 }
 
 /// PHP's `version_compare($a, $b)`, step for step: pieces are compared while both sides have

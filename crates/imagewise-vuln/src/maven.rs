@@ -214,7 +214,11 @@ impl MavenVersion {
         fn write(items: &[Item], out: &mut String) {
             for (i, it) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push(if matches!(it, Item::List(_)) { '-' } else { '.' });
+                    out.push(if matches!(it, Item::List(_)) {
+                        '-'
+                    } else {
+                        '.'
+                    });
                 }
                 match it {
                     Item::Int(d) if d.is_empty() => out.push('0'),
@@ -271,7 +275,12 @@ mod tests {
         for w in chain.windows(2) {
             assert_eq!(cmp(w[0], w[1]), Ordering::Less, "{w:?}");
         }
-        for (a, b) in [("1", "1.0.0"), ("1-ga", "1"), ("1.0-final", "1"), ("1-cr", "1-rc")] {
+        for (a, b) in [
+            ("1", "1.0.0"),
+            ("1-ga", "1"),
+            ("1.0-final", "1"),
+            ("1-cr", "1-rc"),
+        ] {
             assert_eq!(cmp(a, b), Ordering::Equal, "{a} {b}");
         }
         assert_eq!(

@@ -52,7 +52,9 @@ impl NugetVersion {
                 if ls.iter().any(|p| {
                     p.is_empty() || !p.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
                 }) {
-                    return Err(err("release labels must be dot-separated letters, digits and -"));
+                    return Err(err(
+                        "release labels must be dot-separated letters, digits and -",
+                    ));
                 }
                 ls
             }
@@ -61,9 +63,8 @@ impl NugetVersion {
     }
 
     pub fn compare(&self, other: &NugetVersion) -> Ordering {
-        self.parts
-            .cmp(&other.parts)
-            .then_with(|| match (self.labels.is_empty(), other.labels.is_empty()) {
+        self.parts.cmp(&other.parts).then_with(|| {
+            match (self.labels.is_empty(), other.labels.is_empty()) {
                 (true, true) => Ordering::Equal,
                 (true, false) => Ordering::Greater,
                 (false, true) => Ordering::Less,
@@ -76,7 +77,8 @@ impl NugetVersion {
                     }
                     self.labels.len().cmp(&other.labels.len())
                 }
-            })
+            }
+        })
     }
 }
 

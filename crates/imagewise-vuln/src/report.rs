@@ -87,21 +87,18 @@ impl ScanReport {
 /// The image's distribution and packages, as matching wants them.
 fn installed(f: &ImageFacts) -> (Distro, Vec<Installed>) {
     let distro = f.os.distro();
-    // OS packages only: application packages are matched per language ecosystem, which this
-    // matcher does not do yet (package_problems says so).
+    // OS packages only: application packages are matched by scan_apps, per language ecosystem.
     let packages = f
         .packages
         .iter()
         .filter(|p| p.ecosystem.is_os())
-        .filter_map(|p| {
-            Some(Installed {
-                order: crate::VersionOrder::of(p.ecosystem)?,
-                name: p.name.clone(),
-                version: p.version.clone(),
-                source_name: p.source_name.clone(),
-                source_version: p.source_version.clone(),
-                epoch: p.epoch,
-            })
+        .map(|p| Installed {
+            order: crate::VersionOrder::of(p.ecosystem),
+            name: p.name.clone(),
+            version: p.version.clone(),
+            source_name: p.source_name.clone(),
+            source_version: p.source_version.clone(),
+            epoch: p.epoch,
         })
         .collect();
     (distro, packages)

@@ -90,7 +90,10 @@ impl GemVersion {
             let n = if c.is_ascii_digit() {
                 b[i..].iter().take_while(|c| c.is_ascii_digit()).count()
             } else if c.is_ascii_alphabetic() {
-                b[i..].iter().take_while(|c| c.is_ascii_alphabetic()).count()
+                b[i..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_alphabetic())
+                    .count()
             } else {
                 i += 1;
                 continue;

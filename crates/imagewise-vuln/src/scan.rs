@@ -253,18 +253,16 @@ pub fn scan_apps(
     let present = db.ecosystems()?;
     let mut findings = Vec::new();
     let mut problems = Vec::new();
-    let mut unordered: std::collections::BTreeMap<&str, usize> = Default::default();
     let mut missing: BTreeSet<&str> = BTreeSet::new();
     let mut bad_versions: BTreeSet<String> = BTreeSet::new();
     let mut records: HashMap<String, Option<OsvRecord>> = HashMap::new();
     let mut cache: HashMap<(String, String), Vec<(String, Affected)>> = HashMap::new();
     let mut scanned = 0;
     for p in apps {
-        let (Some(eco), Some(order)) = (p.ecosystem.osv_name(), VersionOrder::of(p.ecosystem))
-        else {
-            *unordered.entry(p.ecosystem.as_str()).or_default() += 1;
-            continue;
+        let Some(eco) = p.ecosystem.osv_name() else {
+            continue; // an OS package: scan() matches those
         };
+        let order = VersionOrder::of(p.ecosystem);
         if !present.iter().any(|e| e == eco) {
             missing.insert(eco);
             continue;
@@ -345,11 +343,6 @@ pub fn scan_apps(
     for eco in missing {
         problems.push(format!(
             "the vulnerability database has no records for {eco}: its packages were not matched (import {eco}'s all.zip from osv.dev)"
-        ));
-    }
-    for (eco, n) in unordered {
-        problems.push(format!(
-            "{n} {eco} packages were not matched: imagewise has no version order for that ecosystem yet"
         ));
     }
     if !bad_versions.is_empty() {

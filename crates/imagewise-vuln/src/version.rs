@@ -35,10 +35,10 @@ pub enum VersionOrder {
 }
 
 impl VersionOrder {
-    /// The order an ecosystem's versions sort in, where imagewise has it.
-    pub fn of(e: imagewise_types::Ecosystem) -> Option<VersionOrder> {
+    /// The order an ecosystem's versions sort in.
+    pub fn of(e: imagewise_types::Ecosystem) -> VersionOrder {
         use imagewise_types::Ecosystem as E;
-        Some(match e {
+        match e {
             E::Apk => VersionOrder::Apk,
             E::Dpkg => VersionOrder::Dpkg,
             E::Rpm => VersionOrder::Rpm,
@@ -50,7 +50,7 @@ impl VersionOrder {
             E::Gem => VersionOrder::Rubygems,
             E::Composer => VersionOrder::Composer,
             E::Nuget => VersionOrder::Nuget,
-        })
+        }
     }
 }
 

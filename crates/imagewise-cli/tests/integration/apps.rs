@@ -345,3 +345,224 @@ fn application_packages_are_in_valid_sboms() {
         }
     }
 }
+
+/// One advisory in the OSV schema, shaped as osv.dev publishes them (schema_version, published,
+/// aliases, a CVSS vector, the affected versions listed, database_specific), for `name` in
+/// `ecosystem`.
+fn advisory(id: &str, aliases: &[&str], ecosystem: &str, name: &str, range: Value) -> Value {
+    serde_json::json!({
+        "schema_version": "1.6.0",
+        "id": id,
+        "modified": "2024-05-06T14:10:12.345Z",
+        "published": "2024-01-11T15:20:48Z",
+        "aliases": aliases,
+        "summary": format!("{name}: written for imagewise's test"),
+        "details": "A record in the OSV schema; not a real advisory.",
+        "severity": [{"type": "CVSS_V3", "score": "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:L/I:L/A:N"}],
+        "affected": [{
+            "package": {"ecosystem": ecosystem, "name": name},
+            "ranges": [range],
+            "database_specific": {"source": "test"}
+        }],
+        "references": [{"type": "ADVISORY", "url": format!("https://example.org/{id}")}],
+        "database_specific": {"github_reviewed": true, "severity": "MODERATE"}
+    })
+}
+
+fn range(kind: &str, introduced: &str, fixed: &str) -> Value {
+    serde_json::json!({"type": kind, "events": [{"introduced": introduced}, {"fixed": fixed}]})
+}
+
+/// `scan` of the app fixture against advisories for its application packages. osv.dev's dumps
+/// cannot be fetched here, so the records are written in the OSV schema for the packages the
+/// fixture really holds. They exercise: a PyPI name that needs normalising (`jinja2` and
+/// `Jinja2` against the installed `Jinja2`), a GHSA/PYSEC pair reported once, an npm package
+/// affected only in its nested copy, a Maven artifact matched by group and artifact (an advisory
+/// for the same artifact id in another group does not match), a Go module at a pseudo-version,
+/// a crate inside a cargo-auditable program; and fixes at or below the installed version that
+/// must not match. Every finding names the file its package was found in.
+#[test]
+fn scan_matches_application_advisories_to_the_files_they_come_from() {
+    let t = tempfile::tempdir().unwrap();
+    let recs = t.path().join("records");
+    std::fs::create_dir_all(&recs).unwrap();
+    let records = [
+        advisory(
+            "GHSA-test-jinja",
+            &["PYSEC-TEST-1", "CVE-2099-22195"],
+            "PyPI",
+            "jinja2",
+            range("ECOSYSTEM", "0", "3.1.3"),
+        ),
+        advisory(
+            "PYSEC-TEST-1",
+            &["GHSA-test-jinja", "CVE-2099-22195"],
+            "PyPI",
+            "Jinja2",
+            range("ECOSYSTEM", "0", "3.1.3"),
+        ),
+        advisory(
+            "GHSA-test-markupsafe",
+            &[],
+            "PyPI",
+            "markupsafe",
+            range("ECOSYSTEM", "0", "2.1.3"),
+        ),
+        advisory(
+            "GHSA-test-ms",
+            &[],
+            "npm",
+            "ms",
+            range("SEMVER", "0", "2.0.1"),
+        ),
+        advisory(
+            "GHSA-test-slf4j",
+            &[],
+            "Maven",
+            "org.slf4j:slf4j-api",
+            range("ECOSYSTEM", "1.7.0", "1.7.33"),
+        ),
+        advisory(
+            "GHSA-test-other-group",
+            &[],
+            "Maven",
+            "org.example:slf4j-api",
+            range("ECOSYSTEM", "0", "99"),
+        ),
+        advisory(
+            "GO-TEST-pseudo",
+            &[],
+            "Go",
+            "example.org/pseudo",
+            range("SEMVER", "0", "0.0.0-20240101000000-000000000000"),
+        ),
+        advisory(
+            "GO-TEST-greet",
+            &[],
+            "Go",
+            "example.org/greet",
+            range("SEMVER", "0", "1.2.0"),
+        ),
+        advisory(
+            "RUSTSEC-TEST-itoa",
+            &[],
+            "crates.io",
+            "itoa",
+            range("SEMVER", "1.0.0", "1.0.10"),
+        ),
+        // The OS packages' ecosystem is present, so the scan is complete.
+        advisory(
+            "DEBIAN-CVE-2099-0001",
+            &[],
+            "Debian:12",
+            "no-such-package",
+            range("ECOSYSTEM", "0", "1.0-1"),
+        ),
+    ];
+    for r in &records {
+        let path = recs.join(format!("{}.json", r["id"].as_str().unwrap()));
+        std::fs::write(path, serde_json::to_vec_pretty(r).unwrap()).unwrap();
+    }
+    let db = t.path().join("db");
+    ok(&["db", "import", "--db", s(&db), s(&recs)]);
+    let out = imagewise(&["scan", "--json", "--db", s(&db), s(&app())]);
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(v["complete"], true, "{}", v["problems"]);
+    let got: BTreeSet<(String, String, String)> = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["id"].as_str().unwrap().to_string(),
+                f["package"].as_str().unwrap().to_string(),
+                f["location"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let want: BTreeSet<(String, String, String)> = [
+        (
+            "GHSA-test-jinja",
+            "Jinja2",
+            "/opt/venv/lib/python3.11/site-packages/Jinja2-3.1.2.dist-info/METADATA",
+        ),
+        (
+            "GHSA-test-ms",
+            "ms",
+            "/srv/web/node_modules/debug/node_modules/ms/package.json",
+        ),
+        (
+            "GHSA-test-slf4j",
+            "org.slf4j:slf4j-api",
+            "/usr/share/java/slf4j-api.jar",
+        ),
+        (
+            "GO-TEST-pseudo",
+            "example.org/pseudo",
+            "/usr/local/bin/gomod",
+        ),
+        ("RUSTSEC-TEST-itoa", "itoa", "/usr/local/bin/audited"),
+    ]
+    .into_iter()
+    .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+    .collect();
+    assert_eq!(got, want);
+    let jinja = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "GHSA-test-jinja")
+        .unwrap();
+    assert_eq!(jinja["matched_name"], "jinja2", "PEP 503 name");
+    assert_eq!(jinja["ecosystem"], "PyPI");
+    assert_eq!(jinja["fixed_version"], "3.1.3");
+    let aliases: BTreeSet<&str> = jinja["aliases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        aliases,
+        BTreeSet::from(["PYSEC-TEST-1", "CVE-2099-22195"]),
+        "the GHSA/PYSEC pair once, every id listed"
+    );
+    let pseudo = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "GO-TEST-pseudo")
+        .unwrap();
+    assert_eq!(
+        pseudo["installed_version"],
+        "v0.0.0-20230101000000-abcdef123456"
+    );
+    assert_eq!(
+        pseudo["matched_version"],
+        "0.0.0-20230101000000-abcdef123456"
+    );
+    // An ignore rule naming an alias drops the merged finding.
+    let rules = t.path().join("ignore");
+    std::fs::write(&rules, "CVE-2099-22195 package=Jinja2\n").unwrap();
+    let out = imagewise(&[
+        "scan",
+        "--json",
+        "--db",
+        s(&db),
+        "--ignore",
+        s(&rules),
+        s(&app()),
+    ]);
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert!(
+        !v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["id"] == "GHSA-test-jinja"),
+        "{}",
+        v["findings"]
+    );
+}

@@ -101,12 +101,12 @@ fn import_skips_bad_records_with_reasons_and_keeps_the_rest() {
     );
     write(
         &src,
-        "maven.json",
+        "hex.json",
         &record(
             "GHSA-CVE-2099-00004",
             "2024-01-01T00:00:00Z",
-            "Maven",
-            "org.x:y",
+            "Hex",
+            "plug",
             ev.clone(),
         ),
     );
@@ -594,8 +594,9 @@ fn records_of_one_vulnerability_merge_and_entries_are_judged_together() {
 
 /// Application packages matched in their ecosystems: a PyPI name written otherwise than the
 /// advisory writes it (PEP 503), an npm package affected only in its nested copy, a Go module
-/// at a pseudo-version (and Go's `v`), a GHSA and PYSEC pair reported once, an ecosystem
-/// without a version order named as not matched; findings say which file.
+/// at a pseudo-version (and Go's `v`), a GHSA and PYSEC pair reported once, a Maven artifact by
+/// group and artifact in Maven's order, a RubyGems four-part fix, Packagist and NuGet names in
+/// another case; findings say which file.
 #[test]
 fn application_packages_match_in_their_ecosystems() {
     use imagewise_types::Ecosystem;
@@ -606,6 +607,11 @@ fn application_packages_match_in_their_ecosystems() {
         json!({"id": id, "modified": "2024-01-01T00:00:00Z", "summary": format!("{name} issue"),
                "affected": [{"package": {"ecosystem": eco, "name": name},
                              "ranges": [{"type": "SEMVER", "events": [{"introduced": "0"}, {"fixed": fixed}]}]}]})
+    };
+    let eco = |id: &str, eco: &str, name: &str, introduced: &str, fixed: &str| {
+        json!({"id": id, "modified": "2024-01-01T00:00:00Z", "summary": format!("{name} issue"),
+               "affected": [{"package": {"ecosystem": eco, "name": name},
+                             "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": introduced}, {"fixed": fixed}]}]}]})
     };
     let mut ghsa = json!({"id": "GHSA-aaaa-bbbb-cccc", "modified": "2024-01-01T00:00:00Z",
         "aliases": ["PYSEC-2099-1", "CVE-2099-1111"],
@@ -627,6 +633,29 @@ fn application_packages_match_in_their_ecosystems() {
             "0.0.0-20240101000000-000000000000",
         ),
         semver("GO-2099-0002", "Go", "example.org/greet", "1.2.0"),
+        // Maven: `2.0.0-alpha1` and `2.0.0.RELEASE` are Maven versions, not SemVer ones; the
+        // same artifact id in another group is another package.
+        eco(
+            "GHSA-mvn-1",
+            "Maven",
+            "org.slf4j:slf4j-api",
+            "2.0.0-alpha1",
+            "2.0.0.RELEASE",
+        ),
+        eco("GHSA-mvn-2", "Maven", "org.other:slf4j-api", "0", "9.0"),
+        // RubyGems: a fourth part and a pre-release.
+        eco("GHSA-gem-1", "RubyGems", "rack", "2.2.0", "2.2.6.3"),
+        eco("GHSA-gem-2", "RubyGems", "rack", "3.0.0", "3.0.0.1"),
+        // Packagist writes names in lower case, Composer versions may carry a `v`.
+        eco(
+            "GHSA-php-1",
+            "Packagist",
+            "symfony/http-kernel",
+            "5.0.0",
+            "5.4.20",
+        ),
+        // NuGet ids ignore case.
+        eco("GHSA-nuget-1", "NuGet", "Newtonsoft.Json", "0", "13.0.1"),
     ];
     let paths: Vec<PathBuf> = records
         .iter()
@@ -678,8 +707,38 @@ fn application_packages_match_in_their_ecosystems() {
             app(
                 Ecosystem::Maven,
                 "org.slf4j:slf4j-api",
-                "1.7.32",
+                "2.0.0-beta1",
                 "/usr/share/java/slf4j-api.jar",
+            ),
+            app(
+                Ecosystem::Maven,
+                "org.slf4j:slf4j-api",
+                "2.0.0.GA",
+                "/opt/app.jar!/lib/slf4j-api.jar",
+            ),
+            app(
+                Ecosystem::Gem,
+                "rack",
+                "2.2.6.2",
+                "/var/lib/gems/3.1.0/specifications/rack-2.2.6.2.gemspec",
+            ),
+            app(
+                Ecosystem::Gem,
+                "rack",
+                "3.0.0.1",
+                "/usr/local/bundle/specifications/rack-3.0.0.1.gemspec",
+            ),
+            app(
+                Ecosystem::Composer,
+                "Symfony/HTTP-Kernel",
+                "v5.4.19",
+                "/srv/php/vendor/composer/installed.json",
+            ),
+            app(
+                Ecosystem::Nuget,
+                "newtonsoft.json",
+                "12.0.3",
+                "/app/web.deps.json",
             ),
         ],
     )
@@ -688,7 +747,7 @@ fn application_packages_match_in_their_ecosystems() {
         .iter()
         .map(|f| (f.id.as_str(), f.package.as_str(), f.location.as_deref()))
         .collect();
-    assert_eq!(findings.len(), 3, "{got:?}");
+    assert_eq!(findings.len(), 7, "{got:?}");
     let zope = findings
         .iter()
         .find(|f| f.package == "zope.interface")
@@ -713,11 +772,24 @@ fn application_packages_match_in_their_ecosystems() {
         !findings.iter().any(|f| f.id == "GO-2099-0002"),
         "v1.2.3 is past 1.2.0"
     );
-    assert_eq!(scanned, 5);
-    assert!(
-        problems
-            .iter()
-            .any(|p| p.contains("1 maven packages were not matched")),
-        "{problems:?}"
+    let mvn: Vec<_> = findings.iter().filter(|f| f.ecosystem == "Maven").collect();
+    assert_eq!(mvn.len(), 1, "2.0.0.GA is 2.0.0, past the fix: {got:?}");
+    assert_eq!(mvn[0].id, "GHSA-mvn-1");
+    assert_eq!(mvn[0].installed_version, "2.0.0-beta1");
+    assert_eq!(mvn[0].fixed_version.as_deref(), Some("2.0.0.RELEASE"));
+    let gems: Vec<_> = findings.iter().filter(|f| f.package == "rack").collect();
+    assert_eq!(gems.len(), 1, "3.0.0.1 is the fix itself: {got:?}");
+    assert_eq!(gems[0].installed_version, "2.2.6.2");
+    assert_eq!(
+        gems[0].location.as_deref(),
+        Some("/var/lib/gems/3.1.0/specifications/rack-2.2.6.2.gemspec")
     );
+    assert!(findings
+        .iter()
+        .any(|f| f.id == "GHSA-php-1" && f.package == "Symfony/HTTP-Kernel"));
+    assert!(findings
+        .iter()
+        .any(|f| f.id == "GHSA-nuget-1" && f.matched_name == "newtonsoft.json"));
+    assert_eq!(scanned, 11);
+    assert!(problems.is_empty(), "{problems:?}");
 }

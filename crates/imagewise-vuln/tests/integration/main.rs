@@ -413,9 +413,35 @@ fn maven_version(r: &mut Rng) -> String {
     let mut v = String::from(r.pick(&["1", "2", "10", "0", "01", "1.0", "2.0.1", "1.2.3"]));
     for _ in 0..r.below(4) {
         v.push_str(r.pick(&[
-            ".", "-", "alpha", "a", "b", "m", "beta", "rc", "cr", "sp", "ga", "final", "release",
-            "SNAPSHOT", "1", "2", "0", "10", "xyz", "RC", "Final", "-1", ".0", "-0", "-a1", ".1",
-            "-sp1", "00", "1234567890123",
+            ".",
+            "-",
+            "alpha",
+            "a",
+            "b",
+            "m",
+            "beta",
+            "rc",
+            "cr",
+            "sp",
+            "ga",
+            "final",
+            "release",
+            "SNAPSHOT",
+            "1",
+            "2",
+            "0",
+            "10",
+            "xyz",
+            "RC",
+            "Final",
+            "-1",
+            ".0",
+            "-0",
+            "-a1",
+            ".1",
+            "-sp1",
+            "00",
+            "1234567890123",
         ]));
     }
     v
@@ -440,7 +466,11 @@ fn maven_order_matches_maven_comparable_version() {
         .args(&args)
         .output()
         .unwrap_or_else(|e| panic!("java: {e} (scripts/install-deps.sh installs it)"));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     let verdicts: Vec<Ordering> = text
         .lines()
@@ -457,7 +487,11 @@ fn maven_order_matches_maven_comparable_version() {
     for ((a, b), t) in ps.iter().zip(verdicts.iter().step_by(2)) {
         let ours = compare(VersionOrder::Maven, a, b).unwrap();
         if ours != *t {
-            bad.push(format!("{a} ? {b}: maven {} imagewise {}", sym(*t), sym(ours)));
+            bad.push(format!(
+                "{a} ? {b}: maven {} imagewise {}",
+                sym(*t),
+                sym(ours)
+            ));
         }
     }
     report("maven", &bad, ps.len());
