@@ -225,6 +225,8 @@ fn error_kind(e: &anyhow::Error) -> ErrorKind {
             x.kind()
         } else if let Some(x) = c.downcast_ref::<imagewise_vuln::VersionError>() {
             x.kind()
+        } else if let Some(x) = c.downcast_ref::<imagewise_vuln::MirrorError>() {
+            x.kind()
         } else if let Some(x) = c.downcast_ref::<imagewise_vuln::IgnoreError>() {
             x.kind()
         } else if let Some(x) = c.downcast_ref::<imagewise_select::Error>() {

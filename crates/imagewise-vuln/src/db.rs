@@ -2,7 +2,8 @@
 //! (OSV ecosystem, package name).
 //!
 //! Layout (format version [`FORMAT_VERSION`]):
-//! - `meta(key, value)`: `format_version`, `last_import`, `written_by`;
+//! - `meta(key, value)`: `format_version`, `last_import`, `written_by`, `newest_modified_ns`,
+//!   and `source:ECOSYSTEM` (what `db update` last saw of that ecosystem's archive, as JSON);
 //! - `records(id, modified_ns, withdrawn, body)`: one row per record id, `body` the record's JSON
 //!   without its `affected` list (details capped at [`MAX_DETAILS`] bytes);
 //! - `affected(ecosystem, package, record, seq, entry)`: one row per affected package of a
@@ -459,6 +460,39 @@ impl Database {
             .optional()
             .map_err(|e| self.sql_err(e))?;
         Ok(newest.and_then(|n| jiff::Timestamp::from_nanosecond(i128::from(n)).ok()))
+    }
+
+    /// What the last `db update` saw of `ecosystem`'s archive (kept in `meta` as
+    /// `source:ECOSYSTEM`); `None` when it was never updated, or the entry cannot be read.
+    pub fn source_state(
+        &self,
+        ecosystem: &str,
+    ) -> Result<Option<crate::update::SourceState>, DbError> {
+        let v: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = ?1",
+                [format!("source:{ecosystem}")],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sql_err(e))?;
+        Ok(v.and_then(|v| serde_json::from_str(&v).ok()))
+    }
+
+    pub(crate) fn set_source_state(
+        &self,
+        ecosystem: &str,
+        state: &crate::update::SourceState,
+    ) -> Result<(), DbError> {
+        let v = serde_json::to_string(state).expect("plain struct serialises");
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO meta VALUES (?1, ?2)",
+                params![format!("source:{ecosystem}"), v],
+            )
+            .map_err(|e| self.sql_err(e))?;
+        Ok(())
     }
 
     /// The OSV ecosystem strings present.

@@ -94,6 +94,21 @@ pub fn version_order(osv_ecosystem: &str) -> Result<VersionOrder, EcosystemError
     }
 }
 
+/// The OSV ecosystems of operating-system packages imagewise matches (dpkg, rpm and apk
+/// families), by base name.
+pub fn os_ecosystems() -> Vec<&'static str> {
+    OSV_ECOSYSTEMS
+        .iter()
+        .filter(|(_, o)| {
+            matches!(
+                o,
+                Some(VersionOrder::Dpkg | VersionOrder::Rpm | VersionOrder::Apk)
+            )
+        })
+        .map(|(n, _)| *n)
+        .collect()
+}
+
 pub use imagewise_types::Distro;
 
 /// Which OSV ecosystems hold a distribution's advisories.

@@ -33,6 +33,7 @@ mod rpm;
 mod rubygems;
 mod scan;
 mod severity;
+mod update;
 mod version;
 
 pub use apk::ApkVersion;
@@ -42,7 +43,9 @@ pub use db::{
     FORMAT_VERSION, MAX_DETAILS,
 };
 pub use dpkg::DpkgVersion;
-pub use ecosystems::{version_order, Distro, DistroEcosystems, DistroError, EcosystemError};
+pub use ecosystems::{
+    base_name, os_ecosystems, version_order, Distro, DistroEcosystems, DistroError, EcosystemError,
+};
 pub use ignore::{IgnoreError, IgnoreRules, Rule};
 pub use import::{import_paths, MAX_DOCUMENT};
 pub use maven::MavenVersion;
@@ -55,4 +58,8 @@ pub use rpm::{rpmvercmp, RpmVersion};
 pub use rubygems::GemVersion;
 pub use scan::{scan, scan_apps, AppInstalled, Finding, FixState, Installed, ScanResult};
 pub use severity::{rate, score_vector, CvssScore, Level, Rated};
+pub use update::{
+    update, EcosystemUpdate, Mirror, MirrorError, Outcome, SourceState, UpdateReport,
+    DEFAULT_MIRROR, MAX_DOWNLOAD,
+};
 pub use version::{compare, VersionError, VersionOrder};

@@ -8,6 +8,7 @@ mod apps;
 mod btrfs;
 mod catalog;
 mod check;
+mod db_update;
 mod exit_codes;
 mod golden;
 mod host_root;
