@@ -2,7 +2,8 @@
 //! grammar `digits{.digits}[letter]{_suffix[digits]}[-rN]`. Numeric parts after a dot that start
 //! with zeros compare as fractions (`1.01 < 1.1`); pre-release suffixes (`_alpha`, `_beta`,
 //! `_pre`, `_rc`) sort before the plain version, post-release ones (`_cvs`, `_svn`, `_git`,
-//! `_hg`, `_p`) after it; `-rN` is the package revision.
+//! `_hg`, `_p`) after it; `-rN` is the package revision. That is apk-tools 2's order
+//! ([`ApkVersion`]); apk-tools 3 changed some rules ([`Apk3Version`]).
 
 use std::cmp::Ordering;
 
@@ -190,6 +191,216 @@ impl<'a> ApkVersion<'a> {
             return Ordering::Greater;
         }
         b.ty.cmp(&a.ty)
+    }
+}
+
+/// apk-tools 3 (Alpine 3.23 and later) orders versions by a stricter grammar:
+/// `digits{.digits}[letter]{_suffix[digits]}[~hash][-rN]`. What changed from apk-tools 2:
+/// - a number after a dot that starts with `0` (on either side) compares as a string, byte by
+///   byte then by length (`1.0 < 1.00`, `1.01 < 1.1`); 2.x counted leading zeros down;
+/// - a letter is the last thing before a suffix: `1.0a1` and `1.0a.1` are invalid (2.x read a
+///   number after the letter);
+/// - a suffix is exactly one of the known names (`_prerelease` is invalid; 2.x matched a prefix);
+/// - `~hash` (lower-case hex) names a commit, compared as a string;
+/// - `-r` needs digits.
+///
+/// Checked against apk-tools 3's own `version.c` (compiled from its source for the check, as no
+/// apk-tools 3 binary can be had here) on generated pairs, and against its unit test cases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Apk3Version {
+    tokens: Vec<Tok3>,
+}
+
+/// apk-tools 3's token kinds, in its order: when one version has run out of a kind sooner,
+/// the one whose next token is of a later kind is the smaller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind3 {
+    InitialDigit,
+    Digit,
+    Letter,
+    Suffix,
+    SuffixNo,
+    CommitHash,
+    RevisionNo,
+    End,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Tok3 {
+    kind: Kind3,
+    /// The token's text (digits, letter, suffix name or hash).
+    text: String,
+    /// Digits as apk reads them (wrapping at 64 bits), or the suffix's rank.
+    number: u64,
+}
+
+/// Suffix ranks: pre-releases below NONE (5), post-releases above.
+const SUFFIX_NONE: u64 = 5;
+
+fn suffix_rank(s: &str) -> Option<u64> {
+    Some(match s {
+        "alpha" => 1,
+        "beta" => 2,
+        "pre" => 3,
+        "rc" => 4,
+        "cvs" => 6,
+        "svn" => 7,
+        "git" => 8,
+        "hg" => 9,
+        "p" => 10,
+        _ => return None,
+    })
+}
+
+impl Apk3Version {
+    pub fn parse(version: &str) -> Result<Self, VersionError> {
+        let err = |why: &str| VersionError::new("apk3", version, why);
+        let b = version.as_bytes();
+        let mut i = 0usize;
+        let mut tokens: Vec<Tok3> = Vec::new();
+        let digits = |i: &mut usize| -> (String, u64) {
+            let start = *i;
+            let mut n: u64 = 0;
+            while *i < b.len() && b[*i].is_ascii_digit() {
+                n = n.wrapping_mul(10).wrapping_add(u64::from(b[*i] - b'0'));
+                *i += 1;
+            }
+            (version[start..*i].to_string(), n)
+        };
+        let (text, number) = digits(&mut i);
+        if text.is_empty() {
+            return Err(err("does not start with a number"));
+        }
+        tokens.push(Tok3 {
+            kind: Kind3::InitialDigit,
+            text,
+            number,
+        });
+        while i < b.len() {
+            let last = tokens.last().expect("one token at least").kind;
+            let tok = match b[i] {
+                b'a'..=b'z' => {
+                    if last > Kind3::Digit {
+                        return Err(err("a letter may only follow a number"));
+                    }
+                    i += 1;
+                    Tok3 {
+                        kind: Kind3::Letter,
+                        text: version[i - 1..i].to_string(),
+                        number: u64::from(b[i - 1]),
+                    }
+                }
+                b'.' | b'0'..=b'9' => {
+                    if b[i] == b'.' {
+                        if last > Kind3::Digit {
+                            return Err(err("a dot may only follow a number"));
+                        }
+                        i += 1;
+                    }
+                    let kind = match last {
+                        Kind3::InitialDigit | Kind3::Digit => Kind3::Digit,
+                        Kind3::Suffix => Kind3::SuffixNo,
+                        _ => return Err(err("a number is not allowed here")),
+                    };
+                    let (text, number) = digits(&mut i);
+                    if text.is_empty() {
+                        return Err(err("a dot must be followed by a number"));
+                    }
+                    Tok3 { kind, text, number }
+                }
+                b'_' => {
+                    if last > Kind3::SuffixNo {
+                        return Err(err("a suffix may not follow a hash or revision"));
+                    }
+                    i += 1;
+                    let start = i;
+                    while i < b.len() && b[i].is_ascii_lowercase() {
+                        i += 1;
+                    }
+                    let name = &version[start..i];
+                    let rank = suffix_rank(name).ok_or_else(|| {
+                        err("unknown suffix (alpha, beta, pre, rc, cvs, svn, git, hg or p)")
+                    })?;
+                    Tok3 {
+                        kind: Kind3::Suffix,
+                        text: name.to_string(),
+                        number: rank,
+                    }
+                }
+                b'~' => {
+                    if last >= Kind3::CommitHash {
+                        return Err(err("a commit hash may appear once, before the revision"));
+                    }
+                    i += 1;
+                    let start = i;
+                    while i < b.len() && matches!(b[i], b'0'..=b'9' | b'a'..=b'f') {
+                        i += 1;
+                    }
+                    if i == start {
+                        return Err(err("~ must be followed by a lower-case hex commit hash"));
+                    }
+                    Tok3 {
+                        kind: Kind3::CommitHash,
+                        text: version[start..i].to_string(),
+                        number: 0,
+                    }
+                }
+                b'-' => {
+                    if last >= Kind3::RevisionNo || b.get(i + 1) != Some(&b'r') {
+                        return Err(err("- must start the one -rN revision"));
+                    }
+                    i += 2;
+                    let (text, number) = digits(&mut i);
+                    if text.is_empty() {
+                        return Err(err("-r must be followed by a number"));
+                    }
+                    Tok3 {
+                        kind: Kind3::RevisionNo,
+                        text,
+                        number,
+                    }
+                }
+                _ => return Err(err("unexpected character")),
+            };
+            tokens.push(tok);
+        }
+        Ok(Apk3Version { tokens })
+    }
+
+    pub fn compare(&self, other: &Apk3Version) -> Ordering {
+        let end = Tok3 {
+            kind: Kind3::End,
+            text: String::new(),
+            number: 0,
+        };
+        let mut k = 0;
+        loop {
+            let a = self.tokens.get(k).unwrap_or(&end);
+            let b = other.tokens.get(k).unwrap_or(&end);
+            if a.kind != b.kind || a.kind == Kind3::End {
+                if a.kind == b.kind {
+                    return Ordering::Equal;
+                }
+                if a.kind == Kind3::Suffix && a.number < SUFFIX_NONE {
+                    return Ordering::Less;
+                }
+                if b.kind == Kind3::Suffix && b.number < SUFFIX_NONE {
+                    return Ordering::Greater;
+                }
+                return b.kind.cmp(&a.kind);
+            }
+            let o = match a.kind {
+                Kind3::Digit if a.text.starts_with('0') || b.text.starts_with('0') => {
+                    a.text.as_bytes().cmp(b.text.as_bytes())
+                }
+                Kind3::CommitHash => a.text.as_bytes().cmp(b.text.as_bytes()),
+                _ => a.number.cmp(&b.number),
+            };
+            if o != Ordering::Equal {
+                return o;
+            }
+            k += 1;
+        }
     }
 }
 

@@ -84,9 +84,26 @@ pub fn base_name(osv_ecosystem: &str) -> &str {
         .map_or(osv_ecosystem, |(b, _)| b)
 }
 
-/// The version order of an OSV ecosystem string such as `Debian:12` or `PyPI`.
+/// Alpine 3.23 and later ship apk-tools 3 and its version rules; earlier releases apk-tools 2.
+fn alpine_order(release: &str) -> VersionOrder {
+    let mut parts = release.trim_start_matches('v').split('.');
+    let num = |p: Option<&str>| p.and_then(|x| x.parse::<u32>().ok());
+    match (num(parts.next()), num(parts.next())) {
+        (Some(major), Some(minor)) if (major, minor) >= (3, 23) => VersionOrder::Apk3,
+        (Some(major), None) if major > 3 => VersionOrder::Apk3,
+        _ => VersionOrder::Apk,
+    }
+}
+
+/// The version order of an OSV ecosystem string such as `Debian:12` or `PyPI` (`Alpine:v3.23`
+/// and later: apk-tools 3's).
 pub fn version_order(osv_ecosystem: &str) -> Result<VersionOrder, EcosystemError> {
     let base = base_name(osv_ecosystem);
+    if base == "Alpine" {
+        if let Some((_, release)) = osv_ecosystem.split_once(':') {
+            return Ok(alpine_order(release));
+        }
+    }
     match OSV_ECOSYSTEMS.iter().find(|(n, _)| *n == base) {
         Some((_, Some(order))) => Ok(*order),
         Some((_, None)) => Err(EcosystemError::Unsupported(osv_ecosystem.to_string())),
@@ -198,10 +215,10 @@ impl DistroEcosystems {
                     }],
                 )
             }
-            "alpine" => exact(
-                Apk,
-                vec![format!("Alpine:v{}", leading(need("Alpine")?, 2))],
-            ),
+            "alpine" => {
+                let v = leading(need("Alpine")?, 2);
+                exact(alpine_order(&v), vec![format!("Alpine:v{v}")])
+            }
             "wolfi" => exact(Apk, vec!["Wolfi".into()]),
             "chainguard" => exact(Apk, vec!["Chainguard".into()]),
             "minimos" => exact(Apk, vec!["MinimOS".into()]),

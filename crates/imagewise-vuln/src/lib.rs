@@ -36,7 +36,7 @@ mod severity;
 mod update;
 mod version;
 
-pub use apk::ApkVersion;
+pub use apk::{Apk3Version, ApkVersion};
 pub use composer::{php_version_compare, ComposerVersion};
 pub use db::{
     default_dir, Database, DbError, EcosystemStatus, ImportReport, Skipped, Status, DB_FILE,

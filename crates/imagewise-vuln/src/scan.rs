@@ -114,7 +114,9 @@ fn queries(p: &Installed) -> Vec<(String, String)> {
             }
             q
         }
-        VersionOrder::Apk => vec![(p.source_name.clone(), p.version.clone())],
+        VersionOrder::Apk | VersionOrder::Apk3 => {
+            vec![(p.source_name.clone(), p.version.clone())]
+        }
         _ => vec![(p.source_name.clone(), p.source_version.clone())],
     }
 }
@@ -356,6 +358,24 @@ pub fn scan_apps(
     Ok((merged, scanned, problems))
 }
 
+/// The apk rule set of the apk-tools package among `packages` (3.x: apk-tools 3's), if any.
+pub fn apk_rules(packages: &[Installed]) -> Option<VersionOrder> {
+    let tools = packages
+        .iter()
+        .find(|p| p.order.same_family(VersionOrder::Apk) && p.name == "apk-tools")?;
+    let major: u64 = tools
+        .version
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()?;
+    Some(if major >= 3 {
+        VersionOrder::Apk3
+    } else {
+        VersionOrder::Apk
+    })
+}
+
 /// Match `packages` of an image of `distro` against `db`.
 pub fn scan(db: &Database, distro: &Distro, packages: &[Installed]) -> Result<ScanResult, DbError> {
     let mut result = ScanResult {
@@ -370,13 +390,20 @@ pub fn scan(db: &Database, distro: &Distro, packages: &[Installed]) -> Result<Sc
             .push("no installed packages were found, so nothing could be matched".into());
         return Ok(result);
     }
-    let wanted: DistroEcosystems = match DistroEcosystems::of(distro) {
+    let mut wanted: DistroEcosystems = match DistroEcosystems::of(distro) {
         Ok(e) => e,
         Err(e) => {
             result.problems.push(e.to_string());
             return Ok(result);
         }
     };
+    // An apk image is compared with the rules of the apk-tools it carries; the release only
+    // decides when apk-tools itself is not installed.
+    if wanted.order.same_family(VersionOrder::Apk) {
+        if let Some(rules) = apk_rules(packages) {
+            wanted.order = rules;
+        }
+    }
     let present = db.ecosystems()?;
     let mut ecosystems: Vec<String> = present.into_iter().filter(|e| wanted.covers(e)).collect();
     ecosystems.sort();
@@ -392,7 +419,7 @@ pub fn scan(db: &Database, distro: &Distro, packages: &[Installed]) -> Result<Sc
 
     let other: Vec<&Installed> = packages
         .iter()
-        .filter(|p| p.order != wanted.order)
+        .filter(|p| !p.order.same_family(wanted.order))
         .collect();
     if !other.is_empty() {
         result.problems.push(format!(
@@ -406,7 +433,10 @@ pub fn scan(db: &Database, distro: &Distro, packages: &[Installed]) -> Result<Sc
     let mut cache: HashMap<(String, String), Vec<(String, Affected)>> = HashMap::new();
     let mut records: HashMap<String, Option<OsvRecord>> = HashMap::new();
     let mut bad_versions: BTreeSet<String> = BTreeSet::new();
-    for p in packages.iter().filter(|p| p.order == wanted.order) {
+    for p in packages
+        .iter()
+        .filter(|p| p.order.same_family(wanted.order))
+    {
         result.packages_scanned += 1;
         let mut seen: BTreeSet<String> = BTreeSet::new();
         for (name, version) in queries(p) {

@@ -4,7 +4,7 @@ use std::cmp::Ordering;
 
 use serde::{Deserialize, Serialize};
 
-use crate::apk::ApkVersion;
+use crate::apk::{Apk3Version, ApkVersion};
 use crate::composer::ComposerVersion;
 use crate::dpkg::DpkgVersion;
 use crate::maven::MavenVersion;
@@ -19,7 +19,11 @@ use crate::rubygems::GemVersion;
 pub enum VersionOrder {
     Dpkg,
     Rpm,
+    /// apk-tools 2 (Alpine up to 3.22).
     Apk,
+    /// apk-tools 3 (Alpine 3.23 and later): leading zeros compare as strings, `~hash`, stricter
+    /// letters and suffixes.
+    Apk3,
     /// Semantic Versioning 2.0 precedence (build metadata ignored), as npm, Cargo and Go use.
     Semver,
     /// Python's PEP 440 (PyPI).
@@ -54,6 +58,17 @@ impl VersionOrder {
     }
 }
 
+impl VersionOrder {
+    /// Whether two orders belong to one package manager (apk-tools 2 and 3 are both apk).
+    pub fn same_family(self, other: VersionOrder) -> bool {
+        let f = |o| match o {
+            VersionOrder::Apk3 => VersionOrder::Apk,
+            o => o,
+        };
+        f(self) == f(other)
+    }
+}
+
 impl std::str::FromStr for VersionOrder {
     type Err = imagewise_types::UnknownName;
 
@@ -61,7 +76,8 @@ impl std::str::FromStr for VersionOrder {
         match s {
             "dpkg" | "deb" | "debian" => Ok(VersionOrder::Dpkg),
             "rpm" => Ok(VersionOrder::Rpm),
-            "apk" | "alpine" => Ok(VersionOrder::Apk),
+            "apk" | "apk2" | "alpine" => Ok(VersionOrder::Apk),
+            "apk3" => Ok(VersionOrder::Apk3),
             "semver" => Ok(VersionOrder::Semver),
             "pep440" | "pypi" => Ok(VersionOrder::Pep440),
             "maven" => Ok(VersionOrder::Maven),
@@ -71,7 +87,7 @@ impl std::str::FromStr for VersionOrder {
             _ => Err(imagewise_types::UnknownName::new(
                 "ecosystem",
                 s,
-                "dpkg, rpm, apk, semver, pep440, maven, rubygems, composer or nuget",
+                "dpkg, rpm, apk (apk2), apk3, semver, pep440, maven, rubygems, composer or nuget",
             )),
         }
     }
@@ -108,6 +124,7 @@ pub fn compare(ecosystem: VersionOrder, a: &str, b: &str) -> Result<Ordering, Ve
         VersionOrder::Dpkg => DpkgVersion::parse(a)?.cmp(&DpkgVersion::parse(b)?),
         VersionOrder::Rpm => RpmVersion::parse(a)?.compare(&RpmVersion::parse(b)?),
         VersionOrder::Apk => ApkVersion::parse(a)?.compare(&ApkVersion::parse(b)?),
+        VersionOrder::Apk3 => Apk3Version::parse(a)?.compare(&Apk3Version::parse(b)?),
         VersionOrder::Semver => {
             let p = |v: &str| {
                 semver::Version::parse(v)

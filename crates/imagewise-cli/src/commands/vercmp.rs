@@ -1,4 +1,4 @@
-//! `imagewise vercmp --ecosystem dpkg|rpm|apk|semver|pep440|maven|rubygems|composer|nuget A B`
+//! `imagewise vercmp --ecosystem dpkg|rpm|apk|apk3|semver|pep440|maven|rubygems|composer|nuget A B`
 //! — prints `<`, `=` or `>`.
 
 use std::process::ExitCode;
@@ -9,7 +9,8 @@ use serde::Serialize;
 
 #[derive(Args)]
 pub(crate) struct VercmpArgs {
-    /// Whose rules: dpkg (Debian, Ubuntu), rpm (RHEL, Fedora, SUSE), apk (Alpine), semver
+    /// Whose rules: dpkg (Debian, Ubuntu), rpm (RHEL, Fedora, SUSE), apk (apk-tools 2, Alpine up
+    /// to 3.22), apk3 (apk-tools 3, Alpine 3.23 and later), semver
     /// (npm, Cargo, Go), pep440 (PyPI), maven, rubygems, composer (Packagist) or nuget.
     #[arg(long, short)]
     ecosystem: VersionOrder,

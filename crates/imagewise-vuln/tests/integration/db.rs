@@ -793,3 +793,63 @@ fn application_packages_match_in_their_ecosystems() {
     assert_eq!(scanned, 11);
     assert!(problems.is_empty(), "{problems:?}");
 }
+
+/// An Alpine image is compared with the rules of the apk-tools it carries: `1.0-r0` is before
+/// the fix `1.00-r0` under apk-tools 3 (leading zeros compare as strings) and after it under
+/// apk-tools 2 (each extra zero counts down). Without apk-tools installed, the release decides
+/// (3.23 and later: apk-tools 3).
+#[test]
+fn alpine_versions_follow_the_image_s_apk_tools() {
+    let t = tempfile::tempdir().unwrap();
+    let db_dir = t.path().join("db");
+    let mut paths = Vec::new();
+    for rel in ["v3.20", "v3.23"] {
+        paths.push(write(
+            t.path(),
+            &format!("{rel}.json"),
+            &record(
+                &format!("ALPINE-CVE-2099-0000{}", &rel[3..]),
+                "2024-01-01T00:00:00Z",
+                &format!("Alpine:{rel}"),
+                "foo",
+                json!([{"introduced": "0"}, {"fixed": "1.00-r0"}]),
+            ),
+        ));
+    }
+    let refs: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+    import(&db_dir, &refs);
+    let db = Database::open(&db_dir).unwrap();
+    let apk = |name: &str, version: &str| Installed {
+        order: VersionOrder::Apk,
+        name: name.into(),
+        version: version.into(),
+        source_name: name.into(),
+        source_version: version.into(),
+        epoch: None,
+    };
+    let alpine = |v: &str| Distro {
+        id: "alpine".into(),
+        id_like: vec![],
+        version_id: Some(v.into()),
+    };
+    let found = |release: &str, tools: Option<&str>| {
+        let mut pkgs = vec![apk("foo", "1.0-r0")];
+        if let Some(t) = tools {
+            pkgs.push(apk("apk-tools", t));
+        }
+        let r = scan(&db, &alpine(release), &pkgs).unwrap();
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+        r.findings.iter().any(|f| f.package == "foo")
+    };
+    assert!(
+        !found("3.20.3", Some("2.14.4-r1")),
+        "apk-tools 2: 1.0 > 1.00"
+    );
+    assert!(found("3.20.3", Some("3.0.3-r1")), "apk-tools 3: 1.0 < 1.00");
+    assert!(!found("3.20.3", None), "3.20 ships apk-tools 2");
+    assert!(found("3.23.0", None), "3.23 ships apk-tools 3");
+    assert!(
+        !found("3.23.0", Some("2.14.10-r0")),
+        "the carried apk-tools decides"
+    );
+}

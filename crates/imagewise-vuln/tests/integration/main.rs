@@ -558,3 +558,175 @@ fn composer_order_matches_composer_and_php() {
     );
     report("composer", &bad, both);
 }
+
+fn apk3_version(r: &mut Rng) -> String {
+    let mut v = String::from(r.pick(&["0", "1", "2", "10", "01", "1.0", "1.2.3", "3.0", "1.00"]));
+    for _ in 0..r.below(3) {
+        v.push_str(r.pick(&[".0", ".1", ".01", ".00", ".10", ".001", ".5", ".010"]));
+    }
+    if r.below(4) == 0 {
+        v.push_str(r.pick(&["a", "b", "z", "a1", "bc"]));
+    }
+    for _ in 0..r.below(3) {
+        v.push_str(r.pick(&[
+            "_alpha",
+            "_beta",
+            "_pre",
+            "_rc",
+            "_cvs",
+            "_svn",
+            "_git",
+            "_hg",
+            "_p",
+            "_prerelease",
+            "_post",
+        ]));
+        if r.below(2) == 0 {
+            v.push_str(r.pick(&["1", "2", "10", "20230101", "01"]));
+        }
+    }
+    if r.below(4) == 0 {
+        v.push_str(r.pick(&["~1234abcd", "~2345", "~abc", "~", "~12X"]));
+    }
+    if r.below(2) == 0 {
+        v.push_str(r.pick(&["-r0", "-r1", "-r2", "-r10", "-r", "-r01"]));
+    }
+    v
+}
+
+/// apk-tools 3 cases, each with what apk-tools 3's own `version.c` answers (compiled from its
+/// source and run on these pairs; no apk-tools 3 binary can be had here). They cover each rule
+/// that changed from apk-tools 2, and the pairs where the two rule sets disagree.
+#[test]
+fn apk3_order_follows_apk_tools_3() {
+    use Ordering::*;
+    let cases: &[(&str, Ordering, &str)] = &[
+        ("1.0", Less, "1.00"),
+        ("1.01", Less, "1.1"),
+        ("1.001", Less, "1.01"),
+        ("1.010", Less, "1.1"),
+        ("1.10", Greater, "1.9"),
+        ("01", Equal, "1"),
+        ("1.0~1234", Less, "1.0~2345"),
+        ("1.0~1234-r1", Less, "1.0~2345-r0"),
+        ("1.0~1234-r1", Greater, "1.0~1234-r0"),
+        ("1.0~ab", Greater, "1.0"),
+        ("1.0_rc1~ab", Less, "1.0"),
+        ("0.1_p1_pre2", Less, "0.1_p1"),
+        ("0.1_git20240101_pre1", Less, "0.1_git20240101"),
+        ("1.0_alpha", Less, "1.0"),
+        ("1.0_p1", Greater, "1.0"),
+        ("1.0a", Greater, "1.0"),
+        ("1.0a", Less, "1.0b"),
+        ("1.0-r1", Greater, "1.0"),
+        ("1.0-r10", Greater, "1.0-r9"),
+        ("2.34", Greater, "0.1.0_alpha"),
+        ("1.2.3", Less, "1.2.3.0"),
+        ("1.00", Less, "1.000"),
+        ("1.02", Greater, "1.010"),
+    ];
+    for (a, want, b) in cases {
+        assert_eq!(
+            compare(VersionOrder::Apk3, a, b),
+            Ok(*want),
+            "apk3: {a} ? {b}"
+        );
+    }
+    // Where apk-tools 2 answers otherwise: the rule set matters.
+    for (a, b) in [("1.0", "1.00"), ("1.00", "1.000"), ("1.02", "1.010")] {
+        assert_ne!(
+            compare(VersionOrder::Apk, a, b),
+            compare(VersionOrder::Apk3, a, b),
+            "{a} ? {b}"
+        );
+    }
+    for bad in [
+        "",
+        "0.1bc",
+        "0.1a1",
+        "0.1a.1",
+        "0.1_pre2~",
+        "0.1_pre2~1234xbcd",
+        "0.1_pre2~1234abcd_pre1",
+        "0.1_foobar",
+        "0.1_prerelease",
+        "0.1-pre1.1",
+        "0.1-r",
+        "0.1-r2_pre1",
+        "0.1-r2-r3",
+        "0.1-r2.1",
+        ".1",
+        "a",
+        "_pre1",
+        "1.0~ABCD",
+    ] {
+        assert!(
+            compare(VersionOrder::Apk3, bad, "1").is_err(),
+            "apk-tools 3 refuses {bad:?}"
+        );
+    }
+    // apk-tools 2 reads a number after a letter; apk-tools 3 refuses it.
+    assert!(compare(VersionOrder::Apk, "0.1a1", "1").is_ok());
+    for good in [
+        "1.2",
+        "0.1_pre2",
+        "0.1_pre2~1234abcd",
+        "0.1_p1_pre2",
+        "0.1_alpha1_pre2",
+    ] {
+        assert!(compare(VersionOrder::Apk3, good, "1").is_ok(), "{good}");
+    }
+}
+
+/// Generated pairs against a build of apk-tools 3's `version.c`: set `IMAGEWISE_APK3_ORACLE`
+/// to a program that reads `a b` lines and prints `VALID_A VALID_B OP` (see docs/scan.md).
+/// No apk-tools 3 can be installed here, so CI runs the fixed cases above instead.
+#[test]
+fn apk3_order_matches_a_build_of_apk_tools_3() {
+    let Some(oracle) = std::env::var_os("IMAGEWISE_APK3_ORACLE") else {
+        eprintln!("IMAGEWISE_APK3_ORACLE is not set: generated apk-tools 3 pairs not checked");
+        return;
+    };
+    use std::io::Write;
+    let ps = pairs(apk3_version, 0xa9b3, 4000);
+    let mut child = Command::new(oracle)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input: String = ps.iter().map(|(a, b)| format!("{a} {b}\n")).collect();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(lines.len(), ps.len());
+    let mut bad = Vec::new();
+    let mut both = 0;
+    for ((a, b), l) in ps.iter().zip(&lines) {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let (va, vb) = (f[0] == "1", f[1] == "1");
+        let oa = compare(VersionOrder::Apk3, a, a).is_ok();
+        let ob = compare(VersionOrder::Apk3, b, b).is_ok();
+        if (va, vb) != (oa, ob) {
+            bad.push(format!(
+                "{a} / {b}: apk-tools 3 validity {va} {vb}, imagewise {oa} {ob}"
+            ));
+            continue;
+        }
+        if va && vb {
+            both += 1;
+            let ours = sym(compare(VersionOrder::Apk3, a, b).unwrap());
+            if ours != f[2] {
+                bad.push(format!("{a} ? {b}: apk-tools 3 {} imagewise {ours}", f[2]));
+            }
+        }
+    }
+    report("apk3", &bad, both);
+}
