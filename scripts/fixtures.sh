@@ -29,6 +29,9 @@
 #   bullseye-vm.qcow2          the server + cloud-init, qemu-guest-agent, a cloud kernel and initramfs,
 #                              console=ttyS0, host keys removed: ext4 (mkfs.ext4 -d) in qcow2
 #   bullseye-server.qcow2      the server tree alone as such a disk (no cloud-init, no kernel)
+#   js-locks/                  tree/srv/{yarn1,yarn4,pnpm}: projects with only a yarn.lock or
+#                              pnpm-lock.yaml (made by yarn 1.22, yarn 4 and pnpm 9 from the npm
+#                              registry), and oracle-*.json(l): each package manager's listing
 #   app-rootfs/                bookworm-rootfs + Debian's python3, python3-requests, Java
 #                              libraries and skopeo (a Go program) from apt in a chroot; a
 #                              virtualenv /opt/venv with pinned wheels from PyPI (downloaded on the
@@ -334,6 +337,40 @@ if ! done_mark app-rootfs.complete; then
   rm -rf "$out/audited.tmp"
   mv app.tmp app-rootfs
   touch app-rootfs.complete
+fi
+# JavaScript projects with a lock file and nothing installed: yarn 1, yarn 4 and pnpm 9 each
+# install the same pinned dependencies (an alias, a scoped package, two versions of one, a dev
+# dependency); what each package manager then lists is saved as the oracle before its
+# node_modules is removed.
+if ! done_mark js-locks.complete; then
+  log "js-locks: yarn 1, yarn 4 and pnpm 9 lock files with their package managers' listings"
+  rm -rf js-locks.tmp && mkdir -p js-locks.tmp/tools js-locks.tmp/tree/srv
+  npm install -q --no-audit --no-fund --prefix js-locks.tmp/tools yarn@1.22.22 pnpm@9.15.0 \
+    @yarnpkg/cli-dist@4.5.3 >/dev/null 2>&1
+  t="$out/js-locks.tmp/tools/node_modules"
+  for p in yarn1 yarn4 pnpm; do
+    d=js-locks.tmp/tree/srv/$p; mkdir -p "$d"
+    printf '{"name":"%s-app","version":"1.0.0","private":true,"dependencies":{"debug":"2.6.9","ms":"2.1.3","@babel/runtime":"7.23.2","string-width-cjs":"npm:string-width@4.2.3"},"devDependencies":{"is-number":"7.0.0"}}\n' \
+      "$p" > "$d/package.json"
+  done
+  (cd js-locks.tmp/tree/srv/yarn1 && node "$t/yarn/bin/yarn.js" install --silent --non-interactive \
+     --no-progress >/dev/null 2>&1 \
+   && node "$t/yarn/bin/yarn.js" list --json --no-progress > ../../../oracle-yarn1.jsonl 2>/dev/null)
+  (cd js-locks.tmp/tree/srv/yarn4 && YARN_ENABLE_TELEMETRY=0 YARN_NODE_LINKER=node-modules \
+     node "$t/@yarnpkg/cli-dist/bin/yarn.js" install >/dev/null 2>&1 \
+   && YARN_ENABLE_TELEMETRY=0 node "$t/@yarnpkg/cli-dist/bin/yarn.js" info -AR --json \
+     > ../../../oracle-yarn4.jsonl 2>/dev/null)
+  (cd js-locks.tmp/tree/srv/pnpm && node "$t/pnpm/bin/pnpm.cjs" install --silent >/dev/null 2>&1 \
+   && node "$t/pnpm/bin/pnpm.cjs" ls --json --depth Infinity > ../../../oracle-pnpm.json 2>/dev/null)
+  for p in yarn1 yarn4 pnpm; do
+    d=js-locks.tmp/tree/srv/$p
+    rm -rf "$d/node_modules" "$d/.yarn" "$d"/.pnp.* "$d/.yarnrc.yml"
+    [ -s "js-locks.tmp/oracle-$p.json" ] || [ -s "js-locks.tmp/oracle-$p.jsonl" ] \
+      || { echo "fixtures: js-locks: $p produced no listing" >&2; exit 1; }
+  done
+  rm -rf js-locks.tmp/tools
+  mv js-locks.tmp js-locks
+  touch js-locks.complete
 fi
 # Lint fixtures: a Debian 11 server (systemd, sshd, sudo, auditd-less) with packages' defaults,
 # and a copy misconfigured with the real tools inside a chroot. OpenSCAP's Debian 11 content

@@ -566,3 +566,115 @@ fn scan_matches_application_advisories_to_the_files_they_come_from() {
         v["findings"]
     );
 }
+
+/// (name, version) of every package in `pnpm ls --json --depth Infinity` (an alias by the
+/// package it installs, `from`).
+fn pnpm_tree(v: &Value, out: &mut Set) {
+    for key in ["dependencies", "devDependencies", "optionalDependencies"] {
+        if let Some(deps) = v[key].as_object() {
+            for (alias, d) in deps {
+                let name = d["from"].as_str().unwrap_or(alias);
+                out.insert((name.to_string(), d["version"].as_str().unwrap().to_string()));
+                pnpm_tree(d, out);
+            }
+        }
+    }
+}
+
+/// Projects with only a lock file (yarn 1, yarn 4, pnpm 9; scripts/fixtures.sh made them with
+/// those package managers and saved their listings before removing `node_modules`): the
+/// inventory equals each package manager's own list, and says which are direct dependencies
+/// where the lock file does.
+#[test]
+fn js_lock_files_list_what_their_package_managers_list() {
+    let dir = fixtures().join("js-locks");
+    let facts = facts_of(&format!("dir:{}", dir.join("tree").display()));
+    let split = |s: &str| -> (String, String) {
+        let at = s[1..].find('@').unwrap() + 1;
+        (s[..at].to_string(), s[at + 1..].to_string())
+    };
+
+    // yarn 1: `yarn list --json`, without the dimmed entries (ranges that resolved to a
+    // listed package). yarn 1 lists an alias under its own name; the package it installs, the
+    // one the inventory reports, is named by the lock file's `npm:` spec.
+    let mut yarn1 = Set::new();
+    for line in std::fs::read_to_string(dir.join("oracle-yarn1.jsonl"))
+        .unwrap()
+        .lines()
+    {
+        let v: Value = serde_json::from_str(line).unwrap();
+        if v["type"] != "tree" {
+            continue;
+        }
+        let mut stack: Vec<Value> = v["data"]["trees"].as_array().unwrap().clone();
+        while let Some(t) = stack.pop() {
+            if t["color"] != "dim" {
+                let (n, ver) = split(t["name"].as_str().unwrap());
+                let n = if n == "string-width-cjs" {
+                    "string-width".into()
+                } else {
+                    n
+                };
+                yarn1.insert((n, ver));
+            }
+            stack.extend(t["children"].as_array().cloned().unwrap_or_default());
+        }
+    }
+    assert!(yarn1.len() >= 10, "{yarn1:?}");
+    assert_eq!(found(&facts, "npm", "/srv/yarn1/"), yarn1);
+
+    // yarn 4: `yarn info -AR --json`, every locator but the workspace itself.
+    let mut yarn4 = Set::new();
+    for line in std::fs::read_to_string(dir.join("oracle-yarn4.jsonl"))
+        .unwrap()
+        .lines()
+    {
+        let v: Value = serde_json::from_str(line).unwrap();
+        let locator = v["value"].as_str().unwrap();
+        if locator.contains("@workspace:") {
+            continue;
+        }
+        let (n, rest) = split(locator);
+        yarn4.insert((n, rest.strip_prefix("npm:").unwrap().to_string()));
+    }
+    assert!(yarn4.len() >= 10, "{yarn4:?}");
+    assert_eq!(found(&facts, "npm", "/srv/yarn4/"), yarn4);
+
+    // pnpm 9: `pnpm ls --json --depth Infinity`.
+    let ls: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("oracle-pnpm.json")).unwrap())
+            .unwrap();
+    let mut pnpm = Set::new();
+    pnpm_tree(&ls[0], &mut pnpm);
+    assert!(pnpm.len() >= 10, "{pnpm:?}");
+    assert_eq!(found(&facts, "npm", "/srv/pnpm/"), pnpm);
+
+    // Direct dependencies, where the lock file says: the project's own, each at its version
+    // (ms 2.1.3 is direct, the ms 2.0.0 that debug needs is not).
+    let direct: Set = [
+        ("@babel/runtime", "7.23.2"),
+        ("debug", "2.6.9"),
+        ("is-number", "7.0.0"),
+        ("ms", "2.1.3"),
+        ("string-width", "4.2.3"),
+    ]
+    .into_iter()
+    .map(|(a, b)| (a.to_string(), b.to_string()))
+    .collect();
+    for project in ["/srv/yarn4/", "/srv/pnpm/"] {
+        let got: Set = facts["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["database"].as_str().unwrap().starts_with(project))
+            .filter(|p| p["dependency"] == "direct")
+            .map(|p| {
+                (
+                    p["name"].as_str().unwrap().to_string(),
+                    p["version"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(got, direct, "{project}");
+    }
+}

@@ -1,6 +1,6 @@
 //! Application packages: what the language ecosystems put in an image. Python distributions
 //! (`*.dist-info/METADATA`, `*.egg-info`), npm packages (`node_modules/**/package.json`, and
-//! `package-lock.json` where no `node_modules` is installed), JARs by their Maven coordinates
+//! `package-lock.json`, `yarn.lock` or `pnpm-lock.yaml` where no `node_modules` is installed), JARs by their Maven coordinates
 //! (nested archives too), Go modules from Go binaries' build information, Rust crates from
 //! cargo-auditable's list, Ruby gem specifications, composer's `installed.json` and .NET
 //! `*.deps.json`.
@@ -12,6 +12,7 @@
 
 mod binary;
 mod java;
+mod jslock;
 mod npm;
 mod python;
 mod small;
@@ -49,6 +50,8 @@ enum Meta {
     NpmPackage,
     NpmProject,
     NpmLock,
+    YarnLock,
+    PnpmLock,
     Composer,
     ComposerLock,
     Gem,
@@ -76,6 +79,12 @@ fn meta_kind(path: &str) -> Option<Meta> {
         && !path.contains("/node_modules/")
     {
         return Some(Meta::NpmLock);
+    }
+    if path.ends_with("/yarn.lock") && !path.contains("/node_modules/") {
+        return Some(Meta::YarnLock);
+    }
+    if path.ends_with("/pnpm-lock.yaml") && !path.contains("/node_modules/") {
+        return Some(Meta::PnpmLock);
     }
     if path.ends_with("/vendor/composer/installed.json") {
         return Some(Meta::Composer);
@@ -159,7 +168,7 @@ pub(crate) fn read(tree: &ImageTree, files: &Files, notes: &mut Vec<String>) -> 
                 npm_projects.push((e.path.clone(), text.to_string()));
                 Vec::new()
             }
-            Meta::NpmLock => {
+            Meta::NpmLock | Meta::YarnLock | Meta::PnpmLock => {
                 npm_locks.push((e.path.clone(), text.to_string()));
                 Vec::new()
             }
@@ -198,7 +207,12 @@ pub(crate) fn read(tree: &ImageTree, files: &Files, notes: &mut Vec<String>) -> 
             continue;
         }
         let layer = tree.get(path).and_then(|e| e.layer);
-        out.extend(npm::lock(path, text, notes).into_iter().map(|mut p| {
+        let found = match meta_kind(path) {
+            Some(Meta::YarnLock) => jslock::yarn(path, text, notes),
+            Some(Meta::PnpmLock) => jslock::pnpm(path, text, notes),
+            _ => npm::lock(path, text, notes),
+        };
+        out.extend(found.into_iter().map(|mut p| {
             p.layer = layer;
             p
         }));

@@ -45,7 +45,7 @@ fn text_of(v: &Value, key: &str) -> Option<String> {
     }
 }
 
-fn npm_package(name: &str, version: &str, database: &str) -> Package {
+pub(crate) fn npm_package(name: &str, version: &str, database: &str) -> Package {
     let (ns, short) = match name.split_once('/') {
         Some((scope, n)) if scope.starts_with('@') => (Some(scope), n),
         _ => (None, name),
