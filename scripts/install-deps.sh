@@ -14,7 +14,8 @@ for pair in debootstrap:debootstrap skopeo:skopeo umoci:umoci mkfs.ext4:e2fsprog
             pvcreate:lvm2 mksquashfs:squashfs-tools xorriso:xorriso npm:npm go:golang-go \
             unzip:unzip zip:zip java:default-jre-headless \
             /usr/share/java/maven3-artifact.jar:libmaven3-core-java ruby:ruby php:php-cli \
-            /usr/share/php/Composer/Semver/VersionParser.php:php-composer-semver; do
+            /usr/share/php/Composer/Semver/VersionParser.php:php-composer-semver \
+            /usr/lib/python3/dist-packages/debian/copyright.py:python3-debian; do
   cmd=${pair%%:*}; pkg=${pair##*:}
   command -v "$cmd" >/dev/null 2>&1 || [ -e "$cmd" ] || need+=("$pkg")
 done
@@ -28,6 +29,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 # Python: jsonschema validates the SBOMs against the official schemas.
 python3 -c 'import jsonschema, referencing' 2>/dev/null || python3 -m pip install -q 'jsonschema>=4.18'
+command -v sbomcheck >/dev/null 2>&1 || python3 -m pip install -q 'ntia-conformance-checker>=6'
 # Rust binaries with their dependency list embedded (the application-package tests), and its
 # reader as the oracle.
 for tool in cargo-auditable:cargo-auditable rust-audit-info:rust-audit-info; do

@@ -33,6 +33,7 @@ pub(crate) fn parse(text: &str, database: &str, problems: &mut Vec<String>) -> V
                     epoch: None,
                     installed_size: get('I').and_then(|s| s.parse().ok()),
                     license: get('L').filter(|l| !l.is_empty()),
+                    copyright: None,
                     maintainer: get('m'),
                     summary: get('T'),
                     database: database.to_string(),

@@ -99,6 +99,7 @@ pub(crate) fn parse(
                 .and_then(|s| s.parse::<u64>().ok())
                 .map(|k| k * 1024),
             license: None,
+            copyright: None,
             maintainer: get("Maintainer").map(str::to_string),
             summary: get("Description").map(|d| d.lines().next().unwrap_or("").to_string()),
             database: database.to_string(),

@@ -21,6 +21,7 @@ mod agents;
 mod apk;
 mod apps;
 mod arch;
+pub mod copyright;
 mod dpkg;
 mod elf;
 mod error;
@@ -52,6 +53,16 @@ pub use text::render_text;
 /// is left empty and explained in [`ImageFacts::notes`].
 pub fn inspect(tree: &ImageTree) -> ImageFacts {
     inspect_with(tree, files::Wants::default()).0
+}
+
+/// [`inspect`] with what an SBOM needs besides: each dpkg package's licence and copyright
+/// from its machine-readable copyright file (read in the same pass).
+pub fn inspect_with_licenses(tree: &ImageTree) -> ImageFacts {
+    let mut w = files::Wants::default();
+    copyright::want(tree, &mut w);
+    let (mut facts, files) = inspect_with(tree, w);
+    copyright::apply(tree, &files, &mut facts);
+    facts
 }
 
 /// [`inspect`], reading the `extra` files in the same pass (a compressed layer is streamed

@@ -174,8 +174,13 @@ pub struct Package {
     pub epoch: Option<u64>,
     /// Installed size in bytes, where recorded.
     pub installed_size: Option<u64>,
-    /// License as recorded (apk `L:`, rpm LICENSE); dpkg records none in its database.
+    /// License as recorded (apk `L:`, rpm LICENSE); for dpkg, which records none in its
+    /// database, the SPDX expression of the package's machine-readable copyright file where it
+    /// was read (SBOMs).
     pub license: Option<String>,
+    /// Copyright lines, where recorded (dpkg: the machine-readable copyright file's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copyright: Option<String>,
     pub maintainer: Option<String>,
     pub summary: Option<String>,
     /// Package URL (purl) spec: `pkg:deb/debian/…`, `pkg:apk/alpine/…`, `pkg:rpm/…`.

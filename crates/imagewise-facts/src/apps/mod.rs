@@ -246,6 +246,7 @@ pub(crate) fn package(
         epoch: None,
         installed_size: None,
         license: None,
+        copyright: None,
         maintainer: None,
         summary: None,
         purl,

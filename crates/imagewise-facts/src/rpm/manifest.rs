@@ -51,6 +51,7 @@ pub(crate) fn parse(
             epoch,
             installed_size: f[6].parse().ok(),
             license: None,
+            copyright: None,
             maintainer: Some(f[4].to_string()).filter(|v| !v.is_empty() && v != "(none)"),
             summary: None,
             database: database.to_string(),

@@ -112,6 +112,7 @@ fn package(h: &Header<'_>, database: &str) -> Option<Package> {
         epoch,
         installed_size: h.int(TAG_LONGSIZE).or_else(|| h.int(TAG_SIZE)),
         license: h.string(TAG_LICENSE).filter(|l| !l.is_empty()),
+        copyright: None,
         maintainer: h
             .string(TAG_PACKAGER)
             .or_else(|| h.string(TAG_VENDOR))

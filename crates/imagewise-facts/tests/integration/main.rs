@@ -6,6 +6,7 @@
 
 mod alpine;
 mod debian;
+mod dep5;
 mod kernel;
 mod kinds;
 mod rpm;
