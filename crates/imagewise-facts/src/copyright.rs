@@ -290,58 +290,6 @@ impl Dep5 {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn debian_names_as_spdx() {
-        for (debian, spdx) in [
-            ("GPL-2+", "GPL-2.0-or-later"),
-            ("GPL-2", "GPL-2.0-only"),
-            ("LGPL-2.1+", "LGPL-2.1-or-later"),
-            ("Expat", "MIT"),
-            ("BSD-3-clause", "BSD-3-Clause"),
-            (
-                "GPL-1+ or Artistic",
-                "GPL-1.0-or-later OR Artistic-1.0-Perl",
-            ),
-            (
-                "GPL-3+ with Bison exception",
-                "GPL-3.0-or-later WITH Bison-exception-2.2",
-            ),
-            ("GFDL-NIV-1.3", "GFDL-1.3-no-invariants-only"),
-            ("public-domain", "LicenseRef-public-domain"),
-            (
-                "BSD-4-clause-UC and MIT-like",
-                "BSD-4-Clause-UC AND LicenseRef-MIT-like",
-            ),
-            (
-                "GPL-2+ or Artistic, and BSD-3-clause",
-                "(GPL-2.0-or-later OR Artistic-1.0-Perl) AND (BSD-3-Clause)",
-            ),
-        ] {
-            assert_eq!(to_spdx(debian).as_deref(), Some(spdx), "{debian}");
-        }
-    }
-
-    #[test]
-    fn only_machine_readable_files() {
-        let dep5 = "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\nUpstream-Name: x\n\nFiles: *\nCopyright: 2001 A\n 2002 B\nLicense: GPL-2+\n text\n .\n more\n\nFiles: debian/*\nCopyright: 2003 C\nLicense: Expat\n\nLicense: Expat\n Permission is hereby granted\n";
-        let d = parse(dep5).unwrap();
-        assert_eq!(d.files_licenses, ["GPL-2+", "Expat"]);
-        assert_eq!(d.declared().as_deref(), Some("GPL-2.0-or-later AND MIT"));
-        assert_eq!(
-            d.copyright_text().as_deref(),
-            Some("2001 A\n2002 B\n2003 C")
-        );
-        assert_eq!(
-            parse("This is the Debian prepackaged version of x.\n\nCopyright: y\n"),
-            None
-        );
-    }
-}
-
 /// Copyright files past this are not read.
 const MAX_COPYRIGHT: u64 = 4 << 20;
 
@@ -399,5 +347,57 @@ pub(crate) fn apply(
             free_form.len(),
             free_form.join(", ")
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debian_names_as_spdx() {
+        for (debian, spdx) in [
+            ("GPL-2+", "GPL-2.0-or-later"),
+            ("GPL-2", "GPL-2.0-only"),
+            ("LGPL-2.1+", "LGPL-2.1-or-later"),
+            ("Expat", "MIT"),
+            ("BSD-3-clause", "BSD-3-Clause"),
+            (
+                "GPL-1+ or Artistic",
+                "GPL-1.0-or-later OR Artistic-1.0-Perl",
+            ),
+            (
+                "GPL-3+ with Bison exception",
+                "GPL-3.0-or-later WITH Bison-exception-2.2",
+            ),
+            ("GFDL-NIV-1.3", "GFDL-1.3-no-invariants-only"),
+            ("public-domain", "LicenseRef-public-domain"),
+            (
+                "BSD-4-clause-UC and MIT-like",
+                "BSD-4-Clause-UC AND LicenseRef-MIT-like",
+            ),
+            (
+                "GPL-2+ or Artistic, and BSD-3-clause",
+                "(GPL-2.0-or-later OR Artistic-1.0-Perl) AND (BSD-3-Clause)",
+            ),
+        ] {
+            assert_eq!(to_spdx(debian).as_deref(), Some(spdx), "{debian}");
+        }
+    }
+
+    #[test]
+    fn only_machine_readable_files() {
+        let dep5 = "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\nUpstream-Name: x\n\nFiles: *\nCopyright: 2001 A\n 2002 B\nLicense: GPL-2+\n text\n .\n more\n\nFiles: debian/*\nCopyright: 2003 C\nLicense: Expat\n\nLicense: Expat\n Permission is hereby granted\n";
+        let d = parse(dep5).unwrap();
+        assert_eq!(d.files_licenses, ["GPL-2+", "Expat"]);
+        assert_eq!(d.declared().as_deref(), Some("GPL-2.0-or-later AND MIT"));
+        assert_eq!(
+            d.copyright_text().as_deref(),
+            Some("2001 A\n2002 B\n2003 C")
+        );
+        assert_eq!(
+            parse("This is the Debian prepackaged version of x.\n\nCopyright: y\n"),
+            None
+        );
     }
 }
