@@ -62,6 +62,7 @@ pub fn inspect_with_licenses(tree: &ImageTree) -> ImageFacts {
     copyright::want(tree, &mut w);
     let (mut facts, files) = inspect_with(tree, w);
     copyright::apply(tree, &files, &mut facts);
+    facts.image.content_digest = Some(tree.content_digest());
     facts
 }
 
@@ -174,6 +175,7 @@ pub fn inspect_with(tree: &ImageTree, extra: files::Wants) -> (ImageFacts, files
             manifest_digest: info.manifest_digest.clone(),
             platform: info.platform.clone(),
             tags: info.tags.clone(),
+            content_digest: None,
             partition: info.disk.as_ref().map(|d| {
                 let p = match (&*d.selected.table, &d.selected.label) {
                     ("lvm", Some(lv)) => format!("#{lv} lvm {}", d.selected.filesystem),

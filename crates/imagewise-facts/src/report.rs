@@ -52,6 +52,10 @@ pub struct ImageSummary {
     /// For disks: the container (`raw`, `qcow2`, `vmdk`, `vhd-fixed`, `vhd-dynamic`, `vhdx`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container: Option<String>,
+    /// The image's content digest (the manifest digest, else `tree:sha256:` of its listing);
+    /// computed for SBOMs, where it is the image's version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_digest: Option<String>,
 }
 
 /// The distribution, from `/etc/os-release` or the fallbacks.

@@ -3,6 +3,25 @@
 //! and every installed package with its purl; SPDX also lists Debian source packages and links
 //! each binary to its source with `GENERATED_FROM`.
 //!
+//! What the minimum-elements checks ask for, and where it comes from:
+//! - **supplier** of every element: a package's maintainer (dpkg `Maintainer`, apk `m:`, rpm
+//!   `Packager`/`Vendor`); a source package, its binaries'; the operating system, the
+//!   distribution (os-release `NAME`, else the `BUG_REPORT_URL` host, else `ID`); the image, its
+//!   `org.opencontainers.image.vendor` label, else its distribution's (said in a comment);
+//!   `NOASSERTION` where nothing says;
+//! - **version** of the image: its manifest digest, else the digest of its listing;
+//! - **licences**: as the package records them (apk, rpm, application metadata), and for dpkg
+//!   the package's machine-readable copyright file ([`crate::copyright`]), with its copyright
+//!   lines. The concluded licence is the declared one (nothing here contradicts it; SPDX allows
+//!   a tool to conclude what the package declares), `NOASSERTION` where none is declared.
+//!   Names with no SPDX id are `LicenseRef-`s, listed in `hasExtractedLicensingInfos`;
+//! - **a connected graph**: the document describes the image, which contains the OS and every
+//!   package; each Debian binary is `GENERATED_FROM` its source package, which the document also
+//!   describes (minimum-elements checkers follow only composition relationships, so a source
+//!   package reached by `GENERATED_FROM` alone counts as detached);
+//! - **SBOM type**: "analyzed" (made from the built image's files); SPDX 2.3 has no field for it,
+//!   so the creation comment says so; CycloneDX carries the `post-build` lifecycle.
+//!
 //! The documents depend only on the facts and the `created` time given, so the same image and
 //! time give the same bytes (the serial number and namespace are derived from both).
 
@@ -15,9 +34,75 @@ use crate::report::{Ecosystem, ImageFacts, Package};
 
 const TOOL: &str = concat!("imagewise-", env!("CARGO_PKG_VERSION"));
 
-/// A license expression SPDX accepts as written, else `None`.
+/// A license expression SPDX accepts as written, or once imprecise names are fixed up
+/// (`GPLv2+` → `GPL-2.0-or-later`), else `None`.
 fn spdx_license(l: &str) -> Option<String> {
-    spdx::Expression::parse(l).ok().map(|_| l.to_string())
+    if spdx::Expression::parse(l).is_ok() {
+        return Some(l.to_string());
+    }
+    let fixed = spdx::Expression::canonicalize(l).ok()??;
+    spdx::Expression::parse(&fixed).ok().map(|_| fixed)
+}
+
+/// The `LicenseRef-` ids an expression uses.
+fn license_refs(expr: &str) -> Vec<String> {
+    expr.split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+        .filter(|t| t.starts_with("LicenseRef-"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The distribution as a supplier name: os-release `NAME`, else the `BUG_REPORT_URL` host,
+/// else `ID`.
+fn distro_supplier(facts: &ImageFacts) -> Option<String> {
+    if let Some(n) = facts.os.name.as_deref().filter(|n| !n.trim().is_empty()) {
+        return Some(n.trim().to_string());
+    }
+    let host = facts.os.release.get("BUG_REPORT_URL").and_then(|u| {
+        let rest = u.split_once("://").map_or(u.as_str(), |(_, r)| r);
+        rest.split('/')
+            .next()
+            .filter(|h| !h.is_empty())
+            .map(str::to_string)
+    });
+    host.or_else(|| facts.os.id.clone())
+}
+
+/// The image's vendor, from its OCI label.
+fn image_vendor(facts: &ImageFacts) -> Option<String> {
+    facts
+        .config
+        .as_ref()?
+        .labels
+        .get("org.opencontainers.image.vendor")
+        .filter(|v| !v.trim().is_empty())
+        .cloned()
+}
+
+/// The image's version: its manifest digest, else its content digest, else a tag.
+fn image_version(facts: &ImageFacts) -> Option<String> {
+    facts
+        .image
+        .manifest_digest
+        .clone()
+        .or_else(|| facts.image.content_digest.clone())
+        .or_else(|| facts.image.tags.first().cloned())
+}
+
+/// `pkg:oci/NAME@DIGEST?tag=TAG` for an image with a manifest digest and a tag.
+fn image_purl(facts: &ImageFacts) -> Option<String> {
+    let digest = facts.image.manifest_digest.as_deref()?;
+    let tag = facts.image.tags.first()?;
+    let (name, t) = match tag.rsplit_once(':') {
+        Some((n, t)) if !n.is_empty() && !t.contains('/') => (n, Some(t)),
+        _ => (tag.as_str(), None),
+    };
+    let name = name.rsplit('/').next().unwrap_or(name).to_ascii_lowercase();
+    let mut q = Vec::new();
+    if let Some(t) = t {
+        q.push(("tag", t.to_string()));
+    }
+    Some(crate::packages::purl("oci", "", &name, digest, &q))
 }
 
 /// `SPDXRef-` ids allow only letters, digits, `.` and `-`.
@@ -105,14 +190,47 @@ pub fn spdx(facts: &ImageFacts, created: &str) -> Value {
     let mut used = HashSet::new();
     let name = image_name(facts);
     let image_id = spdx_id("Image", &[], &mut used);
-    let mut packages = vec![json!({
+    let distro = distro_supplier(facts);
+    let supplier = |s: Option<&String>| {
+        s.map_or_else(
+            || json!("NOASSERTION"),
+            |n| json!(format!("Organization: {}", actor(n))),
+        )
+    };
+    let mut image = json!({
         "SPDXID": image_id,
         "name": name,
         "downloadLocation": "NOASSERTION",
         "filesAnalyzed": false,
         "primaryPackagePurpose": "CONTAINER",
+        "licenseConcluded": "NOASSERTION",
+        "licenseDeclared": "NOASSERTION",
+        "copyrightText": "NOASSERTION",
         "comment": format!("{} image, arch {}", facts.image.format, facts.arch.as_deref().unwrap_or("unknown")),
-    })];
+    });
+    match image_vendor(facts) {
+        Some(v) => image["supplier"] = supplier(Some(&v)),
+        None => {
+            image["supplier"] = supplier(distro.as_ref());
+            if distro.is_some() {
+                image["comment"] = json!(format!(
+                    "{}; the image names no vendor (label org.opencontainers.image.vendor): the supplier given is its distribution's",
+                    image["comment"].as_str().unwrap_or_default()
+                ));
+            }
+        }
+    }
+    if let Some(v) = image_version(facts) {
+        image["versionInfo"] = json!(v);
+    }
+    if let Some(purl) = image_purl(facts) {
+        image["externalRefs"] = json!([{
+            "referenceCategory": "PACKAGE-MANAGER",
+            "referenceType": "purl",
+            "referenceLocator": purl,
+        }]);
+    }
+    let mut packages = vec![image];
     let mut relationships = vec![json!({
         "spdxElementId": "SPDXRef-DOCUMENT",
         "relationshipType": "DESCRIBES",
@@ -126,8 +244,17 @@ pub fn spdx(facts: &ImageFacts, created: &str) -> Value {
             "downloadLocation": "NOASSERTION",
             "filesAnalyzed": false,
             "primaryPackagePurpose": "OPERATING_SYSTEM",
+            "supplier": supplier(distro.as_ref()),
+            "licenseConcluded": "NOASSERTION",
+            "licenseDeclared": "NOASSERTION",
+            "copyrightText": "NOASSERTION",
         });
-        if let Some(v) = &facts.os.version_id {
+        if let Some(v) = facts
+            .os
+            .version_id
+            .as_ref()
+            .or(facts.os.version_codename.as_ref())
+        {
             os["versionInfo"] = json!(v);
         }
         if let Some(p) = &facts.os.pretty_name {
@@ -140,9 +267,17 @@ pub fn spdx(facts: &ImageFacts, created: &str) -> Value {
             "relatedSpdxElement": os_id,
         }));
     }
+    // Each Debian source package takes the supplier, licence and copyright of its first binary
+    // (the copyright file describes the source package).
     let mut source_ids: BTreeMap<(String, String), String> = BTreeMap::new();
     for ((sname, sversion), purl) in debian_sources(facts) {
         let id = spdx_id("SourcePackage", &[&sname, &sversion], &mut used);
+        let binary = facts.packages.iter().find(|p| {
+            p.ecosystem == Ecosystem::Dpkg && p.source_name == sname && p.source_version == sversion
+        });
+        let license = binary
+            .and_then(|b| b.license.as_deref())
+            .and_then(spdx_license);
         packages.push(json!({
             "SPDXID": id,
             "name": sname,
@@ -150,11 +285,20 @@ pub fn spdx(facts: &ImageFacts, created: &str) -> Value {
             "downloadLocation": "NOASSERTION",
             "filesAnalyzed": false,
             "primaryPackagePurpose": "SOURCE",
+            "supplier": supplier(binary.and_then(|b| b.maintainer.as_ref())),
+            "licenseConcluded": license.as_deref().unwrap_or("NOASSERTION"),
+            "licenseDeclared": license.as_deref().unwrap_or("NOASSERTION"),
+            "copyrightText": binary.and_then(|b| b.copyright.as_deref()).unwrap_or("NOASSERTION"),
             "externalRefs": [{
                 "referenceCategory": "PACKAGE-MANAGER",
                 "referenceType": "purl",
                 "referenceLocator": purl,
             }],
+        }));
+        relationships.push(json!({
+            "spdxElementId": "SPDXRef-DOCUMENT",
+            "relationshipType": "DESCRIBES",
+            "relatedSpdxElement": id,
         }));
         source_ids.insert((sname, sversion), id);
     }
@@ -184,6 +328,33 @@ pub fn spdx(facts: &ImageFacts, created: &str) -> Value {
             }
         }
     }
+    // Every LicenseRef used, with where its text is.
+    let mut refs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for p in &packages {
+        for k in ["licenseDeclared", "licenseConcluded"] {
+            for r in license_refs(p[k].as_str().unwrap_or("")) {
+                let who = p["name"].as_str().unwrap_or("").to_string();
+                let v = refs.entry(r).or_default();
+                if !v.contains(&who) {
+                    v.push(who);
+                }
+            }
+        }
+    }
+    let extracted: Vec<Value> = refs
+        .into_iter()
+        .map(|(id, who)| {
+            let name = id.trim_start_matches("LicenseRef-").to_string();
+            json!({
+                "licenseId": id,
+                "name": name,
+                "extractedText": format!(
+                    "A licence named \"{name}\" by the packages' own metadata, with no SPDX identifier; its text is in each package's copyright file (/usr/share/doc/PACKAGE/copyright for Debian packages)."
+                ),
+                "comment": format!("used by: {}", who.join(", ")),
+            })
+        })
+        .collect();
     let uuid = uuid_from(&seed(facts, created));
     let safe_name: String = name
         .chars()
@@ -195,7 +366,7 @@ pub fn spdx(facts: &ImageFacts, created: &str) -> Value {
             }
         })
         .collect();
-    json!({
+    let mut doc = json!({
         "spdxVersion": "SPDX-2.3",
         "dataLicense": "CC0-1.0",
         "SPDXID": "SPDXRef-DOCUMENT",
@@ -204,10 +375,15 @@ pub fn spdx(facts: &ImageFacts, created: &str) -> Value {
         "creationInfo": {
             "created": created,
             "creators": [format!("Tool: {TOOL}")],
+            "comment": "SBOM type: analyzed (made by reading the built image's files)",
         },
         "packages": packages,
         "relationships": relationships,
-    })
+    });
+    if !extracted.is_empty() {
+        doc["hasExtractedLicensingInfos"] = json!(extracted);
+    }
+    doc
 }
 
 fn spdx_package(p: &Package, id: &str) -> Value {
@@ -219,7 +395,8 @@ fn spdx_package(p: &Package, id: &str) -> Value {
         "filesAnalyzed": false,
         "licenseConcluded": "NOASSERTION",
         "licenseDeclared": "NOASSERTION",
-        "copyrightText": "NOASSERTION",
+        "copyrightText": p.copyright.as_deref().unwrap_or("NOASSERTION"),
+        "supplier": "NOASSERTION",
         "primaryPackagePurpose": "LIBRARY",
         "sourceInfo": if p.ecosystem.is_os() {
             format!("{} package from source {} {}", p.ecosystem.as_str(), p.source_name, p.source_version)
@@ -234,7 +411,10 @@ fn spdx_package(p: &Package, id: &str) -> Value {
     });
     if let Some(l) = &p.license {
         match spdx_license(l) {
-            Some(expr) => v["licenseDeclared"] = json!(expr),
+            Some(expr) => {
+                v["licenseDeclared"] = json!(expr);
+                v["licenseConcluded"] = json!(expr);
+            }
             None => {
                 v["licenseComments"] = json!(format!("license as recorded by the package: {l}"))
             }
@@ -255,13 +435,22 @@ pub fn cyclonedx(facts: &ImageFacts, created: &str) -> Value {
     let mut components = Vec::new();
     let mut refs = Vec::new();
     let mut used = HashSet::new();
+    let distro = distro_supplier(facts);
     if let Some(id) = &facts.os.id {
         let mut os = json!({
             "type": "operating-system",
             "bom-ref": "os",
             "name": id,
         });
-        if let Some(v) = &facts.os.version_id {
+        if let Some(d) = &distro {
+            os["supplier"] = json!({"name": d});
+        }
+        if let Some(v) = facts
+            .os
+            .version_id
+            .as_ref()
+            .or(facts.os.version_codename.as_ref())
+        {
             os["version"] = json!(v);
         }
         if let Some(p) = &facts.os.pretty_name {
@@ -314,6 +503,10 @@ pub fn cyclonedx(facts: &ImageFacts, created: &str) -> Value {
         }
         if let Some(m) = &p.maintainer {
             c["publisher"] = json!(m);
+            c["supplier"] = json!({"name": m});
+        }
+        if let Some(cr) = &p.copyright {
+            c["copyright"] = json!(cr);
         }
         if let Some(s) = &p.summary {
             c["description"] = json!(s);
@@ -326,8 +519,22 @@ pub fn cyclonedx(facts: &ImageFacts, created: &str) -> Value {
         "bom-ref": "image",
         "name": name,
     });
-    if let Some(d) = &facts.image.manifest_digest {
-        image["version"] = json!(d);
+    if let Some(v) = image_version(facts) {
+        image["version"] = json!(v);
+    }
+    if let Some(purl) = image_purl(facts) {
+        image["purl"] = json!(purl);
+    }
+    match image_vendor(facts) {
+        Some(v) => image["supplier"] = json!({"name": v}),
+        None => {
+            if let Some(d) = &distro {
+                image["supplier"] = json!({"name": d});
+                image["description"] = json!(
+                    "the image names no vendor (label org.opencontainers.image.vendor): the supplier given is its distribution's"
+                );
+            }
+        }
     }
     json!({
         "bomFormat": "CycloneDX",
@@ -336,6 +543,7 @@ pub fn cyclonedx(facts: &ImageFacts, created: &str) -> Value {
         "version": 1,
         "metadata": {
             "timestamp": created,
+            "lifecycles": [{"phase": "post-build"}],
             "tools": {
                 "components": [{
                     "type": "application",
@@ -378,7 +586,9 @@ mod tests {
             spdx_license("MIT OR Apache-2.0").as_deref(),
             Some("MIT OR Apache-2.0")
         );
-        assert_eq!(spdx_license("GPLv2+"), None);
+        // Imprecise names are fixed up; what still does not parse is left out.
+        assert_eq!(spdx_license("GPLv2+").as_deref(), Some("GPL-2.0-or-later"));
+        assert_eq!(spdx_license("GPLv2+ with exceptions"), None);
         assert_eq!(
             actor("Debian GLIBC <glibc@lists.debian.org>"),
             "Debian GLIBC (glibc@lists.debian.org)"

@@ -18,7 +18,6 @@ use imagewise_facts::ImageFacts;
 use imagewise_source::ImageTree;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::rank::VulnCounts;
 use crate::trust::TrustReport;
@@ -61,33 +60,10 @@ pub fn default_path() -> Option<PathBuf> {
     Some(base.join("imagewise").join("catalog.sqlite"))
 }
 
-/// The content digest of an opened image (see the module docs).
+/// The content digest of an opened image (see the module docs): the manifest digest, else a
+/// digest of its listing ([`ImageTree::content_digest`]).
 pub fn content_digest(tree: &ImageTree) -> String {
-    if let Some(d) = &tree.info().manifest_digest {
-        return d.clone();
-    }
-    let mut h = Sha256::new();
-    for e in tree.entries() {
-        h.update(e.path.as_bytes());
-        h.update([0]);
-        h.update(format!(
-            "{:?} {:o} {} {} {} {}.{:09} {:?}",
-            e.kind, e.mode, e.uid, e.gid, e.size, e.mtime, e.mtime_nsec, e.device
-        ));
-        h.update([0]);
-        if let Some(l) = &e.link {
-            h.update(l.as_bytes());
-        }
-        h.update([0]);
-        for (k, v) in &e.xattrs {
-            h.update(k.as_bytes());
-            h.update([0]);
-            h.update((v.len() as u64).to_le_bytes());
-            h.update(v);
-        }
-        h.update([0xff]);
-    }
-    format!("tree:sha256:{}", hex::encode(h.finalize()))
+    tree.content_digest()
 }
 
 /// What says whether an image file changed since it was recorded, without reading it.

@@ -639,6 +639,39 @@ impl std::fmt::Debug for ImageTree {
 
 impl ImageTree {
     /// All entries, sorted by path (byte order), the root `/` first.
+    /// What identifies this content: the manifest digest where the image has one, else
+    /// `tree:sha256:` of every entry's path, type, mode, owner, size, mtime, device, link
+    /// target and xattrs (a digest of the listing, not of the file bytes: cheap, and equal for
+    /// the same tree in any wrapping that keeps that metadata).
+    pub fn content_digest(&self) -> String {
+        use sha2::{Digest, Sha256};
+        if let Some(d) = &self.info().manifest_digest {
+            return d.clone();
+        }
+        let mut h = Sha256::new();
+        for e in self.entries() {
+            h.update(e.path.as_bytes());
+            h.update([0]);
+            h.update(format!(
+                "{:?} {:o} {} {} {} {}.{:09} {:?}",
+                e.kind, e.mode, e.uid, e.gid, e.size, e.mtime, e.mtime_nsec, e.device
+            ));
+            h.update([0]);
+            if let Some(l) = &e.link {
+                h.update(l.as_bytes());
+            }
+            h.update([0]);
+            for (k, v) in &e.xattrs {
+                h.update(k.as_bytes());
+                h.update([0]);
+                h.update((v.len() as u64).to_le_bytes());
+                h.update(v);
+            }
+            h.update([0xff]);
+        }
+        format!("tree:sha256:{}", hex::encode(h.finalize()))
+    }
+
     pub fn entries(&self) -> &[Entry] {
         &self.entries
     }

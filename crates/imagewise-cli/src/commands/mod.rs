@@ -81,6 +81,18 @@ pub(crate) fn facts_of(
     Ok(facts)
 }
 
+/// [`facts_of`] with what SBOMs add: dpkg licences and copyright from the packages' copyright
+/// files, and the image's content digest.
+pub(crate) fn facts_with_licenses(
+    tree: &ImageTree,
+    global: &Global,
+) -> anyhow::Result<imagewise_facts::ImageFacts> {
+    let table = lifecycle_table(global)?;
+    let mut facts = imagewise_facts::inspect_with_licenses(tree);
+    facts.os.support = table.support(&facts.os, imagewise_facts::lifecycle::today());
+    Ok(facts)
+}
+
 /// Open the image named on the command line, reporting its warnings on stderr.
 pub(crate) fn open_image(
     image: &str,

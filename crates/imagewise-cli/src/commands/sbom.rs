@@ -48,7 +48,7 @@ fn created() -> anyhow::Result<String> {
 pub(crate) fn run(a: &SbomArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let created = created()?;
     let tree = super::open_image(&a.image, &a.open, global, a.output.is_none())?;
-    let facts = super::facts_of(&tree, global)?;
+    let facts = super::facts_with_licenses(&tree, global)?;
     if !global.quiet {
         for n in &facts.notes {
             eprintln!("imagewise: note: {n}");
@@ -67,7 +67,12 @@ pub(crate) fn run(a: &SbomArgs, global: &Global) -> anyhow::Result<ExitCode> {
                 .parent()
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or(std::path::Path::new("."));
-            let mut tmp = tempfile::NamedTempFile::new_in(dir)
+            // Created 0666 less the umask, as any new file (a report is meant to be shared);
+            // a temporary file's own default is 0600.
+            use std::os::unix::fs::PermissionsExt;
+            let mut tmp = tempfile::Builder::new()
+                .permissions(std::fs::Permissions::from_mode(0o666))
+                .tempfile_in(dir)
                 .with_context(|| format!("cannot create a file in {}", dir.display()))?;
             tmp.write_all(&bytes)?;
             tmp.persist(path)

@@ -21,6 +21,7 @@ mod lvm;
 mod peer_corpus;
 mod rank;
 mod same_tree;
+mod sbom_conformance;
 mod scan;
 mod snapshot_source;
 mod squashfs;
