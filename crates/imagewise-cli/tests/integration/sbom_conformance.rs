@@ -278,3 +278,52 @@ fn cyclonedx_carries_the_same_suppliers_and_licences() {
     }
     assert!(compared > 80, "{compared}");
 }
+
+/// Application packages name their suppliers where their metadata does: Python's
+/// `Maintainer-email`, npm's `author`, a JAR manifest's vendor (read back with `unzip -p`).
+#[test]
+fn application_packages_carry_the_suppliers_their_metadata_names() {
+    let t = tempfile::tempdir().unwrap();
+    let app = fixtures().join("app-rootfs");
+    let doc = sbom_file(&app, "spdx-json", &t.path().join("app.spdx.json"));
+    let supplier = |name: &str| -> String {
+        doc["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{name} not in the SBOM"))["supplier"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        supplier("Flask"),
+        "Organization: Pallets (contact@palletsprojects.com)"
+    );
+    let express =
+        std::fs::read_to_string(app.join("srv/web/node_modules/express/package.json")).unwrap();
+    let express: Value = serde_json::from_str(&express).unwrap();
+    let author = express["author"].as_str().unwrap();
+    assert_eq!(
+        supplier("express"),
+        format!(
+            "Organization: {}",
+            author.replace(" <", " (").replace('>', ")")
+        )
+    );
+    let manifest = sh(&format!(
+        "unzip -p {} META-INF/MANIFEST.MF",
+        s(&app.join("usr/share/java/slf4j-api.jar"))
+    ));
+    let vendor = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("Bundle-Vendor:"))
+        .unwrap()
+        .trim()
+        .to_string();
+    assert_eq!(
+        supplier("org.slf4j:slf4j-api"),
+        format!("Organization: {vendor}")
+    );
+}

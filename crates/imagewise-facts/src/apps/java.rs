@@ -73,6 +73,20 @@ fn manifest(text: &str) -> Vec<Vec<(String, String)>> {
     out
 }
 
+/// The vendor a manifest's main section names (`Implementation-Vendor`, `Bundle-Vendor`).
+fn vendor(text: &str) -> Option<String> {
+    let sections = manifest(text);
+    ["Implementation-Vendor", "Bundle-Vendor"]
+        .iter()
+        .find_map(|k| {
+            sections[0]
+                .iter()
+                .find(|(key, _)| key.eq_ignore_ascii_case(k))
+                .map(|(_, v)| v.trim().to_string())
+                .filter(|v| !v.is_empty() && !v.contains("${") && !v.starts_with('%'))
+        })
+}
+
 fn maven(group: &str, artifact: &str, version: &str, database: &str) -> Package {
     let name = if group.is_empty() {
         artifact.to_string()
@@ -179,6 +193,7 @@ fn archive<R: Read + Seek>(name: &str, r: R, depth: usize, budget: &mut u64, out
         .map(|n| n.to_string())
         .collect();
     let mut found = false;
+    let first = out.packages.len();
     for n in names
         .iter()
         .filter(|n| n.starts_with("META-INF/maven/") && n.ends_with("/pom.properties"))
@@ -203,10 +218,17 @@ fn archive<R: Read + Seek>(name: &str, r: R, depth: usize, budget: &mut u64, out
         out.packages.push(maven(g, a, v, name));
         found = true;
     }
+    let manifest_text = read_small(&mut z, "META-INF/MANIFEST.MF", MAX_PROPERTIES);
     if !found {
-        if let Some(text) = read_small(&mut z, "META-INF/MANIFEST.MF", MAX_PROPERTIES) {
-            out.packages.extend(from_manifest(&text, name));
+        if let Some(text) = &manifest_text {
+            out.packages.extend(from_manifest(text, name));
         }
+    }
+    // The archive's vendor is the supplier of the one artifact it is; a fat JAR's shaded
+    // dependencies are not the vendor's.
+    let own: Vec<usize> = (first..out.packages.len()).collect();
+    if let (Some(text), [only]) = (&manifest_text, own.as_slice()) {
+        out.packages[*only].maintainer = vendor(text);
     }
     if depth + 1 >= MAX_DEPTH {
         return;

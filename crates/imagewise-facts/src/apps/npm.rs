@@ -89,7 +89,17 @@ pub(crate) fn package(path: &str, text: &str, notes: &mut Vec<String>) -> Vec<Pa
                 .join(" OR ")
         })
     });
-    p.maintainer = text_of(&v, "author");
+    // The author, else the first maintainer or contributor (a string or {name, email}).
+    p.maintainer = text_of(&v, "author").or_else(|| {
+        ["maintainers", "contributors"].iter().find_map(|k| {
+            let first = v[*k].as_array()?.first()?;
+            first
+                .as_str()
+                .or_else(|| first["name"].as_str())
+                .filter(|s| !s.trim().is_empty())
+                .map(str::to_string)
+        })
+    });
     p.summary = v["description"].as_str().map(str::to_string);
     vec![p]
 }

@@ -82,9 +82,12 @@ pub(crate) fn parse(path: &str, text: &str, notes: &mut Vec<String>) -> Vec<Pack
                 .map(str::to_string)
         })
         .or_else(|| (!classifiers.is_empty()).then(|| classifiers.join(" AND ")));
-    p.maintainer = get("Maintainer")
-        .or(get("Author"))
-        .filter(|a| !a.is_empty() && *a != "UNKNOWN")
+    // Core metadata 2.1+ often names people only in the `-email` fields (`Pallets
+    // <contact@palletsprojects.com>`).
+    p.maintainer = ["Maintainer", "Author", "Maintainer-email", "Author-email"]
+        .iter()
+        .filter_map(|k| get(k))
+        .find(|a| !a.is_empty() && *a != "UNKNOWN")
         .map(str::to_string);
     p.summary = get("Summary")
         .filter(|s| !s.is_empty() && *s != "UNKNOWN")
