@@ -89,20 +89,33 @@ fn image_version(facts: &ImageFacts) -> Option<String> {
         .or_else(|| facts.image.tags.first().cloned())
 }
 
-/// `pkg:oci/NAME@DIGEST?tag=TAG` for an image with a manifest digest and a tag.
-fn image_purl(facts: &ImageFacts) -> Option<String> {
-    let digest = facts.image.manifest_digest.as_deref()?;
-    let tag = facts.image.tags.first()?;
-    let (name, t) = match tag.rsplit_once(':') {
-        Some((n, t)) if !n.is_empty() && !t.contains('/') => (n, Some(t)),
-        _ => (tag.as_str(), None),
+/// `pkg:oci/NAME@DIGEST?repository_url=REPO&tag=TAG` for an image with a manifest digest and a
+/// named tag (`repo/name:tag`; a bare tag names no repository, so there is no purl).
+fn image_purl(image: &crate::report::ImageSummary) -> Option<String> {
+    let digest = image.manifest_digest.as_deref()?;
+    let (repo, tag) = image.tags.iter().find_map(|t| {
+        t.rsplit_once(':')
+            .filter(|(r, t)| !r.is_empty() && !t.contains('/'))
+    })?;
+    let name = repo.rsplit('/').next().unwrap_or(repo).to_ascii_lowercase();
+    let enc = |s: &str| {
+        s.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    (b as char).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect::<String>()
     };
-    let name = name.rsplit('/').next().unwrap_or(name).to_ascii_lowercase();
-    let mut q = Vec::new();
-    if let Some(t) = t {
-        q.push(("tag", t.to_string()));
-    }
-    Some(crate::packages::purl("oci", "", &name, digest, &q))
+    Some(format!(
+        "pkg:oci/{}@{}?repository_url={}&tag={}",
+        enc(&name),
+        enc(digest),
+        enc(repo),
+        enc(tag)
+    ))
 }
 
 /// `SPDXRef-` ids allow only letters, digits, `.` and `-`.
@@ -223,7 +236,7 @@ pub fn spdx(facts: &ImageFacts, created: &str) -> Value {
     if let Some(v) = image_version(facts) {
         image["versionInfo"] = json!(v);
     }
-    if let Some(purl) = image_purl(facts) {
+    if let Some(purl) = image_purl(&facts.image) {
         image["externalRefs"] = json!([{
             "referenceCategory": "PACKAGE-MANAGER",
             "referenceType": "purl",
@@ -522,7 +535,7 @@ pub fn cyclonedx(facts: &ImageFacts, created: &str) -> Value {
     if let Some(v) = image_version(facts) {
         image["version"] = json!(v);
     }
-    if let Some(purl) = image_purl(facts) {
+    if let Some(purl) = image_purl(&facts.image) {
         image["purl"] = json!(purl);
     }
     match image_vendor(facts) {
@@ -578,6 +591,26 @@ mod tests {
         assert_eq!(&u[14..15], "4");
         assert!("89ab".contains(&u[19..20]));
         assert_ne!(uuid_from("x"), uuid_from("y"));
+    }
+
+    #[test]
+    fn oci_purls_need_a_repository() {
+        let mut image = crate::report::ImageSummary {
+            reference: "oci:x".into(),
+            format: "oci".into(),
+            manifest_digest: Some("sha256:abc".into()),
+            platform: None,
+            tags: vec!["latest".into()],
+            partition: None,
+            container: None,
+            content_digest: None,
+        };
+        assert_eq!(image_purl(&image), None, "a bare tag names no repository");
+        image.tags = vec!["registry.example:5000/team/Web:1.2".into()];
+        assert_eq!(
+            image_purl(&image).as_deref(),
+            Some("pkg:oci/web@sha256%3Aabc?repository_url=registry.example%3A5000%2Fteam%2FWeb&tag=1.2")
+        );
     }
 
     #[test]

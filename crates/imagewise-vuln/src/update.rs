@@ -458,9 +458,19 @@ pub fn update(
                         if last.as_ref().and_then(|s| s.blake3.as_ref()) == Some(&digest) {
                             entry.outcome = Outcome::Unchanged;
                         } else {
-                            let report = crate::import::import_paths(db, &[&path], &mut |r| {
+                            let imported = crate::import::import_paths(db, &[&path], &mut |r| {
                                 progress(eco, r)
-                            })?;
+                            });
+                            let report = match imported {
+                                Ok(r) => r,
+                                Err(e) => {
+                                    // The database itself failed: no download is left behind.
+                                    if temporary {
+                                        let _ = std::fs::remove_file(&path);
+                                    }
+                                    return Err(e);
+                                }
+                            };
                             if let Some(f) = report.failed_sources.first() {
                                 entry.problem = Some(f.clone());
                             } else {

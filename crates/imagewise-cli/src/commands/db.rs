@@ -189,8 +189,13 @@ fn update(a: &UpdateArgs, global: &Global) -> anyhow::Result<ExitCode> {
     let (ecosystems, why) = if a.ecosystems.is_empty() {
         default_ecosystems(a)?
     } else {
-        let mut v = a.ecosystems.clone();
-        v.dedup();
+        let mut seen = std::collections::BTreeSet::new();
+        let v: Vec<String> = a
+            .ecosystems
+            .iter()
+            .filter(|e| seen.insert(e.as_str()))
+            .cloned()
+            .collect();
         (v, "named")
     };
     if !(global.quiet || a.json) {
