@@ -136,16 +136,20 @@ fn yarn_berry(path: &str, text: &str) -> Vec<Package> {
         }
     }
     let mut direct: BTreeSet<String> = BTreeSet::new();
-    let mut found = Vec::new();
+    let mut found: Vec<(String, String, Vec<String>)> = Vec::new();
     for e in &entries {
         let Some((name, rest)) = e.resolution.as_deref().and_then(split_at_version) else {
             continue;
         };
         match rest.split_once(':').map(|(p, _)| p) {
             Some("workspace") => direct.extend(e.deps.iter().cloned()),
+            // A patched package is also listed as the registry package it patches: once.
             Some("npm" | "patch") => {
                 if let Some(v) = &e.version {
-                    found.push((name.to_string(), v.clone(), &e.keys));
+                    match found.iter_mut().find(|(n, ver, _)| n == name && ver == v) {
+                        Some(f) => f.2.extend(e.keys.iter().cloned()),
+                        None => found.push((name.to_string(), v.clone(), e.keys.clone())),
+                    }
                 }
             }
             _ => {}
@@ -191,12 +195,12 @@ pub(crate) fn pnpm(path: &str, text: &str, notes: &mut Vec<String>) -> Vec<Packa
         let t = line.trim();
         if depth == 0 {
             section = t.strip_suffix(':').unwrap_or("");
-            // Version 5 keeps the project's dependencies at the top level.
-            direct_section = version5
-                && matches!(
-                    section,
-                    "dependencies" | "devDependencies" | "optionalDependencies"
-                );
+            // A single project's lock file (version 5, and 6 without workspaces) keeps its
+            // dependencies at the top level.
+            direct_section = matches!(
+                section,
+                "dependencies" | "devDependencies" | "optionalDependencies"
+            );
             continue;
         }
         match section {
@@ -243,9 +247,16 @@ pub(crate) fn pnpm(path: &str, text: &str, notes: &mut Vec<String>) -> Vec<Packa
                 }
                 _ => {}
             },
-            _ if direct_section && depth == 2 => {
-                if let Some((n, v)) = t.split_once(": ") {
+            // Version 5: `name: 1.2.3`; version 6: `name:` then `version: 1.2.3` below it.
+            _ if direct_section && depth == 2 => match t.split_once(": ") {
+                Some((n, v)) => {
                     direct.insert(resolve(unquote(n), unquote(v)));
+                }
+                None => direct_name = t.strip_suffix(':').map(|n| unquote(n).to_string()),
+            },
+            _ if direct_section && depth == 4 => {
+                if let (Some(n), Some(v)) = (&direct_name, t.strip_prefix("version: ")) {
+                    direct.insert(resolve(n, unquote(v)));
                 }
             }
             _ => {}
@@ -292,6 +303,25 @@ mod tests {
                 ("@babel/core".into(), "7.0.0".into(), Some("direct".into())),
                 ("ms".into(), "2.1.3".into(), Some("transitive".into())),
             ]
+        );
+        assert!(notes.is_empty(), "{notes:?}");
+    }
+
+    #[test]
+    fn pnpm_v6_single_project_and_yarn_patches() {
+        let v6 = "lockfileVersion: '6.0'\n\ndependencies:\n  ms:\n    specifier: 2.1.3\n    version: 2.1.3\n\npackages:\n\n  /ms@2.1.3:\n    dev: false\n\n  /ms@2.0.0:\n    dev: false\n";
+        let mut notes = vec![];
+        assert_eq!(
+            nv(&pnpm("/p/pnpm-lock.yaml", v6, &mut notes)),
+            vec![
+                ("ms".into(), "2.1.3".into(), Some("direct".into())),
+                ("ms".into(), "2.0.0".into(), Some("transitive".into())),
+            ]
+        );
+        let berry = "__metadata:\n  version: 8\n\n\"resolve@npm:^1.22.8\":\n  version: 1.22.8\n  resolution: \"resolve@npm:1.22.8\"\n\n\"resolve@patch:resolve@npm%3A^1.22.8#optional!builtin<compat/resolve>\":\n  version: 1.22.8\n  resolution: \"resolve@patch:resolve@npm%3A1.22.8#optional!builtin<compat/resolve>::version=1.22.8&hash=c3c19d\"\n\n\"app@workspace:.\":\n  version: 0.0.0-use.local\n  resolution: \"app@workspace:.\"\n  dependencies:\n    resolve: \"patch:resolve@npm%3A^1.22.8#optional!builtin<compat/resolve>\"\n";
+        assert_eq!(
+            nv(&yarn("/p/yarn.lock", berry, &mut notes)),
+            vec![("resolve".into(), "1.22.8".into(), Some("direct".into()))]
         );
         assert!(notes.is_empty(), "{notes:?}");
     }
