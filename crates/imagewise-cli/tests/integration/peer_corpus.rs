@@ -170,9 +170,11 @@ fn inputs(scratch: &Path) -> Vec<(String, PathBuf, Kind)> {
 /// the times of files and directories, and writes no devices, FIFOs or sockets).
 fn rdump(image: &Path, out: &Path) -> bool {
     // A clean image checks in well under a second; e2fsck spins for minutes on some of the
-    // damaged ones (f_illitable_flexbg, f_misstable), which are no oracle anyway.
+    // damaged ones (f_illitable_flexbg, f_misstable), which are no oracle anyway. It catches
+    // SIGTERM and may not look at the flag while it spins (a cold run saw it go on for 13
+    // minutes): KILL it 5 s after.
     let fsck = Command::new("timeout")
-        .args(["10", "e2fsck", "-fn"])
+        .args(["-k", "5", "10", "e2fsck", "-fn"])
         .arg(image)
         .output()
         .unwrap();
