@@ -17,41 +17,6 @@ pub struct Dep5 {
     pub copyrights: Vec<String>,
 }
 
-/// One paragraph: fields in order, each value with its continuation lines joined by `\n`.
-fn paragraphs(text: &str) -> Vec<Vec<(String, String)>> {
-    let mut out: Vec<Vec<(String, String)>> = Vec::new();
-    let mut cur: Vec<(String, String)> = Vec::new();
-    for line in text.lines() {
-        if line.trim().is_empty() {
-            if !cur.is_empty() {
-                out.push(std::mem::take(&mut cur));
-            }
-            continue;
-        }
-        if line.starts_with('#') {
-            continue;
-        }
-        if line.starts_with([' ', '\t']) {
-            if let Some((_, v)) = cur.last_mut() {
-                v.push('\n');
-                v.push_str(line);
-            }
-            continue;
-        }
-        match line.split_once(':') {
-            Some((k, v)) => cur.push((k.trim().to_string(), v.trim().to_string())),
-            None => {
-                // Not a field: not DEP-5 from here on.
-                cur.push((String::new(), line.to_string()));
-            }
-        }
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
-}
-
 fn field<'a>(p: &'a [(String, String)], name: &str) -> Option<&'a str> {
     p.iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -60,7 +25,15 @@ fn field<'a>(p: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 /// Parse a copyright file; `None` when it is not machine-readable.
 pub fn parse(text: &str) -> Option<Dep5> {
-    let paras = paragraphs(text);
+    // Every line is a field, a continuation, a comment or blank; anything else is free text.
+    let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    let fields_only = lines
+        .iter()
+        .all(|l| l.trim().is_empty() || l.starts_with([' ', '\t']) || l.contains(':'));
+    if !fields_only {
+        return None;
+    }
+    let paras = crate::dpkg::paragraphs(&lines.join("\n"));
     let header = paras.first()?;
     let format = field(header, "Format")?;
     if !format.contains("copyright-format")
@@ -68,9 +41,6 @@ pub fn parse(text: &str) -> Option<Dep5> {
         && !format.contains("DEP-5")
         && !format.contains("dep/dep5")
     {
-        return None;
-    }
-    if paras.iter().flatten().any(|(k, _)| k.is_empty()) {
         return None;
     }
     let mut d = Dep5::default();
