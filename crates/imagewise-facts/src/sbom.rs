@@ -30,7 +30,7 @@ use std::collections::{BTreeMap, HashSet};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::report::{Ecosystem, ImageFacts, Package};
+use crate::report::{Ecosystem, ImageFacts};
 
 const TOOL: &str = concat!("imagewise-", env!("CARGO_PKG_VERSION"));
 
@@ -198,122 +198,134 @@ fn debian_sources(facts: &ImageFacts) -> BTreeMap<(String, String), String> {
         .collect()
 }
 
-/// An SPDX 2.3 JSON document.
-pub fn spdx(facts: &ImageFacts, created: &str) -> Value {
+/// What an SPDX element is for (SPDX 2.3 `primaryPackagePurpose`, SPDX 3 `primaryPurpose`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Container,
+    OperatingSystem,
+    Source,
+    Library,
+}
+
+/// A package-like element as both SPDX writers describe it, in neither format's words.
+struct Element {
+    /// `SPDXRef-…`; SPDX 3 appends it to the document's namespace.
+    id: String,
+    name: String,
+    version: Option<String>,
+    purpose: Purpose,
+    /// As recorded: `Name <mail>` or a name.
+    supplier: Option<String>,
+    purl: Option<String>,
+    /// An SPDX license expression, declared and concluded.
+    license: Option<String>,
+    /// A recorded licence that is not an SPDX expression.
+    license_note: Option<String>,
+    copyright: Option<String>,
+    summary: Option<String>,
+    description: Option<String>,
+    comment: Option<String>,
+    source_info: Option<String>,
+}
+
+impl Element {
+    fn new(id: String, name: &str, purpose: Purpose) -> Element {
+        Element {
+            id,
+            name: name.to_string(),
+            version: None,
+            purpose,
+            supplier: None,
+            purl: None,
+            license: None,
+            license_note: None,
+            copyright: None,
+            summary: None,
+            description: None,
+            comment: None,
+            source_info: None,
+        }
+    }
+}
+
+/// A relationship between two elements (by index); `None` is the document.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rel {
+    Describes,
+    Contains,
+    GeneratedFrom,
+}
+
+/// The image's elements and how they connect: element 0 is the image.
+struct Model {
+    elements: Vec<Element>,
+    relations: Vec<(Option<usize>, Rel, usize)>,
+    /// `SPDXRef-…`-safe image name and the document's UUID, for the namespace.
+    namespace: String,
+}
+
+fn model(facts: &ImageFacts, created: &str) -> Model {
     let mut used = HashSet::new();
     let name = image_name(facts);
-    let image_id = spdx_id("Image", &[], &mut used);
     let distro = distro_supplier(facts);
-    let supplier = |s: Option<&String>| {
-        s.map_or_else(
-            || json!("NOASSERTION"),
-            |n| json!(format!("Organization: {}", actor(n))),
-        )
-    };
-    let mut image = json!({
-        "SPDXID": image_id,
-        "name": name,
-        "downloadLocation": "NOASSERTION",
-        "filesAnalyzed": false,
-        "primaryPackagePurpose": "CONTAINER",
-        "licenseConcluded": "NOASSERTION",
-        "licenseDeclared": "NOASSERTION",
-        "copyrightText": "NOASSERTION",
-        "comment": format!("{} image, arch {}", facts.image.format, facts.arch.as_deref().unwrap_or("unknown")),
-    });
+    let mut image = Element::new(spdx_id("Image", &[], &mut used), &name, Purpose::Container);
+    let mut comment = format!(
+        "{} image, arch {}",
+        facts.image.format,
+        facts.arch.as_deref().unwrap_or("unknown")
+    );
     match image_vendor(facts) {
-        Some(v) => image["supplier"] = supplier(Some(&v)),
+        Some(v) => image.supplier = Some(v),
         None => {
-            image["supplier"] = supplier(distro.as_ref());
+            image.supplier = distro.clone();
             if distro.is_some() {
-                image["comment"] = json!(format!(
-                    "{}; the image names no vendor (label org.opencontainers.image.vendor): the supplier given is its distribution's",
-                    image["comment"].as_str().unwrap_or_default()
-                ));
+                comment.push_str("; the image names no vendor (label org.opencontainers.image.vendor): the supplier given is its distribution's");
             }
         }
     }
-    if let Some(v) = image_version(facts) {
-        image["versionInfo"] = json!(v);
-    }
-    if let Some(purl) = image_purl(&facts.image) {
-        image["externalRefs"] = json!([{
-            "referenceCategory": "PACKAGE-MANAGER",
-            "referenceType": "purl",
-            "referenceLocator": purl,
-        }]);
-    }
-    let mut packages = vec![image];
-    let mut relationships = vec![json!({
-        "spdxElementId": "SPDXRef-DOCUMENT",
-        "relationshipType": "DESCRIBES",
-        "relatedSpdxElement": image_id,
-    })];
+    image.comment = Some(comment);
+    image.version = image_version(facts);
+    image.purl = image_purl(&facts.image);
+    let mut elements = vec![image];
+    let mut relations = vec![(None, Rel::Describes, 0)];
     if let Some(id) = &facts.os.id {
-        let os_id = spdx_id("OperatingSystem", &[id], &mut used);
-        let mut os = json!({
-            "SPDXID": os_id,
-            "name": id,
-            "downloadLocation": "NOASSERTION",
-            "filesAnalyzed": false,
-            "primaryPackagePurpose": "OPERATING_SYSTEM",
-            "supplier": supplier(distro.as_ref()),
-            "licenseConcluded": "NOASSERTION",
-            "licenseDeclared": "NOASSERTION",
-            "copyrightText": "NOASSERTION",
-        });
-        if let Some(v) = facts
+        let mut os = Element::new(
+            spdx_id("OperatingSystem", &[id], &mut used),
+            id,
+            Purpose::OperatingSystem,
+        );
+        os.supplier = distro.clone();
+        os.version = facts
             .os
             .version_id
-            .as_ref()
-            .or(facts.os.version_codename.as_ref())
-        {
-            os["versionInfo"] = json!(v);
-        }
-        if let Some(p) = &facts.os.pretty_name {
-            os["description"] = json!(p);
-        }
-        packages.push(os);
-        relationships.push(json!({
-            "spdxElementId": image_id,
-            "relationshipType": "CONTAINS",
-            "relatedSpdxElement": os_id,
-        }));
+            .clone()
+            .or(facts.os.version_codename.clone());
+        os.description = facts.os.pretty_name.clone();
+        relations.push((Some(0), Rel::Contains, elements.len()));
+        elements.push(os);
     }
     // Each Debian source package takes the supplier, licence and copyright of its first binary
     // (the copyright file describes the source package).
-    let mut source_ids: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut sources: BTreeMap<(String, String), usize> = BTreeMap::new();
     for ((sname, sversion), purl) in debian_sources(facts) {
-        let id = spdx_id("SourcePackage", &[&sname, &sversion], &mut used);
+        let mut src = Element::new(
+            spdx_id("SourcePackage", &[&sname, &sversion], &mut used),
+            &sname,
+            Purpose::Source,
+        );
         let binary = facts.packages.iter().find(|p| {
             p.ecosystem == Ecosystem::Dpkg && p.source_name == sname && p.source_version == sversion
         });
-        let license = binary
+        src.version = Some(sversion.clone());
+        src.supplier = binary.and_then(|b| b.maintainer.clone());
+        src.license = binary
             .and_then(|b| b.license.as_deref())
             .and_then(spdx_license);
-        packages.push(json!({
-            "SPDXID": id,
-            "name": sname,
-            "versionInfo": sversion,
-            "downloadLocation": "NOASSERTION",
-            "filesAnalyzed": false,
-            "primaryPackagePurpose": "SOURCE",
-            "supplier": supplier(binary.and_then(|b| b.maintainer.as_ref())),
-            "licenseConcluded": license.as_deref().unwrap_or("NOASSERTION"),
-            "licenseDeclared": license.as_deref().unwrap_or("NOASSERTION"),
-            "copyrightText": binary.and_then(|b| b.copyright.as_deref()).unwrap_or("NOASSERTION"),
-            "externalRefs": [{
-                "referenceCategory": "PACKAGE-MANAGER",
-                "referenceType": "purl",
-                "referenceLocator": purl,
-            }],
-        }));
-        relationships.push(json!({
-            "spdxElementId": "SPDXRef-DOCUMENT",
-            "relationshipType": "DESCRIBES",
-            "relatedSpdxElement": id,
-        }));
-        source_ids.insert((sname, sversion), id);
+        src.copyright = binary.and_then(|b| b.copyright.clone());
+        src.purl = Some(purl);
+        relations.push((None, Rel::Describes, elements.len()));
+        sources.insert((sname, sversion), elements.len());
+        elements.push(src);
     }
     for p in &facts.packages {
         let id = spdx_id(
@@ -325,49 +337,37 @@ pub fn spdx(facts: &ImageFacts, created: &str) -> Value {
             ],
             &mut used,
         );
-        packages.push(spdx_package(p, &id));
-        relationships.push(json!({
-            "spdxElementId": image_id,
-            "relationshipType": "CONTAINS",
-            "relatedSpdxElement": id,
-        }));
-        if let Some(src) = source_ids.get(&(p.source_name.clone(), p.source_version.clone())) {
-            if p.ecosystem == Ecosystem::Dpkg {
-                relationships.push(json!({
-                    "spdxElementId": id,
-                    "relationshipType": "GENERATED_FROM",
-                    "relatedSpdxElement": src,
-                }));
+        let mut e = Element::new(id, &p.name, Purpose::Library);
+        e.version = Some(p.version.clone());
+        e.supplier = p.maintainer.clone();
+        e.purl = Some(p.purl.clone());
+        e.copyright = p.copyright.clone();
+        e.summary = p.summary.clone();
+        e.source_info = Some(if p.ecosystem.is_os() {
+            format!(
+                "{} package from source {} {}",
+                p.ecosystem.as_str(),
+                p.source_name,
+                p.source_version
+            )
+        } else {
+            format!("{} package found at {}", p.ecosystem.as_str(), p.database)
+        });
+        if let Some(l) = &p.license {
+            match spdx_license(l) {
+                Some(expr) => e.license = Some(expr),
+                None => e.license_note = Some(format!("license as recorded by the package: {l}")),
             }
         }
-    }
-    // Every LicenseRef used, with where its text is.
-    let mut refs: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for p in &packages {
-        for k in ["licenseDeclared", "licenseConcluded"] {
-            for r in license_refs(p[k].as_str().unwrap_or("")) {
-                let who = p["name"].as_str().unwrap_or("").to_string();
-                let v = refs.entry(r).or_default();
-                if !v.contains(&who) {
-                    v.push(who);
-                }
+        let at = elements.len();
+        relations.push((Some(0), Rel::Contains, at));
+        if p.ecosystem == Ecosystem::Dpkg {
+            if let Some(&src) = sources.get(&(p.source_name.clone(), p.source_version.clone())) {
+                relations.push((Some(at), Rel::GeneratedFrom, src));
             }
         }
+        elements.push(e);
     }
-    let extracted: Vec<Value> = refs
-        .into_iter()
-        .map(|(id, who)| {
-            let name = id.trim_start_matches("LicenseRef-").to_string();
-            json!({
-                "licenseId": id,
-                "name": name,
-                "extractedText": format!(
-                    "A licence named \"{name}\" by the packages' own metadata, with no SPDX identifier; its text is in each package's copyright file (/usr/share/doc/PACKAGE/copyright for Debian packages)."
-                ),
-                "comment": format!("used by: {}", who.join(", ")),
-            })
-        })
-        .collect();
     let uuid = uuid_from(&seed(facts, created));
     let safe_name: String = name
         .chars()
@@ -379,16 +379,81 @@ pub fn spdx(facts: &ImageFacts, created: &str) -> Value {
             }
         })
         .collect();
+    Model {
+        elements,
+        relations,
+        namespace: format!("https://imagewise.invalid/spdx/{safe_name}-{uuid}"),
+    }
+}
+
+/// Every `LicenseRef-` the elements use, with the names of the elements that use it.
+fn used_license_refs(elements: &[Element]) -> BTreeMap<String, Vec<String>> {
+    let mut refs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for e in elements {
+        for r in license_refs(e.license.as_deref().unwrap_or("")) {
+            let v = refs.entry(r).or_default();
+            if !v.contains(&e.name) {
+                v.push(e.name.clone());
+            }
+        }
+    }
+    refs
+}
+
+/// What a `LicenseRef-` stands for: the name the package's metadata gives, and where its text is.
+fn license_ref_text(id: &str) -> (String, String) {
+    let name = id.trim_start_matches("LicenseRef-").to_string();
+    let text = format!(
+        "A licence named \"{name}\" by the packages' own metadata, with no SPDX identifier; its text is in each package's copyright file (/usr/share/doc/PACKAGE/copyright for Debian packages)."
+    );
+    (name, text)
+}
+
+/// The SBOM type, in words, where a format has no field for it.
+const SBOM_TYPE: &str = "SBOM type: analyzed (made by reading the built image's files)";
+
+/// An SPDX 2.3 JSON document.
+pub fn spdx(facts: &ImageFacts, created: &str) -> Value {
+    let m = model(facts, created);
+    let name = image_name(facts);
+    let packages: Vec<Value> = m.elements.iter().map(spdx2_package).collect();
+    let relationships: Vec<Value> = m
+        .relations
+        .iter()
+        .map(|&(from, rel, to)| {
+            json!({
+                "spdxElementId": from.map_or("SPDXRef-DOCUMENT", |f| m.elements[f].id.as_str()),
+                "relationshipType": match rel {
+                    Rel::Describes => "DESCRIBES",
+                    Rel::Contains => "CONTAINS",
+                    Rel::GeneratedFrom => "GENERATED_FROM",
+                },
+                "relatedSpdxElement": m.elements[to].id,
+            })
+        })
+        .collect();
+    let extracted: Vec<Value> = used_license_refs(&m.elements)
+        .into_iter()
+        .map(|(id, who)| {
+            let (name, text) = license_ref_text(&id);
+            json!({
+                "licenseId": id,
+                "name": name,
+                "extractedText": text,
+                "comment": format!("used by: {}", who.join(", ")),
+            })
+        })
+        .collect();
     let mut doc = json!({
         "spdxVersion": "SPDX-2.3",
         "dataLicense": "CC0-1.0",
         "SPDXID": "SPDXRef-DOCUMENT",
         "name": name,
-        "documentNamespace": format!("https://imagewise.invalid/spdx/{safe_name}-{uuid}"),
+        "documentNamespace": m.namespace,
         "creationInfo": {
             "created": created,
             "creators": [format!("Tool: {TOOL}")],
-            "comment": "SBOM type: analyzed (made by reading the built image's files)",
+            "comment": SBOM_TYPE,
         },
         "packages": packages,
         "relationships": relationships,
@@ -399,45 +464,46 @@ pub fn spdx(facts: &ImageFacts, created: &str) -> Value {
     doc
 }
 
-fn spdx_package(p: &Package, id: &str) -> Value {
+fn spdx2_package(e: &Element) -> Value {
+    let noassertion = |v: &Option<String>| json!(v.as_deref().unwrap_or("NOASSERTION"));
     let mut v = json!({
-        "SPDXID": id,
-        "name": p.name,
-        "versionInfo": p.version,
+        "SPDXID": e.id,
+        "name": e.name,
         "downloadLocation": "NOASSERTION",
         "filesAnalyzed": false,
-        "licenseConcluded": "NOASSERTION",
-        "licenseDeclared": "NOASSERTION",
-        "copyrightText": p.copyright.as_deref().unwrap_or("NOASSERTION"),
-        "supplier": "NOASSERTION",
-        "primaryPackagePurpose": "LIBRARY",
-        "sourceInfo": if p.ecosystem.is_os() {
-            format!("{} package from source {} {}", p.ecosystem.as_str(), p.source_name, p.source_version)
-        } else {
-            format!("{} package found at {}", p.ecosystem.as_str(), p.database)
+        "primaryPackagePurpose": match e.purpose {
+            Purpose::Container => "CONTAINER",
+            Purpose::OperatingSystem => "OPERATING_SYSTEM",
+            Purpose::Source => "SOURCE",
+            Purpose::Library => "LIBRARY",
         },
-        "externalRefs": [{
-            "referenceCategory": "PACKAGE-MANAGER",
-            "referenceType": "purl",
-            "referenceLocator": p.purl,
-        }],
+        "supplier": e.supplier.as_deref().map_or_else(
+            || json!("NOASSERTION"),
+            |s| json!(format!("Organization: {}", actor(s))),
+        ),
+        "licenseConcluded": noassertion(&e.license),
+        "licenseDeclared": noassertion(&e.license),
+        "copyrightText": noassertion(&e.copyright),
     });
-    if let Some(l) = &p.license {
-        match spdx_license(l) {
-            Some(expr) => {
-                v["licenseDeclared"] = json!(expr);
-                v["licenseConcluded"] = json!(expr);
-            }
-            None => {
-                v["licenseComments"] = json!(format!("license as recorded by the package: {l}"))
-            }
+    let optional = [
+        ("versionInfo", &e.version),
+        ("licenseComments", &e.license_note),
+        ("summary", &e.summary),
+        ("description", &e.description),
+        ("comment", &e.comment),
+        ("sourceInfo", &e.source_info),
+    ];
+    for (k, val) in optional {
+        if let Some(val) = val {
+            v[k] = json!(val);
         }
     }
-    if let Some(m) = &p.maintainer {
-        v["supplier"] = json!(format!("Organization: {}", actor(m)));
-    }
-    if let Some(s) = &p.summary {
-        v["summary"] = json!(s);
+    if let Some(purl) = &e.purl {
+        v["externalRefs"] = json!([{
+            "referenceCategory": "PACKAGE-MANAGER",
+            "referenceType": "purl",
+            "referenceLocator": purl,
+        }]);
     }
     v
 }
