@@ -16,7 +16,8 @@
 #                              over os-release: /boot/vmlinuz-*, /boot/config-*, /lib/modules/*
 #   scratch.tar                one static binary (Debian's busybox-static) and nothing else
 #   distroless-rootfs/         distroless-style: dpkg status.d, glibc, CA certs, no shell, no dpkg
-#   sbom-schemas/              the official SPDX 2.3 and CycloneDX 1.5 JSON schemas (from PyPI lib4sbom)
+#   sbom-schemas/              the official SPDX 2.3, SPDX 3.0.1 and CycloneDX 1.5 JSON schemas
+#                              (from PyPI lib4sbom)
 #   trixie-rootfs/, bullseye-rootfs/   debootstrap minbase of the next and the previous Debian
 #   alpine-arm64-rootfs/       the shared aarch64 Alpine minirootfs, unpacked
 #   bookworm-plus-rootfs/      bookworm-rootfs + curl, ca-certificates, less installed with apt-get
@@ -230,16 +231,20 @@ if ! done_mark distroless-rootfs.complete; then
   touch distroless-rootfs.complete
 fi
 
-if ! done_mark sbom-schemas.complete; then
-  log "SPDX 2.3 and CycloneDX 1.5 JSON schemas from PyPI (lib4sbom)"
+if ! done_mark sbom-schemas-v2.complete; then
+  log "SPDX 2.3, SPDX 3.0.1 and CycloneDX 1.5 JSON schemas from PyPI (lib4sbom)"
   rm -rf sbom-schemas sbom.tmp && mkdir -p sbom.tmp/s
   python3 -m pip download -q --no-deps --dest sbom.tmp lib4sbom==0.10.4
   (cd sbom.tmp && python3 -m zipfile -e lib4sbom-*.whl x)
   cp sbom.tmp/x/lib4sbom/schemas/spdx/2.3-schema.json sbom.tmp/s/spdx-2.3.schema.json
+  # shacl2code's schema of the SPDX 3.0.1 model (its @context is 3.0.1's)
+  grep -q 'spdx.org/rdf/3.0.1/spdx-context.jsonld' sbom.tmp/x/lib4sbom/schemas/spdx/3.0-schema.json
+  cp sbom.tmp/x/lib4sbom/schemas/spdx/3.0-schema.json sbom.tmp/s/spdx-3.0.1.schema.json
   cp sbom.tmp/x/lib4sbom/schemas/cyclonedx/bom-1.5.schema.json sbom.tmp/x/lib4sbom/schemas/cyclonedx/spdx.schema.json \
      sbom.tmp/x/lib4sbom/schemas/cyclonedx/jsf-0.82.schema.json sbom.tmp/s/
   mv sbom.tmp/s sbom-schemas && rm -rf sbom.tmp
-  touch sbom-schemas.complete
+  rm -f sbom-schemas.complete
+  touch sbom-schemas-v2.complete
 fi
 for rel in trixie bullseye; do
   if ! done_mark $rel-rootfs.complete; then

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Validate an SBOM against the official JSON schema (draft-07), resolving the CycloneDX schema's
-references to spdx.schema.json and jsf-0.82.schema.json from the same directory.
+"""Validate an SBOM against the official JSON schema (draft-07; 2020-12 for SPDX 3), resolving the
+CycloneDX schema's references to spdx.schema.json and jsf-0.82.schema.json from the same directory.
 
-usage: validate_sbom.py SCHEMA_DIR spdx|cyclonedx FILE
+usage: validate_sbom.py SCHEMA_DIR spdx|spdx3|cyclonedx FILE
 Prints every violation and exits 1 when there is one.
 """
 import json
@@ -14,7 +14,11 @@ from referencing import Registry, Resource
 
 
 def main(schema_dir, kind, path):
-    name = {"spdx": "spdx-2.3.schema.json", "cyclonedx": "bom-1.5.schema.json"}[kind]
+    name = {
+        "spdx": "spdx-2.3.schema.json",
+        "spdx3": "spdx-3.0.1.schema.json",
+        "cyclonedx": "bom-1.5.schema.json",
+    }[kind]
     schema = json.load(open(os.path.join(schema_dir, name)))
     resources = []
     for f in os.listdir(schema_dir):

@@ -1,5 +1,5 @@
-//! Software bills of materials from the facts: SPDX 2.3 JSON (spdx-spec `schemas/spdx-schema.json`)
-//! and CycloneDX 1.5 JSON (`bom-1.5.schema.json`). Both list the image, its operating system
+//! Software bills of materials from the facts: SPDX 2.3 JSON (spdx-spec `schemas/spdx-schema.json`),
+//! SPDX 3.0.1 JSON-LD ([`spdx3`]) and CycloneDX 1.5 JSON (`bom-1.5.schema.json`). Both list the image, its operating system
 //! and every installed package with its purl; SPDX also lists Debian source packages and links
 //! each binary to its source with `GENERATED_FROM`.
 //!
@@ -20,7 +20,8 @@
 //!   describes (minimum-elements checkers follow only composition relationships, so a source
 //!   package reached by `GENERATED_FROM` alone counts as detached);
 //! - **SBOM type**: "analyzed" (made from the built image's files); SPDX 2.3 has no field for it,
-//!   so the creation comment says so; CycloneDX carries the `post-build` lifecycle.
+//!   so the creation comment says so; SPDX 3 has (`software_sbomType`); CycloneDX carries the
+//!   `post-build` lifecycle.
 //!
 //! The documents depend only on the facts and the `created` time given, so the same image and
 //! time give the same bytes (the serial number and namespace are derived from both).
@@ -31,6 +32,9 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use crate::report::{Ecosystem, ImageFacts};
+
+mod spdx3;
+pub use spdx3::spdx3;
 
 const TOOL: &str = concat!("imagewise-", env!("CARGO_PKG_VERSION"));
 
@@ -167,11 +171,22 @@ fn seed(facts: &ImageFacts, created: &str) -> String {
     s
 }
 
-/// `Name <mail>` → `Name (mail)`, as SPDX writes actors.
-fn actor(m: &str) -> String {
+/// `Name <mail>` → (`Name`, `mail`).
+fn split_actor(m: &str) -> (String, Option<String>) {
     match m.split_once('<') {
-        Some((name, rest)) => format!("{} ({})", name.trim(), rest.trim_end_matches('>').trim()),
-        None => m.trim().to_string(),
+        Some((name, rest)) => (
+            name.trim().to_string(),
+            Some(rest.trim_end_matches('>').trim().to_string()),
+        ),
+        None => (m.trim().to_string(), None),
+    }
+}
+
+/// `Name <mail>` → `Name (mail)`, as SPDX 2 writes actors.
+fn actor(m: &str) -> String {
+    match split_actor(m) {
+        (name, Some(mail)) => format!("{name} ({mail})"),
+        (name, None) => name,
     }
 }
 

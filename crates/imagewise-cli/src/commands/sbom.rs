@@ -1,4 +1,4 @@
-//! `imagewise sbom IMAGE --format spdx-json|cyclonedx-json`
+//! `imagewise sbom IMAGE --format spdx-json|spdx3-json|cyclonedx-json`
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -11,9 +11,14 @@ use crate::{Global, InputError, OpenArgs};
 #[derive(Clone, Copy, ValueEnum)]
 enum Format {
     /// SPDX 2.3 JSON.
-    SpdxJson,
+    #[value(name = "spdx-json")]
+    Spdx,
+    /// SPDX 3.0.1 JSON-LD (states the SBOM type, which SPDX 2.3 cannot).
+    #[value(name = "spdx3-json")]
+    Spdx3,
     /// CycloneDX 1.5 JSON.
-    CyclonedxJson,
+    #[value(name = "cyclonedx-json")]
+    Cyclonedx,
 }
 
 #[derive(Args)]
@@ -55,8 +60,9 @@ pub(crate) fn run(a: &SbomArgs, global: &Global) -> anyhow::Result<ExitCode> {
         }
     }
     let doc = match a.format {
-        Format::SpdxJson => imagewise_facts::sbom::spdx(&facts, &created),
-        Format::CyclonedxJson => imagewise_facts::sbom::cyclonedx(&facts, &created),
+        Format::Spdx => imagewise_facts::sbom::spdx(&facts, &created),
+        Format::Spdx3 => imagewise_facts::sbom::spdx3(&facts, &created),
+        Format::Cyclonedx => imagewise_facts::sbom::cyclonedx(&facts, &created),
     };
     let mut bytes = serde_json::to_vec_pretty(&doc)?;
     bytes.push(b'\n');

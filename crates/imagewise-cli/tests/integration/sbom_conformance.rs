@@ -1,7 +1,8 @@
 //! SBOMs that pass the minimum-elements checks: the SPDX project's `ntia-conformance-checker`
 //! (`sbomcheck`, installed from PyPI by scripts/install-deps.sh) on the SPDX documents of the
 //! bookworm rootfs, the Alpine tree and an rpm-based tree (CBL-Mariner's real rpm database under
-//! its os-release), written with `-o` under umask 022; CycloneDX documents with the same
+//! its os-release), written with `-o` under umask 022, in SPDX 2.3 and SPDX 3.0.1 (which alone can
+//! state the SBOM type this checker looks for); CycloneDX documents with the same
 //! suppliers and licences, valid against the official schema.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -55,9 +56,9 @@ fn sbom_file(image: &Path, format: &str, out: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(out).unwrap()).unwrap()
 }
 
-fn sbomcheck(standard: &str, file: &Path) -> Value {
+fn sbomcheck(spec: &str, standard: &str, file: &Path) -> Value {
     let out = Command::new("sbomcheck")
-        .args(["-c", standard, "-r", "json", s(file)])
+        .args(["-s", spec, "-c", standard, "-r", "json", s(file)])
         .output()
         .expect("sbomcheck (scripts/install-deps.sh installs ntia-conformance-checker)");
     serde_json::from_slice(&out.stdout)
@@ -101,7 +102,7 @@ fn spdx_sboms_meet_the_minimum_elements() {
         let doc = sbom_file(tree, "spdx-json", &file);
 
         // 2021 NTIA minimum elements: conformant, every package attached to the described image.
-        let ntia = sbomcheck("ntia", &file);
+        let ntia = sbomcheck("spdx2", "ntia", &file);
         assert_eq!(ntia["isConformant"], true, "{label}: {ntia}");
         assert_eq!(
             ntia["graphValidation"]["floatingComponents"]["floatingComponentCount"], 0,
@@ -110,7 +111,7 @@ fn spdx_sboms_meet_the_minimum_elements() {
         assert_eq!(ntia["validationMessages"], serde_json::json!([]), "{label}");
 
         // 2024 CISA minimum expectation: every row but three holds for every component.
-        let fsct = sbomcheck("fsct3-min", &file);
+        let fsct = sbomcheck("spdx2", "fsct3-min", &file);
         for key in [
             "componentNames",
             "componentVersions",
@@ -131,7 +132,8 @@ fn spdx_sboms_meet_the_minimum_elements() {
             assert_eq!(fsct[key], true, "{label} {key}");
         }
         // (1) SBOM type: this checker reads it from SPDX 3 only (SPDX 2.3 has no field for it;
-        // the creation comment says "analyzed"). (2, 3) A concluded licence and a copyright
+        // the creation comment says "analyzed"): the SPDX 3 document below states it.
+        // (2, 3) A concluded licence and a copyright
         // text cannot be known where the package does not record one: the image and OS
         // elements, Debian packages whose copyright file is not machine-readable, apk and rpm
         // packages (neither database records copyright text), rpm licences that are not SPDX
@@ -207,6 +209,7 @@ fn spdx_sboms_meet_the_minimum_elements() {
             assert!(declared["bash"].contains("GPL-3.0-or-later WITH Bison-exception-2.2"));
             assert!(declared["coreutils"].contains("GPL-3.0-or-later"));
         }
+        spdx3_meets_the_same_elements_and_states_the_sbom_type(label, tree, &doc, t.path());
         // Every LicenseRef used is defined.
         let text = doc.to_string();
         let defined: BTreeSet<&str> = doc["hasExtractedLicensingInfos"]
@@ -220,6 +223,110 @@ fn spdx_sboms_meet_the_minimum_elements() {
             assert!(defined.contains(r), "{label}: {r} not defined");
         }
     }
+}
+
+/// The SPDX 3.0.1 document of the same tree: valid against the official schema, conformant to
+/// the NTIA minimum elements, and for the 2024 CISA minimum expectation every row holds, the SBOM
+/// type included, except the concluded licence and copyright of exactly the elements the SPDX 2.3
+/// document has no value for (nothing records one: see above).
+fn spdx3_meets_the_same_elements_and_states_the_sbom_type(
+    label: &str,
+    tree: &Path,
+    spdx2: &Value,
+    dir: &Path,
+) {
+    let file = dir.join(format!("{label}.spdx3.json"));
+    let doc = sbom_file(tree, "spdx3-json", &file);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/validate_sbom.py");
+    sh(&format!(
+        "python3 {} {} spdx3 {}",
+        s(&script),
+        s(&fixtures().join("sbom-schemas")),
+        s(&file)
+    ));
+    let sbom = doc["@graph"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "software_Sbom")
+        .unwrap();
+    assert_eq!(sbom["software_sbomType"], serde_json::json!(["analyzed"]));
+    // Every LicenseRef maps to a licensing text in the document.
+    let graph = doc["@graph"].as_array().unwrap();
+    for e in graph
+        .iter()
+        .filter(|e| e["type"] == "simplelicensing_LicenseExpression")
+    {
+        let expr = e["simplelicensing_licenseExpression"].as_str().unwrap();
+        for r in expr
+            .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+            .filter(|w| w.starts_with("LicenseRef-"))
+        {
+            let to = e["simplelicensing_customIdToUri"]
+                .as_array()
+                .and_then(|m| m.iter().find(|d| d["key"] == r))
+                .unwrap_or_else(|| panic!("{label}: {r} in {expr} is not mapped"));
+            assert!(graph.iter().any(|t| t["spdxId"] == to["value"]
+                && t["type"] == "simplelicensing_SimpleLicensingText"));
+        }
+    }
+
+    let ntia = sbomcheck("spdx3", "ntia", &file);
+    assert_eq!(ntia["isConformant"], true, "{label} SPDX 3: {ntia}");
+    assert_eq!(ntia["parsingError"], serde_json::json!([]), "{label}");
+    let fsct = sbomcheck("spdx3", "fsct3-min", &file);
+    assert_eq!(fsct["validationMessages"], serde_json::json!([]), "{label}");
+    assert_eq!(
+        fsct["conformanceMessages"],
+        serde_json::json!([]),
+        "{label}"
+    );
+    assert_eq!(
+        fsct["graphValidation"]["floatingComponents"]["floatingComponentCount"], 0,
+        "{label}"
+    );
+    assert_eq!(
+        fsct["totalNumberComponents"].as_u64().unwrap() as usize,
+        spdx2["packages"].as_array().unwrap().len(),
+        "{label}: the same elements"
+    );
+    for key in [
+        "componentNames",
+        "componentVersions",
+        "componentIdentifiers",
+        "componentSuppliers",
+    ] {
+        assert_eq!(fsct[key]["allProvided"], true, "{label} SPDX 3 {key}");
+    }
+    for key in [
+        "authorNameProvided",
+        "timestampProvided",
+        "dependencyRelationshipsProvided",
+    ] {
+        assert_eq!(fsct[key], true, "{label} SPDX 3 {key}");
+    }
+    // The JSON report has no row for the SBOM type: read the table (the command exits 1 for the
+    // rows that fail, named above).
+    let out = Command::new("sbomcheck")
+        .args(["-s", "spdx3", "-c", "fsct3-min", s(&file)])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("SBOM generation context") && l.trim_end().ends_with("True")),
+        "{label}: {text}"
+    );
+    assert_eq!(
+        offenders(&fsct, "componentConcludedLicenses"),
+        unasserted(spdx2, "licenseConcluded"),
+        "{label} SPDX 3"
+    );
+    assert_eq!(
+        offenders(&fsct, "componentCopyrightTexts"),
+        unasserted(spdx2, "copyrightText"),
+        "{label} SPDX 3"
+    );
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! SBOMs validated against the official SPDX 2.3 and CycloneDX 1.5 JSON schemas (from PyPI's
-//! lib4sbom, fetched by scripts/fixtures.sh) with Python's jsonschema.
+//! SBOMs validated against the official SPDX 2.3, SPDX 3.0.1 and CycloneDX 1.5 JSON schemas (from
+//! PyPI's lib4sbom, fetched by scripts/fixtures.sh) with Python's jsonschema.
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -60,6 +60,18 @@ fn sboms_validate_and_list_every_package_with_its_purl() {
             .collect();
         assert_eq!(spdx_purls, purls, "{reference}");
 
+        let s3 = sbom::spdx3(&f, "2026-11-23T10:00:00Z");
+        validate("spdx3", &s3);
+        let spdx3_purls: BTreeSet<&str> = s3["@graph"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["software_primaryPurpose"] == "library")
+            .map(|e| e["software_packageUrl"].as_str().unwrap())
+            .collect();
+        assert_eq!(spdx3_purls, purls, "{reference}");
+        assert_eq!(s3, sbom::spdx3(&f, "2026-11-23T10:00:00Z"));
+
         let c = sbom::cyclonedx(&f, "2026-11-23T10:00:00Z");
         validate("cyclonedx", &c);
         let cdx_purls: BTreeSet<&str> = c["components"]
@@ -105,6 +117,29 @@ fn spdx_links_debian_binaries_to_their_source_packages() {
         f.packages.len(),
         "every binary links to its source"
     );
+    // SPDX 3 says it the other way round: each source package `generates` its binaries.
+    let s3 = sbom::spdx3(&f, "2026-11-23T10:00:00Z");
+    let graph = s3["@graph"].as_array().unwrap();
+    let node = |id: &Value| graph.iter().find(|e| &e["spdxId"] == id).unwrap();
+    let mut generated = 0;
+    for r in graph
+        .iter()
+        .filter(|e| e["relationshipType"] == "generates")
+    {
+        let src = node(&r["from"]);
+        assert_eq!(src["software_primaryPurpose"], "source");
+        for bin in r["to"].as_array().unwrap() {
+            let p = f
+                .packages
+                .iter()
+                .find(|p| p.purl == node(bin)["software_packageUrl"])
+                .unwrap();
+            assert_eq!(src["name"], p.source_name.as_str());
+            assert_eq!(src["software_packageVersion"], p.source_version.as_str());
+            generated += 1;
+        }
+    }
+    assert_eq!(generated, f.packages.len());
     let libc6 = f.packages.iter().find(|p| p.name == "libc6").unwrap();
     assert_eq!(libc6.source_name, "glibc");
 }

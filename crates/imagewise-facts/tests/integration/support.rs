@@ -13,7 +13,7 @@ pub fn fixtures() -> PathBuf {
         "bookworm-rootfs.complete",
         "kernel-rootfs.complete",
         "distroless-rootfs.complete",
-        "sbom-schemas.complete",
+        "sbom-schemas-v2.complete",
     ] {
         assert!(
             dir.join(mark).exists(),
