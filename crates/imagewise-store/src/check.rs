@@ -121,7 +121,7 @@ impl Repo {
         let _lock = lock::read_lock(&self.backend, "repo check")?;
         let started = Instant::now();
         let mut rep = CheckReport::default();
-        let index = self.load_index()?;
+        let index = self.load_index_with_entries()?;
         for (name, why) in &index.damaged {
             rep.errors.push(err(
                 Some(format!("index/{name}")),
@@ -135,7 +135,7 @@ impl Repo {
             .filter(|(n, _)| n.len() == 64)
             .collect();
         rep.packs = on_disk.len();
-        rep.blobs = index.blobs.len();
+        rep.blobs = index.len();
         // Blobs that cannot be read back, with why.
         let mut bad: HashMap<Id, String> = HashMap::new();
         let indexed: HashSet<String> = index.packs.iter().map(Id::hex).collect();

@@ -97,7 +97,9 @@ type PackList = Vec<(Id, Vec<PackEntry>)>;
 /// Deduplicates blobs and feeds new ones to the pack writers.
 struct Session<'r> {
     repo: &'r Repo,
-    known: HashSet<Id>,
+    /// The repository's blobs when the snapshot began, and those it added since.
+    index: crate::index::Index,
+    new: HashSet<Id>,
     tx: Option<Sender<Job>>,
     workers: Vec<JoinHandle<Result<PackList>>>,
     /// Set when the snapshot is given up, so workers throw their open packs away.
@@ -254,7 +256,6 @@ fn worker(
 impl<'r> Session<'r> {
     fn start(repo: &'r Repo, threads: usize) -> Result<Session<'r>> {
         let index = repo.load_index()?;
-        let known: HashSet<Id> = index.blobs.keys().copied().collect();
         let n = if threads == 0 {
             std::thread::available_parallelism().map_or(2, |n| n.get())
         } else {
@@ -273,7 +274,8 @@ impl<'r> Session<'r> {
         }
         Ok(Session {
             repo,
-            known,
+            index,
+            new: HashSet::new(),
             tx: Some(tx),
             workers,
             aborted,
@@ -290,7 +292,7 @@ impl<'r> Session<'r> {
             )));
         }
         let id = Id::of(data);
-        if self.known.insert(id) {
+        if !self.index.contains(&id) && self.new.insert(id) {
             self.sum.blobs_new += 1;
             self.sum.bytes_new += data.len() as u64;
             let job = Job {

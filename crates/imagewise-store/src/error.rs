@@ -76,6 +76,8 @@ pub enum Malformed {
     IndexChecksum,
     #[error("ends inside a {0}")]
     IndexTruncated(&'static str),
+    #[error("names a frame at offset {0}, past where any pack reaches")]
+    IndexOffset(u64),
     #[error("not a tree ({0})")]
     TreeJson(String),
     #[error("bad entry name {0:?}")]

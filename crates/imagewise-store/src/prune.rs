@@ -217,7 +217,7 @@ impl Repo {
     pub fn prune(&self) -> Result<PruneReport> {
         let _lock = lock::lock(&self.backend, true, "prune")?;
         let started = std::time::Instant::now();
-        let index = self.load_index()?;
+        let index = self.load_index_with_entries()?;
         if let Some((name, why)) = index.damaged.first() {
             return Err(Error::damaged(format!(
                 "index/{name}: {why}; run `imagewise repo repair` before pruning"

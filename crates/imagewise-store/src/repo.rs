@@ -90,6 +90,8 @@ pub struct RepoStats {
     pub blobs: usize,
     pub data_blobs: usize,
     pub tree_blobs: usize,
+    /// Bytes the index takes in memory once opened (40 per blob, and the pack table).
+    pub index_memory: u64,
     /// Plain bytes of all blobs (each stored once).
     pub blob_bytes: u64,
     /// Their compressed size in packs.
@@ -242,6 +244,11 @@ impl Repo {
         Index::load(self.backend.as_ref())
     }
 
+    /// The index with every pack's entries listed (`repo check`, `prune`).
+    pub(crate) fn load_index_with_entries(&self) -> Result<Index> {
+        Index::load_with_entries(self.backend.as_ref())
+    }
+
     /// `repo stats`.
     pub fn stats(&self) -> Result<RepoStats> {
         let index = self.load_index()?;
@@ -252,18 +259,19 @@ impl Repo {
             packs: packs.len(),
             pack_bytes: packs.iter().map(|p| p.1).sum(),
             index_files: index.files.len(),
-            blobs: index.blobs.len(),
+            blobs: index.len(),
+            index_memory: index.memory() as u64,
             ..RepoStats::default()
         };
         let mut frames = std::collections::HashSet::new();
-        for loc in index.blobs.values() {
-            match loc.entry.kind {
+        for loc in index.locations() {
+            match loc.kind {
                 BlobKind::Data => st.data_blobs += 1,
                 BlobKind::Tree => st.tree_blobs += 1,
             }
-            st.blob_bytes += u64::from(loc.entry.raw_len);
-            if frames.insert((loc.pack, loc.entry.offset)) {
-                st.stored_bytes += u64::from(loc.entry.len);
+            st.blob_bytes += u64::from(loc.raw_len);
+            if frames.insert((loc.pack, loc.offset)) {
+                st.stored_bytes += u64::from(loc.len);
             }
         }
         st.snapshot_bytes = snaps.iter().map(|s| s.snapshot.summary.bytes).sum();
@@ -362,7 +370,7 @@ impl<'a> BlobReader<'a> {
             }
             None => {
                 let stored = self.open[&pack].read_at(e.offset, e.len as usize)?;
-                let plain = Arc::new(frame_plain(e, &stored).map_err(damaged)?);
+                let plain = Arc::new(frame_plain(&e, &stored).map_err(damaged)?);
                 if is_group(e.comp) {
                     if self.frames.len() >= 16 {
                         self.frames.remove(0);
@@ -372,7 +380,7 @@ impl<'a> BlobReader<'a> {
                 plain
             }
         };
-        blob_from_frame(e, &plain).map_err(damaged)
+        blob_from_frame(&e, &plain).map_err(damaged)
     }
 
     pub fn tree(&mut self, id: &Id) -> Result<Tree> {

@@ -49,13 +49,14 @@ impl CheckReport {
 impl RepoStats {
     pub fn render_text(&self, location: &str) -> String {
         format!(
-            "repository   {location}\nsnapshots    {}\npacks        {} ({})\nblobs        {} ({} data, {} trees)\nstored       {} of {} unique bytes\nsnapshots    {} of files in all snapshots\nratio        {:.2}× (snapshot bytes / pack bytes)\n",
+            "repository   {location}\nsnapshots    {}\npacks        {} ({})\nblobs        {} ({} data, {} trees)\nindex        {} in memory\nstored       {} of {} unique bytes\nsnapshots    {} of files in all snapshots\nratio        {:.2}× (snapshot bytes / pack bytes)\n",
             self.snapshots,
             self.packs,
             mib(self.pack_bytes),
             self.blobs,
             self.data_blobs,
             self.tree_blobs,
+            mib(self.index_memory),
             mib(self.stored_bytes),
             mib(self.blob_bytes),
             mib(self.snapshot_bytes),
