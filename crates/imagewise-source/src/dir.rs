@@ -8,7 +8,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::entry::{Entry, EntryKind};
+use crate::entry::{Entry, EntryKind, Stamp};
 use crate::error::{Error, Result};
 use crate::info::{Format, ImageInfo};
 use crate::tree::{Backend, Content, FileReader, ImageTree, RawEntry, TreeBuilder};
@@ -257,9 +257,9 @@ fn add(
         },
         content: if kind == EntryKind::File {
             if lossy {
-                Content::HostPath(host.to_path_buf())
+                Content::HostPath(host.to_path_buf(), Box::new(Stamp::of(meta)))
             } else {
-                Content::Host
+                Content::Host(Box::new(Stamp::of(meta)))
             }
         } else {
             Content::None

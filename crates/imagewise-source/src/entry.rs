@@ -78,6 +78,38 @@ pub struct Entry {
     pub layer: Option<usize>,
 }
 
+/// What tells, beside a file's path, size and mtime, that its bytes are the ones read before:
+/// for files caches ([`crate::ImageTree::stamp`]).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Stamp {
+    /// Nothing does (disk filesystems, provided trees): read it.
+    #[default]
+    None,
+    /// A host file (a directory's file, or the archive a layer is read from): device, inode and
+    /// change time, as `lstat` gave them. A file rewritten in place changes its ctime; one
+    /// replaced by another, its inode.
+    Host {
+        dev: u64,
+        ino: u64,
+        ctime: i64,
+        ctime_nsec: u32,
+    },
+    /// A member of the image layer with this digest: the digest names every byte of the layer.
+    Layer(String),
+}
+
+impl Stamp {
+    pub(crate) fn of(meta: &std::fs::Metadata) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
+        Stamp::Host {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            ctime: meta.ctime(),
+            ctime_nsec: u32::try_from(meta.ctime_nsec()).unwrap_or(0),
+        }
+    }
+}
+
 impl Entry {
     pub fn is_dir(&self) -> bool {
         self.kind == EntryKind::Dir

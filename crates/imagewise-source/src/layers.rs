@@ -59,6 +59,20 @@ pub(crate) struct Layers {
     pub limits: Limits,
 }
 
+impl Layers {
+    /// The stamp of a layer's members: its digest, else the file it is read from.
+    pub fn stamp(&self, layer: usize) -> crate::Stamp {
+        let Some(src) = self.sources.get(layer) else {
+            return crate::Stamp::None;
+        };
+        match &src.digest {
+            Some(d) => crate::Stamp::Layer(d.to_string()),
+            None => std::fs::metadata(&*src.range.path)
+                .map_or(crate::Stamp::None, |m| crate::Stamp::of(&m)),
+        }
+    }
+}
+
 /// Hashes and counts raw bytes; the state stays reachable after the reader is buried inside a
 /// decompressor, so the digest can be finished once the tar parser is done.
 struct Tap<'p, R> {

@@ -39,7 +39,7 @@ use std::sync::Arc;
 
 pub use compression::{Compression, UnreadCompression};
 pub use disk::DiskBytes;
-pub use entry::{Entry, EntryKind};
+pub use entry::{Entry, EntryKind, Stamp};
 pub use error::{Error, ProvidedError, Result};
 pub use imagewise_types::{ErrorKind, HasKind, NoProgress, Progress};
 pub use info::{

@@ -5,7 +5,7 @@ use std::collections::{btree_map, BTreeMap, HashMap, HashSet};
 use std::io::Read;
 use std::path::PathBuf;
 
-use crate::entry::{Entry, EntryKind};
+use crate::entry::{Entry, EntryKind, Stamp};
 use crate::error::{Error, Result};
 use crate::info::ImageInfo;
 use crate::limits::Limits;
@@ -15,10 +15,11 @@ use crate::path::{self, MAX_PATH};
 #[derive(Debug, Clone)]
 pub(crate) enum Content {
     None,
-    /// A file of a rootfs directory on the host, at the root joined with the entry's path.
-    Host,
+    /// A file of a rootfs directory on the host, at the root joined with the entry's path, with
+    /// what `lstat` said of it during the walk.
+    Host(Box<Stamp>),
     /// The same, for a name that is not UTF-8 (the entry shows it lossily, so keep the real one).
-    HostPath(PathBuf),
+    HostPath(PathBuf, Box<Stamp>),
     /// A tar member: the layer, the member's header offset and its data offset in the
     /// decompressed layer stream.
     Tar {
@@ -749,6 +750,20 @@ impl ImageTree {
         self.open_content(e, &self.contents[i])
     }
 
+    /// What identifies the bytes of the regular file at `path` besides its path, size and mtime
+    /// (no symlinks followed): for a directory's file what the walk's `lstat` said; for a layer
+    /// member the layer's digest, or for an archive without one the archive file's own stamp.
+    pub fn stamp(&self, path: &str) -> Stamp {
+        let Some(i) = self.index(path) else {
+            return Stamp::None;
+        };
+        match (&self.backend, &self.contents[i]) {
+            (Backend::Dir(_), Content::Host(s) | Content::HostPath(_, s)) => (**s).clone(),
+            (Backend::Layers(l), Content::Tar { layer, .. }) => l.stamp(*layer as usize),
+            _ => Stamp::None,
+        }
+    }
+
     /// Read a whole file into memory (following symlinks), refusing files over `max` bytes.
     pub fn read(&self, path: &str, max: u64) -> Result<Vec<u8>> {
         let e = self.resolve(path, true)?;
@@ -770,7 +785,7 @@ impl ImageTree {
 
     fn open_content(&self, e: &Entry, c: &Content) -> Result<FileReader> {
         match (&self.backend, c) {
-            (Backend::Dir(root), Content::Host) => {
+            (Backend::Dir(root), Content::Host(_)) => {
                 // A hardlink's bytes are its primary name's.
                 let name = match (e.kind, &e.link) {
                     (EntryKind::Hardlink, Some(primary)) => primary,
@@ -778,7 +793,7 @@ impl ImageTree {
                 };
                 crate::dir::open_file(&root.join(name.trim_start_matches('/')), e)
             }
-            (Backend::Dir(_), Content::HostPath(p)) => crate::dir::open_file(p, e),
+            (Backend::Dir(_), Content::HostPath(p, _)) => crate::dir::open_file(p, e),
             (Backend::Layers(l), Content::Tar { .. }) => l.open(c, e),
             (Backend::Ext4(fs), Content::Ext4 { inode }) => fs.open_file(*inode, e.size),
             (Backend::Xfs(fs), Content::Xfs { inode }) => fs.open_file(*inode, e.size),

@@ -5,19 +5,22 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Instant;
 
 use crossbeam_channel::{bounded, Sender};
-use imagewise_source::{Entry, EntryKind, FileRead, Format, ImageTree, NoProgress, Progress};
+use imagewise_source::{
+    Entry, EntryKind, FileRead, Format, ImageTree, NoProgress, Progress, Stamp,
+};
 
 use crate::backend::{Backend, FileKind};
 use crate::chunk::{Chunker, Piece};
 use crate::config::Compression;
 use crate::error::{Error, IoContext, Result};
+use crate::filescache::{self, Seen};
 use crate::id::Id;
 use crate::index;
 use crate::keys::SecretKey;
@@ -40,6 +43,14 @@ pub struct CreateOptions {
     pub progress: Arc<dyn Progress>,
     /// Compression threads; 0 = one per CPU.
     pub threads: usize,
+    /// The directory of the files cache ([`crate::default_cache_dir`]); `None`: no files cache,
+    /// every file is read.
+    pub cache_dir: Option<PathBuf>,
+    /// The parent snapshot (id, prefix, tag or `latest`); default: the newest snapshot of the
+    /// same source with the same tags from this host.
+    pub parent: Option<String>,
+    /// Read every file whatever the files cache says (and write the cache afresh).
+    pub force: bool,
 }
 
 impl Default for CreateOptions {
@@ -50,6 +61,9 @@ impl Default for CreateOptions {
             sign_key: None,
             progress: Arc::new(NoProgress),
             threads: 0,
+            cache_dir: None,
+            parent: None,
+            force: false,
         }
     }
 }
@@ -69,13 +83,15 @@ impl serde::Serialize for CreateReport {
     fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
         let m = &self.snapshot.summary;
-        let mut st = s.serialize_struct("CreateReport", 12)?;
+        let mut st = s.serialize_struct("CreateReport", 14)?;
         st.serialize_field("id", &self.id.hex())?;
         st.serialize_field("files", &m.files)?;
         st.serialize_field("dirs", &m.dirs)?;
         st.serialize_field("entries", &m.entries)?;
         st.serialize_field("bytes", &m.bytes)?;
         st.serialize_field("bytes_read", &m.bytes_read)?;
+        st.serialize_field("files_read", &m.files_read)?;
+        st.serialize_field("files_unchanged", &m.files_unchanged)?;
         st.serialize_field("bytes_new", &m.bytes_new)?;
         st.serialize_field("bytes_stored", &m.bytes_stored)?;
         st.serialize_field("blobs_new", &m.blobs_new)?;
@@ -457,6 +473,57 @@ fn check_key(repo: &Repo, key: Option<&SecretKey>) -> Result<()> {
     }
 }
 
+/// The parent snapshot's directories, read as they are asked for.
+struct ParentTree<'a> {
+    reader: crate::repo::BlobReader<'a>,
+    dirs: HashMap<String, Option<Tree>>,
+    root: Id,
+    /// The first tree that could not be read, with why.
+    damaged: Option<String>,
+}
+
+impl ParentTree<'_> {
+    fn dir(&mut self, path: &str) -> Option<&Tree> {
+        if !self.dirs.contains_key(path) {
+            let id = if path == "/" {
+                Some(self.root)
+            } else {
+                let (parent, name) = parent_and_name(path);
+                let name = name.to_string();
+                self.dir(parent)
+                    .and_then(|t| find_node(t, &name))
+                    .filter(|n| n.kind == NodeKind::Dir)
+                    .and_then(|n| n.subtree)
+            };
+            let tree = id.and_then(|id| match self.reader.tree(&id) {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    self.damaged.get_or_insert(e.to_string());
+                    None
+                }
+            });
+            self.dirs.insert(path.to_string(), tree);
+        }
+        self.dirs.get(path).and_then(Option::as_ref)
+    }
+
+    /// The regular file at `path` in the parent.
+    fn file(&mut self, path: &str) -> Option<Node> {
+        let (parent, name) = parent_and_name(path);
+        find_node(self.dir(parent)?, name)
+            .filter(|n| n.kind == NodeKind::File)
+            .cloned()
+    }
+}
+
+/// A tree's nodes are sorted by name, byte order.
+fn find_node<'t>(t: &'t Tree, name: &str) -> Option<&'t Node> {
+    t.nodes
+        .binary_search_by(|n| n.name.as_bytes().cmp(name.as_bytes()))
+        .ok()
+        .map(|i| &t.nodes[i])
+}
+
 fn now_rfc3339() -> String {
     jiff::Timestamp::now().to_string()
 }
@@ -467,17 +534,34 @@ impl Repo {
         check_key(self, opts.sign_key.as_ref())?;
         let _lock = lock::lock(&self.backend, false, "snapshot create")?;
         let started = Instant::now();
+        if let Some(p) = &opts.parent {
+            // Named: it must exist, whether or not the files cache can use it.
+            self.find(p)?;
+        }
         let mut s = Session::start(self, opts.threads)?;
+        let mut warnings = Vec::new();
+        let cache_path = opts
+            .cache_dir
+            .as_deref()
+            .and_then(|d| filescache::path(d, &self.config.id, &opts.source));
+        // Files the cache says are unchanged since the parent: their chunks, unread.
+        let mut contents: HashMap<String, (Vec<Extent>, u64)> = match &cache_path {
+            Some(p) if !opts.force => {
+                self.unchanged_files(tree, opts, p, &s.index, &mut warnings)?
+            }
+            _ => HashMap::new(),
+        };
+        s.sum.files_unchanged = contents.len() as u64;
+        let unchanged: HashSet<String> = contents.keys().cloned().collect();
         let total: u64 = tree
             .entries()
             .iter()
-            .filter(|e| e.kind == EntryKind::File)
+            .filter(|e| e.kind == EntryKind::File && !contents.contains_key(&e.path))
             .map(|e| e.size)
             .sum();
         opts.progress.begin("storing", Some(total));
         let mut chunker = Chunker::new(self.config.chunker);
-        let mut contents: HashMap<String, (Vec<Extent>, u64)> = HashMap::new();
-        let mut warnings = Vec::new();
+        let mut files_read = 0u64;
         let mut read_total = 0u64;
         // Files of a live directory tree that vanished or could not be read: left out, named.
         let mut skipped: HashSet<String> = HashSet::new();
@@ -508,6 +592,7 @@ impl Repo {
                         ));
                     }
                     read_total += n;
+                    files_read += 1;
                     contents.insert(e.path.clone(), (ext, n));
                 }
                 Err(err) if live => {
@@ -525,7 +610,11 @@ impl Repo {
         if tree.info().format == Format::Dir {
             // A directory may be a live system: a file that vanished or cannot be read is
             // left out with a warning instead of failing the whole snapshot.
-            for e in tree.entries().iter().filter(|e| e.kind == EntryKind::File) {
+            for e in tree
+                .entries()
+                .iter()
+                .filter(|e| e.kind == EntryKind::File && !unchanged.contains(&e.path))
+            {
                 match tree.open(&e.path) {
                     Ok(mut r) => one(e, Ok(&mut r), true)?,
                     Err(err) => one(e, Err(err), true)?,
@@ -535,8 +624,9 @@ impl Repo {
             // Archives and disks: one pass (a compressed layer is streamed once); any read
             // error is the image's damage and ends the snapshot.
             let mut failed: Option<Error> = None;
+            // A layer none of whose files changed is not decompressed.
             let walked = tree.for_each_file(
-                |_| true,
+                |e| !unchanged.contains(&e.path),
                 |e, r| {
                     if failed.is_none() {
                         if let Err(err) = one(e, Ok(r), false) {
@@ -555,6 +645,20 @@ impl Repo {
         opts.progress.end();
         // What was read: recorded holes were passed unread.
         s.sum.bytes_read = read_total.saturating_sub(chunker.skipped);
+        s.sum.files_read = files_read;
+        // What the files cache will say of the files stored.
+        let seen: Vec<(&str, Seen)> = if cache_path.is_some() {
+            tree.entries()
+                .iter()
+                .filter(|e| e.kind == EntryKind::File && !skipped.contains(&e.path))
+                .filter_map(|e| {
+                    let stamp = tree.stamp(&e.path);
+                    (stamp != Stamp::None).then(|| (e.path.as_str(), Seen::of(e, stamp)))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         // Nodes by parent directory, then trees from the deepest directory up.
         let mut children: BTreeMap<String, Vec<Node>> = BTreeMap::new();
         let mut root_meta = None;
@@ -626,8 +730,121 @@ impl Repo {
             escaped_names: true,
         };
         let mut made = s.finish(snap, opts.sign_key.as_ref(), started)?;
+        if let Some(p) = cache_path.filter(|_| !seen.is_empty()) {
+            let files = seen.iter().map(|(p, s)| (*p, s));
+            if let Err(e) = filescache::save(&p, &self.config.id, made.id, files) {
+                warnings.push(format!(
+                    "files cache {}: not written ({e}); the next snapshot reads every file",
+                    p.display()
+                ));
+            }
+        }
         made.warnings = warnings;
         Ok(made)
+    }
+
+    /// The parent snapshot: the one named, else the newest of the same source and tags made on
+    /// this host.
+    fn parent(&self, opts: &CreateOptions) -> Result<Option<crate::snapshot::StoredSnapshot>> {
+        if let Some(spec) = &opts.parent {
+            return self.find(spec).map(Some);
+        }
+        let host = lock::hostname();
+        let mut tags = opts.tags.clone();
+        tags.sort();
+        let (all, _) = self.snapshots()?;
+        Ok(all.into_iter().rev().find(|s| {
+            let mut t = s.snapshot.tags.clone();
+            t.sort();
+            s.snapshot.kind == SnapshotKind::Tree
+                && s.snapshot.source == opts.source
+                && s.snapshot.hostname == host
+                && t == tags
+        }))
+    }
+
+    /// The files whose size, mtime and stamp are what the files cache recorded when the parent
+    /// snapshot read them, with the parent's chunks for each (all of them still in the index).
+    fn unchanged_files(
+        &self,
+        tree: &ImageTree,
+        opts: &CreateOptions,
+        cache_path: &Path,
+        index: &crate::index::Index,
+        warnings: &mut Vec<String>,
+    ) -> Result<HashMap<String, (Vec<Extent>, u64)>> {
+        let mut out = HashMap::new();
+        let cache = match filescache::load(cache_path, &self.config.id) {
+            Ok(Some(c)) => c,
+            Ok(None) => return Ok(out),
+            Err(why) => {
+                warnings.push(format!(
+                    "files cache {}: ignored, {why}; every file is read",
+                    cache_path.display()
+                ));
+                return Ok(out);
+            }
+        };
+        let Some(parent) = self.parent(opts)? else {
+            return Ok(out);
+        };
+        if parent.id != cache.snapshot {
+            // The cache describes another snapshot's files (a --parent of another time, or a
+            // snapshot made elsewhere since): it says nothing about this parent's chunks.
+            tracing::info!(
+                "files cache is for snapshot {}, the parent is {}: every file is read",
+                cache.snapshot.short(),
+                parent.id.short()
+            );
+            return Ok(out);
+        }
+        if !matches!(
+            parent.signature_state(self.config.public_key.as_ref()),
+            crate::snapshot::Signed::NotRequired | crate::snapshot::Signed::Valid
+        ) {
+            warnings.push(format!(
+                "parent snapshot {} is not validly signed: its chunks are not reused, every file is read",
+                parent.id.short()
+            ));
+            return Ok(out);
+        }
+        let Some(root) = parent.snapshot.root.subtree else {
+            return Ok(out);
+        };
+        let mut parent_tree = ParentTree {
+            reader: crate::repo::BlobReader::new(self, index),
+            dirs: HashMap::new(),
+            root,
+            damaged: None,
+        };
+        for e in tree.entries().iter().filter(|e| e.kind == EntryKind::File) {
+            let Some(was) = cache.files.get(&e.path) else {
+                continue;
+            };
+            let stamp = tree.stamp(&e.path);
+            if stamp == Stamp::None || *was != Seen::of(e, stamp) {
+                continue;
+            }
+            let Some(node) = parent_tree.file(&e.path) else {
+                continue;
+            };
+            if node.size != e.size
+                || node
+                    .content
+                    .iter()
+                    .any(|x| x.0.is_some_and(|id| !index.contains(&id)))
+            {
+                continue;
+            }
+            out.insert(e.path.clone(), (node.content, node.size));
+        }
+        if let Some(why) = parent_tree.damaged {
+            warnings.push(format!(
+                "parent snapshot {}: {why}; the files below it are read",
+                parent.id.short()
+            ));
+        }
+        Ok(out)
     }
 
     /// Store a disk image file's bytes (holes skipped, zero runs kept as holes).

@@ -33,6 +33,12 @@ pub struct SnapshotSummary {
     /// Bytes those new blobs take in packs (compressed).
     pub bytes_stored: u64,
     pub blobs_new: u64,
+    /// Files read from the source, and files the files cache showed unchanged since the parent
+    /// snapshot (their chunks taken from it, unread).
+    #[serde(default)]
+    pub files_read: u64,
+    #[serde(default)]
+    pub files_unchanged: u64,
     pub duration_s: f64,
 }
 

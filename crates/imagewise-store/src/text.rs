@@ -69,10 +69,12 @@ impl CreateReport {
     pub fn render_text(&self) -> String {
         let s = &self.snapshot.summary;
         format!(
-            "snapshot {} of {}: {} files, {} read, {} new, {} stored, {:.2} s\n",
+            "snapshot {} of {}: {} files ({} read, {} unchanged), {} read, {} new, {} stored, {:.2} s\n",
             self.id.short(),
             self.snapshot.source,
             s.files,
+            s.files_read,
+            s.files_unchanged,
             mib(s.bytes_read),
             mib(s.bytes_new),
             mib(s.bytes_stored),

@@ -264,6 +264,14 @@ struct CreateArgs {
     /// Compression threads (default: one per CPU).
     #[arg(long, default_value_t = 0)]
     threads: usize,
+    /// The parent snapshot whose chunks unchanged files reuse (id, prefix, tag or `latest`);
+    /// default: the newest of the same source and tags from this host.
+    #[arg(long)]
+    parent: Option<String>,
+    /// Read every file, whatever the files cache says (a file changed with its mtime and ctime
+    /// kept looks unchanged to it).
+    #[arg(long)]
+    force: bool,
     /// Print the result as JSON (docs/store.md).
     #[arg(long)]
     json: bool,
@@ -315,6 +323,9 @@ pub(crate) fn run_snapshot(a: &SnapshotArgs, global: &Global) -> anyhow::Result<
                 sign_key: c.sign_key.as_deref().map(SecretKey::load).transpose()?,
                 progress: bar(global, c.json),
                 threads: c.threads,
+                cache_dir: imagewise_store::default_cache_dir(),
+                parent: c.parent.clone(),
+                force: c.force,
             };
             let rep = if c.raw {
                 let path = c.image.strip_prefix("disk:").unwrap_or(&c.image);

@@ -10,6 +10,7 @@ mod catalog;
 mod check;
 mod db_update;
 mod exit_codes;
+mod files_cache;
 mod golden;
 mod host_root;
 mod inspect;

@@ -10,7 +10,7 @@ use crate::support::*;
 
 /// Run imagewise; stdout parsed as one JSON document or as JSON lines, and the exit code.
 fn doc(args: &[&str]) -> (Value, i32) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_imagewise"))
+    let out = imagewise_cmd()
         .args(args)
         .env("IMAGEWISE_NO_PROGRESS", "1")
         .env("SOURCE_DATE_EPOCH", "1700000000")

@@ -476,7 +476,7 @@ fn kill_9_at_random_moments_never_damages_the_repository() {
         let at = seed % (span * 3 / 4 + 20);
         let src = &bigs[round % 3];
         let tag = format!("killed-{}", round % 3);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_imagewise"))
+        let mut child = imagewise_cmd()
             .args(["snapshot", "create", "--tag", &tag, s(&repo), s(src)])
             .env("IMAGEWISE_NO_PROGRESS", "1")
             .stdout(Stdio::null())
@@ -530,7 +530,7 @@ fn two_concurrent_creates_both_succeed() {
     ok(&["repo", "init", s(&repo)]);
     let (a, b) = (f.join("bookworm-rootfs"), f.join("alpine-rootfs"));
     let spawn = |src: &Path, tag: &str| {
-        Command::new(env!("CARGO_BIN_EXE_imagewise"))
+        imagewise_cmd()
             .args(["snapshot", "create", "--tag", tag, s(&repo), s(src)])
             .env("IMAGEWISE_NO_PROGRESS", "1")
             .output()

@@ -22,12 +22,21 @@ pub fn shared() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures")
 }
 
+/// The files cache of the tests' snapshots: under the target directory, not the user's.
+pub fn test_cache_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("imagewise-cache")
+}
+
+/// The program, with progress bars off and the tests' cache directory.
+pub fn imagewise_cmd() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_imagewise"));
+    c.env("IMAGEWISE_NO_PROGRESS", "1")
+        .env("IMAGEWISE_CACHE_DIR", test_cache_dir());
+    c
+}
+
 pub fn imagewise(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_imagewise"))
-        .args(args)
-        .env("IMAGEWISE_NO_PROGRESS", "1")
-        .output()
-        .expect("run imagewise")
+    imagewise_cmd().args(args).output().expect("run imagewise")
 }
 
 /// Run and require exit 0.

@@ -1,0 +1,285 @@
+//! The files cache: what each file of a source looked like when the last snapshot of it read
+//! it, so that `snapshot create` reads only files that changed since and takes the others'
+//! chunks from that snapshot (the parent).
+//!
+//! One file per repository and source, under the user's cache directory (never inside the
+//! repository: it is a local speed-up, not data): `$IMAGEWISE_CACHE_DIR`, else
+//! `$XDG_CACHE_HOME/imagewise`, else `~/.cache/imagewise`, then `files/<repository id>/<BLAKE3
+//! of the source reference>`. A file is unchanged when its size, mtime (ns) and [`Stamp`] (a
+//! directory's files: device, inode and ctime; an image layer's: the layer's digest) are those
+//! recorded. What it records is the snapshot it was written for; it is used only when that
+//! snapshot is the parent of the new one.
+//!
+//! The limit every files cache shares: a file rewritten with the same size by a writer that
+//! then restores its mtime, on a filesystem or in a way that leaves ctime alone (or a ctime
+//! set back by changing the clock), looks unchanged. `snapshot create --force` rereads
+//! everything, and `repo check --read-data` verifies what is stored.
+//!
+//! ```text
+//! magic "IWFILES1" | repository id: u16 LE length + UTF-8 | snapshot id [32] |
+//! record count u64 LE | records | BLAKE3 of everything before [32]
+//! record: path: u32 LE length + bytes | size u64 | mtime i64 | mtime_nsec u32 | stamp
+//! stamp: 0 (none) | 1, dev u64, ino u64, ctime i64, ctime_nsec u32 | 2, u16 length + digest
+//! ```
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use imagewise_source::{Entry, Stamp};
+
+use crate::id::Id;
+
+const MAGIC: &[u8; 8] = b"IWFILES1";
+
+/// What a file looked like when it was read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Seen {
+    pub size: u64,
+    pub mtime: i64,
+    pub mtime_nsec: u32,
+    pub stamp: Stamp,
+}
+
+impl Seen {
+    pub fn of(e: &Entry, stamp: Stamp) -> Seen {
+        Seen {
+            size: e.size,
+            mtime: e.mtime,
+            mtime_nsec: e.mtime_nsec,
+            stamp,
+        }
+    }
+}
+
+/// A loaded cache.
+#[derive(Debug)]
+pub(crate) struct FilesCache {
+    /// The snapshot whose files these are.
+    pub snapshot: Id,
+    pub files: HashMap<String, Seen>,
+}
+
+/// The user's cache directory for imagewise: `$IMAGEWISE_CACHE_DIR`, else
+/// `$XDG_CACHE_HOME/imagewise`, else `~/.cache/imagewise`; `None` without any of them.
+pub fn default_dir() -> Option<PathBuf> {
+    std::env::var_os("IMAGEWISE_CACHE_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("XDG_CACHE_HOME")
+                .filter(|v| !v.is_empty())
+                .map(|d| PathBuf::from(d).join("imagewise"))
+        })
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".cache/imagewise"))
+        })
+}
+
+/// Where the files cache of this repository and source lives under the cache directory.
+pub(crate) fn path(base: &Path, repo_id: &str, source: &str) -> Option<PathBuf> {
+    // The repository id is 32 hex digits (config.rs checks it); anything else gets no cache.
+    if repo_id.is_empty() || !repo_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    Some(
+        base.join("files")
+            .join(repo_id)
+            .join(Id::of(source.as_bytes()).hex()),
+    )
+}
+
+/// The cache at `path`, if there is one that belongs to `repo_id`: `Err` says why one that is
+/// there cannot be used (damaged, another repository's), for a warning.
+pub(crate) fn load(path: &Path, repo_id: &str) -> Result<Option<FilesCache>, String> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot read it ({e})")),
+    };
+    let (cache, owner) = decode(&bytes).ok_or("it is damaged")?;
+    if owner != repo_id {
+        return Err(format!(
+            "it belongs to another repository ({owner}, this is {repo_id})"
+        ));
+    }
+    Ok(Some(cache))
+}
+
+/// Write the cache for `snapshot` (atomically: a temporary file renamed over the old one).
+pub(crate) fn save<'a>(
+    path: &Path,
+    repo_id: &str,
+    snapshot: Id,
+    files: impl Iterator<Item = (&'a str, &'a Seen)>,
+) -> std::io::Result<()> {
+    let mut body = Vec::new();
+    body.extend_from_slice(MAGIC);
+    body.extend_from_slice(&(repo_id.len() as u16).to_le_bytes());
+    body.extend_from_slice(repo_id.as_bytes());
+    body.extend_from_slice(&snapshot.0);
+    let count_at = body.len();
+    body.extend_from_slice(&0u64.to_le_bytes());
+    let mut n = 0u64;
+    for (p, s) in files {
+        body.extend_from_slice(&(p.len() as u32).to_le_bytes());
+        body.extend_from_slice(p.as_bytes());
+        body.extend_from_slice(&s.size.to_le_bytes());
+        body.extend_from_slice(&s.mtime.to_le_bytes());
+        body.extend_from_slice(&s.mtime_nsec.to_le_bytes());
+        match &s.stamp {
+            Stamp::None => body.push(0),
+            Stamp::Host {
+                dev,
+                ino,
+                ctime,
+                ctime_nsec,
+            } => {
+                body.push(1);
+                body.extend_from_slice(&dev.to_le_bytes());
+                body.extend_from_slice(&ino.to_le_bytes());
+                body.extend_from_slice(&ctime.to_le_bytes());
+                body.extend_from_slice(&ctime_nsec.to_le_bytes());
+            }
+            Stamp::Layer(d) => {
+                body.push(2);
+                body.extend_from_slice(&(d.len() as u16).to_le_bytes());
+                body.extend_from_slice(d.as_bytes());
+            }
+        }
+        n += 1;
+    }
+    body[count_at..count_at + 8].copy_from_slice(&n.to_le_bytes());
+    let sum = Id::of(&body);
+    body.extend_from_slice(&sum.0);
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(&body)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+struct Cursor<'a>(&'a [u8]);
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        Some(a)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Option<u16> {
+        Some(u16::from_le_bytes(self.take(2)?.try_into().ok()?))
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+    fn i64(&mut self) -> Option<i64> {
+        Some(i64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+    fn str(&mut self, n: usize) -> Option<String> {
+        String::from_utf8(self.take(n)?.to_vec()).ok()
+    }
+}
+
+/// The cache and the repository id it names; `None` when anything is off.
+fn decode(b: &[u8]) -> Option<(FilesCache, String)> {
+    if b.len() < MAGIC.len() + 32 || &b[..8] != MAGIC {
+        return None;
+    }
+    let (body, sum) = b.split_at(b.len() - 32);
+    if Id::of(body).0 != sum {
+        return None;
+    }
+    let mut c = Cursor(&body[8..]);
+    let n = c.u16()? as usize;
+    let owner = c.str(n)?;
+    let snapshot = Id(c.take(32)?.try_into().ok()?);
+    let count = c.u64()?;
+    let mut files = HashMap::new();
+    for _ in 0..count {
+        let n = c.u32()? as usize;
+        let path = c.str(n)?;
+        let size = c.u64()?;
+        let mtime = c.i64()?;
+        let mtime_nsec = c.u32()?;
+        let stamp = match c.u8()? {
+            0 => Stamp::None,
+            1 => Stamp::Host {
+                dev: c.u64()?,
+                ino: c.u64()?,
+                ctime: c.i64()?,
+                ctime_nsec: c.u32()?,
+            },
+            2 => {
+                let n = c.u16()? as usize;
+                Stamp::Layer(c.str(n)?)
+            }
+            _ => return None,
+        };
+        files.insert(
+            path,
+            Seen {
+                size,
+                mtime,
+                mtime_nsec,
+                stamp,
+            },
+        );
+    }
+    if !c.0.is_empty() {
+        return None;
+    }
+    Some((FilesCache { snapshot, files }, owner))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_damage() {
+        let t = tempfile::tempdir().unwrap();
+        let p = t.path().join("c");
+        let a = Seen {
+            size: 5,
+            mtime: -3,
+            mtime_nsec: 7,
+            stamp: Stamp::Host {
+                dev: 1,
+                ino: 2,
+                ctime: 3,
+                ctime_nsec: 4,
+            },
+        };
+        let b = Seen {
+            size: 0,
+            mtime: 0,
+            mtime_nsec: 0,
+            stamp: Stamp::Layer("sha256:ab".into()),
+        };
+        let snap = Id::of(b"s");
+        save(&p, "00ff", snap, [("/a", &a), ("/b", &b)].into_iter()).unwrap();
+        let c = load(&p, "00ff").unwrap().unwrap();
+        assert_eq!(c.snapshot, snap);
+        assert_eq!(c.files["/a"], a);
+        assert_eq!(c.files["/b"], b);
+        assert!(load(&p, "00fe").unwrap_err().contains("another repository"));
+        let mut bytes = std::fs::read(&p).unwrap();
+        bytes[20] ^= 1;
+        std::fs::write(&p, &bytes).unwrap();
+        assert_eq!(load(&p, "00ff").err().as_deref(), Some("it is damaged"));
+        assert!(load(&t.path().join("none"), "00ff").unwrap().is_none());
+    }
+}
