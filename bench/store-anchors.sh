@@ -7,6 +7,8 @@
 #   full      : first backup of a rootfs (src == copy of rootfs-a)
 #   incr      : in-place update src a->b via rsync (unchanged files keep inode/mtime/ctime),
 #               then backup of the same path (tools may use their files cache / parent snapshot)
+#   unchanged : backup of the same (now unchanged) src again, as a nightly run of an unchanged
+#               golden image would (files caches and parent snapshots used)
 #   rescan    : backup of the same (now unchanged) src again, forcing every file to be
 #               re-read + chunked + hashed (restic/rustic --force, borg --files-cache=disabled,
 #               casync always does this). All chunks already exist -> pure read/chunk/hash cost.
@@ -15,6 +17,9 @@
 #               borg check --verify-data, casync digest of the stored index)
 #   disk-a / disk-b / disk-b-fresh / qcow2-a : raw ext4 images (1 GiB, sparse) backed up as
 #               plain files into a separate repo, in that order (dedup across image versions)
+#   floor     : the machine's floors for the same work, no repository: full = `tar -cf - src |
+#               zstd -3 -T2 >/dev/null`, unchanged = `find src -printf` of what a files cache
+#               compares, restore = `cp -a` of rootfs-b (from the page cache) to the same fs
 # Every measurement: /usr/bin/time -> wall, user, sys, peak RSS; repo size via du -sb.
 # Page cache is warm (corpus << RAM); this measures CPU/format cost, not disk.
 #
@@ -65,6 +70,7 @@ restic_dir() { local run=$1 r=$R/restic; rm -rf "$r" "$RESTIC_CACHE_DIR"
   m restic full "$run" "$r" restic -r "$r" backup --host bench src
   update_src
   m restic incr "$run" "$r" restic -r "$r" backup --host bench src
+  m restic unchanged "$run" "$r" restic -r "$r" backup --host bench src
   m restic rescan "$run" "$r" restic -r "$r" backup --host bench --force src
   rm -rf "$T/restic"; sync
   m restic restore "$run" "" restic -r "$r" restore latest --target "$T/restic"
@@ -83,6 +89,7 @@ borg_dir() { local run=$1 comp=$2 tool=borg-$2 r=$R/borg-$2; rm -rf "$r" "$BORG_
   m "$tool" full "$run" "$r" borg create -C "$comp" "$r::a" src
   update_src
   m "$tool" incr "$run" "$r" borg create -C "$comp" "$r::b" src
+  m "$tool" unchanged "$run" "$r" borg create -C "$comp" "$r::b1" src
   m "$tool" rescan "$run" "$r" borg create -C "$comp" --files-cache=disabled "$r::b2" src
   rm -rf "$T/$tool"; mkdir -p "$T/$tool"; sync
   cd "$T/$tool"
@@ -102,6 +109,7 @@ casync_dir() { local run=$1 r=$R/casync; rm -rf "$r"; mkdir -p "$r"
   m casync full "$run" "$r" casync make --store="$r/store.castr" "$r/a.caidx" src
   update_src
   m casync incr "$run" "$r" casync make --store="$r/store.castr" "$r/b.caidx" src
+  m casync unchanged "$run" "$r" casync make --store="$r/store.castr" "$r/b1.caidx" src
   m casync rescan "$run" "$r" casync make --store="$r/store.castr" "$r/b2.caidx" src
   rm -rf "$T/casync"; sync
   m casync restore "$run" "" casync extract --store="$r/store.castr" "$r/b.caidx" "$T/casync"
@@ -116,13 +124,14 @@ casync_disk() { local run=$1 r=$R/casync-disk; rm -rf "$r"; mkdir -p "$r"; cd "$
 # ---------- imagewise (zstd:3, BLAKE3, FastCDC; disk images stored with --raw) ----------
 IW=${IW:-imagewise}
 export IMAGEWISE_NO_PROGRESS=1
-imagewise_dir() { local run=$1 r=$R/imagewise; rm -rf "$r"
+imagewise_dir() { local run=$1 r=$R/imagewise; rm -rf "$r" "$XDG_CACHE_HOME/imagewise"
   "$IW" repo init "$r" >/dev/null
   cd "$B"
   m imagewise full "$run" "$r" "$IW" snapshot create "$r" dir:src
   update_src
   m imagewise incr "$run" "$r" "$IW" snapshot create "$r" dir:src
-  m imagewise rescan "$run" "$r" "$IW" snapshot create "$r" dir:src
+  m imagewise unchanged "$run" "$r" "$IW" snapshot create "$r" dir:src
+  m imagewise rescan "$run" "$r" "$IW" snapshot create --force "$r" dir:src
   rm -rf "$T/imagewise"; sync
   m imagewise restore "$run" "" "$IW" restore "$r" latest "$T/imagewise"
   sync
@@ -143,6 +152,7 @@ rustic_dir() { local run=$1 r=$R/rustic; rm -rf "$r" "$XDG_CACHE_HOME"
   m rustic full "$run" "$r" "$RUSTIC" -r "$r" backup --host bench src
   update_src
   m rustic incr "$run" "$r" "$RUSTIC" -r "$r" backup --host bench src
+  m rustic unchanged "$run" "$r" "$RUSTIC" -r "$r" backup --host bench src
   m rustic rescan "$run" "$r" "$RUSTIC" -r "$r" backup --host bench --force src
   rm -rf "$T/rustic"; sync
   m rustic restore "$run" "" "$RUSTIC" -r "$r" restore latest "$T/rustic"
@@ -154,6 +164,18 @@ rustic_disk() { local run=$1 r=$R/rustic-disk; rm -rf "$r"; "$RUSTIC" -r "$r" in
     m rustic "img:$f" "$run" "$r" "$RUSTIC" -r "$r" backup --host bench "$f"; done
 }
 
+# ---------- floors: the same work with nothing stored ----------
+floor_dir() { local run=$1
+  cd "$B"
+  m floor full "$run" "" bash -c 'tar -cf - src | zstd -3 -T2 -q > /dev/null'
+  update_src
+  m floor unchanged "$run" "" bash -c "find src -printf '%p %s %T@ %C@ %i\\n' > /dev/null"
+  rm -rf "$T/floor"; sync
+  m floor restore "$run" "" cp -a "$B/src" "$T/floor"
+  rm -rf "$T/floor"
+}
+floor_disk() { :; }
+
 do_tool() { local t=$1 kind=$2 run=$3
   case $t in
     restic) restic_$kind "$run" ;;
@@ -162,6 +184,7 @@ do_tool() { local t=$1 kind=$2 run=$3
     casync) casync_$kind "$run" ;;
     rustic) [ -x "$RUSTIC" ] && rustic_$kind "$run" || echo "rustic not built, skipping" ;;
     imagewise) imagewise_$kind "$run" ;;
+    floor) floor_$kind "$run" ;;
   esac
 }
 

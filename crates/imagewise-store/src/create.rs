@@ -543,7 +543,7 @@ impl Repo {
         let cache_path = opts
             .cache_dir
             .as_deref()
-            .and_then(|d| filescache::path(d, &self.config.id, &opts.source));
+            .and_then(|d| filescache::path(d, &self.config.id, &opts.source, &opts.tags));
         // Files the cache says are unchanged since the parent: their chunks, unread.
         let mut contents: HashMap<String, (Vec<Extent>, u64)> = match &cache_path {
             Some(p) if !opts.force => {

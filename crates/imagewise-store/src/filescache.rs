@@ -2,10 +2,10 @@
 //! it, so that `snapshot create` reads only files that changed since and takes the others'
 //! chunks from that snapshot (the parent).
 //!
-//! One file per repository and source, under the user's cache directory (never inside the
+//! One file per repository, source and tag set, under the user's cache directory (never inside the
 //! repository: it is a local speed-up, not data): `$IMAGEWISE_CACHE_DIR`, else
 //! `$XDG_CACHE_HOME/imagewise`, else `~/.cache/imagewise`, then `files/<repository id>/<BLAKE3
-//! of the source reference>`. A file is unchanged when its size, mtime (ns) and [`Stamp`] (a
+//! of the source reference and the sorted tags>`. A file is unchanged when its size, mtime (ns) and [`Stamp`] (a
 //! directory's files: device, inode and ctime; an image layer's: the layer's digest) are those
 //! recorded. What it records is the snapshot it was written for; it is used only when that
 //! snapshot is the parent of the new one.
@@ -52,6 +52,19 @@ impl Seen {
     }
 }
 
+/// The source reference and the sorted tags, NUL-separated, hashed.
+fn lineage(source: &str, tags: &[String]) -> Id {
+    let mut tags = tags.to_vec();
+    tags.sort();
+    tags.dedup();
+    let mut key = source.as_bytes().to_vec();
+    for t in tags {
+        key.push(0);
+        key.extend_from_slice(t.as_bytes());
+    }
+    Id::of(&key)
+}
+
 /// A loaded cache.
 #[derive(Debug)]
 pub(crate) struct FilesCache {
@@ -78,8 +91,9 @@ pub fn default_dir() -> Option<PathBuf> {
         })
 }
 
-/// Where the files cache of this repository and source lives under the cache directory.
-pub(crate) fn path(base: &Path, repo_id: &str, source: &str) -> Option<PathBuf> {
+/// Where the files cache of this repository, source and tag set (a lineage of snapshots, as
+/// the parent is chosen) lives under the cache directory.
+pub(crate) fn path(base: &Path, repo_id: &str, source: &str, tags: &[String]) -> Option<PathBuf> {
     // The repository id is 32 hex digits (config.rs checks it); anything else gets no cache.
     if repo_id.is_empty() || !repo_id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
@@ -87,7 +101,7 @@ pub(crate) fn path(base: &Path, repo_id: &str, source: &str) -> Option<PathBuf> 
     Some(
         base.join("files")
             .join(repo_id)
-            .join(Id::of(source.as_bytes()).hex()),
+            .join(lineage(source, tags).hex()),
     )
 }
 

@@ -170,6 +170,10 @@ fn unchanged_files_are_not_read_again() {
     // Another tag set is another lineage: no parent, every file read.
     let (tagged, _) = create(&cache, &repo, srcs, &["--tag", "golden"]);
     assert_eq!(counts(&tagged), (n, 0));
+    let (tagged, _) = create(&cache, &repo, srcs, &["--tag", "golden"]);
+    assert_eq!(counts(&tagged), (0, n), "its own cache");
+    let (untagged, _) = create(&cache, &repo, srcs, &[]);
+    assert_eq!(counts(&untagged), (0, n), "each lineage keeps its cache");
 
     // What is stored restores to the source.
     let out = t.path().join("out");
