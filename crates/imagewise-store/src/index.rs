@@ -146,8 +146,11 @@ impl Index {
             .iter()
             .map(|(_, size)| size.saturating_sub((MAGIC.len() + 32) as u64) / ENTRY as u64)
             .sum();
-        idx.slots
-            .reserve_exact(usize::try_from(most).unwrap_or(usize::MAX));
+        // Sizes are the backend's word: a hostile listing claiming terabytes must not abort the
+        // process, so a reservation that cannot be had is skipped (the array then grows).
+        let _ = idx
+            .slots
+            .try_reserve_exact(usize::try_from(most).unwrap_or(usize::MAX));
         for (name, _) in files {
             let bytes = backend.read(FileKind::Index, &name)?;
             // Checked whole first, so nothing of a damaged file is used.
