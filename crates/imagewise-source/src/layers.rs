@@ -57,19 +57,32 @@ impl LayerSource {
 pub(crate) struct Layers {
     pub sources: Vec<LayerSource>,
     pub limits: Limits,
+    /// Each layer's stamp, worked out on first use (one `stat` per archive, not per member).
+    stamps: std::sync::OnceLock<Vec<crate::Stamp>>,
 }
 
 impl Layers {
+    pub fn new(sources: Vec<LayerSource>, limits: Limits) -> Layers {
+        Layers {
+            sources,
+            limits,
+            stamps: std::sync::OnceLock::new(),
+        }
+    }
+
     /// The stamp of a layer's members: its digest, else the file it is read from.
     pub fn stamp(&self, layer: usize) -> crate::Stamp {
-        let Some(src) = self.sources.get(layer) else {
-            return crate::Stamp::None;
-        };
-        match &src.digest {
-            Some(d) => crate::Stamp::Layer(d.to_string()),
-            None => std::fs::metadata(&*src.range.path)
-                .map_or(crate::Stamp::None, |m| crate::Stamp::of(&m)),
-        }
+        let stamps = self.stamps.get_or_init(|| {
+            self.sources
+                .iter()
+                .map(|src| match &src.digest {
+                    Some(d) => crate::Stamp::Layer(d.to_string()),
+                    None => std::fs::metadata(&*src.range.path)
+                        .map_or(crate::Stamp::None, |m| crate::Stamp::of(&m)),
+                })
+                .collect()
+        });
+        stamps.get(layer).cloned().unwrap_or_default()
     }
 }
 

@@ -130,10 +130,7 @@ pub fn open_ref(reference: &str, r: &ImageRef, opts: &OpenOptions) -> Result<Ima
             // A plain tarball has no layers to speak of: entries carry no layer index.
             let mut t = builder.finish(
                 info,
-                tree::Backend::Layers(layers::Layers {
-                    sources: vec![src],
-                    limits: opts.limits,
-                }),
+                tree::Backend::Layers(layers::Layers::new(vec![src], opts.limits)),
             );
             t.clear_layers();
             Ok(t)

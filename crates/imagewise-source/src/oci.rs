@@ -257,13 +257,7 @@ pub(crate) fn build_layered(
             progress,
         )?);
     }
-    Ok(builder.finish(
-        info,
-        Backend::Layers(Layers {
-            sources,
-            limits: opts.limits,
-        }),
-    ))
+    Ok(builder.finish(info, Backend::Layers(Layers::new(sources, opts.limits))))
 }
 
 fn ref_name(d: &Descriptor) -> Option<&str> {

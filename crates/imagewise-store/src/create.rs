@@ -534,10 +534,8 @@ impl Repo {
         check_key(self, opts.sign_key.as_ref())?;
         let _lock = lock::lock(&self.backend, false, "snapshot create")?;
         let started = Instant::now();
-        if let Some(p) = &opts.parent {
-            // Named: it must exist, whether or not the files cache can use it.
-            self.find(p)?;
-        }
+        // A named parent must exist, whether or not the files cache can use it.
+        let named_parent = opts.parent.as_deref().map(|p| self.find(p)).transpose()?;
         let mut s = Session::start(self, opts.threads)?;
         let mut warnings = Vec::new();
         let cache_path = opts
@@ -547,12 +545,17 @@ impl Repo {
         // Files the cache says are unchanged since the parent: their chunks, unread.
         let mut contents: HashMap<String, (Vec<Extent>, u64)> = match &cache_path {
             Some(p) if !opts.force => {
-                self.unchanged_files(tree, opts, p, &s.index, &mut warnings)?
+                self.unchanged_files(tree, opts, named_parent, p, &s.index, &mut warnings)?
             }
             _ => HashMap::new(),
         };
         s.sum.files_unchanged = contents.len() as u64;
-        let unchanged: HashSet<String> = contents.keys().cloned().collect();
+        let unchanged: HashSet<&str> = tree
+            .entries()
+            .iter()
+            .filter(|e| contents.contains_key(&e.path))
+            .map(|e| e.path.as_str())
+            .collect();
         let total: u64 = tree
             .entries()
             .iter()
@@ -613,7 +616,7 @@ impl Repo {
             for e in tree
                 .entries()
                 .iter()
-                .filter(|e| e.kind == EntryKind::File && !unchanged.contains(&e.path))
+                .filter(|e| e.kind == EntryKind::File && !unchanged.contains(e.path.as_str()))
             {
                 match tree.open(&e.path) {
                     Ok(mut r) => one(e, Ok(&mut r), true)?,
@@ -626,7 +629,7 @@ impl Repo {
             let mut failed: Option<Error> = None;
             // A layer none of whose files changed is not decompressed.
             let walked = tree.for_each_file(
-                |e| !unchanged.contains(&e.path),
+                |e| !unchanged.contains(e.path.as_str()),
                 |e, r| {
                     if failed.is_none() {
                         if let Err(err) = one(e, Ok(r), false) {
@@ -743,12 +746,9 @@ impl Repo {
         Ok(made)
     }
 
-    /// The parent snapshot: the one named, else the newest of the same source and tags made on
-    /// this host.
-    fn parent(&self, opts: &CreateOptions) -> Result<Option<crate::snapshot::StoredSnapshot>> {
-        if let Some(spec) = &opts.parent {
-            return self.find(spec).map(Some);
-        }
+    /// The newest snapshot of the same source and tags made on this host (the parent when none
+    /// is named).
+    fn newest_like(&self, opts: &CreateOptions) -> Result<Option<crate::snapshot::StoredSnapshot>> {
         let host = lock::hostname();
         let mut tags = opts.tags.clone();
         tags.sort();
@@ -769,6 +769,7 @@ impl Repo {
         &self,
         tree: &ImageTree,
         opts: &CreateOptions,
+        named_parent: Option<crate::snapshot::StoredSnapshot>,
         cache_path: &Path,
         index: &crate::index::Index,
         warnings: &mut Vec<String>,
@@ -785,7 +786,11 @@ impl Repo {
                 return Ok(out);
             }
         };
-        let Some(parent) = self.parent(opts)? else {
+        let parent = match named_parent {
+            Some(p) => Some(p),
+            None => self.newest_like(opts)?,
+        };
+        let Some(parent) = parent else {
             return Ok(out);
         };
         if parent.id != cache.snapshot {

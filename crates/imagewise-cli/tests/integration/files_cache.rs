@@ -57,11 +57,8 @@ fn cache_file(cache: &Path, repo: &Path) -> PathBuf {
     files[0].clone()
 }
 
-fn data_blobs(repo: &Path) -> u64 {
-    let out = run(
-        Path::new("/nonexistent"),
-        &["repo", "stats", "--json", s(repo)],
-    );
+fn data_blobs(cache: &Path, repo: &Path) -> u64 {
+    let out = run(cache, &["repo", "stats", "--json", s(repo)]);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     v["data_blobs"].as_u64().unwrap()
 }
@@ -112,11 +109,11 @@ fn unchanged_files_are_not_read_again() {
     assert_ne!(root(&fourth), root(&third), "the new bytes are stored");
 
     // A mode change alone: the file is read again (its ctime moved) but no data is new.
-    let blobs = data_blobs(&repo);
+    let blobs = data_blobs(&cache, &repo);
     sh(&format!("chmod 600 {}", s(&src.join("sub/d"))));
     let (fifth, _) = create(&cache, &repo, srcs, &[]);
     assert_eq!(counts(&fifth), (1, n - 1));
-    assert_eq!(data_blobs(&repo), blobs, "only trees are new");
+    assert_eq!(data_blobs(&cache, &repo), blobs, "only trees are new");
     assert_ne!(root(&fifth), root(&fourth));
 
     // --force reads everything and gives the same trees.
