@@ -12,14 +12,14 @@
 #   rescan    : backup of the same (now unchanged) src again, forcing every file to be
 #               re-read + chunked + hashed (restic/rustic --force, borg --files-cache=disabled,
 #               casync always does this). All chunks already exist -> pure read/chunk/hash cost.
-#   restore   : restore the 'incr' snapshot (rootfs-b content) to an empty dir on the same fs
+#   restore   : restore the 'incr' snapshot (rootfs-b content) to an empty dir under $T
 #   verify    : full read-back verification (restic/rustic check --read-data,
 #               borg check --verify-data, casync digest of the stored index)
 #   disk-a / disk-b / disk-b-fresh / qcow2-a : raw ext4 images (1 GiB, sparse) backed up as
 #               plain files into a separate repo, in that order (dedup across image versions)
 #   floor     : the machine's floors for the same work, no repository: full = `tar -cf - src |
 #               zstd -3 -T2 >/dev/null`, unchanged = `find src -printf` of what a files cache
-#               compares, restore = `cp -a` of rootfs-b (from the page cache) to the same fs
+#               compares, restore = `cp -a` of rootfs-b (from the page cache) under $T
 # Every measurement: /usr/bin/time -> wall, user, sys, peak RSS; repo size via du -sb.
 # Page cache is warm (corpus << RAM); this measures CPU/format cost, not disk.
 #

@@ -754,10 +754,24 @@ impl ImageTree {
     /// (no symlinks followed): for a directory's file what the walk's `lstat` said; for a layer
     /// member the layer's digest, or for an archive without one the archive file's own stamp.
     pub fn stamp(&self, path: &str) -> Stamp {
-        let Some(i) = self.index(path) else {
+        match self.index(path) {
+            Some(i) => self.stamp_at(i),
+            None => Stamp::None,
+        }
+    }
+
+    /// Where the entry at `path` is in [`ImageTree::entries`] (no symlinks followed).
+    pub fn position(&self, path: &str) -> Option<usize> {
+        self.index(path)
+    }
+
+    /// [`ImageTree::stamp`] of the `i`th entry of [`ImageTree::entries`], without looking its path
+    /// up; `Stamp::None` past the end.
+    pub fn stamp_at(&self, i: usize) -> Stamp {
+        let Some(c) = self.contents.get(i) else {
             return Stamp::None;
         };
-        match (&self.backend, &self.contents[i]) {
+        match (&self.backend, c) {
             (Backend::Dir(_), Content::Host(s) | Content::HostPath(_, s)) => (**s).clone(),
             (Backend::Layers(l), Content::Tar { layer, .. }) => l.stamp(*layer as usize),
             _ => Stamp::None,

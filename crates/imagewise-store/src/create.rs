@@ -26,7 +26,7 @@ use crate::index;
 use crate::keys::SecretKey;
 use crate::lock;
 use crate::pack::{
-    BlobKind, FrameMember, PackEntry, PackWriter, COMP_NONE, COMP_NONE_GROUP, COMP_ZSTD,
+    BlobKind, FrameMember, PackEntry, PackWriter, Sealed, COMP_NONE, COMP_NONE_GROUP, COMP_ZSTD,
     COMP_ZSTD_GROUP,
 };
 use crate::repo::Repo;
@@ -118,6 +118,8 @@ struct Session<'r> {
     new: HashSet<Id>,
     tx: Option<Sender<Job>>,
     workers: Vec<JoinHandle<Result<PackList>>>,
+    /// Syncs and names full packs; ends once every worker has.
+    committer: Option<JoinHandle<Result<PackList>>>,
     /// Set when the snapshot is given up, so workers throw their open packs away.
     aborted: Arc<AtomicBool>,
     sum: SnapshotSummary,
@@ -135,6 +137,8 @@ pub(crate) struct Packer {
     pack_size: u64,
     pack: Option<PackWriter>,
     done: PackList,
+    /// Where full packs go to be synced and named off this thread; `None` commits them here.
+    committer: Option<Sender<Sealed>>,
     /// Open groups of data blobs [0] and tree blobs [1]: trees are read while restoring
     /// everywhere, so they are kept in frames of their own.
     groups: [(Vec<u8>, Vec<FrameMember>); 2],
@@ -145,6 +149,7 @@ impl Packer {
         backend: Arc<dyn Backend>,
         compression: Compression,
         pack_size: u64,
+        committer: Option<Sender<Sealed>>,
     ) -> Result<Packer> {
         let zc = match compression {
             Compression::Zstd(level) => Some(
@@ -158,6 +163,7 @@ impl Packer {
             pack_size,
             pack: None,
             done: Vec::new(),
+            committer,
             groups: Default::default(),
         })
     }
@@ -220,7 +226,14 @@ impl Packer {
             p.add_frame(comp, blobs, stored)?;
             if p.size() >= self.pack_size {
                 if let Some(full) = self.pack.take() {
-                    self.done.push(full.finish(self.backend.as_ref())?);
+                    let sealed = full.seal()?;
+                    match &self.committer {
+                        // The committer gone means it failed; its error is the one reported.
+                        Some(c) => c
+                            .send(sealed)
+                            .map_err(|_| Error::damaged("the pack committer stopped"))?,
+                        None => self.done.push(sealed.commit(self.backend.as_ref())?),
+                    }
                 }
             }
         }
@@ -253,8 +266,9 @@ fn worker(
     compression: Compression,
     pack_size: u64,
     aborted: Arc<AtomicBool>,
+    committer: Sender<Sealed>,
 ) -> Result<PackList> {
-    let mut packer = Packer::new(backend, compression, pack_size)?;
+    let mut packer = Packer::new(backend, compression, pack_size, Some(committer))?;
     for job in rx {
         if let Err(e) = packer.add(job) {
             packer.abandon();
@@ -269,6 +283,25 @@ fn worker(
     packer.finish()
 }
 
+/// Syncs and names the workers' full packs while they go on compressing, so a pack's `fsync`
+/// costs no compression time. (Each worker commits its last pack itself, in parallel with the
+/// others.) Stops at the first failure, whose error is then the snapshot's.
+fn committer(
+    backend: Arc<dyn Backend>,
+    rx: crossbeam_channel::Receiver<Sealed>,
+    aborted: Arc<AtomicBool>,
+) -> Result<PackList> {
+    let mut done = Vec::new();
+    for sealed in rx {
+        if aborted.load(Ordering::SeqCst) {
+            // The snapshot failed: dropping the pack deletes its staged file.
+            continue;
+        }
+        done.push(sealed.commit(backend.as_ref())?);
+    }
+    Ok(done)
+}
+
 impl<'r> Session<'r> {
     fn start(repo: &'r Repo, threads: usize) -> Result<Session<'r>> {
         let index = repo.load_index()?;
@@ -280,13 +313,23 @@ impl<'r> Session<'r> {
         let (tx, rx) = bounded::<Job>(8 * n);
         let mut workers = Vec::new();
         let aborted = Arc::new(AtomicBool::new(false));
+        // A few sealed packs may wait for their sync; past that the workers wait too.
+        let (ctx, crx) = bounded::<Sealed>(2 * n);
+        let committer = {
+            let b = repo.backend.clone();
+            let ab = aborted.clone();
+            std::thread::spawn(move || committer(b, crx, ab))
+        };
         for _ in 0..n {
             let rx = rx.clone();
             let b = repo.backend.clone();
             let comp = repo.config.compression;
             let size = repo.config.pack_size;
             let ab = aborted.clone();
-            workers.push(std::thread::spawn(move || worker(b, rx, comp, size, ab)));
+            let ctx = ctx.clone();
+            workers.push(std::thread::spawn(move || {
+                worker(b, rx, comp, size, ab, ctx)
+            }));
         }
         Ok(Session {
             repo,
@@ -294,6 +337,7 @@ impl<'r> Session<'r> {
             new: HashSet::new(),
             tx: Some(tx),
             workers,
+            committer: Some(committer),
             aborted,
             sum: SnapshotSummary::default(),
         })
@@ -342,6 +386,14 @@ impl<'r> Session<'r> {
                     first_err.get_or_insert(Error::damaged("a pack writer thread panicked"));
                 }
             }
+        }
+        // The workers are gone, so is every sender of sealed packs: the committer finishes
+        // those it was given. Its failure is what made a worker stop, so it is reported first.
+        match self.committer.take().map(JoinHandle::join) {
+            Some(Ok(Ok(p))) => packs.extend(p),
+            Some(Ok(Err(e))) => first_err = Some(e),
+            Some(Err(_)) => first_err = Some(Error::damaged("the pack committer thread panicked")),
+            None => {}
         }
         match first_err {
             Some(e) => Err(e),
@@ -414,6 +466,9 @@ impl Drop for Session<'_> {
         for w in self.workers.drain(..) {
             let _ = w.join();
         }
+        if let Some(c) = self.committer.take() {
+            let _ = c.join();
+        }
     }
 }
 
@@ -473,102 +528,132 @@ fn check_key(repo: &Repo, key: Option<&SecretKey>) -> Result<()> {
     }
 }
 
-/// The parent snapshot's directories, read as they are asked for.
-struct ParentTree<'a> {
-    reader: crate::repo::BlobReader<'a>,
-    dirs: HashMap<String, Option<Tree>>,
-    root: Id,
-    /// The first tree that could not be read, with why.
-    damaged: Option<String>,
-}
-
-impl ParentTree<'_> {
-    fn dir(&mut self, path: &str) -> Option<&Tree> {
-        if !self.dirs.contains_key(path) {
-            let id = if path == "/" {
-                Some(self.root)
-            } else {
-                let (parent, name) = parent_and_name(path);
-                let name = name.to_string();
-                self.dir(parent)
-                    .and_then(|t| find_node(t, &name))
-                    .filter(|n| n.kind == NodeKind::Dir)
-                    .and_then(|n| n.subtree)
-            };
-            let tree = id.and_then(|id| match self.reader.tree(&id) {
-                Ok(t) => Some(t),
-                Err(e) => {
-                    self.damaged.get_or_insert(e.to_string());
-                    None
-                }
-            });
-            self.dirs.insert(path.to_string(), tree);
+/// The files whose size, mtime and stamp are what the files cache recorded when the parent
+/// snapshot read them, with the parent's chunks for each (all of them still in the index), by
+/// place in the tree's entries (`None` for every other entry).
+fn unchanged_files(
+    tree: &ImageTree,
+    cache: filescache::FilesCache,
+    index: &crate::index::Index,
+) -> Vec<Option<(Vec<Extent>, u64)>> {
+    // Both lists are by path in byte order: one merging pass, no lookups by path.
+    let entries = tree.entries();
+    let mut out = vec![None; entries.len()];
+    let mut records = cache.files.into_iter().peekable();
+    for (i, e) in entries.iter().enumerate() {
+        if e.kind != EntryKind::File {
+            continue;
         }
-        self.dirs.get(path).and_then(Option::as_ref)
+        // Records before this path are of files that are gone.
+        while records.next_if(|r| r.path < e.path).is_some() {}
+        let Some(r) = records.next_if(|r| r.path == e.path) else {
+            continue;
+        };
+        let stamp = tree.stamp_at(i);
+        if stamp == Stamp::None
+            || r.seen != Seen::of(e, stamp)
+            || r.content.iter().map(|x| x.1).sum::<u64>() != e.size
+            || r.content
+                .iter()
+                .any(|x| x.0.is_some_and(|id| !index.contains(&id)))
+        {
+            continue;
+        }
+        out[i] = Some((r.content, e.size));
     }
-
-    /// The regular file at `path` in the parent.
-    fn file(&mut self, path: &str) -> Option<Node> {
-        let (parent, name) = parent_and_name(path);
-        find_node(self.dir(parent)?, name)
-            .filter(|n| n.kind == NodeKind::File)
-            .cloned()
-    }
-}
-
-/// A tree's nodes are sorted by name, byte order.
-fn find_node<'t>(t: &'t Tree, name: &str) -> Option<&'t Node> {
-    t.nodes
-        .binary_search_by(|n| n.name.as_bytes().cmp(name.as_bytes()))
-        .ok()
-        .map(|i| &t.nodes[i])
+    out
 }
 
 fn now_rfc3339() -> String {
     jiff::Timestamp::now().to_string()
 }
 
+/// What storing a tree sets up before it needs the tree: the repository's lock, the index and
+/// the pack writers, and the files cache when the parent is the snapshot it was written for.
+/// [`Repo::prepare_tree`] makes it; it is `Send`, so it can be made on another thread while the
+/// image is opened (an unchanged tree's walk is most of its snapshot's time). Dropped unused,
+/// it stops the writers and releases the lock.
+pub struct PreparedTree<'r> {
+    _lock: lock::Lock,
+    started: Instant,
+    session: Session<'r>,
+    cache_path: Option<PathBuf>,
+    /// The files cache, when it may be used.
+    cache: Option<filescache::FilesCache>,
+    warnings: Vec<String>,
+}
+
 impl Repo {
     /// Store an image's merged tree as a new snapshot.
     pub fn create_tree(&self, tree: &ImageTree, opts: &CreateOptions) -> Result<CreateReport> {
+        self.prepare_tree(opts)?.store(tree, opts)
+    }
+
+    /// The first half of [`Repo::create_tree`], which needs no tree; [`PreparedTree::store`]
+    /// is the second.
+    pub fn prepare_tree(&self, opts: &CreateOptions) -> Result<PreparedTree<'_>> {
         check_key(self, opts.sign_key.as_ref())?;
-        let _lock = lock::lock(&self.backend, false, "snapshot create")?;
+        let lock = lock::lock(&self.backend, false, "snapshot create")?;
         let started = Instant::now();
         // A named parent must exist, whether or not the files cache can use it.
         let named_parent = opts.parent.as_deref().map(|p| self.find(p)).transpose()?;
-        let mut s = Session::start(self, opts.threads)?;
+        let session = Session::start(self, opts.threads)?;
         let mut warnings = Vec::new();
         let cache_path = opts
             .cache_dir
             .as_deref()
             .and_then(|d| filescache::path(d, &self.config.id, &opts.source, &opts.tags));
-        // Files the cache says are unchanged since the parent: their chunks, unread.
-        let mut contents: HashMap<String, (Vec<Extent>, u64)> = match &cache_path {
-            Some(p) if !opts.force => {
-                self.unchanged_files(tree, opts, named_parent, p, &s.index, &mut warnings)?
-            }
-            _ => HashMap::new(),
+        let cache = match &cache_path {
+            Some(p) if !opts.force => self.usable_cache(opts, named_parent, p, &mut warnings)?,
+            _ => None,
         };
-        s.sum.files_unchanged = contents.len() as u64;
-        let unchanged: HashSet<&str> = tree
-            .entries()
+        Ok(PreparedTree {
+            _lock: lock,
+            started,
+            session,
+            cache_path,
+            cache,
+            warnings,
+        })
+    }
+}
+
+impl PreparedTree<'_> {
+    /// Store the tree as a new snapshot.
+    pub fn store(self, tree: &ImageTree, opts: &CreateOptions) -> Result<CreateReport> {
+        let PreparedTree {
+            _lock,
+            started,
+            session: mut s,
+            cache_path,
+            cache,
+            mut warnings,
+        } = self;
+        let repo = s.repo;
+        let entries = tree.entries();
+        // Each file's extents and bytes, by its place in `entries`: first those the cache says
+        // are unchanged since the parent (their chunks, unread), then those read.
+        let mut contents = match cache {
+            Some(c) => unchanged_files(tree, c, &s.index),
+            None => Vec::new(),
+        };
+        contents.resize(entries.len(), None);
+        let unchanged: Vec<bool> = contents.iter().map(Option::is_some).collect();
+        s.sum.files_unchanged = unchanged.iter().filter(|u| **u).count() as u64;
+        let total: u64 = entries
             .iter()
-            .filter(|e| contents.contains_key(&e.path))
-            .map(|e| e.path.as_str())
-            .collect();
-        let total: u64 = tree
-            .entries()
-            .iter()
-            .filter(|e| e.kind == EntryKind::File && !contents.contains_key(&e.path))
-            .map(|e| e.size)
+            .zip(&unchanged)
+            .filter(|(e, u)| e.kind == EntryKind::File && !**u)
+            .map(|(e, _)| e.size)
             .sum();
         opts.progress.begin("storing", Some(total));
-        let mut chunker = Chunker::new(self.config.chunker);
+        let mut chunker = Chunker::new(repo.config.chunker);
         let mut files_read = 0u64;
         let mut read_total = 0u64;
         // Files of a live directory tree that vanished or could not be read: left out, named.
         let mut skipped: HashSet<String> = HashSet::new();
-        let mut one = |e: &Entry,
+        let mut one = |i: usize,
+                       e: &Entry,
                        r: Result<&mut dyn FileRead, imagewise_source::Error>,
                        live: bool|
          -> Result<()> {
@@ -596,7 +681,9 @@ impl Repo {
                     }
                     read_total += n;
                     files_read += 1;
-                    contents.insert(e.path.clone(), (ext, n));
+                    if let Some(c) = contents.get_mut(i) {
+                        *c = Some((ext, n));
+                    }
                 }
                 Err(err) if live => {
                     warnings.push(format!(
@@ -613,14 +700,14 @@ impl Repo {
         if tree.info().format == Format::Dir {
             // A directory may be a live system: a file that vanished or cannot be read is
             // left out with a warning instead of failing the whole snapshot.
-            for e in tree
-                .entries()
+            for (i, e) in entries
                 .iter()
-                .filter(|e| e.kind == EntryKind::File && !unchanged.contains(e.path.as_str()))
+                .enumerate()
+                .filter(|(i, e)| e.kind == EntryKind::File && !unchanged[*i])
             {
                 match tree.open(&e.path) {
-                    Ok(mut r) => one(e, Ok(&mut r), true)?,
-                    Err(err) => one(e, Err(err), true)?,
+                    Ok(mut r) => one(i, e, Ok(&mut r), true)?,
+                    Err(err) => one(i, e, Err(err), true)?,
                 }
             }
         } else {
@@ -628,12 +715,16 @@ impl Repo {
             // error is the image's damage and ends the snapshot.
             let mut failed: Option<Error> = None;
             // A layer none of whose files changed is not decompressed.
+            let place = |e: &Entry| tree.position(&e.path);
             let walked = tree.for_each_file(
-                |e| !unchanged.contains(e.path.as_str()),
+                |e| !place(e).is_some_and(|i| unchanged[i]),
                 |e, r| {
                     if failed.is_none() {
-                        if let Err(err) = one(e, Ok(r), false) {
-                            failed = Some(err);
+                        // A file the tree does not list by this name has nowhere to go.
+                        if let Some(i) = place(e) {
+                            if let Err(err) = one(i, e, Ok(r), false) {
+                                failed = Some(err);
+                            }
                         }
                     }
                     Ok(())
@@ -649,28 +740,17 @@ impl Repo {
         // What was read: recorded holes were passed unread.
         s.sum.bytes_read = read_total.saturating_sub(chunker.skipped);
         s.sum.files_read = files_read;
-        // What the files cache will say of the files stored.
-        let seen: Vec<(&str, Seen)> = if cache_path.is_some() {
-            tree.entries()
-                .iter()
-                .filter(|e| e.kind == EntryKind::File && !skipped.contains(&e.path))
-                .filter_map(|e| {
-                    let stamp = tree.stamp(&e.path);
-                    (stamp != Stamp::None).then(|| (e.path.as_str(), Seen::of(e, stamp)))
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
+        // What the files cache will say of the files stored, in path order.
+        let mut seen: Vec<(&str, Seen, Vec<Extent>)> = Vec::new();
         // Nodes by parent directory, then trees from the deepest directory up.
         let mut children: BTreeMap<String, Vec<Node>> = BTreeMap::new();
         let mut root_meta = None;
-        for e in tree.entries() {
+        let gone = |p: &str| !skipped.is_empty() && skipped.contains(p);
+        for (i, e) in entries.iter().enumerate() {
             if e.path == "/" {
                 root_meta = Some(node_of(e, "/"));
                 continue;
             }
-            let gone = |p: &str| skipped.contains(p);
             if gone(&e.path)
                 || (e.kind == EntryKind::Hardlink && e.link.as_deref().is_some_and(gone))
             {
@@ -681,11 +761,21 @@ impl Repo {
             s.sum.entries += 1;
             match e.kind {
                 EntryKind::File => {
-                    let (ext, read) = contents.remove(&e.path).ok_or_else(|| {
-                        Error::input(format!("{}: the image did not hand out its bytes", e.path))
-                    })?;
+                    let (ext, read) =
+                        contents.get_mut(i).and_then(Option::take).ok_or_else(|| {
+                            Error::input(format!(
+                                "{}: the image did not hand out its bytes",
+                                e.path
+                            ))
+                        })?;
                     s.sum.files += 1;
                     s.sum.bytes += read;
+                    if cache_path.is_some() {
+                        let stamp = tree.stamp_at(i);
+                        if stamp != Stamp::None {
+                            seen.push((e.path.as_str(), Seen::of(e, stamp), ext.clone()));
+                        }
+                    }
                     n.size = read;
                     n.content = ext;
                 }
@@ -734,8 +824,8 @@ impl Repo {
         };
         let mut made = s.finish(snap, opts.sign_key.as_ref(), started)?;
         if let Some(p) = cache_path.filter(|_| !seen.is_empty()) {
-            let files = seen.iter().map(|(p, s)| (*p, s));
-            if let Err(e) = filescache::save(&p, &self.config.id, made.id, files) {
+            let files = seen.iter().map(|(p, s, c)| (*p, s, c.as_slice()));
+            if let Err(e) = filescache::save(&p, &repo.config.id, made.id, files) {
                 warnings.push(format!(
                     "files cache {}: not written ({e}); the next snapshot reads every file",
                     p.display()
@@ -745,7 +835,9 @@ impl Repo {
         made.warnings = warnings;
         Ok(made)
     }
+}
 
+impl Repo {
     /// The newest snapshot of the same source and tags made on this host (the parent when none
     /// is named).
     fn newest_like(&self, opts: &CreateOptions) -> Result<Option<crate::snapshot::StoredSnapshot>> {
@@ -763,27 +855,25 @@ impl Repo {
         }))
     }
 
-    /// The files whose size, mtime and stamp are what the files cache recorded when the parent
-    /// snapshot read them, with the parent's chunks for each (all of them still in the index).
-    fn unchanged_files(
+    /// The files cache at `cache_path` when its snapshot is the parent (named, or else the
+    /// newest like this one) and that parent is validly signed where signatures are required;
+    /// `None` (every file read) otherwise.
+    fn usable_cache(
         &self,
-        tree: &ImageTree,
         opts: &CreateOptions,
         named_parent: Option<crate::snapshot::StoredSnapshot>,
         cache_path: &Path,
-        index: &crate::index::Index,
         warnings: &mut Vec<String>,
-    ) -> Result<HashMap<String, (Vec<Extent>, u64)>> {
-        let mut out = HashMap::new();
+    ) -> Result<Option<filescache::FilesCache>> {
         let cache = match filescache::load(cache_path, &self.config.id) {
             Ok(Some(c)) => c,
-            Ok(None) => return Ok(out),
+            Ok(None) => return Ok(None),
             Err(why) => {
                 warnings.push(format!(
                     "files cache {}: ignored, {why}; every file is read",
                     cache_path.display()
                 ));
-                return Ok(out);
+                return Ok(None);
             }
         };
         let parent = match named_parent {
@@ -791,7 +881,7 @@ impl Repo {
             None => self.newest_like(opts)?,
         };
         let Some(parent) = parent else {
-            return Ok(out);
+            return Ok(None);
         };
         if parent.id != cache.snapshot {
             // The cache describes another snapshot's files (a --parent of another time, or a
@@ -801,7 +891,7 @@ impl Repo {
                 cache.snapshot.short(),
                 parent.id.short()
             );
-            return Ok(out);
+            return Ok(None);
         }
         if !matches!(
             parent.signature_state(self.config.public_key.as_ref()),
@@ -811,45 +901,9 @@ impl Repo {
                 "parent snapshot {} is not validly signed: its chunks are not reused, every file is read",
                 parent.id.short()
             ));
-            return Ok(out);
+            return Ok(None);
         }
-        let Some(root) = parent.snapshot.root.subtree else {
-            return Ok(out);
-        };
-        let mut parent_tree = ParentTree {
-            reader: crate::repo::BlobReader::new(self, index),
-            dirs: HashMap::new(),
-            root,
-            damaged: None,
-        };
-        for e in tree.entries().iter().filter(|e| e.kind == EntryKind::File) {
-            let Some(was) = cache.files.get(&e.path) else {
-                continue;
-            };
-            let stamp = tree.stamp(&e.path);
-            if stamp == Stamp::None || *was != Seen::of(e, stamp) {
-                continue;
-            }
-            let Some(node) = parent_tree.file(&e.path) else {
-                continue;
-            };
-            if node.size != e.size
-                || node
-                    .content
-                    .iter()
-                    .any(|x| x.0.is_some_and(|id| !index.contains(&id)))
-            {
-                continue;
-            }
-            out.insert(e.path.clone(), (node.content, node.size));
-        }
-        if let Some(why) = parent_tree.damaged {
-            warnings.push(format!(
-                "parent snapshot {}: {why}; the files below it are read",
-                parent.id.short()
-            ));
-        }
-        Ok(out)
+        Ok(Some(cache))
     }
 
     /// Store a disk image file's bytes (holes skipped, zero runs kept as holes).

@@ -2,6 +2,12 @@
 //! it, so that `snapshot create` reads only files that changed since and takes the others'
 //! chunks from that snapshot (the parent).
 //!
+//! Each record keeps the file's extents as the parent stored them, so an unchanged file costs a
+//! comparison and an index lookup per chunk: the parent's trees are not read. (They would be
+//! the same extents: the cache is written from the nodes of the snapshot it names, and it is used
+//! only when that snapshot is the parent.) Like the files themselves, the cache is trusted as a
+//! local file: who can rewrite it can as well rewrite the files it describes.
+//!
 //! One file per repository, source and tag set, under the user's cache directory (never inside the
 //! repository: it is a local speed-up, not data): `$IMAGEWISE_CACHE_DIR`, else
 //! `$XDG_CACHE_HOME/imagewise`, else `~/.cache/imagewise`, then `files/<repository id>/<BLAKE3
@@ -16,21 +22,28 @@
 //! everything, and `repo check --read-data` verifies what is stored.
 //!
 //! ```text
-//! magic "IWFILES1" | repository id: u16 LE length + UTF-8 | snapshot id [32] |
-//! record count u64 LE | records | BLAKE3 of everything before [32]
-//! record: path: u32 LE length + bytes | size u64 | mtime i64 | mtime_nsec u32 | stamp
+//! magic "IWFILES2" | repository id: u16 LE length + UTF-8 | snapshot id [32] |
+//! record count u64 LE | records, by path in byte order | BLAKE3 of everything before [32]
+//! record: path: u32 LE length + bytes | size u64 | mtime i64 | mtime_nsec u32 | stamp |
+//!         extent count u32 | extents
 //! stamp: 0 (none) | 1, dev u64, ino u64, ctime i64, ctime_nsec u32 | 2, u16 length + digest
+//! extent: 0, length u64 (a hole) | 1, chunk id [32], length u64
 //! ```
+//!
+//! A cache of the first format ("IWFILES1", without extents) is passed over without a warning:
+//! the next snapshot reads every file once and writes the new format.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use imagewise_source::{Entry, Stamp};
 
 use crate::id::Id;
+use crate::tree::Extent;
 
-const MAGIC: &[u8; 8] = b"IWFILES1";
+const MAGIC: &[u8; 8] = b"IWFILES2";
+/// Earlier formats: not damage, just nothing to use.
+const OLD_MAGICS: [&[u8; 8]; 1] = [b"IWFILES1"];
 
 /// What a file looked like when it was read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,12 +78,21 @@ fn lineage(source: &str, tags: &[String]) -> Id {
     Id::of(&key)
 }
 
+/// One file as the snapshot stored it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Record {
+    pub path: String,
+    pub seen: Seen,
+    pub content: Vec<Extent>,
+}
+
 /// A loaded cache.
 #[derive(Debug)]
 pub(crate) struct FilesCache {
     /// The snapshot whose files these are.
     pub snapshot: Id,
-    pub files: HashMap<String, Seen>,
+    /// By path, in byte order (as an image tree's entries are), each path once.
+    pub files: Vec<Record>,
 }
 
 /// The user's cache directory for imagewise: `$IMAGEWISE_CACHE_DIR`, else
@@ -113,6 +135,13 @@ pub(crate) fn load(path: &Path, repo_id: &str) -> Result<Option<FilesCache>, Str
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("cannot read it ({e})")),
     };
+    if OLD_MAGICS.iter().any(|m| bytes.starts_with(*m)) {
+        tracing::info!(
+            "files cache {} is of an earlier format: every file is read once",
+            path.display()
+        );
+        return Ok(None);
+    }
     let (cache, owner) = decode(&bytes).ok_or("it is damaged")?;
     if owner != repo_id {
         return Err(format!(
@@ -123,11 +152,12 @@ pub(crate) fn load(path: &Path, repo_id: &str) -> Result<Option<FilesCache>, Str
 }
 
 /// Write the cache for `snapshot` (atomically: a temporary file renamed over the old one).
+/// `files` come by path in byte order.
 pub(crate) fn save<'a>(
     path: &Path,
     repo_id: &str,
     snapshot: Id,
-    files: impl Iterator<Item = (&'a str, &'a Seen)>,
+    files: impl Iterator<Item = (&'a str, &'a Seen, &'a [Extent])>,
 ) -> std::io::Result<()> {
     let mut body = Vec::new();
     body.extend_from_slice(MAGIC);
@@ -137,7 +167,7 @@ pub(crate) fn save<'a>(
     let count_at = body.len();
     body.extend_from_slice(&0u64.to_le_bytes());
     let mut n = 0u64;
-    for (p, s) in files {
+    for (p, s, content) in files {
         body.extend_from_slice(&(p.len() as u32).to_le_bytes());
         body.extend_from_slice(p.as_bytes());
         body.extend_from_slice(&s.size.to_le_bytes());
@@ -162,6 +192,17 @@ pub(crate) fn save<'a>(
                 body.extend_from_slice(&(d.len() as u16).to_le_bytes());
                 body.extend_from_slice(d.as_bytes());
             }
+        }
+        body.extend_from_slice(&(content.len() as u32).to_le_bytes());
+        for Extent(id, len) in content {
+            match id {
+                None => body.push(0),
+                Some(id) => {
+                    body.push(1);
+                    body.extend_from_slice(&id.0);
+                }
+            }
+            body.extend_from_slice(&len.to_le_bytes());
         }
         n += 1;
     }
@@ -221,7 +262,8 @@ fn decode(b: &[u8]) -> Option<(FilesCache, String)> {
     let owner = c.str(n)?;
     let snapshot = Id(c.take(32)?.try_into().ok()?);
     let count = c.u64()?;
-    let mut files = HashMap::new();
+    // Every record takes more than 30 bytes: a count past that is damage, not a reservation.
+    let mut files: Vec<Record> = Vec::with_capacity((count as usize).min(c.0.len() / 30));
     for _ in 0..count {
         let n = c.u32()? as usize;
         let path = c.str(n)?;
@@ -242,15 +284,29 @@ fn decode(b: &[u8]) -> Option<(FilesCache, String)> {
             }
             _ => return None,
         };
-        files.insert(
+        let n = c.u32()? as usize;
+        let mut content = Vec::with_capacity(n.min(c.0.len() / 9));
+        for _ in 0..n {
+            let id = match c.u8()? {
+                0 => None,
+                1 => Some(Id(c.take(32)?.try_into().ok()?)),
+                _ => return None,
+            };
+            content.push(Extent(id, c.u64()?));
+        }
+        if files.last().is_some_and(|r| r.path >= path) {
+            return None;
+        }
+        files.push(Record {
             path,
-            Seen {
+            seen: Seen {
                 size,
                 mtime,
                 mtime_nsec,
                 stamp,
             },
-        );
+            content,
+        });
     }
     if !c.0.is_empty() {
         return None;
@@ -284,16 +340,38 @@ mod tests {
             stamp: Stamp::Layer("sha256:ab".into()),
         };
         let snap = Id::of(b"s");
-        save(&p, "00ff", snap, [("/a", &a), ("/b", &b)].into_iter()).unwrap();
+        let ext = [Extent(Some(Id::of(b"x")), 3), Extent(None, 2)];
+        save(
+            &p,
+            "00ff",
+            snap,
+            [("/a", &a, &ext[..]), ("/b", &b, &[][..])].into_iter(),
+        )
+        .unwrap();
         let c = load(&p, "00ff").unwrap().unwrap();
         assert_eq!(c.snapshot, snap);
-        assert_eq!(c.files["/a"], a);
-        assert_eq!(c.files["/b"], b);
+        assert_eq!(c.files.len(), 2);
+        assert_eq!((c.files[0].path.as_str(), &c.files[0].seen), ("/a", &a));
+        assert_eq!(c.files[0].content, ext);
+        assert_eq!((c.files[1].path.as_str(), &c.files[1].seen), ("/b", &b));
+        assert!(c.files[1].content.is_empty());
         assert!(load(&p, "00fe").unwrap_err().contains("another repository"));
         let mut bytes = std::fs::read(&p).unwrap();
         bytes[20] ^= 1;
         std::fs::write(&p, &bytes).unwrap();
         assert_eq!(load(&p, "00ff").err().as_deref(), Some("it is damaged"));
         assert!(load(&t.path().join("none"), "00ff").unwrap().is_none());
+        // Out of order is damage too (the merge with the tree's entries relies on the order).
+        save(
+            &p,
+            "00ff",
+            snap,
+            [("/b", &b, &[][..]), ("/a", &a, &[][..])].into_iter(),
+        )
+        .unwrap();
+        assert_eq!(load(&p, "00ff").err().as_deref(), Some("it is damaged"));
+        // The first format is passed over quietly.
+        std::fs::write(&p, b"IWFILES1 whatever").unwrap();
+        assert!(load(&p, "00ff").unwrap().is_none());
     }
 }

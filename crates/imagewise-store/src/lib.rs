@@ -33,7 +33,7 @@ pub use backend::{list_all, Backend, FileKind, LocalDir, MemoryBackend, ReadAt, 
 pub use check::{CheckOptions, CheckReport, Damage, Outcome};
 pub use chunk::ChunkParams;
 pub use config::{Compression, Config, FORMAT_VERSION};
-pub use create::{CreateOptions, CreateReport};
+pub use create::{CreateOptions, CreateReport, PreparedTree};
 pub use diff::{Change, ChangeKind, DiffReport};
 pub use error::{Error, Malformed, Result};
 pub use filescache::default_dir as default_cache_dir;

@@ -127,6 +127,22 @@ pub(crate) fn pack_name(id: &Id) -> String {
     FileKind::Pack.path(&id.hex())
 }
 
+/// A pack whose bytes are all written, waiting to be synced and moved to its name. Dropped
+/// uncommitted, its staged file is deleted.
+pub(crate) struct Sealed {
+    staged: Staged,
+    id: Id,
+    entries: Vec<PackEntry>,
+}
+
+impl Sealed {
+    /// Sync the pack and move it to its name. Returns its id and entries.
+    pub fn commit(self, backend: &dyn Backend) -> Result<(Id, Vec<PackEntry>)> {
+        backend.commit(self.staged, FileKind::Pack, &self.id.hex())?;
+        Ok((self.id, self.entries))
+    }
+}
+
 /// Writes one pack to a staged file, then commits it under its id.
 pub(crate) struct PackWriter {
     staged: Staged,
@@ -182,7 +198,12 @@ impl PackWriter {
     }
 
     /// Write the header, sync, and move the pack to its name. Returns its id and entries.
-    pub fn finish(mut self, backend: &dyn Backend) -> Result<(Id, Vec<PackEntry>)> {
+    pub fn finish(self, backend: &dyn Backend) -> Result<(Id, Vec<PackEntry>)> {
+        self.seal()?.commit(backend)
+    }
+
+    /// Write the header: the pack is complete but not yet durable or named.
+    pub fn seal(mut self) -> Result<Sealed> {
         let mut header = Vec::with_capacity(self.entries.len() * ENTRY + 12);
         for e in &self.entries {
             e.encode(&mut header);
@@ -200,9 +221,11 @@ impl PackWriter {
             .into_inner()
             .map_err(|e| Error::io(format!("writing {what}"), e.into_error()))?;
         drop(f);
-        let id = Id(*self.hasher.finalize().as_bytes());
-        backend.commit(self.staged, FileKind::Pack, &id.hex())?;
-        Ok((id, self.entries))
+        Ok(Sealed {
+            staged: self.staged,
+            id: Id(*self.hasher.finalize().as_bytes()),
+            entries: self.entries,
+        })
     }
 
     /// Throw the unfinished pack away.

@@ -281,6 +281,7 @@ impl Repo {
                 self.backend.clone(),
                 self.config.compression,
                 self.config.pack_size,
+                None,
             )?;
             let mut reader = BlobReader::new(self, &index);
             for (pack, entries) in &repack {

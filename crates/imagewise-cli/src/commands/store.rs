@@ -331,8 +331,20 @@ pub(crate) fn run_snapshot(a: &SnapshotArgs, global: &Global) -> anyhow::Result<
                 let path = c.image.strip_prefix("disk:").unwrap_or(&c.image);
                 repo.create_raw(Path::new(path), &opts)?
             } else {
-                let tree = super::open_image(&c.image, &c.open, global, c.json)?;
-                repo.create_tree(&tree, &opts)
+                // The repository's side (lock, index, files cache, parent) is set up on a
+                // thread of its own while the image is opened: for an unchanged tree the walk
+                // is most of the time. The image's error, when both fail, is the one shown.
+                let (tree, prepared) = std::thread::scope(|scope| {
+                    let prepared = scope.spawn(|| repo.prepare_tree(&opts));
+                    let tree = super::open_image(&c.image, &c.open, global, c.json);
+                    let prepared = prepared
+                        .join()
+                        .map_err(|_| anyhow::anyhow!("preparing the repository failed"));
+                    (tree, prepared)
+                });
+                let tree = tree?;
+                prepared?
+                    .and_then(|p| p.store(&tree, &opts))
                     .with_context(|| format!("storing {}", c.image))?
             };
             if !global.quiet {
