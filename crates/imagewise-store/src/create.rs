@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -102,27 +102,52 @@ impl serde::Serialize for CreateReport {
     }
 }
 
-pub(crate) struct Job {
-    pub kind: BlobKind,
-    pub id: Id,
-    pub data: Vec<u8>,
+pub(crate) enum Job {
+    /// One blob; the packer groups a small one with its neighbours.
+    Blob {
+        kind: BlobKind,
+        id: Id,
+        data: Vec<u8>,
+    },
+    /// Small blobs already grouped: one frame, `(kind, id, length, offset in plain)` each.
+    Group {
+        members: Vec<FrameMember>,
+        plain: Vec<u8>,
+    },
 }
 
 type PackList = Vec<(Id, Vec<PackEntry>)>;
 
-/// Deduplicates blobs and feeds new ones to the pack writers.
+/// The pack writers of one snapshot, and what it has sent them. Blobs go in through
+/// [`Feeder`]s, one per thread that reads.
 struct Session<'r> {
     repo: &'r Repo,
-    /// The repository's blobs when the snapshot began, and those it added since.
+    /// The repository's blobs when the snapshot began.
     index: crate::index::Index,
-    new: HashSet<Id>,
+    /// Blobs this snapshot has sent to the writers, from whichever thread.
+    new: Mutex<HashSet<Id>>,
+    blobs_new: AtomicU64,
+    bytes_new: AtomicU64,
+    /// Small blobs are grouped before they are sent (compressed repositories only).
+    group: bool,
     tx: Option<Sender<Job>>,
     workers: Vec<JoinHandle<Result<PackList>>>,
     /// Syncs and names full packs; ends once every worker has.
     committer: Option<JoinHandle<Result<PackList>>>,
     /// Set when the snapshot is given up, so workers throw their open packs away.
     aborted: Arc<AtomicBool>,
+    /// The first error of a writer or the committer: what a feeder reports when they stop.
+    failure: Arc<Mutex<Option<Error>>>,
     sum: SnapshotSummary,
+}
+
+/// Keep the first failure of the writers' threads; the thread then stops.
+fn record_failure(slot: &Mutex<Option<Error>>, e: Error) -> Error {
+    let mut g = slot.lock().unwrap_or_else(|p| p.into_inner());
+    if g.is_none() {
+        *g = Some(e);
+    }
+    Error::damaged("a pack writer stopped")
 }
 
 /// Blobs up to this size are compressed in groups with their neighbours.
@@ -169,17 +194,22 @@ impl Packer {
     }
 
     pub fn add(&mut self, job: Job) -> Result<()> {
-        if self.zc.is_some() && job.data.len() <= GROUP_MAX_BLOB {
-            let g = job.kind as usize;
-            let (plain, members) = &mut self.groups[g];
-            members.push((job.kind, job.id, job.data.len() as u32, plain.len() as u32));
-            plain.extend_from_slice(&job.data);
-            if plain.len() >= GROUP_TARGET {
-                self.flush_group(g)?;
+        match job {
+            Job::Blob { kind, id, data } => {
+                if self.zc.is_some() && data.len() <= GROUP_MAX_BLOB {
+                    let g = kind as usize;
+                    let (plain, members) = &mut self.groups[g];
+                    members.push((kind, id, data.len() as u32, plain.len() as u32));
+                    plain.extend_from_slice(&data);
+                    if plain.len() >= GROUP_TARGET {
+                        self.flush_group(g)?;
+                    }
+                    return Ok(());
+                }
+                self.write_lone(kind, id, &data)
             }
-            return Ok(());
+            Job::Group { members, plain } => self.write_group(members, plain),
         }
-        self.write_lone(job.kind, job.id, &job.data)
     }
 
     fn compress(&mut self, plain: &[u8]) -> Result<Option<Vec<u8>>> {
@@ -204,6 +234,10 @@ impl Packer {
 
     fn flush_group(&mut self, g: usize) -> Result<()> {
         let (plain, members) = std::mem::take(&mut self.groups[g]);
+        self.write_group(members, plain)
+    }
+
+    fn write_group(&mut self, members: Vec<FrameMember>, plain: Vec<u8>) -> Result<()> {
         match members.len() {
             0 => Ok(()),
             1 => self.write_lone(members[0].0, members[0].1, &plain),
@@ -267,12 +301,14 @@ fn worker(
     pack_size: u64,
     aborted: Arc<AtomicBool>,
     committer: Sender<Sealed>,
+    failure: Arc<Mutex<Option<Error>>>,
 ) -> Result<PackList> {
-    let mut packer = Packer::new(backend, compression, pack_size, Some(committer))?;
+    let mut packer = Packer::new(backend, compression, pack_size, Some(committer))
+        .map_err(|e| record_failure(&failure, e))?;
     for job in rx {
         if let Err(e) = packer.add(job) {
             packer.abandon();
-            return Err(e);
+            return Err(record_failure(&failure, e));
         }
     }
     if aborted.load(Ordering::SeqCst) {
@@ -280,7 +316,7 @@ fn worker(
         packer.abandon();
         return Ok(Vec::new());
     }
-    packer.finish()
+    packer.finish().map_err(|e| record_failure(&failure, e))
 }
 
 /// Syncs and names the workers' full packs while they go on compressing, so a pack's `fsync`
@@ -290,6 +326,7 @@ fn committer(
     backend: Arc<dyn Backend>,
     rx: crossbeam_channel::Receiver<Sealed>,
     aborted: Arc<AtomicBool>,
+    failure: Arc<Mutex<Option<Error>>>,
 ) -> Result<PackList> {
     let mut done = Vec::new();
     for sealed in rx {
@@ -297,7 +334,10 @@ fn committer(
             // The snapshot failed: dropping the pack deletes its staged file.
             continue;
         }
-        done.push(sealed.commit(backend.as_ref())?);
+        let committed = sealed
+            .commit(backend.as_ref())
+            .map_err(|e| record_failure(&failure, e))?;
+        done.push(committed);
     }
     Ok(done)
 }
@@ -313,12 +353,14 @@ impl<'r> Session<'r> {
         let (tx, rx) = bounded::<Job>(8 * n);
         let mut workers = Vec::new();
         let aborted = Arc::new(AtomicBool::new(false));
+        let failure = Arc::new(Mutex::new(None));
         // A few sealed packs may wait for their sync; past that the workers wait too.
         let (ctx, crx) = bounded::<Sealed>(2 * n);
         let committer = {
             let b = repo.backend.clone();
             let ab = aborted.clone();
-            std::thread::spawn(move || committer(b, crx, ab))
+            let f = failure.clone();
+            std::thread::spawn(move || committer(b, crx, ab, f))
         };
         for _ in 0..n {
             let rx = rx.clone();
@@ -327,49 +369,48 @@ impl<'r> Session<'r> {
             let size = repo.config.pack_size;
             let ab = aborted.clone();
             let ctx = ctx.clone();
+            let f = failure.clone();
             workers.push(std::thread::spawn(move || {
-                worker(b, rx, comp, size, ab, ctx)
+                worker(b, rx, comp, size, ab, ctx, f)
             }));
         }
         Ok(Session {
             repo,
             index,
-            new: HashSet::new(),
+            new: Mutex::new(HashSet::new()),
+            blobs_new: AtomicU64::new(0),
+            bytes_new: AtomicU64::new(0),
+            group: repo.config.compression != Compression::None,
             tx: Some(tx),
             workers,
             committer: Some(committer),
             aborted,
+            failure,
             sum: SnapshotSummary::default(),
         })
     }
 
-    fn add(&mut self, kind: BlobKind, data: &[u8]) -> Result<Id> {
-        if data.len() > crate::pack::MAX_BLOB as usize {
-            return Err(Error::input(format!(
-                "a directory listing of {} MiB is more than the store takes ({} MiB); split the directory",
-                data.len() >> 20,
-                crate::pack::MAX_BLOB >> 20
-            )));
+    /// A way in for one thread.
+    fn feeder(&self) -> Feeder<'_> {
+        Feeder {
+            index: &self.index,
+            new: &self.new,
+            blobs_new: &self.blobs_new,
+            bytes_new: &self.bytes_new,
+            tx: self.tx.as_ref(),
+            group: self.group,
+            groups: Default::default(),
         }
-        let id = Id::of(data);
-        if !self.index.contains(&id) && self.new.insert(id) {
-            self.sum.blobs_new += 1;
-            self.sum.bytes_new += data.len() as u64;
-            let job = Job {
-                kind,
-                id,
-                data: data.to_vec(),
-            };
-            let sent = self.tx.as_ref().map(|tx| tx.send(job));
-            if !matches!(sent, Some(Ok(()))) {
-                // Every worker stopped: report the first one's error.
-                self.aborted.store(true, Ordering::SeqCst);
-                return Err(self.stop_workers().err().unwrap_or_else(|| {
-                    Error::damaged("the pack writers stopped without saying why")
-                }));
-            }
+    }
+
+    /// The error to report for a snapshot that failed with `e`: the writers' own when they
+    /// stopped first (a full disk, say), else `e`.
+    fn explain(&mut self, e: Error) -> Error {
+        self.aborted.store(true, Ordering::SeqCst);
+        match self.stop_workers() {
+            Err(w) => w,
+            Ok(_) => e,
         }
-        Ok(id)
     }
 
     fn stop_workers(&mut self) -> Result<PackList> {
@@ -395,10 +436,129 @@ impl<'r> Session<'r> {
             Some(Err(_)) => first_err = Some(Error::damaged("the pack committer thread panicked")),
             None => {}
         }
+        // What actually went wrong, rather than that a writer stopped.
+        if let Some(e) = self
+            .failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            first_err = Some(e);
+        }
         match first_err {
             Some(e) => Err(e),
             None => Ok(packs),
         }
+    }
+
+    /// Write the index and the snapshot; returns its id.
+    fn finish(
+        mut self,
+        mut snap: Snapshot,
+        key: Option<&SecretKey>,
+        started: Instant,
+    ) -> Result<CreateReport> {
+        let packs = self.stop_workers()?;
+        self.sum.blobs_new = self.blobs_new.load(Ordering::SeqCst);
+        self.sum.bytes_new = self.bytes_new.load(Ordering::SeqCst);
+        let backend = self.repo.backend.as_ref();
+        if !packs.is_empty() {
+            index::write(backend, &packs)?;
+        }
+        self.sum.bytes_stored = packs
+            .iter()
+            .map(|(_, es)| crate::pack::frame_bytes(es))
+            .sum();
+        self.sum.duration_s = started.elapsed().as_secs_f64();
+        snap.summary = std::mem::take(&mut self.sum);
+        let (id, bytes) = snapshot::encode(&snap, key);
+        backend.write(FileKind::Snapshot, &id.hex(), &bytes, false)?;
+        Ok(CreateReport {
+            id,
+            snapshot: snap,
+            warnings: Vec::new(),
+        })
+    }
+}
+
+/// One thread's way into a [`Session`]: each blob is deduplicated against the index and the
+/// session's new blobs; a new small one is copied into this feeder's own group (one copy, and
+/// one job per group rather than per blob), a larger one is sent alone. Groups left at the end
+/// are sent by [`Feeder::flush`] (or on drop, when the snapshot fails anyway).
+struct Feeder<'s> {
+    index: &'s crate::index::Index,
+    new: &'s Mutex<HashSet<Id>>,
+    blobs_new: &'s AtomicU64,
+    bytes_new: &'s AtomicU64,
+    tx: Option<&'s Sender<Job>>,
+    group: bool,
+    /// Data [0] and tree [1] blobs: trees are kept in frames of their own.
+    groups: [(Vec<u8>, Vec<FrameMember>); 2],
+}
+
+impl Feeder<'_> {
+    fn add(&mut self, kind: BlobKind, data: &[u8]) -> Result<Id> {
+        if data.len() > crate::pack::MAX_BLOB as usize {
+            return Err(Error::input(format!(
+                "a directory listing of {} MiB is more than the store takes ({} MiB); split the directory",
+                data.len() >> 20,
+                crate::pack::MAX_BLOB >> 20
+            )));
+        }
+        let id = Id::of(data);
+        if self.index.contains(&id)
+            || !self
+                .new
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(id)
+        {
+            return Ok(id);
+        }
+        self.blobs_new.fetch_add(1, Ordering::Relaxed);
+        self.bytes_new
+            .fetch_add(data.len() as u64, Ordering::Relaxed);
+        if self.group && data.len() <= GROUP_MAX_BLOB {
+            let g = kind as usize;
+            let (plain, members) = &mut self.groups[g];
+            if plain.is_empty() {
+                plain.reserve(GROUP_TARGET + GROUP_MAX_BLOB);
+            }
+            members.push((kind, id, data.len() as u32, plain.len() as u32));
+            plain.extend_from_slice(data);
+            if plain.len() >= GROUP_TARGET {
+                self.send_group(g)?;
+            }
+        } else {
+            self.send(Job::Blob {
+                kind,
+                id,
+                data: data.to_vec(),
+            })?;
+        }
+        Ok(id)
+    }
+
+    fn send_group(&mut self, g: usize) -> Result<()> {
+        let (plain, members) = std::mem::take(&mut self.groups[g]);
+        if members.is_empty() {
+            return Ok(());
+        }
+        self.send(Job::Group { members, plain })
+    }
+
+    fn send(&self, job: Job) -> Result<()> {
+        match self.tx.map(|tx| tx.send(job)) {
+            Some(Ok(())) => Ok(()),
+            // Every writer stopped; `Session::explain` says why.
+            _ => Err(Error::damaged("the pack writers stopped")),
+        }
+    }
+
+    /// Send the groups not yet full.
+    fn flush(&mut self) -> Result<()> {
+        self.send_group(0)?;
+        self.send_group(1)
     }
 
     /// Chunk a file's bytes into extents: runs of zeros become holes, and the holes the
@@ -429,32 +589,12 @@ impl<'r> Session<'r> {
             None => Ok(read),
         }
     }
+}
 
-    /// Write the index and the snapshot; returns its id.
-    fn finish(
-        mut self,
-        mut snap: Snapshot,
-        key: Option<&SecretKey>,
-        started: Instant,
-    ) -> Result<CreateReport> {
-        let packs = self.stop_workers()?;
-        let backend = self.repo.backend.as_ref();
-        if !packs.is_empty() {
-            index::write(backend, &packs)?;
-        }
-        self.sum.bytes_stored = packs
-            .iter()
-            .map(|(_, es)| crate::pack::frame_bytes(es))
-            .sum();
-        self.sum.duration_s = started.elapsed().as_secs_f64();
-        snap.summary = std::mem::take(&mut self.sum);
-        let (id, bytes) = snapshot::encode(&snap, key);
-        backend.write(FileKind::Snapshot, &id.hex(), &bytes, false)?;
-        Ok(CreateReport {
-            id,
-            snapshot: snap,
-            warnings: Vec::new(),
-        })
+impl Drop for Feeder<'_> {
+    fn drop(&mut self) {
+        // Normally flushed already; this only keeps a failing path from losing a group.
+        let _ = self.flush();
     }
 }
 
@@ -469,6 +609,115 @@ impl Drop for Session<'_> {
         if let Some(c) = self.committer.take() {
             let _ = c.join();
         }
+    }
+}
+
+/// How many threads read a directory's files: as many as compress.
+fn readers(threads: usize) -> usize {
+    if threads == 0 {
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    } else {
+        threads
+    }
+}
+
+/// What reading one file came to.
+enum ReadOne {
+    /// Its extents and the bytes they stand for, with a warning when that is not what was
+    /// listed (a live file that grew or shrank).
+    Stored(Vec<Extent>, u64, Option<String>),
+    /// Left out of the snapshot (a live file that vanished or cannot be read), and why.
+    Left(String),
+}
+
+/// What one thread (or the one pass over an archive) read, by place in the tree's entries.
+#[derive(Default)]
+struct Reads {
+    stored: Vec<(usize, Vec<Extent>, u64)>,
+    skipped: Vec<usize>,
+    /// With the place they are about, to keep them in path order whichever thread read what.
+    warnings_at: Vec<(usize, String)>,
+    warnings: Vec<String>,
+    files: u64,
+    bytes: u64,
+    /// Bytes of recorded holes passed unread.
+    holes: u64,
+}
+
+impl Reads {
+    /// Note one file; returns the bytes it stands for.
+    fn add(&mut self, i: usize, r: ReadOne) -> u64 {
+        match r {
+            ReadOne::Stored(ext, n, warning) => {
+                self.warnings_at.extend(warning.map(|w| (i, w)));
+                self.stored.push((i, ext, n));
+                self.files += 1;
+                self.bytes += n;
+                n
+            }
+            ReadOne::Left(why) => {
+                self.warnings_at.push((i, why));
+                self.skipped.push(i);
+                0
+            }
+        }
+    }
+
+    fn merge(all: Vec<Reads>) -> Reads {
+        let mut out = Reads::default();
+        for r in all {
+            out.stored.extend(r.stored);
+            out.skipped.extend(r.skipped);
+            out.warnings_at.extend(r.warnings_at);
+            out.files += r.files;
+            out.bytes += r.bytes;
+            out.holes += r.holes;
+        }
+        out.warnings_at.sort_by_key(|w| w.0);
+        out.warnings = std::mem::take(&mut out.warnings_at)
+            .into_iter()
+            .map(|w| w.1)
+            .collect();
+        out
+    }
+}
+
+/// Read one file into the store. `live`: a directory tree, where a file that cannot be opened
+/// or read is left out; elsewhere that is damage and ends the snapshot (the error).
+fn read_one(
+    feeder: &mut Feeder<'_>,
+    chunker: &mut Chunker,
+    e: &Entry,
+    r: std::result::Result<&mut dyn FileRead, imagewise_source::Error>,
+    live: bool,
+) -> Result<ReadOne> {
+    let r = match r {
+        Ok(r) => r,
+        Err(why) => {
+            return Ok(ReadOne::Left(format!(
+                "{}: left out, it could not be opened ({why})",
+                e.path
+            )))
+        }
+    };
+    let mut ext = Vec::new();
+    match feeder.chunk_stream(chunker, r, &mut ext)? {
+        Ok(n) => {
+            // A live tree (a running system's /): the file grew or shrank between listing and
+            // reading. Keep what was read, and say so.
+            let warning = (n != e.size).then(|| {
+                format!(
+                    "{}: changed while it was read ({} bytes listed, {n} stored)",
+                    e.path, e.size
+                )
+            });
+            Ok(ReadOne::Stored(ext, n, warning))
+        }
+        Err(err) if live => Ok(ReadOne::Left(format!(
+            "{}: left out, it could not be read ({err})",
+            e.path
+        ))),
+        Err(err) => Err(Error::io(format!("reading {} in the image", e.path), err)),
     }
 }
 
@@ -647,99 +896,115 @@ impl PreparedTree<'_> {
             .map(|(e, _)| e.size)
             .sum();
         opts.progress.begin("storing", Some(total));
-        let mut chunker = Chunker::new(repo.config.chunker);
-        let mut files_read = 0u64;
-        let mut read_total = 0u64;
-        // Files of a live directory tree that vanished or could not be read: left out, named.
-        let mut skipped: HashSet<String> = HashSet::new();
-        let mut one = |i: usize,
-                       e: &Entry,
-                       r: Result<&mut dyn FileRead, imagewise_source::Error>,
-                       live: bool|
-         -> Result<()> {
-            let r = match r {
-                Ok(r) => r,
-                Err(why) => {
-                    warnings.push(format!(
-                        "{}: left out, it could not be opened ({why})",
-                        e.path
-                    ));
-                    skipped.insert(e.path.clone());
-                    return Ok(());
-                }
-            };
-            let mut ext = Vec::new();
-            match s.chunk_stream(&mut chunker, r, &mut ext)? {
-                Ok(n) => {
-                    if n != e.size {
-                        // A live tree (a running system's /): the file grew or shrank between
-                        // listing and reading. Keep what was read, and say so.
-                        warnings.push(format!(
-                            "{}: changed while it was read ({} bytes listed, {n} stored)",
-                            e.path, e.size
-                        ));
-                    }
-                    read_total += n;
-                    files_read += 1;
-                    if let Some(c) = contents.get_mut(i) {
-                        *c = Some((ext, n));
-                    }
-                }
-                Err(err) if live => {
-                    warnings.push(format!(
-                        "{}: left out, it could not be read ({err})",
-                        e.path
-                    ));
-                    skipped.insert(e.path.clone());
-                }
-                Err(err) => return Err(Error::io(format!("reading {} in the image", e.path), err)),
-            }
-            opts.progress.advance(read_total);
-            Ok(())
-        };
-        if tree.info().format == Format::Dir {
+        let read = if tree.info().format == Format::Dir {
             // A directory may be a live system: a file that vanished or cannot be read is
-            // left out with a warning instead of failing the whole snapshot.
-            for (i, e) in entries
+            // left out with a warning instead of failing the whole snapshot. Files are read
+            // by as many threads as compress (a tree of small files costs system calls more
+            // than compression), each taking the next file in path order.
+            let todo: Vec<usize> = entries
                 .iter()
                 .enumerate()
                 .filter(|(i, e)| e.kind == EntryKind::File && !unchanged[*i])
-            {
-                match tree.open(&e.path) {
-                    Ok(mut r) => one(i, e, Ok(&mut r), true)?,
-                    Err(err) => one(i, e, Err(err), true)?,
+                .map(|(i, _)| i)
+                .collect();
+            let next = AtomicUsize::new(0);
+            let stop = AtomicBool::new(false);
+            let progress = AtomicU64::new(0);
+            let work = || -> Result<Reads> {
+                let mut feeder = s.feeder();
+                let mut chunker = Chunker::new(repo.config.chunker);
+                let mut reads = Reads::default();
+                while !stop.load(Ordering::Relaxed) {
+                    let Some(&i) = todo.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                        break;
+                    };
+                    let e = &entries[i];
+                    let done = match tree.open(&e.path) {
+                        Ok(mut r) => read_one(&mut feeder, &mut chunker, e, Ok(&mut r), true),
+                        Err(err) => read_one(&mut feeder, &mut chunker, e, Err(err), true),
+                    };
+                    let n = match done {
+                        Ok(d) => reads.add(i, d),
+                        Err(err) => {
+                            stop.store(true, Ordering::Relaxed);
+                            return Err(err);
+                        }
+                    };
+                    opts.progress
+                        .advance(progress.fetch_add(n, Ordering::Relaxed) + n);
                 }
-            }
+                feeder.flush()?;
+                reads.holes = chunker.skipped;
+                Ok(reads)
+            };
+            let threads = readers(opts.threads).min(todo.len().max(1));
+            std::thread::scope(|scope| {
+                let others: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
+                let mut all = vec![work()];
+                for h in others {
+                    all.push(
+                        h.join()
+                            .unwrap_or_else(|_| Err(Error::damaged("a reading thread panicked"))),
+                    );
+                }
+                all.into_iter().collect::<Result<Vec<Reads>>>()
+            })
+            .map(Reads::merge)
         } else {
             // Archives and disks: one pass (a compressed layer is streamed once); any read
             // error is the image's damage and ends the snapshot.
+            let mut feeder = s.feeder();
+            let mut chunker = Chunker::new(repo.config.chunker);
+            let mut reads = Reads::default();
             let mut failed: Option<Error> = None;
             // A layer none of whose files changed is not decompressed.
             let place = |e: &Entry| tree.position(&e.path);
             let walked = tree.for_each_file(
                 |e| !place(e).is_some_and(|i| unchanged[i]),
                 |e, r| {
-                    if failed.is_none() {
-                        // A file the tree does not list by this name has nowhere to go.
-                        if let Some(i) = place(e) {
-                            if let Err(err) = one(i, e, Ok(r), false) {
-                                failed = Some(err);
+                    // A file the tree does not list by this name has nowhere to go.
+                    if let (None, Some(i)) = (&failed, place(e)) {
+                        match read_one(&mut feeder, &mut chunker, e, Ok(r), false) {
+                            Ok(d) => {
+                                reads.add(i, d);
+                                opts.progress.advance(reads.bytes);
                             }
+                            Err(err) => failed = Some(err),
                         }
                     }
                     Ok(())
                 },
             );
-            if let Some(e) = failed {
-                opts.progress.end();
-                return Err(e);
+            let flushed = feeder.flush();
+            drop(feeder);
+            match (failed, walked, flushed) {
+                (Some(e), _, _) => Err(e),
+                (None, Err(e), _) => Err(Error::from(e)),
+                (None, Ok(()), Err(e)) => Err(e),
+                (None, Ok(()), Ok(())) => {
+                    reads.holes = chunker.skipped;
+                    Ok(Reads::merge(vec![reads]))
+                }
             }
-            walked?;
-        }
+        };
         opts.progress.end();
+        let read = match read {
+            Ok(r) => r,
+            Err(e) => return Err(s.explain(e)),
+        };
+        for (i, ext, n) in read.stored {
+            contents[i] = Some((ext, n));
+        }
+        warnings.extend(read.warnings);
+        // Files of a live directory tree that vanished or could not be read: left out, named.
+        let skipped: HashSet<&str> = read
+            .skipped
+            .iter()
+            .map(|&i| entries[i].path.as_str())
+            .collect();
         // What was read: recorded holes were passed unread.
-        s.sum.bytes_read = read_total.saturating_sub(chunker.skipped);
-        s.sum.files_read = files_read;
+        s.sum.bytes_read = read.bytes.saturating_sub(read.holes);
+        s.sum.files_read = read.files;
         // What the files cache will say of the files stored, in path order.
         let mut seen: Vec<(&str, Seen, Vec<Extent>)> = Vec::new();
         // Nodes by parent directory, then trees from the deepest directory up.
@@ -808,7 +1073,10 @@ impl PreparedTree<'_> {
             }
             children.entry(p).or_default().push(node);
         }
-        let root = s.store_trees(children)?;
+        let root = match s.store_trees(children) {
+            Ok(r) => r,
+            Err(e) => return Err(s.explain(e)),
+        };
         let mut root_node = root_meta.unwrap_or_else(|| Node::plain_dir("/"));
         root_node.subtree = Some(root);
         let snap = Snapshot {
@@ -925,35 +1193,44 @@ impl Repo {
         opts.progress.begin("storing", Some(size));
         let mut chunker = Chunker::new(self.config.raw_chunker);
         let mut ext = Vec::new();
-        let mut pos = 0u64;
         let mut read_total = 0u64;
-        while pos < size {
-            let (data, hole) = data_region(&f, pos, size);
-            if data > pos {
-                push_hole(&mut ext, data - pos);
+        let mut feeder = s.feeder();
+        let mut read = || -> Result<()> {
+            let mut pos = 0u64;
+            while pos < size {
+                let (data, hole) = data_region(&f, pos, size);
+                if data > pos {
+                    push_hole(&mut ext, data - pos);
+                }
+                if data >= size {
+                    break;
+                }
+                let end = hole.min(size);
+                f.seek(SeekFrom::Start(data))
+                    .ctx(|| format!("seeking in {}", path.display()))?;
+                let mut part = (&mut f).take(end - data);
+                let n = feeder
+                    .chunk_stream(&mut chunker, &mut part, &mut ext)?
+                    .ctx(|| format!("reading {}", path.display()))?;
+                if n != end - data {
+                    return Err(Error::input(format!(
+                        "{} changed while it was read (ended at {} of {size} bytes)",
+                        path.display(),
+                        data + n
+                    )));
+                }
+                read_total += n;
+                pos = end;
+                opts.progress.advance(pos);
             }
-            if data >= size {
-                break;
-            }
-            let end = hole.min(size);
-            f.seek(SeekFrom::Start(data))
-                .ctx(|| format!("seeking in {}", path.display()))?;
-            let mut part = (&mut f).take(end - data);
-            let n = s
-                .chunk_stream(&mut chunker, &mut part, &mut ext)?
-                .ctx(|| format!("reading {}", path.display()))?;
-            if n != end - data {
-                return Err(Error::input(format!(
-                    "{} changed while it was read (ended at {} of {size} bytes)",
-                    path.display(),
-                    data + n
-                )));
-            }
-            read_total += n;
-            pos = end;
-            opts.progress.advance(pos);
-        }
+            feeder.flush()
+        };
+        let read = read();
+        drop(feeder);
         opts.progress.end();
+        if let Err(e) = read {
+            return Err(s.explain(e));
+        }
         s.sum.bytes_read = read_total;
         s.sum.files = 1;
         s.sum.entries = 1;
@@ -980,7 +1257,10 @@ impl Repo {
         };
         let mut children = BTreeMap::new();
         children.insert("/".to_string(), vec![node]);
-        let root = s.store_trees(children)?;
+        let root = match s.store_trees(children) {
+            Ok(r) => r,
+            Err(e) => return Err(s.explain(e)),
+        };
         let snap = Snapshot {
             kind: SnapshotKind::Raw,
             time: now_rfc3339(),
@@ -1002,6 +1282,7 @@ impl Repo {
 impl Session<'_> {
     /// Store one tree blob per directory, deepest first; returns the root's id.
     fn store_trees(&mut self, mut children: BTreeMap<String, Vec<Node>>) -> Result<Id> {
+        let mut feeder = self.feeder();
         children.entry("/".into()).or_default();
         let mut dirs: Vec<String> = children.keys().cloned().collect();
         dirs.sort_by_key(|d| std::cmp::Reverse(if d == "/" { 0 } else { d.matches('/').count() }));
@@ -1014,13 +1295,14 @@ impl Session<'_> {
                     let full = join(&d, &n.name);
                     n.subtree = Some(match ids.get(&full) {
                         Some(id) => *id,
-                        None => self.add(BlobKind::Tree, &Tree::default().encode())?,
+                        None => feeder.add(BlobKind::Tree, &Tree::default().encode())?,
                     });
                 }
             }
-            let id = self.add(BlobKind::Tree, &Tree { nodes }.encode())?;
+            let id = feeder.add(BlobKind::Tree, &Tree { nodes }.encode())?;
             ids.insert(d, id);
         }
+        feeder.flush()?;
         ids.get("/")
             .copied()
             .ok_or_else(|| Error::damaged("no root tree was made"))

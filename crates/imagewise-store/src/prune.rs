@@ -299,7 +299,7 @@ impl Repo {
                             return Err(err);
                         }
                     };
-                    packer.add(Job {
+                    packer.add(Job::Blob {
                         kind: e.kind,
                         id: e.id,
                         data,
