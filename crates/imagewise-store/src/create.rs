@@ -782,13 +782,16 @@ fn check_key(repo: &Repo, key: Option<&SecretKey>) -> Result<()> {
 /// place in the tree's entries (`None` for every other entry).
 fn unchanged_files(
     tree: &ImageTree,
-    cache: filescache::FilesCache,
+    records: Vec<filescache::Record>,
     index: &crate::index::Index,
 ) -> Vec<Option<(Vec<Extent>, u64)>> {
     // Both lists are by path in byte order: one merging pass, no lookups by path.
     let entries = tree.entries();
     let mut out = vec![None; entries.len()];
-    let mut records = cache.files.into_iter().peekable();
+    if records.is_empty() {
+        return out;
+    }
+    let mut records = records.into_iter().peekable();
     for (i, e) in entries.iter().enumerate() {
         if e.kind != EntryKind::File {
             continue;
@@ -880,15 +883,64 @@ impl PreparedTree<'_> {
         } = self;
         let repo = s.repo;
         let entries = tree.entries();
+        let snapshot_of = |root: Node| Snapshot {
+            kind: SnapshotKind::Tree,
+            time: now_rfc3339(),
+            source: opts.source.clone(),
+            format: tree.info().format.as_str().to_string(),
+            tags: opts.tags.clone(),
+            hostname: lock::hostname(),
+            root,
+            summary: SnapshotSummary::default(),
+            escaped_names: true,
+        };
+        let root_meta = entries
+            .first()
+            .filter(|e| e.path == "/")
+            .map(|e| node_of(e, "/"));
+        // What the cache keeps of the listing, and the parent's trees when it is the same.
+        let listing = cache_path
+            .as_ref()
+            .map(|_| filescache::listing_digest(tree));
+        let (same_trees, records) = match cache {
+            Some(c) => (
+                (Some(c.listing) == listing).then_some((c.tree, c.trees)),
+                c.files,
+            ),
+            None => (None, Vec::new()),
+        };
         // Each file's extents and bytes, by its place in `entries`: first those the cache says
         // are unchanged since the parent (their chunks, unread), then those read.
-        let mut contents = match cache {
-            Some(c) => unchanged_files(tree, c, &s.index),
-            None => Vec::new(),
-        };
+        let mut contents = unchanged_files(tree, records, &s.index);
         contents.resize(entries.len(), None);
         let unchanged: Vec<bool> = contents.iter().map(Option::is_some).collect();
         s.sum.files_unchanged = unchanged.iter().filter(|u| **u).count() as u64;
+        // The listing is the parent's and every file is unchanged: so are the trees, which are
+        // made of nothing else. Nothing is read or built, and the cache stays valid as it is.
+        if let Some((root, trees)) = same_trees {
+            let all = entries
+                .iter()
+                .zip(&unchanged)
+                .all(|(e, u)| e.kind != EntryKind::File || *u);
+            if all && trees.contains(&root) && trees.iter().all(|t| s.index.contains(t)) {
+                for e in entries.iter().filter(|e| e.path != "/") {
+                    s.sum.entries += 1;
+                    match e.kind {
+                        EntryKind::File => {
+                            s.sum.files += 1;
+                            s.sum.bytes += e.size;
+                        }
+                        EntryKind::Dir => s.sum.dirs += 1,
+                        _ => {}
+                    }
+                }
+                let mut root_node = root_meta.unwrap_or_else(|| Node::plain_dir("/"));
+                root_node.subtree = Some(root);
+                let mut made = s.finish(snapshot_of(root_node), opts.sign_key.as_ref(), started)?;
+                made.warnings = warnings;
+                return Ok(made);
+            }
+        }
         let total: u64 = entries
             .iter()
             .zip(&unchanged)
@@ -1009,11 +1061,9 @@ impl PreparedTree<'_> {
         let mut seen: Vec<(&str, Seen, Vec<Extent>)> = Vec::new();
         // Nodes by parent directory, then trees from the deepest directory up.
         let mut children: BTreeMap<String, Vec<Node>> = BTreeMap::new();
-        let mut root_meta = None;
         let gone = |p: &str| !skipped.is_empty() && skipped.contains(p);
         for (i, e) in entries.iter().enumerate() {
             if e.path == "/" {
-                root_meta = Some(node_of(e, "/"));
                 continue;
             }
             if gone(&e.path)
@@ -1073,27 +1123,22 @@ impl PreparedTree<'_> {
             }
             children.entry(p).or_default().push(node);
         }
-        let root = match s.store_trees(children) {
+        let (root, trees) = match s.store_trees(children) {
             Ok(r) => r,
             Err(e) => return Err(s.explain(e)),
         };
         let mut root_node = root_meta.unwrap_or_else(|| Node::plain_dir("/"));
         root_node.subtree = Some(root);
-        let snap = Snapshot {
-            kind: SnapshotKind::Tree,
-            time: now_rfc3339(),
-            source: opts.source.clone(),
-            format: tree.info().format.as_str().to_string(),
-            tags: opts.tags.clone(),
-            hostname: lock::hostname(),
-            root: root_node,
-            summary: SnapshotSummary::default(),
-            escaped_names: true,
-        };
-        let mut made = s.finish(snap, opts.sign_key.as_ref(), started)?;
-        if let Some(p) = cache_path.filter(|_| !seen.is_empty()) {
+        let mut made = s.finish(snapshot_of(root_node), opts.sign_key.as_ref(), started)?;
+        if let (Some(p), Some(listing)) = (cache_path.filter(|_| !seen.is_empty()), listing) {
             let files = seen.iter().map(|(p, s, c)| (*p, s, c.as_slice()));
-            if let Err(e) = filescache::save(&p, &repo.config.id, made.id, files) {
+            let written = filescache::Written {
+                snapshot: made.id,
+                tree: root,
+                listing,
+                trees: &trees,
+            };
+            if let Err(e) = filescache::save(&p, &repo.config.id, &written, files) {
                 warnings.push(format!(
                     "files cache {}: not written ({e}); the next snapshot reads every file",
                     p.display()
@@ -1151,11 +1196,11 @@ impl Repo {
         let Some(parent) = parent else {
             return Ok(None);
         };
-        if parent.id != cache.snapshot {
-            // The cache describes another snapshot's files (a --parent of another time, or a
+        if parent.snapshot.root.subtree != Some(cache.tree) {
+            // The cache describes another tree's files (a --parent of another time, or a
             // snapshot made elsewhere since): it says nothing about this parent's chunks.
             tracing::info!(
-                "files cache is for snapshot {}, the parent is {}: every file is read",
+                "files cache is for snapshot {}, the parent {} has another tree: every file is read",
                 cache.snapshot.short(),
                 parent.id.short()
             );
@@ -1258,7 +1303,7 @@ impl Repo {
         let mut children = BTreeMap::new();
         children.insert("/".to_string(), vec![node]);
         let root = match s.store_trees(children) {
-            Ok(r) => r,
+            Ok((root, _)) => root,
             Err(e) => return Err(s.explain(e)),
         };
         let snap = Snapshot {
@@ -1281,8 +1326,10 @@ impl Repo {
 
 impl Session<'_> {
     /// Store one tree blob per directory, deepest first; returns the root's id.
-    fn store_trees(&mut self, mut children: BTreeMap<String, Vec<Node>>) -> Result<Id> {
+    /// Store the trees bottom up; returns the root's id and every tree's.
+    fn store_trees(&mut self, mut children: BTreeMap<String, Vec<Node>>) -> Result<(Id, Vec<Id>)> {
         let mut feeder = self.feeder();
+        let mut all = Vec::with_capacity(children.len() + 1);
         children.entry("/".into()).or_default();
         let mut dirs: Vec<String> = children.keys().cloned().collect();
         dirs.sort_by_key(|d| std::cmp::Reverse(if d == "/" { 0 } else { d.matches('/').count() }));
@@ -1295,17 +1342,26 @@ impl Session<'_> {
                     let full = join(&d, &n.name);
                     n.subtree = Some(match ids.get(&full) {
                         Some(id) => *id,
-                        None => feeder.add(BlobKind::Tree, &Tree::default().encode())?,
+                        None => {
+                            let id = feeder.add(BlobKind::Tree, &Tree::default().encode())?;
+                            all.push(id);
+                            id
+                        }
                     });
                 }
             }
             let id = feeder.add(BlobKind::Tree, &Tree { nodes }.encode())?;
+            all.push(id);
             ids.insert(d, id);
         }
         feeder.flush()?;
-        ids.get("/")
+        all.sort();
+        all.dedup();
+        let root = ids
+            .get("/")
             .copied()
-            .ok_or_else(|| Error::damaged("no root tree was made"))
+            .ok_or_else(|| Error::damaged("no root tree was made"))?;
+        Ok((root, all))
     }
 }
 

@@ -5,16 +5,22 @@
 //! Each record keeps the file's extents as the parent stored them, so an unchanged file costs a
 //! comparison and an index lookup per chunk: the parent's trees are not read. (They would be
 //! the same extents: the cache is written from the nodes of the snapshot it names, and it is used
-//! only when that snapshot is the parent.) Like the files themselves, the cache is trusted as a
-//! local file: who can rewrite it can as well rewrite the files it describes.
+//! only when that snapshot's root tree is the parent's.) Like the files themselves, the cache is
+//! trusted as a local file: who can rewrite it can as well rewrite the files it describes.
+//!
+//! It also keeps a digest of the whole listing it was written from (every entry's metadata and
+//! every file's stamp) and the ids of the snapshot's trees. A tree is a function of the listing
+//! and the files' chunks, so when the listing hashes the same and every file is unchanged, the
+//! new snapshot's trees are the parent's: nothing is built, and the cache stays as it is.
+//! (It is tied to the parent's root tree, not its snapshot id, for that reason.)
 //!
 //! One file per repository, source and tag set, under the user's cache directory (never inside the
 //! repository: it is a local speed-up, not data): `$IMAGEWISE_CACHE_DIR`, else
 //! `$XDG_CACHE_HOME/imagewise`, else `~/.cache/imagewise`, then `files/<repository id>/<BLAKE3
 //! of the source reference and the sorted tags>`. A file is unchanged when its size, mtime (ns) and [`Stamp`] (a
 //! directory's files: device, inode and ctime; an image layer's: the layer's digest) are those
-//! recorded. What it records is the snapshot it was written for; it is used only when that
-//! snapshot is the parent of the new one.
+//! recorded. It records the snapshot it was written for and that snapshot's root tree; it is used
+//! only when the parent of the new snapshot has that root tree.
 //!
 //! The limit every files cache shares: a file rewritten with the same size by a writer that
 //! then restores its mtime, on a filesystem or in a way that leaves ctime alone (or a ctime
@@ -23,6 +29,7 @@
 //!
 //! ```text
 //! magic "IWFILES2" | repository id: u16 LE length + UTF-8 | snapshot id [32] |
+//! root tree id [32] | listing digest [32] | tree count u32 LE | tree ids [32] each |
 //! record count u64 LE | records, by path in byte order | BLAKE3 of everything before [32]
 //! record: path: u32 LE length + bytes | size u64 | mtime i64 | mtime_nsec u32 | stamp |
 //!         extent count u32 | extents
@@ -89,8 +96,14 @@ pub(crate) struct Record {
 /// A loaded cache.
 #[derive(Debug)]
 pub(crate) struct FilesCache {
-    /// The snapshot whose files these are.
+    /// The snapshot it was written for (for messages).
     pub snapshot: Id,
+    /// That snapshot's root tree: the cache holds for any snapshot with this root.
+    pub tree: Id,
+    /// The digest of the listing it was written from ([`listing_digest`]).
+    pub listing: Id,
+    /// Every tree of that snapshot.
+    pub trees: Vec<Id>,
     /// By path, in byte order (as an image tree's entries are), each path once.
     pub files: Vec<Record>,
 }
@@ -151,19 +164,34 @@ pub(crate) fn load(path: &Path, repo_id: &str) -> Result<Option<FilesCache>, Str
     Ok(Some(cache))
 }
 
-/// Write the cache for `snapshot` (atomically: a temporary file renamed over the old one).
-/// `files` come by path in byte order.
+/// What a cache is written for: the snapshot, its root tree and every tree, and the listing's
+/// digest.
+pub(crate) struct Written<'a> {
+    pub snapshot: Id,
+    pub tree: Id,
+    pub listing: Id,
+    pub trees: &'a [Id],
+}
+
+/// Write the cache (atomically: a temporary file renamed over the old one). `files` come by
+/// path in byte order.
 pub(crate) fn save<'a>(
     path: &Path,
     repo_id: &str,
-    snapshot: Id,
+    written: &Written<'_>,
     files: impl Iterator<Item = (&'a str, &'a Seen, &'a [Extent])>,
 ) -> std::io::Result<()> {
     let mut body = Vec::new();
     body.extend_from_slice(MAGIC);
     body.extend_from_slice(&(repo_id.len() as u16).to_le_bytes());
     body.extend_from_slice(repo_id.as_bytes());
-    body.extend_from_slice(&snapshot.0);
+    body.extend_from_slice(&written.snapshot.0);
+    body.extend_from_slice(&written.tree.0);
+    body.extend_from_slice(&written.listing.0);
+    body.extend_from_slice(&(written.trees.len() as u32).to_le_bytes());
+    for t in written.trees {
+        body.extend_from_slice(&t.0);
+    }
     let count_at = body.len();
     body.extend_from_slice(&0u64.to_le_bytes());
     let mut n = 0u64;
@@ -173,26 +201,7 @@ pub(crate) fn save<'a>(
         body.extend_from_slice(&s.size.to_le_bytes());
         body.extend_from_slice(&s.mtime.to_le_bytes());
         body.extend_from_slice(&s.mtime_nsec.to_le_bytes());
-        match &s.stamp {
-            Stamp::None => body.push(0),
-            Stamp::Host {
-                dev,
-                ino,
-                ctime,
-                ctime_nsec,
-            } => {
-                body.push(1);
-                body.extend_from_slice(&dev.to_le_bytes());
-                body.extend_from_slice(&ino.to_le_bytes());
-                body.extend_from_slice(&ctime.to_le_bytes());
-                body.extend_from_slice(&ctime_nsec.to_le_bytes());
-            }
-            Stamp::Layer(d) => {
-                body.push(2);
-                body.extend_from_slice(&(d.len() as u16).to_le_bytes());
-                body.extend_from_slice(d.as_bytes());
-            }
-        }
+        put_stamp(&mut body, &s.stamp);
         body.extend_from_slice(&(content.len() as u32).to_le_bytes());
         for Extent(id, len) in content {
             match id {
@@ -215,6 +224,76 @@ pub(crate) fn save<'a>(
     tmp.write_all(&body)?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
+}
+
+fn put_stamp(out: &mut Vec<u8>, stamp: &Stamp) {
+    match stamp {
+        Stamp::None => out.push(0),
+        Stamp::Host {
+            dev,
+            ino,
+            ctime,
+            ctime_nsec,
+        } => {
+            out.push(1);
+            out.extend_from_slice(&dev.to_le_bytes());
+            out.extend_from_slice(&ino.to_le_bytes());
+            out.extend_from_slice(&ctime.to_le_bytes());
+            out.extend_from_slice(&ctime_nsec.to_le_bytes());
+        }
+        Stamp::Layer(d) => {
+            out.push(2);
+            out.extend_from_slice(&(d.len() as u16).to_le_bytes());
+            out.extend_from_slice(d.as_bytes());
+        }
+    }
+}
+
+/// Everything a snapshot's trees are made of besides the files' bytes: every entry's path, kind,
+/// mode, owner, size, mtime, link target, device and xattrs, and each file's stamp (which vouches
+/// for its bytes), in the tree's order, hashed. The first bytes name the tree encoding, so a
+/// change to it makes every digest new.
+pub(crate) fn listing_digest(tree: &imagewise_source::ImageTree) -> Id {
+    fn put(out: &mut Vec<u8>, b: &[u8]) {
+        out.extend_from_slice(&(b.len() as u64).to_le_bytes());
+        out.extend_from_slice(b);
+    }
+    let mut out = Vec::with_capacity(tree.entries().len() * 96);
+    out.extend_from_slice(b"imagewise listing 1, trees json 1\0");
+    for (i, e) in tree.entries().iter().enumerate() {
+        put(&mut out, e.path.as_bytes());
+        put(&mut out, e.kind.as_str().as_bytes());
+        out.extend_from_slice(&e.mode.to_le_bytes());
+        out.extend_from_slice(&e.uid.to_le_bytes());
+        out.extend_from_slice(&e.gid.to_le_bytes());
+        out.extend_from_slice(&e.size.to_le_bytes());
+        out.extend_from_slice(&e.mtime.to_le_bytes());
+        out.extend_from_slice(&e.mtime_nsec.to_le_bytes());
+        match &e.link {
+            Some(l) => {
+                out.push(1);
+                put(&mut out, l.as_bytes());
+            }
+            None => out.push(0),
+        }
+        match e.device {
+            Some((a, b)) => {
+                out.push(1);
+                out.extend_from_slice(&a.to_le_bytes());
+                out.extend_from_slice(&b.to_le_bytes());
+            }
+            None => out.push(0),
+        }
+        out.extend_from_slice(&(e.xattrs.len() as u64).to_le_bytes());
+        for (k, v) in &e.xattrs {
+            put(&mut out, k.as_bytes());
+            put(&mut out, v);
+        }
+        if e.kind == imagewise_source::EntryKind::File {
+            put_stamp(&mut out, &tree.stamp_at(i));
+        }
+    }
+    Id::of(&out)
 }
 
 struct Cursor<'a>(&'a [u8]);
@@ -261,6 +340,13 @@ fn decode(b: &[u8]) -> Option<(FilesCache, String)> {
     let n = c.u16()? as usize;
     let owner = c.str(n)?;
     let snapshot = Id(c.take(32)?.try_into().ok()?);
+    let tree = Id(c.take(32)?.try_into().ok()?);
+    let listing = Id(c.take(32)?.try_into().ok()?);
+    let n = c.u32()? as usize;
+    let mut trees = Vec::with_capacity(n.min(c.0.len() / 32));
+    for _ in 0..n {
+        trees.push(Id(c.take(32)?.try_into().ok()?));
+    }
     let count = c.u64()?;
     // Every record takes more than 30 bytes: a count past that is damage, not a reservation.
     let mut files: Vec<Record> = Vec::with_capacity((count as usize).min(c.0.len() / 30));
@@ -311,7 +397,16 @@ fn decode(b: &[u8]) -> Option<(FilesCache, String)> {
     if !c.0.is_empty() {
         return None;
     }
-    Some((FilesCache { snapshot, files }, owner))
+    Some((
+        FilesCache {
+            snapshot,
+            tree,
+            listing,
+            trees,
+            files,
+        },
+        owner,
+    ))
 }
 
 #[cfg(test)]
@@ -340,16 +435,25 @@ mod tests {
             stamp: Stamp::Layer("sha256:ab".into()),
         };
         let snap = Id::of(b"s");
+        let trees = [Id::of(b"t"), Id::of(b"u")];
+        let w = Written {
+            snapshot: snap,
+            tree: trees[0],
+            listing: Id::of(b"l"),
+            trees: &trees,
+        };
         let ext = [Extent(Some(Id::of(b"x")), 3), Extent(None, 2)];
         save(
             &p,
             "00ff",
-            snap,
+            &w,
             [("/a", &a, &ext[..]), ("/b", &b, &[][..])].into_iter(),
         )
         .unwrap();
         let c = load(&p, "00ff").unwrap().unwrap();
         assert_eq!(c.snapshot, snap);
+        assert_eq!((c.tree, c.listing), (trees[0], Id::of(b"l")));
+        assert_eq!(c.trees, trees);
         assert_eq!(c.files.len(), 2);
         assert_eq!((c.files[0].path.as_str(), &c.files[0].seen), ("/a", &a));
         assert_eq!(c.files[0].content, ext);
@@ -365,7 +469,7 @@ mod tests {
         save(
             &p,
             "00ff",
-            snap,
+            &w,
             [("/b", &b, &[][..]), ("/a", &a, &[][..])].into_iter(),
         )
         .unwrap();

@@ -179,6 +179,76 @@ fn unchanged_files_are_not_read_again() {
     ok(&["repo", "check", "--read-data", s(&repo)]);
 }
 
+/// When the listing (every entry's metadata, every file's stamp) is the parent's and no file
+/// changed, the parent's trees are taken whole: no blob at all is new. Any change to a directory,
+/// a symlink or an owner still makes the trees `--force` makes, without reading a file.
+#[test]
+fn an_unchanged_listing_takes_the_parents_trees() {
+    let t = tempfile::tempdir().unwrap();
+    let cache = t.path().join("cache");
+    let src = t.path().join("src");
+    std::fs::create_dir_all(src.join("d")).unwrap();
+    std::fs::create_dir_all(src.join("e")).unwrap();
+    std::fs::write(src.join("d/f"), b"ffff").unwrap();
+    std::fs::write(src.join("e/g"), b"gggggg").unwrap();
+    std::os::unix::fs::symlink("d/f", src.join("l")).unwrap();
+    let repo = t.path().join("repo");
+    ok(&["repo", "init", s(&repo)]);
+    let srcs = s(&src);
+    let (first, _) = create(&cache, &repo, srcs, &[]);
+    assert_eq!(counts(&first), (2, 0));
+    let (same, _) = create(&cache, &repo, srcs, &[]);
+    assert_eq!(counts(&same), (0, 2));
+    assert_eq!(root(&same), root(&first));
+    assert_eq!(
+        (same["blobs_new"].as_u64(), same["bytes_new"].as_u64()),
+        (Some(0), Some(0))
+    );
+    for k in ["entries", "files", "dirs", "bytes"] {
+        assert_eq!(
+            same[k], first[k],
+            "{k}: the summary counts what the snapshot holds"
+        );
+    }
+    let mut last = root(&same);
+    for change in [
+        "chmod 700 e",
+        "ln -sfn e/g l",
+        "touch -d @5 d",
+        "mkdir d/new",
+        "chown 1234:5678 e",
+        "touch -r d/f d/f",
+    ] {
+        sh(&format!("cd {srcs} && {change}"));
+        let (cached, _) = create(&cache, &repo, srcs, &[]);
+        let (forced, _) = create(&cache, &repo, srcs, &["--force"]);
+        assert_eq!(root(&cached), root(&forced), "after `{change}`");
+        let (again, _) = create(&cache, &repo, srcs, &[]);
+        assert_eq!(
+            counts(&again),
+            (0, 2),
+            "after `{change}`, nothing more changed"
+        );
+        assert_eq!(root(&again), root(&forced));
+        if change.starts_with("touch -r") {
+            // The same metadata again, but a new ctime: the file is read, the tree is the same.
+            assert_eq!(counts(&cached), (1, 1));
+            assert_eq!(root(&cached), last);
+        } else {
+            assert_eq!(
+                counts(&cached),
+                (0, 2),
+                "`{change}` changes no file's stamp"
+            );
+            assert_ne!(root(&cached), last, "`{change}` is in the trees");
+        }
+        last = root(&again);
+    }
+    let out = t.path().join("out");
+    ok(&["restore", s(&repo), "latest", s(&out)]);
+    sh(&format!("diff -r --no-dereference {} {}", s(&src), s(&out)));
+}
+
 /// A layered image stored again: no layer is decompressed (no file read), the same trees.
 #[test]
 fn an_unchanged_image_is_not_read_again() {
