@@ -114,6 +114,8 @@ pub(crate) struct Loc {
 pub(crate) struct Index {
     pub packs: Vec<Id>,
     pack_pos: HashMap<Id, u32>,
+    /// The pack last numbered, while loading.
+    last_pack: Option<(Id, u32)>,
     /// Every entry of every index file, sorted by id prefix and then pack number (so the first
     /// location read wins; a blob stored twice has a slot per pack).
     slots: Vec<Slot>,
@@ -192,17 +194,26 @@ impl Index {
         idx.slots.shrink_to_fit();
         // Pack numbers are given while loading only.
         idx.pack_pos = HashMap::new();
+        idx.last_pack = None;
         idx.unique = idx.first_slots().count();
         Ok(idx)
     }
 
     /// The number of a pack, given on its first sight.
     fn pack_number(&mut self, pack: Id) -> u32 {
+        // An index file lists a pack's entries together: most calls ask for the last one.
+        if let Some(&(last, n)) = self.last_pack.as_ref() {
+            if last == pack {
+                return n;
+            }
+        }
         let n = self.packs.len() as u32;
-        *self.pack_pos.entry(pack).or_insert_with(|| {
+        let n = *self.pack_pos.entry(pack).or_insert_with(|| {
             self.packs.push(pack);
             n
-        })
+        });
+        self.last_pack = Some((pack, n));
+        n
     }
 
     /// The first slot of each run of equal prefixes.
