@@ -612,6 +612,9 @@ impl Drop for Session<'_> {
     }
 }
 
+/// Files from this size on are read first, largest first.
+const BIG_FILE: u64 = 1 << 20;
+
 /// How many threads read a directory's files: as many as compress.
 fn readers(threads: usize) -> usize {
     if threads == 0 {
@@ -952,13 +955,17 @@ impl PreparedTree<'_> {
             // A directory may be a live system: a file that vanished or cannot be read is
             // left out with a warning instead of failing the whole snapshot. Files are read
             // by as many threads as compress (a tree of small files costs system calls more
-            // than compression), each taking the next file in path order.
-            let todo: Vec<usize> = entries
+            // than compression), each taking the next file: the big ones first, largest first,
+            // so that no thread is left alone with one at the end; then the rest in path order,
+            // so that neighbours share compression groups (which a restore reads once).
+            let (mut todo, small): (Vec<usize>, Vec<usize>) = entries
                 .iter()
                 .enumerate()
                 .filter(|(i, e)| e.kind == EntryKind::File && !unchanged[*i])
                 .map(|(i, _)| i)
-                .collect();
+                .partition(|&i| entries[i].size >= BIG_FILE);
+            todo.sort_by_key(|&i| std::cmp::Reverse(entries[i].size));
+            todo.extend(small);
             let next = AtomicUsize::new(0);
             let stop = AtomicBool::new(false);
             let progress = AtomicU64::new(0);
