@@ -7,7 +7,9 @@
 # rustic-rs --locked` (both cached under /var/cache/iw-bench) when absent. Repositories and
 # restores live on a scratch ext4 loop filesystem made for the run (below, why).
 #
-#   bench/store.sh            (RUNS=2 by default; B=corpus dir, default /var/cache/iw-bench/bench-corpus)
+#   bench/store.sh            (RUNS=2 by default; B=corpus dir, default /var/cache/iw-bench/bench-corpus;
+#                              PAIRS=7 interleaved pairs against the floors at the end;
+#                              PAIRS_ONLY=1 runs only those)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export B=${B:-/var/cache/iw-bench/bench-corpus}
@@ -26,7 +28,6 @@ fi
 for t in restic borg casync rsync zstd; do command -v $t >/dev/null || { apt-get update -q && apt-get install -y -q restic borgbackup casync rsync time zstd; break; }; done
 cargo build --release -q -p imagewise-cli
 export IW=$PWD/target/release/imagewise
-rm -f "$RES/anchors.csv" "$RES/restore-check.txt"
 mkdir -p "$RES"
 # Repositories and restores go to a scratch ext4 made afresh for the run, with the journal
 # `mkfs.ext4` gives by default. This machine's root filesystem has none, and there perf shows
@@ -45,4 +46,9 @@ if ! mountpoint -q "$SCRATCH"; then
   trap 'umount "$SCRATCH"; rm -f "$SCRATCH_IMG"' EXIT
 fi
 export R=$SCRATCH/repos T=$SCRATCH/restore
-bash bench/store-anchors.sh
+if [ -z "${PAIRS_ONLY:-}" ]; then
+  rm -f "$RES/anchors.csv" "$RES/restore-check.txt"
+  bash bench/store-anchors.sh
+fi
+# The goals against the floors once more, as interleaved pairs (store-pairs.py says why).
+python3 bench/store-pairs.py "$IW" "$B" "$SCRATCH" "$RES" | tee "$RES/pairs.txt"
