@@ -193,3 +193,102 @@ fn the_suite_fails_a_careless_backend() {
         );
     }
 }
+
+/// A backend whose disk is full for packs: every pack commit fails with ENOSPC.
+struct FullDisk(MemoryBackend);
+
+impl Backend for FullDisk {
+    fn location(&self) -> String {
+        self.0.location()
+    }
+    fn read(&self, k: FileKind, n: &str) -> imagewise_store::Result<Vec<u8>> {
+        self.0.read(k, n)
+    }
+    fn read_at(&self, k: FileKind, n: &str, o: u64, l: usize) -> imagewise_store::Result<Vec<u8>> {
+        self.0.read_at(k, n, o, l)
+    }
+    fn write(&self, k: FileKind, n: &str, b: &[u8], x: bool) -> imagewise_store::Result<()> {
+        self.0.write(k, n, b, x)
+    }
+    fn stage(&self) -> imagewise_store::Result<imagewise_store::Staged> {
+        self.0.stage()
+    }
+    fn commit(
+        &self,
+        s: imagewise_store::Staged,
+        k: FileKind,
+        n: &str,
+    ) -> imagewise_store::Result<()> {
+        if k == FileKind::Pack {
+            return Err(imagewise_store::Error::Io {
+                what: format!("syncing pack {n}"),
+                err: std::io::Error::from_raw_os_error(28),
+            });
+        }
+        self.0.commit(s, k, n)
+    }
+    fn list(
+        &self,
+        k: FileKind,
+        after: Option<&str>,
+        l: usize,
+    ) -> imagewise_store::Result<Vec<(String, u64)>> {
+        self.0.list(k, after, l)
+    }
+    fn size(&self, k: FileKind, n: &str) -> imagewise_store::Result<Option<u64>> {
+        self.0.size(k, n)
+    }
+    fn remove(&self, k: FileKind, n: &str) -> imagewise_store::Result<()> {
+        self.0.remove(k, n)
+    }
+    fn open(
+        &self,
+        k: FileKind,
+        n: &str,
+    ) -> imagewise_store::Result<Box<dyn imagewise_store::ReadAt>> {
+        self.0.open(k, n)
+    }
+}
+
+/// When the pack writers fail (here a full disk), `snapshot create` says why, not merely that
+/// they stopped, whether the last pack of a writer failed (a small tree) or the committer's
+/// first full one while files were still being read (48 MB that does not compress); and no
+/// snapshot is left.
+#[test]
+fn a_pack_writers_own_error_is_the_one_reported() {
+    let t = tempfile::tempdir().unwrap();
+    let small = t.path().join("small");
+    std::fs::create_dir_all(&small).unwrap();
+    std::fs::write(small.join("a"), b"some bytes").unwrap();
+    let big = t.path().join("big");
+    std::fs::create_dir_all(&big).unwrap();
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    for f in 0..6 {
+        let bytes: Vec<u8> = (0..8 << 20)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect();
+        std::fs::write(big.join(format!("f{f}")), bytes).unwrap();
+    }
+    for src in [&small, &big] {
+        let backend: Arc<dyn Backend> = Arc::new(FullDisk(MemoryBackend::new()));
+        let repo = Repo::init_with(backend, &InitOptions::default()).unwrap();
+        let tree =
+            imagewise_source::open(&format!("dir:{}", src.display()), &OpenOptions::default())
+                .unwrap();
+        let err = repo
+            .create_tree(&tree, &CreateOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("No space left on device") && err.contains("syncing pack"),
+            "{}: {err}",
+            src.display()
+        );
+        assert!(repo.snapshots().unwrap().0.is_empty());
+    }
+}
