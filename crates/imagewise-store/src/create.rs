@@ -901,15 +901,15 @@ impl PreparedTree<'_> {
             .first()
             .filter(|e| e.path == "/")
             .map(|e| node_of(e, "/"));
-        // What the cache keeps of the listing, and the parent's trees when it is the same.
-        let listing = cache_path
-            .as_ref()
-            .map(|_| filescache::listing_digest(tree));
+        // The parent's trees, when the listing is the one the cache was written from (its
+        // digest is worked out here only when there is a cache to compare it with).
+        let mut listing = None;
         let (same_trees, records) = match cache {
-            Some(c) => (
-                (Some(c.listing) == listing).then_some((c.tree, c.trees)),
-                c.files,
-            ),
+            Some(c) => {
+                let now = filescache::listing_digest(tree);
+                listing = Some(now);
+                ((c.listing == now).then_some((c.tree, c.trees)), c.files)
+            }
             None => (None, Vec::new()),
         };
         // Each file's extents and bytes, by its place in `entries`: first those the cache says
@@ -1136,21 +1136,36 @@ impl PreparedTree<'_> {
         };
         let mut root_node = root_meta.unwrap_or_else(|| Node::plain_dir("/"));
         root_node.subtree = Some(root);
-        let mut made = s.finish(snapshot_of(root_node), opts.sign_key.as_ref(), started)?;
-        if let (Some(p), Some(listing)) = (cache_path.filter(|_| !seen.is_empty()), listing) {
-            let files = seen.iter().map(|(p, s, c)| (*p, s, c.as_slice()));
-            let written = filescache::Written {
-                snapshot: made.id,
-                tree: root,
-                listing,
-                trees: &trees,
-            };
-            if let Err(e) = filescache::save(&p, &repo.config.id, &written, files) {
-                warnings.push(format!(
-                    "files cache {}: not written ({e}); the next snapshot reads every file",
-                    p.display()
-                ));
-            }
+        // The cache names the root tree, not the snapshot, so it is written while the index
+        // and the snapshot are synced. (Should the snapshot fail, a cache of a tree no snapshot
+        // has is never used.)
+        let cache_path = cache_path.filter(|_| !seen.is_empty());
+        let (made, saved) = std::thread::scope(|scope| {
+            let saver = cache_path.as_ref().map(|p| {
+                let (seen, trees) = (&seen, &trees);
+                scope.spawn(move || {
+                    let written = filescache::Written {
+                        tree: root,
+                        listing: listing.unwrap_or_else(|| filescache::listing_digest(tree)),
+                        trees,
+                    };
+                    let files = seen.iter().map(|(p, s, c)| (*p, s, c.as_slice()));
+                    filescache::save(p, &repo.config.id, &written, files)
+                })
+            });
+            let made = s.finish(snapshot_of(root_node), opts.sign_key.as_ref(), started);
+            let saved = saver.map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(std::io::Error::other("the writing thread panicked")))
+            });
+            (made, saved)
+        });
+        let mut made = made?;
+        if let (Some(p), Some(Err(e))) = (cache_path, saved) {
+            warnings.push(format!(
+                "files cache {}: not written ({e}); the next snapshot reads every file",
+                p.display()
+            ));
         }
         made.warnings = warnings;
         Ok(made)
@@ -1207,8 +1222,8 @@ impl Repo {
             // The cache describes another tree's files (a --parent of another time, or a
             // snapshot made elsewhere since): it says nothing about this parent's chunks.
             tracing::info!(
-                "files cache is for snapshot {}, the parent {} has another tree: every file is read",
-                cache.snapshot.short(),
+                "files cache is for tree {}, the parent {} has another: every file is read",
+                cache.tree.short(),
                 parent.id.short()
             );
             return Ok(None);

@@ -4,23 +4,24 @@
 //!
 //! Each record keeps the file's extents as the parent stored them, so an unchanged file costs a
 //! comparison and an index lookup per chunk: the parent's trees are not read. (They would be
-//! the same extents: the cache is written from the nodes of the snapshot it names, and it is used
-//! only when that snapshot's root tree is the parent's.) Like the files themselves, the cache is
+//! the same extents: the cache is written from the nodes of the snapshot whose root tree it
+//! names, and it is used only when that root tree is the parent's.) Like the files themselves, the cache is
 //! trusted as a local file: who can rewrite it can as well rewrite the files it describes.
 //!
 //! It also keeps a digest of the whole listing it was written from (every entry's metadata and
 //! every file's stamp) and the ids of the snapshot's trees. A tree is a function of the listing
 //! and the files' chunks, so when the listing hashes the same and every file is unchanged, the
 //! new snapshot's trees are the parent's: nothing is built, and the cache stays as it is.
-//! (It is tied to the parent's root tree, not its snapshot id, for that reason.)
+//! (It is tied to the parent's root tree, not to a snapshot id, for that reason; which is also
+//! why it can be written while the new snapshot is.)
 //!
 //! One file per repository, source and tag set, under the user's cache directory (never inside the
 //! repository: it is a local speed-up, not data): `$IMAGEWISE_CACHE_DIR`, else
 //! `$XDG_CACHE_HOME/imagewise`, else `~/.cache/imagewise`, then `files/<repository id>/<BLAKE3
 //! of the source reference and the sorted tags>`. A file is unchanged when its size, mtime (ns) and [`Stamp`] (a
 //! directory's files: device, inode and ctime; an image layer's: the layer's digest) are those
-//! recorded. It records the snapshot it was written for and that snapshot's root tree; it is used
-//! only when the parent of the new snapshot has that root tree.
+//! recorded. It records the root tree of the snapshot it was written for; it is used only when the
+//! parent of the new snapshot has that root tree.
 //!
 //! The limit every files cache shares: a file rewritten with the same size by a writer that
 //! then restores its mtime, on a filesystem or in a way that leaves ctime alone (or a ctime
@@ -28,8 +29,7 @@
 //! everything, and `repo check --read-data` verifies what is stored.
 //!
 //! ```text
-//! magic "IWFILES2" | repository id: u16 LE length + UTF-8 | snapshot id [32] |
-//! root tree id [32] | listing digest [32] | tree count u32 LE | tree ids [32] each |
+//! magic "IWFILES3" | repository id: u16 LE length + UTF-8 | root tree id [32] | listing digest [32] | tree count u32 LE | tree ids [32] each |
 //! record count u64 LE | records, by path in byte order | BLAKE3 of everything before [32]
 //! record: path: u32 LE length + bytes | size u64 | mtime i64 | mtime_nsec u32 | stamp |
 //!         extent count u32 | extents
@@ -37,8 +37,8 @@
 //! extent: 0, length u64 (a hole) | 1, chunk id [32], length u64
 //! ```
 //!
-//! A cache of the first format ("IWFILES1", without extents) is passed over without a warning:
-//! the next snapshot reads every file once and writes the new format.
+//! A cache of an earlier format ("IWFILES1" without extents, "IWFILES2" with a snapshot id) is
+//! passed over without a warning: the next snapshot reads every file once and writes this one.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -48,9 +48,9 @@ use imagewise_source::{Entry, Stamp};
 use crate::id::Id;
 use crate::tree::Extent;
 
-const MAGIC: &[u8; 8] = b"IWFILES2";
+const MAGIC: &[u8; 8] = b"IWFILES3";
 /// Earlier formats: not damage, just nothing to use.
-const OLD_MAGICS: [&[u8; 8]; 1] = [b"IWFILES1"];
+const OLD_MAGICS: [&[u8; 8]; 2] = [b"IWFILES1", b"IWFILES2"];
 
 /// What a file looked like when it was read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,9 +96,7 @@ pub(crate) struct Record {
 /// A loaded cache.
 #[derive(Debug)]
 pub(crate) struct FilesCache {
-    /// The snapshot it was written for (for messages).
-    pub snapshot: Id,
-    /// That snapshot's root tree: the cache holds for any snapshot with this root.
+    /// The root tree of the snapshot it was written for: it holds for any snapshot with it.
     pub tree: Id,
     /// The digest of the listing it was written from ([`listing_digest`]).
     pub listing: Id,
@@ -164,10 +162,8 @@ pub(crate) fn load(path: &Path, repo_id: &str) -> Result<Option<FilesCache>, Str
     Ok(Some(cache))
 }
 
-/// What a cache is written for: the snapshot, its root tree and every tree, and the listing's
-/// digest.
+/// What a cache is written for: a snapshot's root tree and every tree, and the listing's digest.
 pub(crate) struct Written<'a> {
-    pub snapshot: Id,
     pub tree: Id,
     pub listing: Id,
     pub trees: &'a [Id],
@@ -185,7 +181,6 @@ pub(crate) fn save<'a>(
     body.extend_from_slice(MAGIC);
     body.extend_from_slice(&(repo_id.len() as u16).to_le_bytes());
     body.extend_from_slice(repo_id.as_bytes());
-    body.extend_from_slice(&written.snapshot.0);
     body.extend_from_slice(&written.tree.0);
     body.extend_from_slice(&written.listing.0);
     body.extend_from_slice(&(written.trees.len() as u32).to_le_bytes());
@@ -339,7 +334,6 @@ fn decode(b: &[u8]) -> Option<(FilesCache, String)> {
     let mut c = Cursor(&body[8..]);
     let n = c.u16()? as usize;
     let owner = c.str(n)?;
-    let snapshot = Id(c.take(32)?.try_into().ok()?);
     let tree = Id(c.take(32)?.try_into().ok()?);
     let listing = Id(c.take(32)?.try_into().ok()?);
     let n = c.u32()? as usize;
@@ -399,7 +393,6 @@ fn decode(b: &[u8]) -> Option<(FilesCache, String)> {
     }
     Some((
         FilesCache {
-            snapshot,
             tree,
             listing,
             trees,
@@ -434,10 +427,8 @@ mod tests {
             mtime_nsec: 0,
             stamp: Stamp::Layer("sha256:ab".into()),
         };
-        let snap = Id::of(b"s");
         let trees = [Id::of(b"t"), Id::of(b"u")];
         let w = Written {
-            snapshot: snap,
             tree: trees[0],
             listing: Id::of(b"l"),
             trees: &trees,
@@ -451,7 +442,6 @@ mod tests {
         )
         .unwrap();
         let c = load(&p, "00ff").unwrap().unwrap();
-        assert_eq!(c.snapshot, snap);
         assert_eq!((c.tree, c.listing), (trees[0], Id::of(b"l")));
         assert_eq!(c.trees, trees);
         assert_eq!(c.files.len(), 2);
@@ -474,8 +464,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(load(&p, "00ff").err().as_deref(), Some("it is damaged"));
-        // The first format is passed over quietly.
-        std::fs::write(&p, b"IWFILES1 whatever").unwrap();
-        assert!(load(&p, "00ff").unwrap().is_none());
+        // Earlier formats are passed over quietly.
+        for old in [&b"IWFILES1 whatever"[..], b"IWFILES2 whatever"] {
+            std::fs::write(&p, old).unwrap();
+            assert!(load(&p, "00ff").unwrap().is_none());
+        }
     }
 }
