@@ -345,11 +345,7 @@ fn committer(
 impl<'r> Session<'r> {
     fn start(repo: &'r Repo, threads: usize) -> Result<Session<'r>> {
         let index = repo.load_index()?;
-        let n = if threads == 0 {
-            std::thread::available_parallelism().map_or(2, |n| n.get())
-        } else {
-            threads
-        };
+        let n = thread_count(threads);
         let (tx, rx) = bounded::<Job>(8 * n);
         let mut workers = Vec::new();
         let aborted = Arc::new(AtomicBool::new(false));
@@ -615,8 +611,8 @@ impl Drop for Session<'_> {
 /// Files from this size on are read first, largest first.
 const BIG_FILE: u64 = 1 << 20;
 
-/// How many threads read a directory's files: as many as compress.
-fn readers(threads: usize) -> usize {
+/// How many threads compress, and read a directory's files: `threads`, or one per CPU for 0.
+fn thread_count(threads: usize) -> usize {
     if threads == 0 {
         std::thread::available_parallelism().map_or(2, |n| n.get())
     } else {
@@ -638,9 +634,9 @@ enum ReadOne {
 struct Reads {
     stored: Vec<(usize, Vec<Extent>, u64)>,
     skipped: Vec<usize>,
-    /// With the place they are about, to keep them in path order whichever thread read what.
-    warnings_at: Vec<(usize, String)>,
-    warnings: Vec<String>,
+    /// With the place they are about: [`Reads::merge`] puts them in path order, whichever
+    /// thread read what.
+    warnings: Vec<(usize, String)>,
     files: u64,
     bytes: u64,
     /// Bytes of recorded holes passed unread.
@@ -652,14 +648,14 @@ impl Reads {
     fn add(&mut self, i: usize, r: ReadOne) -> u64 {
         match r {
             ReadOne::Stored(ext, n, warning) => {
-                self.warnings_at.extend(warning.map(|w| (i, w)));
+                self.warnings.extend(warning.map(|w| (i, w)));
                 self.stored.push((i, ext, n));
                 self.files += 1;
                 self.bytes += n;
                 n
             }
             ReadOne::Left(why) => {
-                self.warnings_at.push((i, why));
+                self.warnings.push((i, why));
                 self.skipped.push(i);
                 0
             }
@@ -671,16 +667,12 @@ impl Reads {
         for r in all {
             out.stored.extend(r.stored);
             out.skipped.extend(r.skipped);
-            out.warnings_at.extend(r.warnings_at);
+            out.warnings.extend(r.warnings);
             out.files += r.files;
             out.bytes += r.bytes;
             out.holes += r.holes;
         }
-        out.warnings_at.sort_by_key(|w| w.0);
-        out.warnings = std::mem::take(&mut out.warnings_at)
-            .into_iter()
-            .map(|w| w.1)
-            .collect();
+        out.warnings.sort_by_key(|w| w.0);
         out
     }
 }
@@ -996,7 +988,7 @@ impl PreparedTree<'_> {
                 reads.holes = chunker.skipped;
                 Ok(reads)
             };
-            let threads = readers(opts.threads).min(todo.len().max(1));
+            let threads = thread_count(opts.threads).min(todo.len().max(1));
             std::thread::scope(|scope| {
                 let others: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
                 let mut all = vec![work()];
@@ -1054,7 +1046,7 @@ impl PreparedTree<'_> {
         for (i, ext, n) in read.stored {
             contents[i] = Some((ext, n));
         }
-        warnings.extend(read.warnings);
+        warnings.extend(read.warnings.into_iter().map(|w| w.1));
         // Files of a live directory tree that vanished or could not be read: left out, named.
         let skipped: HashSet<&str> = read
             .skipped

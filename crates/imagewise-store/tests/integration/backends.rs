@@ -121,10 +121,18 @@ fn a_repository_lives_whole_in_memory() {
     assert_eq!(reopened.snapshots().unwrap().0.len(), 1);
 }
 
-/// A backend that gets conditional creates and paging wrong: the suite must say so.
-struct Careless(MemoryBackend);
+/// A memory backend with one fault.
+#[derive(Clone, Copy, PartialEq)]
+enum Fault {
+    /// Conditional creates and paging done wrong: the suite must say so.
+    Careless,
+    /// The disk is full for packs: every pack commit fails with ENOSPC.
+    FullDisk,
+}
 
-impl Backend for Careless {
+struct Faulty(MemoryBackend, Fault);
+
+impl Backend for Faulty {
     fn location(&self) -> String {
         self.0.location()
     }
@@ -134,14 +142,8 @@ impl Backend for Careless {
     fn read_at(&self, k: FileKind, n: &str, o: u64, l: usize) -> imagewise_store::Result<Vec<u8>> {
         self.0.read_at(k, n, o, l)
     }
-    fn write(
-        &self,
-        k: FileKind,
-        n: &str,
-        b: &[u8],
-        _exclusive: bool,
-    ) -> imagewise_store::Result<()> {
-        self.0.write(k, n, b, false)
+    fn write(&self, k: FileKind, n: &str, b: &[u8], x: bool) -> imagewise_store::Result<()> {
+        self.0.write(k, n, b, x && self.1 != Fault::Careless)
     }
     fn stage(&self) -> imagewise_store::Result<imagewise_store::Staged> {
         self.0.stage()
@@ -152,15 +154,26 @@ impl Backend for Careless {
         k: FileKind,
         n: &str,
     ) -> imagewise_store::Result<()> {
+        if self.1 == Fault::FullDisk && k == FileKind::Pack {
+            return Err(imagewise_store::Error::Io {
+                what: format!("syncing pack {n}"),
+                err: std::io::Error::from_raw_os_error(28),
+            });
+        }
         self.0.commit(s, k, n)
     }
     fn list(
         &self,
         k: FileKind,
-        _after: Option<&str>,
+        after: Option<&str>,
         l: usize,
     ) -> imagewise_store::Result<Vec<(String, u64)>> {
-        self.0.list(k, None, l)
+        let after = if self.1 == Fault::Careless {
+            None
+        } else {
+            after
+        };
+        self.0.list(k, after, l)
     }
     fn size(&self, k: FileKind, n: &str) -> imagewise_store::Result<Option<u64>> {
         self.0.size(k, n)
@@ -179,8 +192,9 @@ impl Backend for Careless {
 
 #[test]
 fn the_suite_fails_a_careless_backend() {
-    let failures =
-        conformance::run(&|| Arc::new(Careless(MemoryBackend::new())) as Arc<dyn Backend>);
+    let failures = conformance::run(&|| {
+        Arc::new(Faulty(MemoryBackend::new(), Fault::Careless)) as Arc<dyn Backend>
+    });
     let text = lines(&failures);
     for case in [
         "conditional create",
@@ -191,62 +205,6 @@ fn the_suite_fails_a_careless_backend() {
             failures.iter().any(|f| f.case == case),
             "the suite passed {case:?}: {text}"
         );
-    }
-}
-
-/// A backend whose disk is full for packs: every pack commit fails with ENOSPC.
-struct FullDisk(MemoryBackend);
-
-impl Backend for FullDisk {
-    fn location(&self) -> String {
-        self.0.location()
-    }
-    fn read(&self, k: FileKind, n: &str) -> imagewise_store::Result<Vec<u8>> {
-        self.0.read(k, n)
-    }
-    fn read_at(&self, k: FileKind, n: &str, o: u64, l: usize) -> imagewise_store::Result<Vec<u8>> {
-        self.0.read_at(k, n, o, l)
-    }
-    fn write(&self, k: FileKind, n: &str, b: &[u8], x: bool) -> imagewise_store::Result<()> {
-        self.0.write(k, n, b, x)
-    }
-    fn stage(&self) -> imagewise_store::Result<imagewise_store::Staged> {
-        self.0.stage()
-    }
-    fn commit(
-        &self,
-        s: imagewise_store::Staged,
-        k: FileKind,
-        n: &str,
-    ) -> imagewise_store::Result<()> {
-        if k == FileKind::Pack {
-            return Err(imagewise_store::Error::Io {
-                what: format!("syncing pack {n}"),
-                err: std::io::Error::from_raw_os_error(28),
-            });
-        }
-        self.0.commit(s, k, n)
-    }
-    fn list(
-        &self,
-        k: FileKind,
-        after: Option<&str>,
-        l: usize,
-    ) -> imagewise_store::Result<Vec<(String, u64)>> {
-        self.0.list(k, after, l)
-    }
-    fn size(&self, k: FileKind, n: &str) -> imagewise_store::Result<Option<u64>> {
-        self.0.size(k, n)
-    }
-    fn remove(&self, k: FileKind, n: &str) -> imagewise_store::Result<()> {
-        self.0.remove(k, n)
-    }
-    fn open(
-        &self,
-        k: FileKind,
-        n: &str,
-    ) -> imagewise_store::Result<Box<dyn imagewise_store::ReadAt>> {
-        self.0.open(k, n)
     }
 }
 
@@ -275,7 +233,7 @@ fn a_pack_writers_own_error_is_the_one_reported() {
         std::fs::write(big.join(format!("f{f}")), bytes).unwrap();
     }
     for src in [&small, &big] {
-        let backend: Arc<dyn Backend> = Arc::new(FullDisk(MemoryBackend::new()));
+        let backend: Arc<dyn Backend> = Arc::new(Faulty(MemoryBackend::new(), Fault::FullDisk));
         let repo = Repo::init_with(backend, &InitOptions::default()).unwrap();
         let tree =
             imagewise_source::open(&format!("dir:{}", src.display()), &OpenOptions::default())
